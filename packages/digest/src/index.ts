@@ -1,1 +1,29 @@
-export {}
+export { chainId, chainIds } from "./chainId.js"
+export {
+  type Algorithm,
+  algorithms,
+  type Digest,
+  digestAlgorithm,
+  digestHex,
+  formatDigest,
+  isDigest,
+  parseDigest
+} from "./digest.js"
+export { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "./errors.js"
+export {
+  createHasher,
+  defaultBackend,
+  type Hasher,
+  type HasherBackend,
+  nodeBackend,
+  resumeHasher,
+  wasmBackend
+} from "./hasher.js"
+export {
+  digestBytes,
+  digestReadable,
+  hashingStream,
+  type VerifyingStream,
+  type VerifyOptions,
+  verifyingStream
+} from "./streams.js"

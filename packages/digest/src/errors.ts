@@ -1,0 +1,46 @@
+import { Data } from "effect"
+
+/** A string that is not a well-formed OCI digest (image-spec descriptor.md, "Digests"). */
+export class InvalidDigestError extends Data.TaggedError("InvalidDigestError")<{
+  readonly input: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid digest ${JSON.stringify(this.input)}: ${this.reason}`
+  }
+}
+
+/** A well-formed digest whose algorithm cairn cannot verify. */
+export class UnsupportedAlgorithmError extends Data.TaggedError("UnsupportedAlgorithmError")<{
+  readonly algorithm: string
+  readonly input: string
+}> {
+  override get message() {
+    return `unsupported digest algorithm "${this.algorithm}" in ${JSON.stringify(this.input)}: cairn verifies sha256 and sha512 only`
+  }
+}
+
+/** Content whose hash is not the digest it was announced under. */
+export class DigestMismatchError extends Data.TaggedError("DigestMismatchError")<{
+  readonly expected: string
+  readonly actual: string
+  readonly bytes: number
+}> {
+  override get message() {
+    return `digest mismatch: expected ${this.expected}, got ${this.actual} over ${this.bytes} bytes`
+  }
+}
+
+/** Content whose length is not the size it was announced with. */
+export class SizeMismatchError extends Data.TaggedError("SizeMismatchError")<{
+  readonly expected: number
+  /** bytes seen; when `early`, at least this many arrived before the stream was cut */
+  readonly actual: number
+  readonly early: boolean
+}> {
+  override get message() {
+    return this.early
+      ? `size mismatch: expected ${this.expected} bytes, but more arrived (${this.actual} so far)`
+      : `size mismatch: expected ${this.expected} bytes, got ${this.actual}`
+  }
+}
