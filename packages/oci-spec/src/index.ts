@@ -1,1 +1,59 @@
-export {}
+export {
+  type LayerCompression,
+  DockerMediaType,
+  dockerToOciMediaType,
+  EmptyJsonDescriptor,
+  isConfigMediaType,
+  isIndexMediaType,
+  isLayerMediaType,
+  isManifestMediaType,
+  isNonDistributable,
+  layerCompression,
+  OCI_LAYOUT_VERSION,
+  OciMediaType,
+  ociToDockerMediaType
+} from "./mediaTypes.js"
+export { Annotations, Descriptor, DigestString, Size } from "./descriptor.js"
+export { ImageManifest } from "./imageManifest.js"
+export { ImageIndex } from "./imageIndex.js"
+export { ContainerConfig, History, ImageConfig, RootFs } from "./imageConfig.js"
+export { OciLayout } from "./ociLayout.js"
+export {
+  DockerManifest,
+  DockerManifestList,
+  dockerToOciIndex,
+  dockerToOciManifest,
+  ociToDockerIndex,
+  ociToDockerManifest
+} from "./docker.js"
+export { type DocumentKind, OciDecodeError } from "./ociDecodeError.js"
+export {
+  type Decoded,
+  type DecodeOptions,
+  type DocumentTypes,
+  decodeConfig,
+  decodeDescriptor,
+  decodeDocument,
+  decodeDocumentEffect,
+  decodeDockerManifest,
+  decodeDockerManifestList,
+  decodeIndex,
+  decodeManifest,
+  decodeOciLayout,
+  validateDocument
+} from "./decode.js"
+export { canonicalJson, descriptorFor, type Encoded, encodeCanonical } from "./canonical.js"
+export {
+  formatPlatform,
+  hostPlatform,
+  InvalidPlatformError,
+  matchPlatform,
+  NoMatchingPlatformError,
+  type NormalizedPlatform,
+  normalizePlatform,
+  parsePlatform,
+  Platform,
+  type PlatformLike,
+  platformRank,
+  selectManifest
+} from "./platform.js"

@@ -1,0 +1,205 @@
+// Decoding of OCI / Docker documents from their exact bytes (the digest is over those bytes, never
+// over a re-serialization: descriptor.md "Digests").
+import { type Digest, digestAlgorithm, digestBytes } from "@cairn/digest"
+import { Effect, Result, Schema, SchemaIssue } from "effect"
+import { decodeData, Descriptor } from "./descriptor.js"
+import { DockerManifest, DockerManifestList } from "./docker.js"
+import { ImageConfig } from "./imageConfig.js"
+import { ImageIndex } from "./imageIndex.js"
+import { ImageManifest } from "./imageManifest.js"
+import { jsonErrorIndex } from "./jsonSyntax.js"
+import { type DocumentKind, OciDecodeError } from "./ociDecodeError.js"
+import { OciLayout } from "./ociLayout.js"
+
+const schemas = {
+  manifest: ImageManifest,
+  index: ImageIndex,
+  config: ImageConfig,
+  descriptor: Descriptor,
+  "oci-layout": OciLayout,
+  "docker-manifest": DockerManifest,
+  "docker-manifest-list": DockerManifestList
+} as const
+
+/** The decoded value of each document kind. */
+export interface DocumentTypes {
+  manifest: ImageManifest
+  index: ImageIndex
+  config: ImageConfig
+  descriptor: Descriptor
+  "oci-layout": OciLayout
+  "docker-manifest": DockerManifest
+  "docker-manifest-list": DockerManifestList
+}
+
+/** A decoded document next to the exact bytes it came from and their digest. */
+export interface Decoded<T> {
+  readonly value: T
+  readonly bytes: Uint8Array
+  readonly digest: Digest
+  readonly size: number
+}
+
+export interface DecodeOptions {
+  /** Algorithm for `Decoded.digest` (default sha256). */
+  readonly algorithm?: "sha256" | "sha512"
+}
+
+/** `["layers", 2, "digest"]` -> `layers[2].digest`; keys that are not identifiers are quoted. */
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path
+    .map((k, i) => {
+      if (typeof k === "number") return `[${k}]`
+      const s = String(k)
+      if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(s)) return i === 0 ? s : `.${s}`
+      return `[${JSON.stringify(s)}]`
+    })
+    .join("")
+
+const show = (v: unknown): string => {
+  if (v === undefined) return "nothing"
+  const s = JSON.stringify(v) ?? String(v)
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s
+}
+
+const at = (root: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let v = root
+  for (const k of path) {
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, k)) return undefined
+    v = (v as Record<PropertyKey, unknown>)[k]
+  }
+  return v
+}
+
+const standard = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const issueToError = (document: DocumentKind, input: unknown, issue: SchemaIssue.Issue): OciDecodeError => {
+  const first = standard(issue).issues[0]
+  const path = (first?.path ?? []).map((p) => (typeof p === "object" && p !== null ? p.key : p))
+  const message = first?.message ?? "a valid document"
+  const expected =
+    message === "Missing key"
+      ? "a value (required field)"
+      : message.startsWith("Expected ")
+        ? message.slice("Expected ".length)
+        : message
+  return new OciDecodeError({ document, path: formatPath(path), expected, actual: show(at(input, path)) })
+}
+
+// manifest.md / image-index.md: mediaType SHOULD be set; when it is absent, tell a manifest from an
+// index by shape so the error says "this is the other document" instead of "config missing".
+const shapeMismatch = (document: DocumentKind, json: unknown): OciDecodeError | undefined => {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) return undefined
+  const o = json as Record<string, unknown>
+  if (o.mediaType !== undefined) return undefined
+  if ((document === "manifest" || document === "docker-manifest") && "manifests" in o && !("config" in o)) {
+    return new OciDecodeError({ document, path: "", expected: "an image manifest (config, layers)", actual: "an image index (manifests)" })
+  }
+  if ((document === "index" || document === "docker-manifest-list") && "config" in o && !("manifests" in o)) {
+    return new OciDecodeError({ document, path: "", expected: "an image index (manifests)", actual: "an image manifest (config, layers)" })
+  }
+  return undefined
+}
+
+/** Validates an already parsed JSON value as a document (throws {@link OciDecodeError}). */
+export const validateDocument = <K extends DocumentKind>(document: K, json: unknown): DocumentTypes[K] => {
+  const mismatch = shapeMismatch(document, json)
+  if (mismatch) throw mismatch
+  const r = Schema.decodeUnknownResult(schemas[document] as unknown as Schema.Codec<DocumentTypes[K]>)(json)
+  if (Result.isFailure(r)) throw issueToError(document, json, r.failure.issue)
+  return r.success
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/** Parses JSON text, reporting syntax errors with their byte offset. */
+export const parseJson = (document: DocumentKind, bytes: Uint8Array): unknown => {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw new OciDecodeError({ document, path: "", expected: "UTF-8 JSON", actual: "invalid UTF-8" })
+  }
+  try {
+    return JSON.parse(text)
+  } catch (e) {
+    const index = jsonErrorIndex(text)
+    const offset = index === undefined ? undefined : Buffer.byteLength(text.slice(0, index))
+    const where = offset === undefined ? "" : ` at byte ${offset}`
+    throw new OciDecodeError({
+      document,
+      path: "",
+      expected: "well-formed JSON",
+      actual: `a syntax error${where} (${(e as Error).message})`,
+      ...(offset === undefined ? {} : { offset })
+    })
+  }
+}
+
+const embedded = (value: unknown): Array<[string, Descriptor]> => {
+  const out: Array<[string, Descriptor]> = []
+  const v = value as Record<string, unknown>
+  const add = (path: string, d: unknown) => {
+    if (d !== null && typeof d === "object" && typeof (d as Descriptor).data === "string") out.push([path, d as Descriptor])
+  }
+  if (typeof v.mediaType === "string" && typeof v.digest === "string") add("", v)
+  add("config", v.config)
+  add("subject", v.subject)
+  for (const key of ["layers", "manifests"] as const) {
+    const list = v[key]
+    if (Array.isArray(list)) for (const [i, d] of list.entries()) add(`${key}[${i}]`, d)
+  }
+  return out
+}
+
+// descriptor.md "Embedded data": the decoded data MUST match the descriptor's digest.
+const verifyEmbedded = async (document: DocumentKind, value: unknown): Promise<void> => {
+  for (const [path, d] of embedded(value)) {
+    const actual = await digestBytes(decodeData(d.data!)!, digestAlgorithm(d.digest))
+    if (actual !== d.digest) {
+      const p = path === "" ? "data" : `${path}.data`
+      throw new OciDecodeError({ document, path: p, expected: `data hashing to ${d.digest}`, actual: `data hashing to ${actual}` })
+    }
+  }
+}
+
+const toBytes = (input: Uint8Array | string): Uint8Array =>
+  typeof input === "string" ? new TextEncoder().encode(input) : input
+
+/** Decodes a document of the given kind from its exact bytes. Rejects with {@link OciDecodeError}. */
+export const decodeDocument = async <K extends DocumentKind>(
+  document: K,
+  input: Uint8Array | string,
+  options: DecodeOptions = {}
+): Promise<Decoded<DocumentTypes[K]>> => {
+  const bytes = toBytes(input)
+  const value = validateDocument(document, parseJson(document, bytes))
+  await verifyEmbedded(document, value)
+  const digest = await digestBytes(bytes, options.algorithm ?? "sha256")
+  return { value, bytes, digest, size: bytes.length }
+}
+
+/** Effect form of {@link decodeDocument}. */
+export const decodeDocumentEffect = <K extends DocumentKind>(
+  document: K,
+  input: Uint8Array | string,
+  options: DecodeOptions = {}
+): Effect.Effect<Decoded<DocumentTypes[K]>, OciDecodeError> =>
+  Effect.tryPromise({ try: () => decodeDocument(document, input, options), catch: (e) => e }).pipe(
+    // anything but a decode error is a defect (e.g. the hashing backend failed to load)
+    Effect.catch((e) => (e instanceof OciDecodeError ? Effect.fail(e) : Effect.die(e)))
+  )
+
+type Decoder<K extends DocumentKind> = (input: Uint8Array | string, options?: DecodeOptions) => Promise<Decoded<DocumentTypes[K]>>
+const decoder =
+  <K extends DocumentKind>(k: K): Decoder<K> =>
+  (input, options) =>
+    decodeDocument(k, input, options)
+
+export const decodeManifest = decoder("manifest")
+export const decodeIndex = decoder("index")
+export const decodeConfig = decoder("config")
+export const decodeDescriptor = decoder("descriptor")
+export const decodeOciLayout = decoder("oci-layout")
+export const decodeDockerManifest = decoder("docker-manifest")
+export const decodeDockerManifestList = decoder("docker-manifest-list")

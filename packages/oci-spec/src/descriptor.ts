@@ -1,0 +1,70 @@
+// Content descriptors (image-spec descriptor.md) and the field schemas every document shares.
+import { type Digest, parseDigest } from "@cairn/digest"
+import { Schema } from "effect"
+import { Platform } from "./platform.js"
+
+/**
+ * A struct that accepts and keeps unknown keys: image-spec (considerations.md, "Extensibility")
+ * requires implementations to ignore unknown properties, and cairn must not drop them on re-encode.
+ */
+export const openStruct = <const F extends Schema.Struct.Fields>(fields: F) =>
+  Schema.StructWithRest(Schema.Struct(fields), [Schema.Record(Schema.String, Schema.Unknown)])
+
+const digestExpectation = (input: string): string | undefined => {
+  try {
+    parseDigest(input)
+    return undefined
+  } catch (e) {
+    if ((e as { _tag?: string })._tag === "UnsupportedAlgorithmError") {
+      return "a digest with a supported algorithm (sha256:<64 hex> or sha512:<128 hex>)"
+    }
+    return input.startsWith("sha512:") ? "sha512:<128 hex>" : "sha256:<64 hex>"
+  }
+}
+
+/**
+ * A digest string, validated by @cairn/digest's parser (descriptor.md "Digests").
+ * The declaration only admits strings; the filter does the real check so the message can name the
+ * expected form for the algorithm at hand.
+ */
+export const DigestString: Schema.Codec<Digest> = Schema.declare(
+  (u: unknown): u is Digest => typeof u === "string",
+  { expected: "string" }
+).check(Schema.makeFilter((s: Digest) => digestExpectation(s)))
+
+/** Sizes are non-negative int64 in the spec; JS numbers are exact only up to 2^53-1. */
+export const Size = Schema.Number.check(
+  Schema.makeFilter((n: number) => (Number.isSafeInteger(n) && n >= 0 ? undefined : "a non-negative safe integer"))
+)
+
+export const Annotations = Schema.Record(Schema.String, Schema.String)
+
+const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** Decodes a descriptor's `data` field (strict RFC 4648 base64, as descriptor.md requires). */
+export const decodeData = (data: string): Uint8Array | undefined =>
+  base64.test(data) ? new Uint8Array(Buffer.from(data, "base64")) : undefined
+
+export const Descriptor = openStruct({
+  mediaType: Schema.String,
+  digest: DigestString,
+  size: Size,
+  urls: Schema.optionalKey(Schema.Array(Schema.String)),
+  annotations: Schema.optionalKey(Annotations),
+  data: Schema.optionalKey(Schema.String),
+  artifactType: Schema.optionalKey(Schema.String),
+  platform: Schema.optionalKey(Platform)
+}).check(
+  // descriptor.md "Embedded data": data must be base64 and its length must equal size;
+  // the digest of data is verified by the async decoders (hashing lives in @cairn/digest).
+  Schema.makeFilter((d: { readonly data?: string; readonly size: number }) => {
+    if (d.data === undefined) return undefined
+    const bytes = decodeData(d.data)
+    if (bytes === undefined) return { path: ["data"], issue: "base64 (RFC 4648)" }
+    if (bytes.length !== d.size) {
+      return { path: ["data"], issue: `base64 of ${d.size} bytes (size), it decodes to ${bytes.length} bytes` }
+    }
+    return undefined
+  })
+)
+export type Descriptor = typeof Descriptor.Type

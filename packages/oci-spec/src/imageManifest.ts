@@ -1,0 +1,15 @@
+// Image manifest (image-spec manifest.md).
+import { Schema } from "effect"
+import { Annotations, Descriptor, openStruct } from "./descriptor.js"
+import { OciMediaType } from "./mediaTypes.js"
+
+export const ImageManifest = openStruct({
+  schemaVersion: Schema.Literal(2),
+  mediaType: Schema.optionalKey(Schema.Literal(OciMediaType.ImageManifest)),
+  artifactType: Schema.optionalKey(Schema.String),
+  config: Descriptor,
+  layers: Schema.Array(Descriptor),
+  subject: Schema.optionalKey(Descriptor),
+  annotations: Schema.optionalKey(Annotations)
+})
+export type ImageManifest = typeof ImageManifest.Type
