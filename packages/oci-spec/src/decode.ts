@@ -10,6 +10,7 @@ import { ImageManifest } from "./imageManifest.js"
 import { jsonErrorIndex } from "./jsonSyntax.js"
 import { type DocumentKind, OciDecodeError } from "./ociDecodeError.js"
 import { OciLayout } from "./ociLayout.js"
+import { DockerMediaType, OciMediaType } from "./mediaTypes.js"
 
 const schemas = {
   manifest: ImageManifest,
@@ -203,3 +204,37 @@ export const decodeDescriptor = decoder("descriptor")
 export const decodeOciLayout = decoder("oci-layout")
 export const decodeDockerManifest = decoder("docker-manifest")
 export const decodeDockerManifestList = decoder("docker-manifest-list")
+
+/** The manifest-like document kinds a registry may serve under one reference. */
+export type ManifestKind = "manifest" | "index" | "docker-manifest" | "docker-manifest-list"
+
+export type AnyManifest = { [K in ManifestKind]: { readonly kind: K } & Decoded<DocumentTypes[K]> }[ManifestKind]
+
+const kindOfMediaType: Readonly<Record<string, ManifestKind>> = {
+  [OciMediaType.ImageManifest]: "manifest",
+  [OciMediaType.ImageIndex]: "index",
+  [DockerMediaType.Manifest]: "docker-manifest",
+  [DockerMediaType.ManifestList]: "docker-manifest-list"
+}
+
+/**
+ * Decodes a manifest, index, Docker manifest or manifest list, telling them apart by `mediaType`
+ * (the HTTP Content-Type when given, else the document's own field, else its shape).
+ */
+export const decodeAnyManifest = async (
+  input: Uint8Array | string,
+  mediaType?: string,
+  options: DecodeOptions = {}
+): Promise<AnyManifest> => {
+  const bytes = toBytes(input)
+  const sniff = (): ManifestKind => {
+    const json = parseJson("manifest", bytes) as Record<string, unknown> | null
+    const own = json !== null && typeof json === "object" ? json.mediaType : undefined
+    if (typeof own === "string" && Object.hasOwn(kindOfMediaType, own)) return kindOfMediaType[own]!
+    return json !== null && typeof json === "object" && "manifests" in json ? "index" : "manifest"
+  }
+  const kind =
+    mediaType !== undefined && Object.hasOwn(kindOfMediaType, mediaType) ? kindOfMediaType[mediaType]! : sniff()
+  const decoded = await decodeDocument(kind, bytes, options)
+  return { kind, ...decoded } as AnyManifest
+}
