@@ -1,0 +1,36 @@
+import { Effect } from "effect"
+import type { ActiveMount, Driver } from "../driver.js"
+import { TooManyLayersError } from "../errors.js"
+import { maxStackDepthEffect } from "../kernel.js"
+import { mountArgs, performMount } from "../mount-command.js"
+import { planOverlayMountEffect } from "../plan.js"
+import { preflight } from "../preflight.js"
+import { overlaySpecEffect } from "../spec.js"
+import { unmountEffect } from "../unmount.js"
+
+/** Refuses more lowers than the kernel takes, instead of mount's bare EINVAL. */
+export const checkStackDepth = (layers: number) =>
+  Effect.gen(function*() {
+    const depth = yield* maxStackDepthEffect
+    if (layers > depth.limit) return yield* new TooManyLayersError({ layers, limit: depth.limit })
+  })
+
+/** Kernel overlayfs through util-linux mount(8); needs root or CAP_SYS_ADMIN. */
+export const kernelDriver: Driver = {
+  name: "kernel",
+  mount: (input) =>
+    Effect.gen(function*() {
+      const spec = yield* overlaySpecEffect(input)
+      yield* preflight(spec)
+      yield* checkStackDepth(spec.lowers.length)
+      const plan = yield* planOverlayMountEffect(spec)
+      yield* performMount(plan, { driver: "kernel", file: "mount", args: mountArgs })
+      const mounted: ActiveMount = {
+        driver: "kernel",
+        spec,
+        path: spec.target,
+        unmount: (options) => unmountEffect(spec.target, options)
+      }
+      return mounted
+    })
+}

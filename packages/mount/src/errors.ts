@@ -1,0 +1,162 @@
+import { Data } from "effect"
+
+/** The spec itself is malformed (no lowers, upper without work, relative path...). */
+export class InvalidSpecError extends Data.TaggedError("InvalidSpecError")<{
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid overlay spec: ${this.field}: ${this.reason}`
+  }
+}
+
+/** A lower, upper, work or target path does not exist. */
+export class PathNotFoundError extends Data.TaggedError("PathNotFoundError")<{
+  readonly role: string
+  readonly path: string
+}> {
+  override get message() {
+    return `${this.role} ${this.path} does not exist: create it (mkdir -p) or fix the path`
+  }
+}
+
+/** A path that must be a directory is something else. */
+export class NotADirectoryError extends Data.TaggedError("NotADirectoryError")<{
+  readonly role: string
+  readonly path: string
+  readonly actual: string
+}> {
+  override get message() {
+    return `${this.role} ${this.path} is a ${this.actual}, not a directory: overlayfs stacks directories only`
+  }
+}
+
+/** overlayfs requires workdir and upperdir on the same filesystem (rename between them). */
+export class CrossFilesystemWorkDirError extends Data.TaggedError("CrossFilesystemWorkDirError")<{
+  readonly upper: string
+  readonly work: string
+  readonly upperDevice: number
+  readonly workDevice: number
+}> {
+  override get message() {
+    return `work dir ${this.work} (device ${this.workDevice}) is on another filesystem than upper dir ${this.upper} (device ${this.upperDevice}): put both under one directory of the same filesystem`
+  }
+}
+
+/** The upper dir sits on a filesystem overlayfs cannot write to (overlay, fuse, nfs, vfat, read-only...). */
+export class UnsupportedUpperFilesystemError extends Data.TaggedError("UnsupportedUpperFilesystemError")<{
+  readonly path: string
+  readonly filesystem: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `upper dir ${this.path} is on ${this.filesystem}, which cannot host an overlay upper layer (${this.reason}): move upper and work to a local ext4, xfs, btrfs or tmpfs directory`
+  }
+}
+
+/** Mounting on a path that already is a mount point would hide (and later leak) the existing mount. */
+export class TargetIsMountPointError extends Data.TaggedError("TargetIsMountPointError")<{
+  readonly target: string
+  readonly filesystem: string
+}> {
+  override get message() {
+    return `target ${this.target} is already a mount point (${this.filesystem}): unmount it first (umount ${this.target}) or run cleanupStale() on its root`
+  }
+}
+
+/** More lower layers than the kernel's overlayfs stack limit. */
+export class TooManyLayersError extends Data.TaggedError("TooManyLayersError")<{
+  readonly layers: number
+  readonly limit: number
+}> {
+  override get message() {
+    return `${this.layers} lower layers exceed the kernel's overlayfs limit of ${this.limit}: flatten some layers (squash) or use the copy driver`
+  }
+}
+
+/** Even the shortest link names do not fit the mount data in one page. */
+export class OptionsTooLongError extends Data.TaggedError("OptionsTooLongError")<{
+  readonly length: number
+  readonly limit: number
+}> {
+  override get message() {
+    return `overlay mount options are ${this.length} bytes, over the ${this.limit}-byte page limit of mount(2): use fewer layers or shorter paths`
+  }
+}
+
+export interface DriverRejection {
+  readonly driver: string
+  readonly reason: string
+}
+
+/** No driver can mount here (no privilege and no fallback allowed or available). */
+export class NoUsableDriverError extends Data.TaggedError("NoUsableDriverError")<{
+  readonly rejected: ReadonlyArray<DriverRejection>
+}> {
+  override get message() {
+    const why = this.rejected.map((r) => `${r.driver}: ${r.reason}`).join("; ")
+    return `no overlay driver is usable here (${why}): run as root, enable unprivileged user namespaces, install fuse-overlayfs, or allow the copy driver`
+  }
+}
+
+/** A helper tool (mount, unshare, fuse-overlayfs...) is not installed. */
+export class ToolMissingError extends Data.TaggedError("ToolMissingError")<{
+  readonly tool: string
+}> {
+  override get message() {
+    return `${this.tool} is not installed or not on PATH: install it (util-linux, fuse-overlayfs or fuse3 Debian packages)`
+  }
+}
+
+/** The mount call itself failed. */
+export class MountFailedError extends Data.TaggedError("MountFailedError")<{
+  readonly driver: string
+  readonly target: string
+  readonly command: string
+  readonly exitCode: number
+  readonly stderr: string
+}> {
+  override get message() {
+    const hint = /permission denied|not permitted/i.test(this.stderr)
+      ? " (not privileged: run as root or use the rootless driver)"
+      : " (see dmesg for the kernel's reason)"
+    return `${this.driver} mount at ${this.target} failed with exit code ${this.exitCode}: ${this.stderr.trim() || "no output"}${hint}`
+  }
+}
+
+/** Unmounting failed even after retries (still busy, or not a mount). */
+export class UnmountFailedError extends Data.TaggedError("UnmountFailedError")<{
+  readonly target: string
+  readonly attempts: number
+  readonly stderr: string
+}> {
+  override get message() {
+    return `unmount of ${this.target} failed after ${this.attempts} attempts: ${this.stderr.trim()}: stop processes using it (fuser -m ${this.target}) or unmount lazily ({ lazy: true })`
+  }
+}
+
+/** An I/O error on a path while preparing or materializing a mount. */
+export class FileSystemError extends Data.TaggedError("FileSystemError")<{
+  readonly operation: string
+  readonly path: string
+  readonly code: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `${this.operation} ${this.path} failed (${this.code}): ${this.detail}`
+  }
+}
+
+export type MountError =
+  | InvalidSpecError
+  | PathNotFoundError
+  | NotADirectoryError
+  | CrossFilesystemWorkDirError
+  | UnsupportedUpperFilesystemError
+  | TargetIsMountPointError
+  | TooManyLayersError
+  | OptionsTooLongError
+  | NoUsableDriverError
+  | ToolMissingError
+  | MountFailedError
+  | FileSystemError

@@ -1,0 +1,98 @@
+import { existsSync, readFileSync } from "node:fs"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
+import { release, tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { runCommand } from "./command.js"
+import { unmountEffect } from "./unmount.js"
+
+export interface KernelVersion {
+  readonly major: number
+  readonly minor: number
+  readonly patch: number
+  readonly release: string
+}
+
+export const kernelVersion = (rel: string = release()): KernelVersion => {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel)
+  return { major: Number(m?.[1] ?? 0), minor: Number(m?.[2] ?? 0), patch: Number(m?.[3] ?? 0), release: rel }
+}
+
+export const kernelAtLeast = (v: KernelVersion, major: number, minor: number): boolean =>
+  v.major > major || (v.major === major && v.minor >= minor)
+
+/** overlay is registered (/proc/filesystems) or its module is installed and can autoload. */
+export const overlayInKernel = (): { readonly available: boolean; readonly reason: string } => {
+  try {
+    if (/\toverlay$/m.test(readFileSync("/proc/filesystems", "utf8"))) return { available: true, reason: "overlay listed in /proc/filesystems" }
+  } catch {
+    return { available: false, reason: "/proc/filesystems is unreadable (not Linux, or /proc not mounted)" }
+  }
+  const dir = `/lib/modules/${release()}/kernel/fs/overlayfs`
+  if (existsSync(dir)) return { available: true, reason: `overlay module installed (${dir}), loads on first mount` }
+  return { available: false, reason: "overlay is neither in /proc/filesystems nor installed as a module (modprobe overlay)" }
+}
+
+/** OVL_MAX_STACK in fs/overlayfs/params.h; unchanged since multi-lower support (Linux 4.0). */
+export const DEFAULT_MAX_STACK_DEPTH = 500
+
+export interface StackDepth {
+  readonly limit: number
+  /** "probe": measured by mounting; "default": the kernel constant, not measured (no privilege). */
+  readonly source: "probe" | "default"
+}
+
+let cached: StackDepth | undefined
+
+const tryDepth = (dir: string, n: number) =>
+  Effect.gen(function*() {
+    const lowers = Array.from({ length: n }, (_, i) => i.toString(36)).join(":")
+    const target = join(dir, "m")
+    const r = yield* runCommand("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers}`, target], { cwd: join(dir, "l") })
+    if (r.exitCode !== 0) return false
+    yield* unmountEffect(target, { lazy: true }).pipe(Effect.orDie)
+    return true
+  })
+
+/**
+ * The kernel's overlay stack depth. Root probes it once per process by mounting N and N+1
+ * empty lowers in a temp dir (a few ms); without privilege it reports the kernel constant.
+ * Probing beats guessing: distributions can patch OVL_MAX_STACK.
+ */
+export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() => {
+  if (cached !== undefined) return Effect.succeed(cached)
+  if (process.getuid?.() !== 0) return Effect.succeed({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const })
+  const probeMax = DEFAULT_MAX_STACK_DEPTH + 1
+  return Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const dir = await mkdtemp(join(tmpdir(), "cairn-depth-"))
+      await mkdir(join(dir, "m"))
+      for (let i = 0; i < probeMax; i++) await mkdir(join(dir, "l", i.toString(36)), { recursive: true })
+      return dir
+    }),
+    (dir) =>
+      Effect.gen(function*() {
+        if (!(yield* tryDepth(dir, DEFAULT_MAX_STACK_DEPTH))) {
+          // smaller than the constant: bisect for the largest depth that mounts
+          let lo = 1
+          let hi = DEFAULT_MAX_STACK_DEPTH - 1
+          if (!(yield* tryDepth(dir, 1))) return { limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }
+          while (lo < hi) {
+            const mid = Math.ceil((lo + hi) / 2)
+            if (yield* tryDepth(dir, mid)) lo = mid
+            else hi = mid - 1
+          }
+          return { limit: lo, source: "probe" as const }
+        }
+        // a kernel with a larger limit: report what was proven to work
+        const more = yield* tryDepth(dir, probeMax)
+        return { limit: more ? probeMax : DEFAULT_MAX_STACK_DEPTH, source: "probe" as const }
+      }),
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+  ).pipe(
+    Effect.tap((d) => Effect.sync(() => { cached = d })),
+    Effect.orElseSucceed(() => ({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }))
+  )
+})
+
+export const maxStackDepth = (): Promise<StackDepth> => Effect.runPromise(maxStackDepthEffect)

@@ -1,0 +1,65 @@
+import { Context, Effect, Layer, type Scope } from "effect"
+import { DRIVER_NAMES, type ActiveMount, type DriverName } from "./driver.js"
+import { chooseDriverEffect, detectEffect, DRIVERS } from "./detect.js"
+import type { MountError, UnmountFailedError } from "./errors.js"
+import type { OverlaySpec } from "./spec.js"
+import type { UnmountOptions } from "./unmount.js"
+
+export interface MountOptions {
+  /** A driver, or "auto" (default): the first usable one of `allow` according to detect(). */
+  readonly driver?: DriverName | "auto"
+  /** What "auto" may pick, in preference order. Default: kernel, rootless, fuse, copy. */
+  readonly allow?: ReadonlyArray<DriverName>
+  /** How the scope's release unmounts (default: retry while busy, then lazy detach). */
+  readonly unmount?: UnmountOptions
+}
+
+/** Picks and runs a driver; the caller owns the result (see mountOverlay for the scoped form). */
+export const acquireMount = (spec: OverlaySpec, options: MountOptions = {}): Effect.Effect<ActiveMount, MountError> =>
+  Effect.gen(function*() {
+    const name =
+      options.driver === undefined || options.driver === "auto"
+        ? yield* chooseDriverEffect(yield* detectEffect(), options.allow ?? DRIVER_NAMES)
+        : options.driver
+    return yield* DRIVERS[name].mount(spec)
+  })
+
+/**
+ * Mounts `spec` for the lifetime of the enclosing Scope: success, failure or interruption of
+ * the scope always unmounts (Effect.acquireRelease; the acquire itself is uninterruptible, so
+ * a mount is never made without its release registered).
+ */
+export const mountOverlay = (spec: OverlaySpec, options: MountOptions = {}): Effect.Effect<ActiveMount, MountError, Scope.Scope> =>
+  Effect.acquireRelease(acquireMount(spec, options), (m) =>
+    m.unmount({ lazy: true, ...options.unmount }).pipe(
+      // a release cannot fail; say loudly what is left behind instead of hiding it
+      Effect.catch((e: UnmountFailedError) => Effect.logError(`@cairn/mount: ${e.message}`))
+    ))
+
+/** The Promise face of an ActiveMount. */
+export interface Mount {
+  readonly driver: DriverName
+  readonly spec: OverlaySpec
+  /** Where this process reads and writes the merged tree. */
+  readonly path: string
+  unmount(options?: UnmountOptions): Promise<void>
+}
+
+/** `const m = await mount(spec); ...; await m.unmount()`: the same drivers, without Effect. */
+export const mount = async (spec: OverlaySpec, options?: MountOptions): Promise<Mount> => {
+  const active = await Effect.runPromise(acquireMount(spec, options))
+  return {
+    driver: active.driver,
+    spec: active.spec,
+    path: active.path,
+    unmount: (o) => Effect.runPromise(active.unmount(o))
+  }
+}
+
+/** The mounter as a service, so an engine can be given a fixed driver (or a test double). */
+export class Mounter extends Context.Service<
+  Mounter,
+  { readonly mount: (spec: OverlaySpec) => Effect.Effect<ActiveMount, MountError, Scope.Scope> }
+>()("@cairn/mount/Mounter") {
+  static readonly layer = (options: MountOptions = {}) => Layer.succeed(Mounter, Mounter.of({ mount: (spec) => mountOverlay(spec, options) }))
+}

@@ -1,0 +1,86 @@
+import { relative, sep } from "node:path"
+import { Effect } from "effect"
+import { OptionsTooLongError } from "./errors.js"
+import { featureOptions, type OverlaySpec } from "./spec.js"
+
+/** A symlink the performer creates in a fresh directory before mounting from inside it. */
+export interface ShortLink {
+  readonly name: string
+  readonly target: string
+}
+
+/**
+ * How to call mount for a spec: the exact `-o` data string, the directory to run in, and
+ * the short links it needs. Pure, so it is tested without mounting.
+ */
+export interface MountPlan {
+  readonly target: string
+  readonly data: string
+  /**
+   * - absolute: every path as given;
+   * - relative: paths relative to their common parent, mount run with that cwd;
+   * - links: symlinks named 0, 1, ... in a fresh directory that becomes the cwd
+   *   (as docker's overlay2 `l/` links, but shorter, so 500 layers fit in one page).
+   */
+  readonly strategy: "absolute" | "relative" | "links"
+  readonly cwd?: string
+  readonly links?: ReadonlyArray<ShortLink>
+}
+
+export interface PlanOptions {
+  /** mount(2) copies at most one page of data, NUL included (fs/namespace.c copy_mount_options). */
+  readonly pageSize?: number
+  /** Extra options appended after the overlay ones (e.g. driver specific). */
+  readonly extra?: ReadonlyArray<string>
+}
+
+/** Characters that the overlay option parser treats as separators or escapes. */
+const UNSAFE = /[,:\\"]/
+
+const commonParent = (paths: ReadonlyArray<string>): string => {
+  const split = paths.map((p) => p.split(sep))
+  const first = split[0] ?? []
+  let n = 0
+  // The parent, never a path itself: a lower equal to the parent would become "".
+  while (n < first.length - 1 && split.every((s) => s.length - 1 > n && s[n] === first[n])) n++
+  const parent = first.slice(0, n).join(sep)
+  return parent === "" ? sep : parent
+}
+
+const dataOf = (lowers: ReadonlyArray<string>, upper: string | undefined, work: string | undefined, rest: ReadonlyArray<string>) =>
+  [
+    `lowerdir=${lowers.join(":")}`,
+    ...(upper !== undefined && work !== undefined ? [`upperdir=${upper}`, `workdir=${work}`] : []),
+    ...rest
+  ].join(",")
+
+/** Chooses the shortest-to-explain strategy that fits the page: absolute, then relative, then links. */
+export const planOverlayMount = (spec: OverlaySpec, options: PlanOptions = {}): MountPlan => {
+  const limit = (options.pageSize ?? 4096) - 1
+  const rest = [...featureOptions(spec.options), ...(options.extra ?? [])]
+  const all = [...spec.lowers, ...(spec.upper !== undefined ? [spec.upper] : []), ...(spec.work !== undefined ? [spec.work] : [])]
+  const safe = all.every((p) => !UNSAFE.test(p))
+  if (safe) {
+    const data = dataOf(spec.lowers, spec.upper, spec.work, rest)
+    if (data.length <= limit) return { target: spec.target, data, strategy: "absolute" }
+    const cwd = commonParent(all)
+    const rel = (p: string) => relative(cwd, p)
+    const relData = dataOf(spec.lowers.map(rel), spec.upper && rel(spec.upper), spec.work && rel(spec.work), rest)
+    if (relData.length <= limit) return { target: spec.target, data: relData, strategy: "relative", cwd }
+  }
+  const links: Array<ShortLink> = spec.lowers.map((target, i) => ({ name: i.toString(36), target }))
+  // upper and work are linked too only when their names would break the option syntax.
+  const linkIfUnsafe = (name: string, p: string | undefined) => {
+    if (p === undefined || !UNSAFE.test(p)) return p
+    links.push({ name, target: p })
+    return name
+  }
+  const upper = linkIfUnsafe("u", spec.upper)
+  const work = linkIfUnsafe("w", spec.work)
+  const data = dataOf(spec.lowers.map((_, i) => i.toString(36)), upper, work, rest)
+  if (data.length > limit) throw new OptionsTooLongError({ length: data.length, limit })
+  return { target: spec.target, data, strategy: "links", links }
+}
+
+export const planOverlayMountEffect = (spec: OverlaySpec, options?: PlanOptions): Effect.Effect<MountPlan, OptionsTooLongError> =>
+  Effect.try({ try: () => planOverlayMount(spec, options), catch: (e) => e as OptionsTooLongError })
