@@ -1,0 +1,258 @@
+import { pipeline } from "node:stream/promises"
+import { command } from "../command.js"
+import { UsageError } from "../errors.js"
+import { ago, humanSize, shortId, table } from "../output.js"
+
+/** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
+function splitName(name: string | undefined): [string, string] {
+  if (!name) return ["<none>", "<none>"]
+  const at = name.lastIndexOf(":")
+  if (at > name.lastIndexOf("/")) return [name.slice(0, at), name.slice(at + 1)]
+  return [name, "latest"]
+}
+
+export const importCmd = command({
+  name: "import",
+  summary: "Import an image from an OCI layout, an oci-archive or a docker-archive",
+  usage: "SOURCE [NAME]",
+  description:
+    "SOURCE is oci:PATH[:TAG] (an OCI image layout directory), oci-archive:FILE or docker-archive:FILE\n" +
+    "(what `docker save` writes). NAME is the local name[:tag] to give the image (default: the source's tag).\n" +
+    "Every blob is verified, and each layer is extracted once into a snapshot shared by all images over it.",
+  examples: [
+    "cairn import oci:./layout:v1 myapp:v1",
+    "cairn import docker-archive:busybox.tar",
+    "cairn --root /tmp/cairn import oci-archive:image.tar base"
+  ],
+  args: { min: 1, max: 2 },
+  async run(ctx, [source, name]) {
+    const engine = await ctx.engine()
+    const img = await engine.importImage(source!, name)
+    ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`)
+  }
+})
+
+export const exportCmd = command({
+  name: "export",
+  summary: "Export an image to an OCI layout, an oci-archive or a docker-archive",
+  usage: "IMAGE DEST",
+  description: "DEST is oci:PATH[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME] (`docker load` reads it).",
+  examples: ["cairn export myapp:v1 oci:./out:v1", "cairn export myapp:v1 docker-archive:myapp.tar"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, dest]) {
+    const engine = await ctx.engine()
+    await engine.exportImage(image!, dest!)
+    ctx.out.result({ image, dest }, () => `exported ${image} to ${dest}`)
+  }
+})
+
+export const images = command({
+  name: "images",
+  summary: "List images",
+  usage: "",
+  examples: ["cairn images", "cairn images --json | jq '.[].digest'"],
+  options: { digests: { type: "boolean", description: "show manifest digests" } },
+  args: { min: 0, max: 0 },
+  async run(ctx, _args, opts) {
+    const engine = await ctx.engine()
+    const list = await engine.listImages()
+    ctx.out.result(list, () => {
+      const rows: string[][] = []
+      for (const img of list) {
+        const names = img.names.length > 0 ? img.names : [undefined]
+        for (const n of names) {
+          const [repo, tag] = splitName(n)
+          const row = [repo, tag]
+          if (opts["digests"]) row.push(img.digest)
+          row.push(shortId(img.digest), ago(img.created), humanSize(img.size))
+          rows.push(row)
+        }
+      }
+      const headers = ["REPOSITORY", "TAG", ...(opts["digests"] ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"]
+      return table(headers, rows)
+    })
+  }
+})
+
+export const inspect = command({
+  name: "inspect",
+  summary: "Show an image's manifest, config and layers (JSON)",
+  usage: "IMAGE",
+  examples: ["cairn inspect myapp:v1", "cairn inspect sha256:3f5e…"],
+  args: { min: 1, max: 1 },
+  async run(ctx, [image]) {
+    const engine = await ctx.engine()
+    const info = await engine.inspectImage(image!)
+    // inspect is JSON for people too, as in docker
+    ctx.out.result(info, () => JSON.stringify(info, null, 2))
+  }
+})
+
+export const history = command({
+  name: "history",
+  summary: "Show the history of an image, one row per config history entry",
+  usage: "IMAGE",
+  examples: ["cairn history myapp:v1", "cairn history --no-trunc myapp:v1"],
+  options: { "no-trunc": { type: "boolean", description: "don't truncate the CREATED BY column" } },
+  args: { min: 1, max: 1 },
+  async run(ctx, [image], opts) {
+    const engine = await ctx.engine()
+    const rows = await engine.history(image!)
+    ctx.out.result(rows, () =>
+      table(
+        ["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        [...rows].reverse().map((r) => {
+          const by = r.createdBy ?? ""
+          return [
+            r.emptyLayer ? "<missing>" : shortId(r.layer),
+            ago(r.created),
+            opts["no-trunc"] || by.length <= 45 ? by : `${by.slice(0, 44)}…`,
+            humanSize(r.size),
+            r.comment ?? ""
+          ]
+        })
+      )
+    )
+  }
+})
+
+export const tag = command({
+  name: "tag",
+  summary: "Give an image another name",
+  usage: "IMAGE NAME",
+  examples: ["cairn tag myapp:v1 myapp:latest"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, name]) {
+    const engine = await ctx.engine()
+    await engine.tag(image!, name!)
+    ctx.out.result({ image, name }, () => undefined)
+  }
+})
+
+export const rmi = command({
+  name: "rmi",
+  summary: "Remove images (untag; blobs go at the next prune)",
+  usage: "IMAGE...",
+  examples: ["cairn rmi myapp:v1", "cairn rmi --force base:latest"],
+  options: { force: { type: "boolean", short: "f", description: "remove even when containers use the image" } },
+  args: { min: 1, max: Number.POSITIVE_INFINITY },
+  async run(ctx, imgs, opts) {
+    const engine = await ctx.engine()
+    const results = []
+    for (const image of imgs) {
+      const r = await engine.removeImage(image, { force: Boolean(opts["force"]) })
+      results.push({ image, ...r })
+      for (const u of r.untagged) ctx.out.info(`Untagged: ${u}`)
+      for (const d of r.deleted) ctx.out.info(`Deleted: ${d}`)
+    }
+    ctx.out.result(results, () => undefined)
+  }
+})
+
+export const unpack = command({
+  name: "unpack",
+  summary: "Write an image's flat root filesystem into a directory",
+  usage: "IMAGE DIR",
+  description: "Layers are applied in order with whiteouts performed, as `umoci raw unpack` does.",
+  examples: ["cairn unpack myapp:v1 ./rootfs"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, dir]) {
+    const engine = await ctx.engine()
+    await engine.unpack(image!, dir!)
+    ctx.out.result({ image, dir }, () => `unpacked ${image} into ${dir}`)
+  }
+})
+
+export const bundle = command({
+  name: "bundle",
+  summary: "Write an OCI runtime bundle (DIR/rootfs + DIR/config.json) that crun or runc can run",
+  usage: "IMAGE DIR",
+  examples: ["cairn bundle busybox ./b && crun run --bundle ./b demo"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, dir]) {
+    const engine = await ctx.engine()
+    await engine.bundle(image!, dir!)
+    ctx.out.result({ image, dir }, () => `bundle written to ${dir} (rootfs/ and config.json)`)
+  }
+})
+
+export const ls = command({
+  name: "ls",
+  summary: "List files of an image without mounting it",
+  usage: "IMAGE [PATH]",
+  examples: ["cairn ls busybox /bin", "cairn ls --json busybox /etc"],
+  args: { min: 1, max: 2 },
+  async run(ctx, [image, path]) {
+    const engine = await ctx.engine()
+    const entries = await engine.listFiles(image!, path ?? "/")
+    ctx.out.result(entries, () =>
+      entries
+        .map((e) => {
+          const mode = typeof e.mode === "number" ? (e.mode & 0o7777).toString(8).padStart(4, "0") : ""
+          const link = e.linkTarget ? ` -> ${e.linkTarget}` : ""
+          return `${e.type.padEnd(9)} ${mode} ${String(e.uid ?? 0).padStart(5)}:${String(e.gid ?? 0).padEnd(5)} ${String(e.size ?? 0).padStart(10)}  ${e.name}${link}`
+        })
+        .join("\n")
+    )
+  }
+})
+
+export const cat = command({
+  name: "cat",
+  summary: "Print a file of an image without mounting it",
+  usage: "IMAGE PATH",
+  examples: ["cairn cat busybox /etc/passwd"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, path]) {
+    const engine = await ctx.engine()
+    const stream = await engine.readFile(image!, path!)
+    await pipeline(stream, ctx.out.out, { end: false })
+  }
+})
+
+export const flatten = command({
+  name: "flatten",
+  summary: "Squash an image's layers into a new single-layer image",
+  usage: "IMAGE NAME",
+  examples: ["cairn flatten myapp:v1 myapp:flat"],
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, name]) {
+    const engine = await ctx.engine()
+    const img = await engine.flatten(image!, name!)
+    ctx.out.result(img, () => `flattened ${image} into ${name} (${img.digest})`)
+  }
+})
+
+export const exportFs = command({
+  name: "export-fs",
+  summary: "Write the merged filesystem of an image or container as a tar (like docker export)",
+  usage: "IMAGE|CONTAINER",
+  examples: ["cairn export-fs web -o web.tar", "cairn export-fs busybox | tar -t"],
+  options: { output: { type: "string", short: "o", value: "FILE", description: "write to FILE instead of stdout" } },
+  args: { min: 1, max: 1 },
+  async run(ctx, [target], opts) {
+    const engine = await ctx.engine()
+    const file = opts["output"]
+    if (typeof file === "string") {
+      await engine.exportFs(target!, file)
+      ctx.out.info(`wrote ${file}`)
+      return
+    }
+    if (ctx.out.tty) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or redirect stdout", "export-fs")
+    await engine.exportFs(target!, ctx.out.out)
+  }
+})
+
+export const analyze = command({
+  name: "analyze",
+  summary: "Per-layer analysis: files and bytes added, modified, deleted, and bytes wasted (like dive)",
+  usage: "IMAGE",
+  examples: ["cairn analyze myapp:v1"],
+  args: { min: 1, max: 1 },
+  async run(ctx, [image]) {
+    const engine = await ctx.engine()
+    const report = await engine.analyze(image!)
+    ctx.out.result(report, () => JSON.stringify(report, null, 2))
+  }
+})
+

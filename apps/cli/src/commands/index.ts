@@ -1,0 +1,37 @@
+import type { Command } from "../command.js"
+import { commit, create, diff, mount, ps, rm, umount } from "./containers.js"
+import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
+import { copy, pull, push } from "./registry.js"
+import { df, fsck, info, prune } from "./system.js"
+
+/** Every command, in the order `cairn --help` lists them. */
+export const commands: readonly Command[] = [
+  importCmd,
+  exportCmd,
+  images,
+  inspect,
+  history,
+  tag,
+  rmi,
+  unpack,
+  bundle,
+  ls,
+  cat,
+  flatten,
+  exportFs,
+  analyze,
+  create,
+  mount,
+  umount,
+  ps,
+  diff,
+  commit,
+  rm,
+  pull,
+  push,
+  copy,
+  df,
+  prune,
+  fsck,
+  info
+]

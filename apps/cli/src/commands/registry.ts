@@ -1,0 +1,55 @@
+import { command } from "../command.js"
+
+const platformOpt = { type: "string", value: "OS/ARCH[/VARIANT]", description: "platform to pick from a multi-platform image (default: this host's)" } as const
+
+export const pull = command({
+  name: "pull",
+  summary: "Pull an image from a registry (only missing blobs cross the network)",
+  usage: "REF [NAME]",
+  description: "REF is [registry/]repo[:tag|@digest]; short names go to Docker Hub. Loopback registries use plain HTTP.",
+  examples: ["cairn pull 127.0.0.1:5000/library/debian:latest", "cairn pull --platform linux/arm64 docker.io/library/alpine:3.20 alpine"],
+  options: {
+    platform: platformOpt,
+    concurrency: { type: "string", value: "N", description: "layers downloaded at once (default 3)" },
+    "plain-http": { type: "boolean", description: "use HTTP instead of HTTPS for this registry" }
+  },
+  args: { min: 1, max: 2 },
+  async run(ctx, [ref, name], opts) {
+    const engine = await ctx.engine()
+    const o: Record<string, unknown> = {}
+    if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
+    if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
+    if (opts["plain-http"]) o["plainHttp"] = true
+    const img = await engine.pull(ref!, name, o)
+    ctx.out.result(img, () => `pulled ${ref} (${img.digest})`)
+  }
+})
+
+export const push = command({
+  name: "push",
+  summary: "Push a local image to a registry (blobs it has are skipped)",
+  usage: "IMAGE REF",
+  examples: ["cairn push myapp:v1 127.0.0.1:5000/me/myapp:v1"],
+  options: { "plain-http": { type: "boolean", description: "use HTTP instead of HTTPS for this registry" } },
+  args: { min: 2, max: 2 },
+  async run(ctx, [image, ref], opts) {
+    const engine = await ctx.engine()
+    const r = await engine.push(image!, ref!, opts["plain-http"] ? { plainHttp: true } : {})
+    ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`)
+  }
+})
+
+export const copy = command({
+  name: "copy",
+  summary: "Copy an image between registries, layouts, archives and the local store",
+  usage: "SRC DST",
+  description: "Transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], local:IMAGE.",
+  examples: ["cairn copy docker://127.0.0.1:5000/a:1 oci:./a:1", "cairn copy oci:./a:1 docker://127.0.0.1:5000/b:1"],
+  options: { platform: platformOpt },
+  args: { min: 2, max: 2 },
+  async run(ctx, [src, dst], opts) {
+    const engine = await ctx.engine()
+    const r = await engine.copy(src!, dst!, typeof opts["platform"] === "string" ? { platform: opts["platform"] } : {})
+    ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`)
+  }
+})

@@ -1,0 +1,5 @@
+export type { Command, Context } from "./command.js"
+export { commands } from "./commands/index.js"
+export { UsageError } from "./errors.js"
+export { commandUsage, describeError, main, usage } from "./main.js"
+export { humanSize, makeOutput, type Output, table } from "./output.js"
