@@ -45,8 +45,16 @@ const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export const decodeData = (data: string): Uint8Array | undefined =>
   base64.test(data) ? new Uint8Array(Buffer.from(data, "base64")) : undefined
 
+// RFC 6838 section 4.2 restricted names, which descriptor.md requires of mediaType.
+const restrictedName = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+export const MediaTypeString = Schema.String.check(
+  Schema.makeFilter((s: string) =>
+    new RegExp(`^${restrictedName}/${restrictedName}$`).test(s) ? undefined : "a media type (type/subtype, RFC 6838)"
+  )
+)
+
 export const Descriptor = openStruct({
-  mediaType: Schema.String,
+  mediaType: MediaTypeString,
   digest: DigestString,
   size: Size,
   urls: Schema.optionalKey(Schema.Array(Schema.String)),

@@ -13,7 +13,7 @@ export {
   OciMediaType,
   ociToDockerMediaType
 } from "./mediaTypes.js"
-export { Annotations, Descriptor, DigestString, Size } from "./descriptor.js"
+export { Annotations, Descriptor, DigestString, MediaTypeString, Size } from "./descriptor.js"
 export { ImageManifest } from "./imageManifest.js"
 export { ImageIndex } from "./imageIndex.js"
 export { ContainerConfig, History, ImageConfig, RootFs } from "./imageConfig.js"

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import {
   decodeConfig,
   decodeDescriptor,
   decodeDocument,
+  decodeDocumentEffect,
   decodeIndex,
   decodeManifest,
   decodeOciLayout,
@@ -60,6 +62,34 @@ describe("spec examples decode", () => {
   it("decodes the oci-layout file", async () => {
     const d = await decodeOciLayout('{"imageLayoutVersion":"1.0.0"}')
     expect(d.value.imageLayoutVersion).toBe("1.0.0")
+  })
+})
+
+describe("real-world leniency", () => {
+  it("accepts the nulls Docker writes for empty config fields", async () => {
+    const text = tweak(configExample, (c) => {
+      c.config.Entrypoint = null
+      c.config.Volumes = null
+      c.config.OnBuild = null
+      c.config.Healthcheck = { Test: ["CMD", "true"] }
+    })
+    const d = await decodeConfig(text)
+    expect(d.value.config?.Entrypoint).toBeNull()
+    expect((d.value.config as Record<string, unknown>).Healthcheck).toEqual({ Test: ["CMD", "true"] })
+  })
+})
+
+describe("Effect API", () => {
+  it("decodes through decodeDocumentEffect and fails with a typed OciDecodeError", async () => {
+    const ok = await Effect.runPromise(decodeDocumentEffect("index", JSON.stringify(indexExample)))
+    expect(ok.value.manifests).toHaveLength(2)
+    const bad = await Effect.runPromise(
+      decodeDocumentEffect("index", "{").pipe(
+        Effect.flip,
+        Effect.map((e) => [e._tag, e.offset])
+      )
+    )
+    expect(bad).toEqual(["OciDecodeError", 1])
   })
 })
 
@@ -152,6 +182,7 @@ describe("errors", () => {
     ["a non-string label", "config", tweak(configExample, (c) => (c.config.Labels["a.b"] = 1)), 'config.Labels["a.b"]: expected string, got 1'],
     ["empty_layer as a string", "config", tweak(configExample, (c) => (c.history[1].empty_layer = "yes")), 'history[1].empty_layer: expected boolean, got "yes"'],
     ["a missing platform os", "index", tweak(indexExample, (i) => delete i.manifests[1].platform.os), "manifests[1].platform.os: expected a value (required field), got nothing"],
+    ["a media type without subtype", "descriptor", tweak(descriptorExample, (d) => (d.mediaType = "application")), 'mediaType: expected a media type (type/subtype, RFC 6838), got "application"'],
     ["an array document", "manifest", "[]", "manifest: expected object, got []"],
     ["data that is not base64", "descriptor", tweak(descriptorExample, (d) => (d.data = "e30")), 'data: expected base64 (RFC 4648), got "e30"'],
     [
