@@ -1,1 +1,31 @@
-export {}
+// Tar codec (contract: team CONVENTIONS.md, "@cairn/overlay tar codec")
+export { BLOCK_SIZE, type EntryType, headerChecksum, makeHeader, type TarHeader } from "./tar/header.js"
+export { parseNumeric, parsePax, readTar, type TarEntry } from "./tar/reader.js"
+// Whiteouts (image-spec layer.md) and their overlayfs form
+export {
+  classifyWhiteout,
+  isWhiteoutDevice,
+  OPAQUE_WHITEOUT,
+  OVERLAY_OPAQUE_VALUE,
+  type OverlayXattrNamespace,
+  overlayOpaqueXattr,
+  overlayWhiteoutXattr,
+  ROOTLESS_XATTR,
+  WHITEOUT_DEVICE,
+  WHITEOUT_META_PREFIX,
+  WHITEOUT_PREFIX,
+  type WhiteoutKind,
+  whiteoutName
+} from "./whiteout.js"
+// Errors
+export {
+  ApplyEntryError,
+  DecompressionError,
+  DiffIdMismatchError,
+  LayerDigestMismatchError,
+  showPath,
+  TarChecksumError,
+  TarFormatError,
+  TarTruncatedError,
+  UnsafeEntryError
+} from "./errors.js"
