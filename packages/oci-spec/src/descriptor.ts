@@ -60,7 +60,7 @@ export const Descriptor = openStruct({
   urls: Schema.optionalKey(Schema.Array(Schema.String)),
   annotations: Schema.optionalKey(Annotations),
   data: Schema.optionalKey(Schema.String),
-  artifactType: Schema.optionalKey(Schema.String),
+  artifactType: Schema.optionalKey(MediaTypeString),
   platform: Schema.optionalKey(Platform)
 }).check(
   // descriptor.md "Embedded data": data must be base64 and its length must equal size;

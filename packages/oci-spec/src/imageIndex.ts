@@ -1,12 +1,12 @@
 // Image index (image-spec image-index.md).
 import { Schema } from "effect"
-import { Annotations, Descriptor, openStruct } from "./descriptor.js"
+import { Annotations, Descriptor, MediaTypeString, openStruct } from "./descriptor.js"
 import { OciMediaType } from "./mediaTypes.js"
 
 export const ImageIndex = openStruct({
   schemaVersion: Schema.Literal(2),
   mediaType: Schema.optionalKey(Schema.Literal(OciMediaType.ImageIndex)),
-  artifactType: Schema.optionalKey(Schema.String),
+  artifactType: Schema.optionalKey(MediaTypeString),
   manifests: Schema.Array(Descriptor),
   subject: Schema.optionalKey(Descriptor),
   annotations: Schema.optionalKey(Annotations)

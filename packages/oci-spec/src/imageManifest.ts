@@ -1,12 +1,12 @@
 // Image manifest (image-spec manifest.md).
 import { Schema } from "effect"
-import { Annotations, Descriptor, openStruct } from "./descriptor.js"
+import { Annotations, Descriptor, MediaTypeString, openStruct } from "./descriptor.js"
 import { OciMediaType } from "./mediaTypes.js"
 
 export const ImageManifest = openStruct({
   schemaVersion: Schema.Literal(2),
   mediaType: Schema.optionalKey(Schema.Literal(OciMediaType.ImageManifest)),
-  artifactType: Schema.optionalKey(Schema.String),
+  artifactType: Schema.optionalKey(MediaTypeString),
   config: Descriptor,
   layers: Schema.Array(Descriptor),
   subject: Schema.optionalKey(Descriptor),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import {
   decodeConfig,
@@ -10,6 +10,7 @@ import {
   decodeManifest,
   decodeOciLayout,
   EmptyJsonDescriptor,
+  ImageIndex,
   OciDecodeError
 } from "../src/index.js"
 import { artifactExample, configExample, descriptorExample, indexExample, manifestExample, tweak } from "./specExamples.js"
@@ -110,6 +111,15 @@ describe("raw bytes and digest", () => {
 })
 
 describe("unknown fields", () => {
+  it("survives a Schema encode of the decoded value", async () => {
+    const text = tweak(indexExample, (i) => {
+      i.manifests[0].platform["os.x"] = "y"
+      i.vendor = [true]
+    })
+    const d = await decodeIndex(text)
+    expect(Schema.encodeSync(ImageIndex)(d.value)).toEqual(JSON.parse(text))
+  })
+
   it("keeps unknown fields at every level", async () => {
     const text = tweak(manifestExample, (m) => {
       m["com.example.top"] = { nested: [1, 2] }
@@ -182,6 +192,7 @@ describe("errors", () => {
     ["a non-string label", "config", tweak(configExample, (c) => (c.config.Labels["a.b"] = 1)), 'config.Labels["a.b"]: expected string, got 1'],
     ["empty_layer as a string", "config", tweak(configExample, (c) => (c.history[1].empty_layer = "yes")), 'history[1].empty_layer: expected boolean, got "yes"'],
     ["a missing platform os", "index", tweak(indexExample, (i) => delete i.manifests[1].platform.os), "manifests[1].platform.os: expected a value (required field), got nothing"],
+    ["an artifactType that is not a media type", "manifest", tweak(artifactExample, (m) => (m.artifactType = "")), 'artifactType: expected a media type (type/subtype, RFC 6838), got ""'],
     ["a media type without subtype", "descriptor", tweak(descriptorExample, (d) => (d.mediaType = "application")), 'mediaType: expected a media type (type/subtype, RFC 6838), got "application"'],
     ["an array document", "manifest", "[]", "manifest: expected object, got []"],
     ["data that is not base64", "descriptor", tweak(descriptorExample, (d) => (d.data = "e30")), 'data: expected base64 (RFC 4648), got "e30"'],
