@@ -29,3 +29,13 @@ export {
   TarTruncatedError,
   UnsafeEntryError
 } from "./errors.js"
+// Compression detection and streaming decompression
+export {
+  type Compression,
+  createDecompressor,
+  type DecompressOptions,
+  decompress,
+  detectCompression,
+  nativeZstdAvailable,
+  type ZstdDecoder
+} from "./compression.js"
