@@ -1,4 +1,4 @@
-import type { Stats } from "node:fs"
+import type { BigIntStats, Stats } from "node:fs"
 import { chmod, chown, lstat, mkdir, readdir, rm, utimes } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
@@ -56,11 +56,18 @@ const applyLayer = (layer: string, dst: string, link: boolean) =>
     for (const o of marks.opaque) yield* clearOpaque(join(dst, o))
   })
 
+/** Identity of an entry at mount time; nanosecond times, since a dir can be recreated within a millisecond. */
 interface Seen {
-  readonly ino: number
-  readonly ctimeMs: number
+  readonly ino: bigint
+  readonly ctimeNs: bigint
+  /** statx btime: tells a recreated dir from the same one even when the inode number is reused. */
+  readonly birthtimeNs: bigint
   readonly dir: boolean
 }
+
+const lstatBig = (path: string) => io("lstat", path, () => lstat(path, { bigint: true }))
+const sameEntry = (prev: Seen, st: BigIntStats) =>
+  prev.dir === st.isDirectory() && prev.ino === st.ino && prev.birthtimeNs === st.birthtimeNs
 
 const snapshot = (root: string): Effect.Effect<Map<string, Seen>, FileSystemError> =>
   Effect.gen(function*() {
@@ -69,8 +76,8 @@ const snapshot = (root: string): Effect.Effect<Map<string, Seen>, FileSystemErro
       Effect.gen(function*() {
         for (const e of yield* io("readdir", join(root, rel), () => readdir(join(root, rel), { withFileTypes: true }))) {
           const child = rel === "" ? e.name : `${rel}/${e.name}`
-          const st = yield* io("lstat", join(root, child), () => lstat(join(root, child)))
-          out.set(child, { ino: st.ino, ctimeMs: st.ctimeMs, dir: st.isDirectory() })
+          const st = yield* lstatBig(join(root, child))
+          out.set(child, { ino: st.ino, ctimeNs: st.ctimeNs, birthtimeNs: st.birthtimeNs, dir: st.isDirectory() })
           if (st.isDirectory()) yield* walk(child)
         }
       })
@@ -116,24 +123,24 @@ const writeBack = (target: string, upper: string, before: ReadonlyMap<string, Se
         for (const e of yield* io("readdir", join(target, rel), () => readdir(join(target, rel), { withFileTypes: true }))) {
           const child = rel === "" ? e.name : `${rel}/${e.name}`
           present.add(child)
-          const st = yield* io("lstat", join(target, child), () => lstat(join(target, child)))
+          const st = yield* lstatBig(join(target, child))
           const prev = before.get(child)
           if (prev === undefined) {
             yield* copyUp(child)
           } else if (st.isDirectory()) {
-            if (!prev.dir || prev.ino !== st.ino) {
+            if (!sameEntry(prev, st)) {
               // rm -r + mkdir in a merged view makes an opaque dir (overlayfs.rst "whiteouts and opaque directories")
               yield* copyUp(child)
               yield* setOpaque(join(upper, child), userxattr).pipe(Effect.catchTag("ToolMissingError", (e) => Effect.fail(fsError("set opaque on", join(upper, child))(e))))
             } else {
-              if (prev.ctimeMs !== st.ctimeMs) {
+              if (prev.ctimeNs !== st.ctimeNs) {
                 yield* ensureDir(child)
-                yield* copyMeta(st, join(upper, child))
+                yield* copyMeta(yield* io("lstat", join(target, child), () => lstat(join(target, child))), join(upper, child))
               }
               unchangedDirs.add(child)
               yield* walk(child)
             }
-          } else if (prev.dir || prev.ino !== st.ino || prev.ctimeMs !== st.ctimeMs) {
+          } else if (!sameEntry(prev, st) || prev.ctimeNs !== st.ctimeNs) {
             yield* copyUp(child)
           }
         }
