@@ -1,0 +1,49 @@
+// Timing one contender run: a child process under /usr/bin/time (peak RSS of every tool
+// measured the same way), wall time taken by this process around spawn..exit.
+import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { readFile, rm } from "node:fs/promises"
+
+export const haveGnuTime = existsSync("/usr/bin/time")
+
+/**
+ * @param {string} cmd @param {string[]} args @param {string} timeFile
+ * @returns {Promise<{ code: number | null, wallS: number, rssKB: number | undefined, userS: number | undefined, sysS: number | undefined, stdout: string, stderr: string }>}
+ */
+export async function timed(cmd, args, timeFile) {
+  const argv = haveGnuTime ? ["/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, cmd, ...args]] : [cmd, args]
+  const start = process.hrtime.bigint()
+  const child = spawn(/** @type {string} */ (argv[0]), /** @type {string[]} */ (argv[1]), { stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (c) => (stdout += c))
+  child.stderr.on("data", (c) => (stderr = (stderr + c).slice(-4000)))
+  const code = await new Promise((resolve, reject) => {
+    child.on("error", reject)
+    child.on("close", resolve)
+  })
+  const wallS = Number(process.hrtime.bigint() - start) / 1e9
+  let rssKB
+  let userS
+  let sysS
+  if (haveGnuTime) {
+    const lines = (await readFile(timeFile, "utf8").catch(() => "")).trim().split("\n")
+    const last = (lines.at(-1) ?? "").split(" ").map(Number)
+    if (last.length === 3 && last.every(Number.isFinite)) [rssKB, userS, sysS] = last
+    await rm(timeFile, { force: true })
+  }
+  return { code, wallS, rssKB, userS, sysS, stdout, stderr }
+}
+
+/** @param {number[]} xs */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** Runs `sync` so that writeback of one run's output does not land inside the next timed run. */
+export const sync = () =>
+  new Promise((resolve) => {
+    spawn("sync", [], { stdio: "ignore" }).on("close", resolve).on("error", resolve)
+  })

@@ -1,0 +1,29 @@
+// cairn pull: @cairn/registry pulling an image into a @cairn/cas store (the BlobSink contract),
+// the counterpart of `skopeo copy docker://... oci:...`.
+import { access } from "node:fs/promises"
+
+/** First line of an import failure, without the importer path. @param {unknown} e */
+const short = (e) => String(/** @type {Error} */ (e).message).split("\n")[0].replace(/ imported from .*/, "")
+
+/** Why cairn pull cannot run yet, or undefined when both packages expose what it needs. */
+export async function pullUnavailable() {
+  try {
+    const registry = await import("@cairn/registry")
+    const cas = await import("@cairn/cas")
+    if (typeof registry.pull !== "function") return "@cairn/registry does not export pull() yet"
+    if (typeof cas.Store?.open !== "function") return "@cairn/cas does not export Store.open() yet"
+    return undefined
+  } catch (e) {
+    return `@cairn/registry or @cairn/cas cannot be loaded (not built? run npm run build): ${short(e)}`
+  }
+}
+
+/** @param {{ reference: string, store: string, layers: Array<{ digest: string }> }} task */
+export async function pullToSink(task) {
+  const { pull } = await import("@cairn/registry")
+  const { Store } = await import("@cairn/cas")
+  const store = await Store.open(task.store)
+  const result = await pull(task.reference, store, { insecure: true })
+  for (const l of task.layers) await access(`${task.store}/blobs/sha256/${l.digest.slice(7)}`)
+  return { manifest: result?.digest ?? result?.manifestDigest }
+}

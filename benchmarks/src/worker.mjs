@@ -1,0 +1,70 @@
+// One cairn contender run, in its own process so that its peak RSS is its own.
+// Usage: node src/worker.mjs '<json task>'; prints one JSON line: { ok, ms, maxRssKB, ... }.
+// Tasks: extract (flat apply of layers, verifying both digests), sha256, gunzip, pull.
+import { createReadStream } from "node:fs"
+import { mkdir } from "node:fs/promises"
+import { Writable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { createGunzip } from "node:zlib"
+
+const task = JSON.parse(process.argv[2] ?? "{}")
+const started = process.hrtime.bigint()
+const devNull = () => new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => cb() })
+
+/** @param {string} name */
+const backendOf = async (name) => {
+  const digest = await import("@cairn/digest")
+  return name === "node" ? digest.nodeBackend : digest.wasmBackend
+}
+
+/** @type {Record<string, () => Promise<Record<string, unknown>>>} */
+const tasks = {
+  // flat apply of every layer in order into one directory, verifying blob digest and diffID
+  async extract() {
+    const { applyLayer } = await import("@cairn/overlay")
+    const hasher = await backendOf(task.hasher)
+    await mkdir(task.target, { recursive: true })
+    const results = []
+    for (const layer of task.layers) {
+      const r = await applyLayer(createReadStream(layer.path, { highWaterMark: 1 << 20 }), task.target, {
+        hasher,
+        digest: layer.digest,
+        diffId: layer.diffId
+      })
+      // the figure counts only when cairn computed both digests and they are the expected ones
+      if (r.diffId !== layer.diffId) throw new Error(`diffID ${r.diffId} != expected ${layer.diffId}`)
+      if (r.digest !== layer.digest) throw new Error(`digest ${r.digest} != expected ${layer.digest}`)
+      results.push({ diffId: r.diffId, digest: r.digest, ...(r.timings ? { timings: r.timings } : {}) })
+    }
+    return { layers: results }
+  },
+  async sha256() {
+    const { createHasher } = await import("@cairn/digest")
+    const h = await createHasher("sha256", await backendOf(task.hasher))
+    for await (const chunk of createReadStream(task.path, { highWaterMark: 1 << 20 })) h.update(chunk)
+    const digest = h.digest()
+    if (digest !== task.expected) throw new Error(`sha256 ${digest} != expected ${task.expected}`)
+    return { digest }
+  },
+  // the decompression floor: node:zlib alone, bytes thrown away
+  async gunzip() {
+    await pipeline(createReadStream(task.path, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), devNull())
+    return {}
+  },
+  async pull() {
+    const { pullToSink } = await import("./pull.mjs")
+    return await pullToSink(task)
+  }
+}
+
+try {
+  const fn = tasks[task.kind]
+  if (!fn) throw new Error(`unknown task ${task.kind}`)
+  const extra = await fn()
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  process.stdout.write(`${JSON.stringify({ ok: true, ms, maxRssKB: process.resourceUsage().maxRSS, ...extra })}\n`)
+} catch (e) {
+  const err = /** @type {Error & { _tag?: string }} */ (e)
+  process.stdout.write(`${JSON.stringify({ ok: false, error: `${err._tag ?? err.name}: ${err.message}` })}\n`)
+  process.exitCode = 1
+}

@@ -1,0 +1,64 @@
+import { execFile } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, describe, expect, it } from "vitest"
+
+const exec = promisify(execFile)
+const benchDir = join(import.meta.dirname, "..")
+
+// every contender the scoreboard knows, per table: each must be measured or skipped with a reason
+const CONTENDERS: Record<string, string[]> = {
+  "extract-libs": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc", "node-gunzip"],
+  "extract-small": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc"],
+  "extract-large": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc", "node-gunzip"],
+  "extract-multi": ["cairn-wasm", "umoci"],
+  "sha256-large": ["cairn-wasm", "cairn-node", "sha256sum"],
+  pull: ["cairn-pull", "skopeo"]
+}
+
+interface Row { id: string; skipped?: string; failed?: string; medianS?: number; mbPerS?: number }
+interface Table { id: string; rows: Row[] }
+
+describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
+  let out = ""
+  afterAll(async () => {
+    if (out) await rm(out, { recursive: true, force: true })
+  })
+
+  it("writes latest.md, latest.json and throughput.svg with every contender measured or skipped with a reason", async () => {
+    out = await mkdtemp(join(tmpdir(), "cairn-bench-test-"))
+    await exec(process.execPath, [join(benchDir, "src", "bench.mjs")], {
+      cwd: benchDir,
+      env: { ...process.env, CAIRN_BENCH_QUICK: "1", CAIRN_BENCH_SCALE: "0.002", CAIRN_BENCH_RUNS: "1", CAIRN_BENCH_OUT: out },
+      maxBuffer: 1 << 26,
+      timeout: 280_000
+    })
+    for (const f of ["latest.md", "latest.json", "throughput.svg"]) expect(existsSync(join(out, f)), f).toBe(true)
+    const result = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { tables: Table[]; mount: object; profile: object }
+    for (const [table, ids] of Object.entries(CONTENDERS)) {
+      const t = result.tables.find((x) => x.id === table)
+      expect(t, table).toBeDefined()
+      for (const id of ids) {
+        const row = t!.rows.find((r) => r.id === id)
+        expect(row, `${table}/${id}`).toBeDefined()
+        // a failed correctness check is a real failure, not a skip
+        expect(row!.failed, `${table}/${id} failed`).toBeUndefined()
+        if (row!.skipped === undefined) expect(row!.mbPerS, `${table}/${id}`).toBeGreaterThan(0)
+        else {
+          expect(row!.skipped.length, `${table}/${id} skip reason`).toBeGreaterThan(10)
+          console.warn(`scoreboard: ${table}/${id} skipped: ${row!.skipped}`)
+        }
+      }
+    }
+    for (const part of [result.mount, result.profile] as Array<{ skip?: string }>) {
+      if ("skip" in part) expect(part.skip!.length).toBeGreaterThan(5)
+    }
+    const md = await readFile(join(out, "latest.md"), "utf8")
+    expect(md).toContain("## Method")
+    expect(md).toContain("GNU tar -xzf")
+    expect(await readFile(join(out, "throughput.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/)
+  })
+})
