@@ -1,1 +1,35 @@
-export {}
+export {
+  type BlobDescriptorLike,
+  type BlobInfo,
+  type BlobInput,
+  BlobStore,
+  type Expected,
+  type GetOptions,
+  type PutResult,
+  type StagedBlob
+} from "./blobStore.js"
+export {
+  ArchiveFormatError,
+  BlobNotFoundError,
+  GraphCycleError,
+  GraphDepthError,
+  GraphDocumentError,
+  IndexFileError,
+  IngestBusyError,
+  IngestOffsetError,
+  InvalidTagError,
+  LayoutError,
+  LeaseNotFoundError,
+  LockTimeoutError,
+  TagNotFoundError,
+  UnsafeArchivePathError,
+  UnsupportedLayerError
+} from "./errors.js"
+export { type FsckOptions, type FsckReport } from "./fsck.js"
+export { type GcOptions, type GcReport } from "./gc.js"
+export { childrenOf, type GraphNode, type GraphSource, type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
+export { Layout, type OpenOptions } from "./layout.js"
+export { type Lease, type LeaseOptions } from "./leases.js"
+export { isValidRefName, REF_NAME, validateRefName } from "./refName.js"
+export { Store } from "./store.js"
+export { type TagEntry, type TagTarget } from "./tags.js"

@@ -1,0 +1,135 @@
+// The Promise facade: one object per layout directory, over the same functions the Effect
+// service (contentStore.ts) uses.
+import type { Readable } from "node:stream"
+import type { Digest } from "@cairn/digest"
+import type { Descriptor } from "@cairn/oci-spec"
+import {
+  type BlobDescriptorLike,
+  type BlobInfo,
+  type BlobInput,
+  BlobStore,
+  type Expected,
+  type GetOptions,
+  type PutResult,
+  type StagedBlob
+} from "./blobStore.js"
+import { type FsckOptions, type FsckReport, fsck } from "./fsck.js"
+import { collectGarbage, type GcOptions, type GcReport } from "./gc.js"
+import { type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
+import { readIndex } from "./indexFile.js"
+import { type Layout, type OpenOptions, openLayout } from "./layout.js"
+import { addToLease, createLease, type Lease, type LeaseOptions, listLeases, releaseLease, renewLease } from "./leases.js"
+import { addRoot, listTags, resolveTag, type TagEntry, type TagTarget, tag, untag } from "./tags.js"
+
+export class Store {
+  /** the byte-level store (reader / ingester / manager) */
+  readonly blobs: BlobStore
+
+  private constructor(readonly layout: Layout) {
+    this.blobs = new BlobStore(layout)
+  }
+
+  /** Open an OCI image layout, creating it when the directory is missing or empty. */
+  static async open(dir: string, options: OpenOptions = {}): Promise<Store> {
+    const layout = await openLayout(dir, options)
+    const store = new Store(layout)
+    await readIndex(layout) // a malformed index.json fails here, naming the file
+    return store
+  }
+
+  get root(): string {
+    return this.layout.root
+  }
+
+  // ---- blobs (BlobSink + BlobSource) -----------------------------------------------------
+  put(desc: BlobDescriptorLike, data: BlobInput, options?: { lease?: string }): Promise<PutResult>
+  put(data: BlobInput, expected?: Expected): Promise<PutResult>
+  put(a: BlobDescriptorLike | BlobInput, b?: BlobInput | Expected, c?: { lease?: string }): Promise<PutResult> {
+    return (this.blobs.put as (a: unknown, b?: unknown, c?: unknown) => Promise<PutResult>)(a, b, c)
+  }
+  stage(data: BlobInput, expected?: Expected): Promise<StagedBlob> {
+    return this.blobs.stage(data, expected)
+  }
+  ingestOffset(digest: Digest | string): Promise<number> {
+    return this.blobs.ingestOffset(digest)
+  }
+  resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options?: { lease?: string }): Promise<PutResult> {
+    return this.blobs.resume(desc, offset, data, options)
+  }
+  get(digest: Digest | string, options?: GetOptions): Promise<Readable> {
+    return this.blobs.get(digest, options)
+  }
+  open(digest: Digest): Promise<AsyncIterable<Uint8Array>> {
+    return this.blobs.open(digest)
+  }
+  read(digest: Digest | string, maxBytes?: number): Promise<Uint8Array> {
+    return this.blobs.read(digest, maxBytes)
+  }
+  stat(digest: Digest | string): Promise<{ size: number } | undefined> {
+    return this.blobs.stat(digest)
+  }
+  has(digest: Digest | string): Promise<boolean> {
+    return this.blobs.has(digest)
+  }
+  delete(digest: Digest | string): Promise<boolean> {
+    return this.blobs.delete(digest)
+  }
+  list(): AsyncGenerator<BlobInfo> {
+    return this.blobs.list()
+  }
+
+  // ---- tags ------------------------------------------------------------------------------
+  tag(name: string, target: TagTarget): Promise<Descriptor> {
+    return tag(this.blobs, name, target)
+  }
+  untag(name: string): Promise<boolean> {
+    return untag(this.blobs, name)
+  }
+  resolve(name: string): Promise<Descriptor> {
+    return resolveTag(this.blobs, name)
+  }
+  tags(): Promise<TagEntry[]> {
+    return listTags(this.blobs)
+  }
+  addRoot(descriptor: Descriptor): Promise<void> {
+    return addRoot(this.blobs, descriptor)
+  }
+  async index(): Promise<readonly Descriptor[]> {
+    return (await readIndex(this.layout)).manifests
+  }
+
+  // ---- graph, leases, gc, fsck -----------------------------------------------------------
+  walk(roots: readonly Descriptor[], options?: WalkOptions): Promise<WalkResult> {
+    return walkGraph(this.blobs, roots, options)
+  }
+  createLease(options?: LeaseOptions): Promise<Lease> {
+    return this.blobs.withGcLock(() => createLease(this.layout, options))
+  }
+  addToLease(id: string, digests: readonly (Digest | string)[]): Promise<Lease> {
+    return this.blobs.withGcLock(() => addToLease(this.layout, id, digests))
+  }
+  renewLease(id: string, ttlMs: number): Promise<Lease> {
+    return this.blobs.withGcLock(() => renewLease(this.layout, id, ttlMs))
+  }
+  releaseLease(id: string): Promise<boolean> {
+    return this.blobs.withGcLock(() => releaseLease(this.layout, id))
+  }
+  async leases(): Promise<Lease[]> {
+    return (await listLeases(this.layout)).live
+  }
+  /** Run `f` with a fresh lease protecting what it stores; released however `f` ends. */
+  async withLease<T>(f: (lease: Lease) => Promise<T>, options?: LeaseOptions): Promise<T> {
+    const lease = await this.createLease(options)
+    try {
+      return await f(lease)
+    } finally {
+      await this.releaseLease(lease.id)
+    }
+  }
+  gc(options?: GcOptions): Promise<GcReport> {
+    return collectGarbage(this.blobs, options)
+  }
+  fsck(options?: FsckOptions): Promise<FsckReport> {
+    return fsck(this.blobs, options)
+  }
+}
