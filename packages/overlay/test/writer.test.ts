@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { Readable, Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import type { TarHeader } from "../src/tar/header.js"
+import { readTar } from "../src/tar/reader.js"
 import { encodeHeader, TarBodySizeError, TarHeaderError, TarWriter } from "../src/tar/writer.js"
 
 const hdr = (path: string | Buffer, over: Partial<TarHeader> = {}): TarHeader => ({
@@ -221,5 +222,40 @@ describe("TarWriter", () => {
     const file = join(d, "x.tar")
     writeFileSync(file, await tarOf([[hdr("only", { size: 2 }), Buffer.from("hi")]]))
     expect(execFileSync("tar", ["-xOf", file, "only"]).toString()).toBe("hi")
+  })
+
+  it("round-trips every header field through cairn's reader byte-exactly", async () => {
+    const cap = Buffer.from("0100000280000000000000000000000000000000", "hex")
+    const headers: Array<[TarHeader, Buffer?]> = [
+      [hdr("d", { type: "directory", mode: 0o1777, uid: 5, gid: 6, mtime: 1_600_000_000 })],
+      [hdr(Buffer.from([0x64, 0x2f, 0xc3, 0x28, 0xff]), { size: 3, mode: 0o6755, xattrs: new Map([["security.capability", cap]]) }), Buffer.from("abc")],
+      [hdr("d/sym", { type: "symlink", mode: 0o777, linkpath: Buffer.concat([Buffer.from("/".repeat(150)), Buffer.from([0xfe])]) })],
+      [hdr("d/hard", { type: "hardlink", linkpath: Buffer.from("d/x") })],
+      [hdr("d/chr", { type: "char", devmajor: 4095, devminor: 1048575 })],
+      [hdr("d/blk", { type: "block", devmajor: 7, devminor: 1 })],
+      [hdr("d/fifo", { type: "fifo", uid: 2_097_152, gid: 9_999_999, mtime: 1.5, uname: "ünï", gname: "g".repeat(40) })],
+      [hdr(`${"deep/".repeat(60)}end`, { size: 0, pax: new Map([["LIBARCHIVE.creationtime", Buffer.from("1")]]) })]
+    ]
+    const archive = await tarOf(headers)
+    const got: TarHeader[] = []
+    const bodies: Buffer[] = []
+    for await (const e of readTar(Readable.from([archive]))) {
+      const chunks: Buffer[] = []
+      for await (const c of e.body) chunks.push(c)
+      got.push(e.header)
+      bodies.push(Buffer.concat(chunks))
+    }
+    expect(got.length).toBe(headers.length)
+    headers.forEach(([want, body], i) => {
+      const h = got[i]!
+      expect(h.path.equals(want.path)).toBe(true)
+      expect(h.linkpath.equals(want.linkpath)).toBe(true)
+      expect([h.type, h.mode, h.uid, h.gid, h.uname, h.gname, h.size, h.mtime, h.devmajor, h.devminor]).toEqual([
+        want.type, want.mode, want.uid, want.gid, want.uname, want.gname, want.size, want.mtime, want.devmajor, want.devminor
+      ])
+      expect([...h.xattrs].map(([k, v]) => `${k}=${v.toString("hex")}`)).toEqual([...want.xattrs].map(([k, v]) => `${k}=${v.toString("hex")}`))
+      for (const [k, v] of want.pax) expect(h.pax.get(k)?.equals(v)).toBe(true)
+      expect(bodies[i]!.equals(body ?? Buffer.alloc(0))).toBe(true)
+    })
   })
 })
