@@ -74,9 +74,10 @@ export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() 
       Effect.gen(function*() {
         if (!(yield* tryDepth(dir, DEFAULT_MAX_STACK_DEPTH))) {
           // smaller than the constant: bisect for the largest depth that mounts
-          let lo = 1
+          // a read-only overlay needs at least 2 lowers
+          let lo = 2
           let hi = DEFAULT_MAX_STACK_DEPTH - 1
-          if (!(yield* tryDepth(dir, 1))) return { limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }
+          if (!(yield* tryDepth(dir, 2))) return { limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }
           while (lo < hi) {
             const mid = Math.ceil((lo + hi) / 2)
             if (yield* tryDepth(dir, mid)) lo = mid

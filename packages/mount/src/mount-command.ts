@@ -59,7 +59,10 @@ export const performMount = (
         }
       }))
 
-/** The argv of util-linux mount(8) for an overlay plan. */
-export const mountArgs = (plan: MountPlan): ReadonlyArray<string> => ["-t", "overlay", "overlay", "-o", plan.data, plan.target]
+/** The argv of util-linux mount(8) for a plan; always six words (the rootless script relies on it). */
+export const mountArgs = (plan: MountPlan): ReadonlyArray<string> =>
+  plan.strategy === "bind"
+    ? ["-t", "none", "-o", plan.data, plan.source ?? "", plan.target]
+    : ["-t", "overlay", "overlay", "-o", plan.data, plan.target]
 
 export { fsError }

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { Effect } from "effect"
 import { type FileSystemError, MountFailedError, type MountError, ToolMissingError, UnmountFailedError } from "./errors.js"
 import { checkStackDepth } from "./drivers/kernel.js"
-import { withPlanCwd } from "./mount-command.js"
+import { mountArgs, withPlanCwd } from "./mount-command.js"
 import { type MountPlan, planOverlayMountEffect } from "./plan.js"
 import { preflight } from "./preflight.js"
 import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
@@ -10,8 +10,8 @@ import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
 /** unshare(1): new user namespace mapping us to root, and a private mount namespace. */
 export const UNSHARE_ARGS: ReadonlyArray<string> = ["--user", "--map-root-user", "--mount", "--propagation", "private"]
 
-/** Mount inside the namespace, then run the rest of argv ($1 = data, $2 = target). */
-const MOUNT_THEN = 'mount -t overlay overlay -o "$1" "$2" || exit 125\nshift 2\n'
+/** Mount inside the namespace with the six words of mountArgs, then go on with the rest of argv. */
+const MOUNT_THEN = 'mount "$1" "$2" "$3" "$4" "$5" "$6" || exit 125\nshift 6\n'
 
 /** A rootless spec always keeps its metadata in user.overlay.* xattrs (kernel >= 5.11). */
 const rootlessSpec = (spec: OverlaySpec): OverlaySpec => ({ ...spec, options: { ...spec.options, userxattr: true } })
@@ -40,7 +40,7 @@ const unshareFailed = (target: string, code: number, stderr: string, script: str
 export const spawnNamespaceHelper = (plan: MountPlan, cwd: string | undefined): Effect.Effect<NamespaceHelper, MountFailedError | ToolMissingError> =>
   Effect.callback<NamespaceHelper, MountFailedError | ToolMissingError>((resume, signal) => {
     const script = `${MOUNT_THEN}echo ready\nread _ || true\n`
-    const child = spawn("unshare", [...UNSHARE_ARGS, "sh", "-c", script, "cairn-rootless", plan.data, plan.target], {
+    const child = spawn("unshare", [...UNSHARE_ARGS, "sh", "-c", script, "cairn-rootless", ...mountArgs(plan)], {
       cwd,
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, LC_ALL: "C" }
@@ -107,7 +107,7 @@ export const runInNamespaceEffect = (
     const script = `${MOUNT_THEN}cd / && exec "$@"\n`
     return yield* withPlanCwd(plan, (cwd) =>
       Effect.callback<RunResult, MountFailedError | ToolMissingError>((resume, signal) => {
-        const child = spawn("unshare", [...UNSHARE_ARGS, "sh", "-c", script, "cairn-rootless", plan.data, plan.target, ...argv], {
+        const child = spawn("unshare", [...UNSHARE_ARGS, "sh", "-c", script, "cairn-rootless", ...mountArgs(plan), ...argv], {
           cwd,
           stdio: options.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"],
           env: options.env ?? process.env

@@ -20,9 +20,13 @@ export interface MountPlan {
    * - absolute: every path as given;
    * - relative: paths relative to their common parent, mount run with that cwd;
    * - links: symlinks named 0, 1, ... in a fresh directory that becomes the cwd
-   *   (as docker's overlay2 `l/` links, but shorter, so 500 layers fit in one page).
+   *   (as docker's overlay2 `l/` links, but shorter, so 500 layers fit in one page);
+   * - bind: a read-only view of a single lower, which overlayfs refuses ("at least 2
+   *   lowerdir are needed while upperdir nonexistent"); containerd binds it read-only too.
    */
-  readonly strategy: "absolute" | "relative" | "links"
+  readonly strategy: "absolute" | "relative" | "links" | "bind"
+  /** For `bind`: the one lower, bind-mounted read-only. */
+  readonly source?: string
   readonly cwd?: string
   readonly links?: ReadonlyArray<ShortLink>
 }
@@ -32,6 +36,8 @@ export interface PlanOptions {
   readonly pageSize?: number
   /** Extra options appended after the overlay ones (e.g. driver specific). */
   readonly extra?: ReadonlyArray<string>
+  /** Plan a read-only bind mount for one lower without upper (default true; fuse-overlayfs takes one lower). */
+  readonly bindSingleLower?: boolean
 }
 
 /** Characters that the overlay option parser treats as separators or escapes. */
@@ -57,6 +63,10 @@ const dataOf = (lowers: ReadonlyArray<string>, upper: string | undefined, work: 
 /** Chooses the shortest-to-explain strategy that fits the page: absolute, then relative, then links. */
 export const planOverlayMount = (spec: OverlaySpec, options: PlanOptions = {}): MountPlan => {
   const limit = (options.pageSize ?? 4096) - 1
+  const [only] = spec.lowers
+  if (spec.upper === undefined && spec.lowers.length === 1 && only !== undefined && options.bindSingleLower !== false) {
+    return { target: spec.target, data: "bind,ro", strategy: "bind", source: only }
+  }
   const rest = [...featureOptions(spec.options), ...(options.extra ?? [])]
   const all = [...spec.lowers, ...(spec.upper !== undefined ? [spec.upper] : []), ...(spec.work !== undefined ? [spec.work] : [])]
   const safe = all.every((p) => !UNSAFE.test(p))

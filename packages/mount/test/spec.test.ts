@@ -65,6 +65,11 @@ describe("planOverlayMount", () => {
     expect(plan.links).toContainEqual({ name: "u", target: "/u,x" })
   })
 
+  it("bind-mounts a single lower read-only, which overlayfs refuses without upper", () => {
+    expect(planOverlayMount(overlaySpec({ lowers: ["/l/a"], target: "/m" }))).toEqual({ target: "/m", data: "bind,ro", strategy: "bind", source: "/l/a" })
+    expect(planOverlayMount(overlaySpec({ lowers: ["/l/a"], target: "/m" }), { bindSingleLower: false }).data).toBe("lowerdir=/l/a")
+  })
+
   it("fails with OptionsTooLongError when even links overflow the page", () => {
     const lowers = Array.from({ length: 40 }, (_, i) => `/l/${hex(i)}`)
     expect(() => planOverlayMount(overlaySpec({ lowers, target: "/m" }), { pageSize: 64 })).toThrow(OptionsTooLongError)

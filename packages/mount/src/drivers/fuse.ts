@@ -23,7 +23,7 @@ export const fuseDriver: Driver = {
       const spec = yield* overlaySpecEffect(input)
       yield* preflight(spec)
       // kernel feature options (userxattr, redirect_dir, ...) mean nothing to fuse-overlayfs
-      const plan = yield* planOverlayMountEffect({ ...spec, options: {} }, { pageSize: 1 << 20 })
+      const plan = yield* planOverlayMountEffect({ ...spec, options: {} }, { pageSize: 1 << 20, bindSingleLower: false })
       yield* performMount(plan, { driver: "fuse", file: "fuse-overlayfs", args: (p) => ["-o", p.data, p.target] })
       const mounted: ActiveMount = {
         driver: "fuse",
