@@ -26,10 +26,11 @@ const tasks = {
     await mkdir(task.target, { recursive: true })
     const results = []
     for (const layer of task.layers) {
-      const r = await applyLayer(createReadStream(layer.path, { highWaterMark: 1 << 20 }), task.target, {
+      // a path lets applyLayer pick its own reader; both digests are verified inside applyLayer
+      const r = await applyLayer(layer.path, task.target, {
         hasher,
-        digest: layer.digest,
-        diffId: layer.diffId
+        expectedDigest: layer.digest,
+        expectedDiffId: layer.diffId
       })
       // the figure counts only when cairn computed both digests and they are the expected ones
       if (r.diffId !== layer.diffId) throw new Error(`diffID ${r.diffId} != expected ${layer.diffId}`)
