@@ -103,3 +103,25 @@ export class BlobNotFoundError extends Data.TaggedError("BlobNotFoundError")<{
     return `blob ${this.digest} is not in the source`
   }
 }
+
+/** A blob response announced a Content-Length other than the bytes the descriptor (minus the range start) calls for. */
+export class ContentLengthError extends Data.TaggedError("ContentLengthError")<{
+  readonly url: string
+  readonly digest: string
+  readonly expected: number
+  readonly announced: number
+}> {
+  override get message() {
+    return `blob ${this.digest} from ${this.url}: Content-Length ${this.announced}, expected ${this.expected} bytes`
+  }
+}
+
+/** The caller's onBlobComplete hook (e.g. layer extraction) failed; `cause` is what it threw. */
+export class BlobCompleteHookError extends Data.TaggedError("BlobCompleteHookError")<{
+  readonly digest: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `onBlobComplete for ${this.digest} failed: ${(this.cause as Error)?.message ?? String(this.cause)}`
+  }
+}

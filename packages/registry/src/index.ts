@@ -1,7 +1,9 @@
 export {
   AuthError,
+  BlobCompleteHookError,
   BlobNotFoundError,
   BlobSinkError,
+  ContentLengthError,
   InvalidReferenceError,
   ManifestDigestError,
   ManifestTooLargeError,
@@ -21,3 +23,41 @@ export {
   referenceTarget,
   registryHost
 } from "./reference.js"
+export type { BlobDescriptor, BlobSink, BlobSource } from "./blobTransfer.js"
+export {
+  type Challenge,
+  type CredentialStore,
+  type Credentials,
+  parseChallenges,
+  repositoryScope,
+  staticCredentials
+} from "./auth.js"
+export { type DockerConfigOptions, dockerConfigCredentials, runCredentialHelper } from "./dockerConfig.js"
+export {
+  type HttpRequest,
+  type HttpResponse,
+  parseRetryAfter,
+  type RequestBody,
+  type RetryPolicy,
+  Transport,
+  type TransportOptions
+} from "./transport.js"
+export {
+  type BlobProgress,
+  DEFAULT_MANIFEST_LIMIT,
+  type FetchedManifest,
+  MANIFEST_ACCEPT,
+  type PullBlobOptions,
+  type PullBlobResult,
+  type PushBlobOptions,
+  type PushBlobResult,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RepositoryRef,
+  type ResolvedImage,
+  referrersTag
+} from "./client.js"
+export { isRegistryFailure, type RegistryFailure } from "./failure.js"
+export { type PulledBlob, type PullOptions, type PullResult, pullImage, pullImageEffect } from "./pull.js"
+export { type PushOptions, type PushResult, pushImage, pushImageEffect } from "./push.js"
+export { Registry, type RegistryShape } from "./registry.js"

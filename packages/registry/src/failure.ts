@@ -1,0 +1,70 @@
+// The typed failures of registry operations, and the bridge from Promise code into Effect.
+import { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
+import { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
+import { Effect } from "effect"
+import {
+  AuthError,
+  BlobCompleteHookError,
+  BlobNotFoundError,
+  BlobSinkError,
+  ContentLengthError,
+  InvalidReferenceError,
+  ManifestDigestError,
+  ManifestTooLargeError,
+  RegistryError,
+  TransportError,
+  UnsupportedManifestError
+} from "./errors.js"
+
+/** Everything a registry operation can fail with. */
+export type RegistryFailure =
+  | AuthError
+  | BlobCompleteHookError
+  | BlobNotFoundError
+  | BlobSinkError
+  | ContentLengthError
+  | DigestMismatchError
+  | InvalidDigestError
+  | InvalidPlatformError
+  | InvalidReferenceError
+  | ManifestDigestError
+  | ManifestTooLargeError
+  | NoMatchingPlatformError
+  | OciDecodeError
+  | RegistryError
+  | SizeMismatchError
+  | TransportError
+  | UnsupportedAlgorithmError
+  | UnsupportedManifestError
+
+const known = [
+  AuthError,
+  BlobCompleteHookError,
+  BlobNotFoundError,
+  BlobSinkError,
+  ContentLengthError,
+  DigestMismatchError,
+  InvalidDigestError,
+  InvalidPlatformError,
+  InvalidReferenceError,
+  ManifestDigestError,
+  ManifestTooLargeError,
+  NoMatchingPlatformError,
+  OciDecodeError,
+  RegistryError,
+  SizeMismatchError,
+  TransportError,
+  UnsupportedAlgorithmError,
+  UnsupportedManifestError
+] as const
+
+export const isRegistryFailure = (e: unknown): e is RegistryFailure => known.some((k) => e instanceof k)
+
+/**
+ * Runs Promise code as an Effect: its AbortSignal fires on interruption (so a failed sibling
+ * download stops the others); known failures are typed, anything else is a defect (a bug).
+ */
+export const attempt = <A>(f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, RegistryFailure> =>
+  Effect.tryPromise({ try: f, catch: (e) => e }).pipe(
+    Effect.catch((e) => (isRegistryFailure(e) ? Effect.fail(e) : Effect.die(e)))
+  )

@@ -1,0 +1,50 @@
+// The Effect service: one RegistryClient behind a Context.Service, its connections closed with the layer.
+import type { Digest } from "@cairn/digest"
+import type { ImageIndex, PlatformLike } from "@cairn/oci-spec"
+import { Context, Effect, Layer } from "effect"
+import type { BlobSink, BlobSource } from "./blobTransfer.js"
+import {
+  type FetchedManifest,
+  RegistryClient,
+  type RegistryClientOptions,
+  type RepositoryRef,
+  type ResolvedImage
+} from "./client.js"
+import { attempt, type RegistryFailure } from "./failure.js"
+import { type PullOptions, type PullResult, pullImageEffect } from "./pull.js"
+import { type PushOptions, type PushResult, pushImageEffect } from "./push.js"
+
+export interface RegistryShape {
+  readonly client: RegistryClient
+  readonly resolve: (ref: RepositoryRef, options?: { platform?: PlatformLike | string }) => Effect.Effect<ResolvedImage, RegistryFailure>
+  readonly getManifest: (ref: RepositoryRef) => Effect.Effect<FetchedManifest, RegistryFailure>
+  readonly putManifest: (ref: RepositoryRef, manifest: { bytes: Uint8Array; mediaType: string }) => Effect.Effect<Digest, RegistryFailure>
+  readonly pull: (ref: RepositoryRef, sink: BlobSink, options?: PullOptions) => Effect.Effect<PullResult, RegistryFailure>
+  readonly push: (source: BlobSource, root: Digest, target: RepositoryRef, options?: PushOptions) => Effect.Effect<PushResult, RegistryFailure>
+  readonly listTags: (ref: RepositoryRef, options?: { pageSize?: number }) => Effect.Effect<string[], RegistryFailure>
+  readonly referrers: (ref: RepositoryRef, digest: Digest, options?: { artifactType?: string }) => Effect.Effect<ImageIndex, RegistryFailure>
+}
+
+/** The registry client as an Effect service; `Registry.layer(options)` owns one client. */
+export class Registry extends Context.Service<Registry, RegistryShape>()("@cairn/registry/Registry") {
+  static readonly make = (client: RegistryClient): RegistryShape =>
+    Registry.of({
+      client,
+      resolve: (ref, options = {}) => attempt((signal) => client.resolve(ref, { ...options, signal })),
+      getManifest: (ref) => attempt((signal) => client.getManifest(ref, { signal })),
+      putManifest: (ref, manifest) => attempt((signal) => client.putManifest(ref, manifest, { signal })),
+      pull: (ref, sink, options) => pullImageEffect(client, ref, sink, options),
+      push: (source, root, target, options) => pushImageEffect(client, source, root, target, options),
+      listTags: (ref, options = {}) => attempt((signal) => client.listTags(ref, { ...options, signal })),
+      referrers: (ref, digest, options = {}) => attempt((signal) => client.referrers(ref, digest, { ...options, signal }))
+    })
+
+  static readonly layer = (options: RegistryClientOptions = {}): Layer.Layer<Registry> =>
+    Layer.effect(
+      Registry,
+      Effect.acquireRelease(
+        Effect.sync(() => new RegistryClient(options)),
+        (client) => Effect.sync(() => client.close())
+      ).pipe(Effect.map(Registry.make))
+    )
+}

@@ -1,0 +1,228 @@
+// HTTP on node:http/https: streaming both ways (a blob is never buffered), retries with backoff on
+// 5xx / 429 / dropped connections, and redirects followed by hand so credentials never leak to
+// another host (blob GETs are commonly redirected to object storage).
+import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http"
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
+import { Readable } from "node:stream"
+import { setTimeout as sleep } from "node:timers/promises"
+import { TransportError } from "./errors.js"
+
+/** A request body: bytes, or a factory called once per attempt so retries and redirects can resend. */
+export type RequestBody = Uint8Array | (() => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>)
+
+export interface HttpRequest {
+  readonly method: string
+  readonly url: string | URL
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: RequestBody
+  /** Content-Length of a streamed body, when known */
+  readonly bodyLength?: number
+  readonly signal?: AbortSignal
+}
+
+export interface HttpResponse {
+  readonly status: number
+  readonly headers: IncomingHttpHeaders
+  /** the URL that answered, after redirects */
+  readonly url: URL
+  /** the body as a Node stream: consume it, or call discard() */
+  readonly body: IncomingMessage
+  header(name: string): string | undefined
+  /** the whole body, failing with `onTooLarge()` once more than `limit` bytes arrive */
+  bytes(limit?: number, onTooLarge?: (size: number) => Error): Promise<Buffer>
+  text(limit?: number): Promise<string>
+  discard(): void
+}
+
+export interface RetryPolicy {
+  /** total attempts per request, including the first (default 5) */
+  readonly attempts: number
+  /** first backoff; doubled each time, with jitter (default 250 ms) */
+  readonly baseDelayMs: number
+  /** cap on one wait, also on a Retry-After the server asks for (default 30 s) */
+  readonly maxDelayMs: number
+}
+
+export interface TransportOptions {
+  readonly retry?: Partial<RetryPolicy>
+  /** socket inactivity limit before the attempt counts as failed (default 60 s) */
+  readonly idleTimeoutMs?: number
+  /** parallel connections per host (default 16) */
+  readonly maxSockets?: number
+  readonly userAgent?: string
+  /** called before each retry, e.g. for logs */
+  readonly onRetry?: (info: { method: string; url: string; attempt: number; delayMs: number; reason: string }) => void
+}
+
+const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 30_000 }
+const maxRedirects = 10
+// statuses worth another attempt: server-side hiccups and throttling (RFC 9110 15.6, RFC 6585 4)
+const retryable = new Set([429, 500, 502, 503, 504])
+
+const isRedirect = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308
+
+/** Seconds or an HTTP-date (RFC 9110 10.2.3), in ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined
+  const v = value.trim()
+  if (/^\d+$/.test(v)) return Number(v) * 1000
+  const t = Date.parse(v)
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now)
+}
+
+class Response implements HttpResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders,
+    readonly url: URL,
+    readonly body: IncomingMessage
+  ) {}
+  header(name: string): string | undefined {
+    const v = this.headers[name.toLowerCase()]
+    return Array.isArray(v) ? v.join(", ") : v
+  }
+  async bytes(limit = Number.POSITIVE_INFINITY, onTooLarge?: (size: number) => Error): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    let n = 0
+    for await (const c of this.body as AsyncIterable<Buffer>) {
+      n += c.length
+      if (n > limit) {
+        this.body.destroy()
+        throw onTooLarge ? onTooLarge(n) : new Error(`response body larger than ${limit} bytes`)
+      }
+      chunks.push(c)
+    }
+    return Buffer.concat(chunks, n)
+  }
+  async text(limit = 1 << 20): Promise<string> {
+    return (await this.bytes(limit)).toString("utf8")
+  }
+  discard(): void {
+    // drain small bodies so the keep-alive socket can be reused; drop big ones
+    const len = Number(this.header("content-length") ?? "NaN")
+    if (Number.isFinite(len) && len <= 64 * 1024) this.body.resume()
+    else this.body.destroy()
+  }
+}
+
+const toReadable = (b: AsyncIterable<Uint8Array>): Readable => (b instanceof Readable ? b : Readable.from(b, { objectMode: false }))
+
+/** One HTTP client per process or per registry client; holds keep-alive connection pools. */
+export class Transport {
+  readonly retry: RetryPolicy
+  private readonly http: HttpAgent
+  private readonly https: HttpsAgent
+  private readonly idleTimeoutMs: number
+  private readonly userAgent: string
+  private readonly onRetry: TransportOptions["onRetry"]
+
+  constructor(options: TransportOptions = {}) {
+    this.retry = { ...defaultRetry, ...options.retry }
+    const maxSockets = options.maxSockets ?? 16
+    this.http = new HttpAgent({ keepAlive: true, maxSockets })
+    this.https = new HttpsAgent({ keepAlive: true, maxSockets })
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
+    this.userAgent = options.userAgent ?? "cairn-registry/0.1"
+    this.onRetry = options.onRetry
+  }
+
+  /**
+   * Sends a request, following redirects (Authorization is dropped when the host changes) and
+   * retrying network failures, 5xx and 429 (honouring Retry-After). Resolves with the final
+   * response of any other status; the caller decides what a 4xx means.
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const method = req.method.toUpperCase()
+    const firstUrl = new URL(req.url)
+    let lastReason = ""
+    for (let attempt = 1; ; attempt++) {
+      let delay: number | undefined
+      try {
+        const res = await this.follow(method, firstUrl, req)
+        if (!retryable.has(res.status) || attempt >= this.retry.attempts) return res
+        lastReason = `HTTP ${res.status}`
+        delay = parseRetryAfter(res.header("retry-after"))
+        res.discard()
+      } catch (e) {
+        if (req.signal?.aborted) throw req.signal.reason ?? e
+        lastReason = (e as NodeJS.ErrnoException).code ?? (e as Error).message
+        if (attempt >= this.retry.attempts) {
+          throw new TransportError({ method, url: firstUrl.href, reason: lastReason, attempts: attempt })
+        }
+      }
+      const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1))
+      const wait = Math.min(this.retry.maxDelayMs, delay ?? backoff * (0.5 + Math.random() / 2))
+      this.onRetry?.({ method, url: firstUrl.href, attempt, delayMs: wait, reason: lastReason })
+      await sleep(wait, undefined, req.signal ? { signal: req.signal } : undefined)
+    }
+  }
+
+  private async follow(method: string, first: URL, req: HttpRequest): Promise<HttpResponse> {
+    let url = first
+    let headers: Record<string, string> = { "user-agent": this.userAgent, ...lower(req.headers ?? {}) }
+    let body = req.body
+    for (let hop = 0; ; hop++) {
+      const res = await this.once(method, url, headers, body, req.bodyLength, req.signal)
+      if (!isRedirect(res.status) || hop >= maxRedirects) return res
+      const location = res.header("location")
+      if (location === undefined) return res
+      res.discard()
+      const next = new URL(location, url)
+      // never hand a registry credential to whatever host a redirect names (e.g. S3, a CDN)
+      if (next.host !== url.host || next.protocol !== url.protocol) {
+        const { authorization: _, ...rest } = headers
+        headers = rest
+      }
+      if (res.status === 303 && method !== "HEAD") {
+        method = "GET"
+        body = undefined
+      }
+      url = next
+    }
+  }
+
+  private async once(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: RequestBody | undefined,
+    bodyLength: number | undefined,
+    signal: AbortSignal | undefined
+  ): Promise<HttpResponse> {
+    const source = typeof body === "function" ? toReadable(await body()) : body
+    const h = { ...headers }
+    if (body instanceof Uint8Array) h["content-length"] = String(body.length)
+    else if (source !== undefined && bodyLength !== undefined) h["content-length"] = String(bodyLength)
+    else if (source === undefined && (method === "PUT" || method === "POST" || method === "PATCH")) h["content-length"] = "0"
+    const secure = url.protocol === "https:"
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const r = (secure ? httpsRequest : httpRequest)(url, {
+        method,
+        headers: h,
+        agent: secure ? this.https : this.http,
+        ...(signal ? { signal } : {})
+      })
+      r.setTimeout(this.idleTimeoutMs, () => r.destroy(Object.assign(new Error("socket idle timeout"), { code: "ETIMEDOUT" })))
+      r.on("error", (e) => {
+        if (source instanceof Readable) source.destroy()
+        reject(e)
+      })
+      r.on("response", (res) => resolve(new Response(res.statusCode ?? 0, res.headers, url, res)))
+      if (source === undefined) r.end()
+      else if (source instanceof Uint8Array) r.end(source)
+      else {
+        source.on("error", (e) => r.destroy(e))
+        source.pipe(r)
+      }
+    })
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.http.destroy()
+    this.https.destroy()
+  }
+}
+
+const lower = (h: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))
