@@ -39,3 +39,17 @@ export {
   nativeZstdAvailable,
   type ZstdDecoder
 } from "./compression.js"
+// Applying layers (flat or overlayfs form) and resolving paths inside a root
+export {
+  type ApplyForm,
+  type ApplyLayerError,
+  type ApplyOptions,
+  type ApplyResult,
+  type ApplyWarning,
+  applyLayer,
+  applyLayerEffect,
+  applyLayers,
+  type OverlayFormOptions,
+  rootlessOwnerXattr
+} from "./apply.js"
+export { cleanComponents, RootPath } from "./rootpath.js"

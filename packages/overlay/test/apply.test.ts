@@ -1,0 +1,248 @@
+import { execFileSync } from "node:child_process"
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { gzipSync } from "node:zlib"
+import { digestBytes, nodeBackend, type Digest } from "@cairn/digest"
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import {
+  applyLayer,
+  applyLayerEffect,
+  applyLayers,
+  DiffIdMismatchError,
+  LayerDigestMismatchError,
+  rootlessOwnerXattr
+} from "../src/index.js"
+import { listTree, xattrTree } from "./listing.js"
+import { chunked, type RawEntry, rawTar } from "./rawtar.js"
+
+const isRoot = process.geteuid?.() === 0
+if (!isRoot) console.warn("not root: ownership, device and trusted.* xattr tests are skipped")
+const CAP_SETUID = Buffer.from("0100000280000000000000000000000000000000", "hex")
+
+let dir: string
+let target: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cairn-apply-"))
+  target = join(dir, "root")
+  mkdirSync(target)
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+const layer = (entries: RawEntry[]) => chunked(rawTar(entries), 4096)
+const p = (...s: string[]) => join(target, ...s)
+
+describe("applyLayer", () => {
+  it.skipIf(!isRoot)("creates every entry kind with mode, owner, times and xattrs", async () => {
+    const r = await applyLayer(
+      layer([
+        { name: "etc/", type: "5", mode: 0o755, mtime: 1000 },
+        { name: "etc/passwd", body: "root\n", mode: 0o4755, uid: 1000, gid: 1001, mtime: 2000 },
+        { name: "etc/cap", body: "c", mode: 0o755, pax: [["SCHILY.xattr.security.capability", CAP_SETUID], ["SCHILY.xattr.user.note", "hi"]] },
+        { name: "etc/sl", type: "2", linkname: "passwd", uid: 5, gid: 6, mtime: 3000 },
+        { name: "etc/hl", type: "1", linkname: "etc/passwd" },
+        { name: "dev/null", type: "3", devmajor: 1, devminor: 3, mode: 0o666 },
+        { name: "dev/loop0", type: "4", devmajor: 7, devminor: 0, mode: 0o660 },
+        { name: "run/fifo", type: "6", mode: 0o600 },
+        { name: "tmp/", type: "5", mode: 0o1777, mtime: 4000 },
+        { name: "tmp/x", body: "x", mode: 0o2640, mtime: 5000 }
+      ]),
+      target
+    )
+    expect(r.entries).toBe(10)
+    expect(r.warnings).toEqual([])
+    const st = lstatSync(p("etc/passwd"))
+    expect([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]).toEqual([0o4755, 1000, 1001, 2000_000])
+    expect(readFileSync(p("etc/passwd"), "utf8")).toBe("root\n")
+    expect(lstatSync(p("etc/hl")).ino).toBe(st.ino)
+    expect(readlinkSync(p("etc/sl"))).toBe("passwd")
+    const sl = lstatSync(p("etc/sl"))
+    expect([sl.uid, sl.gid, sl.mtimeMs]).toEqual([5, 6, 3000_000])
+    expect(lstatSync(p("dev/null")).isCharacterDevice()).toBe(true)
+    expect(lstatSync(p("dev/null")).rdev).toBe(259)
+    expect(lstatSync(p("dev/loop0")).isBlockDevice()).toBe(true)
+    expect(lstatSync(p("run/fifo")).isFIFO()).toBe(true)
+    expect(lstatSync(p("tmp")).mode & 0o7777).toBe(0o1777)
+    expect(lstatSync(p("tmp")).mtimeMs).toBe(4000_000) // after its child was written
+    expect(lstatSync(p("etc")).mtimeMs).toBe(1000_000)
+    expect(lstatSync(p("tmp/x")).mode & 0o7777).toBe(0o2640)
+    const xs = xattrTree(target).get(p("etc/cap"))!
+    expect(xs.get("security.capability")).toBe(`0x${CAP_SETUID.toString("hex")}`)
+    expect(xs.get("user.note")).toBe("0x6869")
+  })
+
+  it("returns the diffID and the compressed digest, and checks expected values", async () => {
+    const tar = rawTar([{ name: "a", body: "hello" }])
+    const gz = gzipSync(tar)
+    const diffId = await digestBytes(tar)
+    const digest = await digestBytes(gz)
+    const r = await applyLayer(chunked(gz), target, { computeDigest: true, hasher: nodeBackend })
+    expect(r).toMatchObject({ diffId, digest, compression: "gzip", size: gz.length, tarSize: tar.length, entries: 1 })
+    const wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000" as Digest
+    const e1 = await applyLayer(chunked(gz), join(dir, "root"), { expectedDiffId: wrong }).catch((e) => e)
+    expect(e1).toBeInstanceOf(DiffIdMismatchError)
+    expect(e1.actual).toBe(diffId)
+    const e2 = await applyLayer(chunked(gz), target, { expectedDigest: wrong }).catch((e) => e)
+    expect(e2).toBeInstanceOf(LayerDigestMismatchError)
+    const plain = await applyLayer(chunked(tar), target, { computeDigest: true })
+    expect(plain.digest).toBe(diffId)
+    expect(plain.diffId).toBe(diffId)
+  })
+
+  it("applies zstd layers with the fzstd decoder and from a file path", async () => {
+    const tar = rawTar([{ name: "z/file", body: "zstd body" }])
+    const f = join(dir, "layer.tar.zst")
+    writeFileSync(f, execFileSync("zstd", ["-q", "-c"], { input: tar }))
+    const r = await applyLayer(f, target, { zstd: "fzstd" })
+    expect(r.compression).toBe("zstd")
+    expect(r.diffId).toBe(await digestBytes(tar))
+    expect(readFileSync(p("z/file"), "utf8")).toBe("zstd body")
+  })
+
+  it("writes non-UTF-8 names and link targets byte for byte", async () => {
+    const name = Buffer.from([0x6e, 0xe9, 0xff]) // "n\xe9\xff"
+    await applyLayer(
+      layer([
+        { name: "x", body: "1", pax: [["path", Buffer.concat([Buffer.from("d/"), name])]] },
+        { name: "l", type: "2", pax: [["linkpath", name]] }
+      ]),
+      target
+    )
+    const abs = Buffer.concat([Buffer.from(p("d")), Buffer.from("/"), name])
+    expect(readFileSync(abs, "utf8")).toBe("1")
+    expect(readlinkSync(p("l"), { encoding: "buffer" }).equals(name)).toBe(true)
+  })
+
+  it("hardlinks to a file that a lower layer put there", async () => {
+    await applyLayers([layer([{ name: "bin/busybox", body: "bb", mode: 0o755 }]), layer([{ name: "bin/sh", type: "1", linkname: "bin/busybox" }])], target)
+    expect(lstatSync(p("bin/sh")).ino).toBe(lstatSync(p("bin/busybox")).ino)
+  })
+
+  it("removes lower entries named by whiteouts, but never what the same layer adds", async () => {
+    await applyLayers(
+      [
+        layer([{ name: "a/keep", body: "k" }, { name: "a/gone", body: "g" }, { name: "a/dir/deep", body: "d" }, { name: "b", body: "b" }]),
+        layer([
+          { name: "a/.wh.gone", body: "" },
+          { name: "a/.wh.dir", body: "" },
+          { name: "b", body: "new b" },
+          { name: ".wh.b", body: "" }
+        ])
+      ],
+      target
+    )
+    expect(existsSync(p("a/keep"))).toBe(true)
+    expect(existsSync(p("a/gone"))).toBe(false)
+    expect(existsSync(p("a/dir"))).toBe(false)
+    expect(readFileSync(p("b"), "utf8")).toBe("new b")
+    expect(existsSync(p("a/.wh.gone"))).toBe(false)
+  })
+
+  it("hides lower entries below an opaque dir, keeping the layer's own", async () => {
+    await applyLayers(
+      [
+        layer([{ name: "d/old", body: "o" }, { name: "d/sub/old2", body: "o" }, { name: "e/stay", body: "s" }]),
+        layer([{ name: "d/", type: "5" }, { name: "d/new", body: "n" }, { name: "d/sub/", type: "5" }, { name: "d/sub/new2", body: "n" }, { name: "d/.wh..wh..opq", body: "" }])
+      ],
+      target
+    )
+    expect(execFileSync("find", [".", "-mindepth", "1"], { cwd: target, encoding: "utf8" }).split("\n").filter(Boolean).sort()).toEqual([
+      "./d",
+      "./d/new",
+      "./d/sub",
+      "./d/sub/new2",
+      "./e",
+      "./e/stay"
+    ])
+  })
+
+  it("replaces a directory by a file and a file by a directory", async () => {
+    await applyLayers(
+      [layer([{ name: "x/", type: "5" }, { name: "x/inner", body: "i" }, { name: "y", body: "file" }]), layer([{ name: "x", body: "now a file" }, { name: "y/", type: "5" }, { name: "y/z", body: "z" }])],
+      target
+    )
+    expect(readFileSync(p("x"), "utf8")).toBe("now a file")
+    expect(lstatSync(p("y")).isDirectory()).toBe(true)
+    expect(readFileSync(p("y/z"), "utf8")).toBe("z")
+  })
+
+  it("keeps the times of lower directories whose children change", async () => {
+    await applyLayers(
+      [layer([{ name: "d/", type: "5", mtime: 1111 }, { name: "d/a", body: "a" }]), layer([{ name: "d/b", body: "b" }, { name: "d/.wh.a", body: "" }])],
+      target
+    )
+    expect(lstatSync(p("d")).mtimeMs).toBe(1111_000)
+  })
+
+  it.skipIf(!isRoot)("converts whiteouts to overlayfs form: 0/0 devices and trusted.overlay.opaque", async () => {
+    await applyLayer(
+      layer([{ name: "d/", type: "5" }, { name: "d/.wh..wh..opq", body: "" }, { name: "d/f", body: "f" }, { name: "e/.wh.gone", body: "" }]),
+      target,
+      { form: "overlay" }
+    )
+    const wh = lstatSync(p("e/gone"))
+    expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true)
+    expect(xattrTree(target).get(p("d"))?.get("trusted.overlay.opaque")).toBe("0x79")
+    expect(existsSync(p("d/.wh..wh..opq"))).toBe(false)
+  })
+
+  it("converts whiteouts to the user.overlay xattr form for rootless mounts", async () => {
+    await applyLayer(layer([{ name: "d/.wh..wh..opq", body: "" }, { name: "e/.wh.gone", body: "" }]), target, {
+      form: "overlay",
+      overlay: { xattrNamespace: "user", whiteout: "xattr" },
+      rootless: true
+    })
+    const xs = xattrTree(target)
+    expect(xs.get(p("d"))?.get("user.overlay.opaque")).toBe("0x79")
+    expect(xs.get(p("e/gone"))?.get("user.overlay.whiteout")).toBe("0x79")
+    expect(xs.get(p("e"))?.get("user.overlay.opaque")).toBe("0x78")
+    expect(lstatSync(p("e/gone")).size).toBe(0)
+  })
+
+  it("copies a hardlink target from a lower layer dir in overlay form", async () => {
+    const lower = join(dir, "lower")
+    mkdirSync(lower)
+    await applyLayer(layer([{ name: "bin/busybox", body: "bb", mode: 0o755 }]), lower, { form: "overlay" })
+    await applyLayer(layer([{ name: "bin/sh", type: "1", linkname: "bin/busybox" }]), target, { form: "overlay", overlay: { lowers: [lower] } })
+    expect(readFileSync(p("bin/sh"), "utf8")).toBe("bb")
+    expect(lstatSync(p("bin/sh")).ino).toBe(lstatSync(p("bin/busybox")).ino)
+  })
+
+  it("keeps owners in user.rootlesscontainers when rootless, as umoci does", async () => {
+    expect(rootlessOwnerXattr(0, 0).length).toBe(0)
+    expect(rootlessOwnerXattr(1000, 0).toString("hex")).toBe("08e807")
+    expect(rootlessOwnerXattr(0, 5).toString("hex")).toBe("1005")
+    const r = await applyLayer(
+      layer([
+        { name: "f", body: "f", uid: 1000, gid: 100 },
+        { name: "r", body: "r" },
+        { name: "dev/null", type: "3", devmajor: 1, devminor: 3 }
+      ]),
+      target,
+      { rootless: true }
+    )
+    const xs = xattrTree(target)
+    expect(xs.get(p("f"))?.get("user.rootlesscontainers")).toBe("0x08e8071064")
+    expect(xs.get(p("r"))?.get("user.rootlesscontainers")).toBeUndefined()
+    expect(lstatSync(p("f")).uid).toBe(process.geteuid?.())
+    expect(existsSync(p("dev/null"))).toBe(false)
+    expect(r.warnings.map((w) => w.path)).toEqual(['"dev/null"'])
+  })
+
+  it("offers an Effect form with typed failures", async () => {
+    const wrong = "sha256:1111111111111111111111111111111111111111111111111111111111111111" as Digest
+    const tag = await Effect.runPromise(
+      applyLayerEffect(layer([{ name: "a", body: "1" }]), target, { expectedDiffId: wrong }).pipe(
+        Effect.map(() => "ok"),
+        Effect.catchTag("DiffIdMismatchError", (e) => Effect.succeed(e._tag))
+      )
+    )
+    expect(tag).toBe("DiffIdMismatchError")
+  })
+
+  it("lists trees for comparison (smoke)", async () => {
+    await applyLayer(layer([{ name: "a", body: "1", mtime: 7 }]), target)
+    expect(listTree(target).map((r) => [r.path, r.type, r.mtime])).toEqual([["a", "file", "7.000000000"]])
+  })
+})
