@@ -96,7 +96,7 @@ describe("gc", () => {
     expect(await store.has(r.digest)).toBe(true)
   })
 
-  it("never removes a blob whose ingest is in progress", async () => {
+  it("never removes a blob or partial whose ingest is in progress", async () => {
     const store = await Store.open(tempDir())
     const data = Buffer.alloc(200_000, 7)
     const digest = sha(data)
@@ -111,11 +111,16 @@ describe("gc", () => {
     }
     const putting = store.put({ digest, size: data.length }, slow())
     await new Promise((r) => setTimeout(r, 50))
-    const gcDone = store.gc()
-    release()
-    await Promise.all([putting, gcDone])
-    // gc ran before or after the commit; either way the put's result is not undone
+    expect(await store.ingestOffset(digest)).toBe(100_000)
+    // another writer lands the same bytes (unreferenced) while the first ingest still runs
+    await store.put(data)
+    const r = await store.gc({ ingestMaxAgeMs: 0 })
+    expect(r.removed).toEqual([])
+    expect(r.removedIngests).toEqual([])
     expect(await store.has(digest)).toBe(true)
+    expect(await store.ingestOffset(digest)).toBe(100_000)
+    release()
+    expect((await putting).created).toBe(false)
   })
 })
 
