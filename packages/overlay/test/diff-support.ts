@@ -100,3 +100,49 @@ export function treeListing(root: string, options: { mtime?: boolean; skip?: (re
   walk("")
   return rows
 }
+
+/** A layer entry for tests: [path, type-specific spec]. */
+export type Spec =
+  | { path: string; type: "file"; body?: string; mode?: number; mtime?: number; xattrs?: Record<string, string> }
+  | { path: string; type: "directory"; mode?: number; mtime?: number }
+  | { path: string; type: "symlink"; target: string }
+  | { path: string; type: "hardlink"; target: string }
+  | { path: string; type: "whiteout" }
+  | { path: string; type: "opaque" }
+
+/** Build an uncompressed layer tar from specs with cairn's TarWriter. */
+export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
+  const { TarWriter } = await import("../src/tar/writer.js")
+  const { makeHeader } = await import("../src/tar/header.js")
+  const chunks: Buffer[] = []
+  const { Writable } = await import("node:stream")
+  const w = new TarWriter(new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }))
+  for (const s of specs) {
+    const slash = s.path.lastIndexOf("/")
+    const dir = slash < 0 ? "" : s.path.slice(0, slash + 1)
+    const base = s.path.slice(slash + 1)
+    switch (s.type) {
+      case "file": {
+        const body = Buffer.from(s.body ?? "")
+        const xattrs = new Map(Object.entries(s.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v)]))
+        await w.add(makeHeader({ path: s.path, type: "file", size: body.length, mode: s.mode ?? 0o644, mtime: s.mtime ?? 1_700_000_000, xattrs }), body)
+        break
+      }
+      case "directory":
+        await w.add(makeHeader({ path: s.path, type: "directory", mode: s.mode ?? 0o755, mtime: s.mtime ?? 1_700_000_000 }))
+        break
+      case "symlink":
+      case "hardlink":
+        await w.add(makeHeader({ path: s.path, type: s.type, linkpath: s.target, mtime: 1_700_000_000 }))
+        break
+      case "whiteout":
+        await w.add(makeHeader({ path: `${dir}.wh.${base}`, type: "file", mode: 0o644 }))
+        break
+      case "opaque":
+        await w.add(makeHeader({ path: `${s.path}/.wh..wh..opq`, type: "file", mode: 0o644 }))
+        break
+    }
+  }
+  await w.finish()
+  return Buffer.concat(chunks)
+}
