@@ -1,0 +1,67 @@
+// Metadata files of the engine root: written to a temp name, fsynced, renamed, dir fsynced,
+// so a reader (or a crash) sees the old or the new document, never a torn one.
+import { randomBytes } from "node:crypto"
+import { open, readFile, rename, unlink } from "node:fs/promises"
+import { basename, dirname, join } from "node:path"
+
+export const tempName = (path: string): string =>
+  join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = await open(dir, "r")
+  try {
+    await fd.sync()
+  } finally {
+    await fd.close()
+  }
+}
+
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tempName(path)
+  const fd = await open(tmp, "w", 0o644)
+  try {
+    await fd.writeFile(data)
+    await fd.sync()
+  } finally {
+    await fd.close()
+  }
+  try {
+    await rename(tmp, path)
+  } catch (e) {
+    await unlink(tmp).catch(() => {})
+    throw e
+  }
+  await fsyncDir(dirname(path))
+}
+
+export const writeJsonAtomic = (path: string, value: unknown): Promise<void> =>
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`)
+
+/** The parsed JSON at path, or undefined when the file does not exist. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, "utf8")
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw e
+  }
+  return JSON.parse(text) as T
+}
+
+/** True while a process with this pid exists (EPERM means it exists but is not ours). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** The pid in a `.tmp-<pid>-<rand>` style name, if any. */
+export function tempOwner(name: string): number | undefined {
+  const m = /\.tmp-(\d+)-/.exec(name)
+  return m?.[1] === undefined ? undefined : Number(m[1])
+}

@@ -1,0 +1,216 @@
+// Containers: a writable upper dir over an image's shared snapshots, mounted by @cairn/mount.
+// containers/<id>/{upper,work,merged,meta.json}; created under a temp name and renamed in.
+import { randomBytes } from "node:crypto"
+import { mkdir, readdir, rename, rm } from "node:fs/promises"
+import { join } from "node:path"
+import type { Digest } from "@cairn/digest"
+import { type ActiveMount, acquireMount, cleanupStale, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
+import { Effect } from "effect"
+import { readJson, writeJsonAtomic } from "./atomic.js"
+import type { EngineContext } from "./context.js"
+import { AmbiguousReferenceError, ContainerMountedError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
+import { ensureSnapshots, resolveImage } from "./images.js"
+import { withLock } from "./lock.js"
+import { lowerDirs } from "./snapshots.js"
+
+export interface ContainerMeta {
+  readonly id: string
+  readonly name: string
+  /** the image argument as given at create (name or digest) */
+  readonly image: string
+  readonly imageDigest: Digest
+  /** chainIDs of the image's stack, bottom first: the lowers, fixed at create */
+  readonly chain: ReadonlyArray<Digest>
+  readonly created: string
+  readonly mounted?: { readonly driver: DriverName; readonly mountpoint: string }
+}
+
+export interface ContainerSummary {
+  readonly id: string
+  readonly name: string
+  readonly image: string
+  readonly imageDigest: Digest
+  readonly created: string
+  readonly mounted: boolean
+  readonly mountpoint?: string
+  readonly driver?: DriverName
+}
+
+/** ENGINE.md spells drivers as the CLI shows them; @cairn/mount has its own names. */
+export type DriverChoice = DriverName | "overlay" | "fuse-overlayfs" | "auto"
+export const mountDriverName = (d: DriverChoice): DriverName | "auto" =>
+  d === "overlay" ? "kernel" : d === "fuse-overlayfs" ? "fuse" : d
+
+// Mounts made by this process; the copy and rootless drivers can only be undone by their maker.
+const active = new Map<string, ActiveMount>()
+
+const summaryOf = (m: ContainerMeta): ContainerSummary => ({
+  id: m.id,
+  name: m.name,
+  image: m.image,
+  imageDigest: m.imageDigest,
+  created: m.created,
+  mounted: m.mounted !== undefined,
+  ...(m.mounted === undefined ? {} : { mountpoint: m.mounted.mountpoint, driver: m.mounted.driver })
+})
+
+export async function listContainerMetas(ctx: EngineContext): Promise<Array<ContainerMeta>> {
+  const out: Array<ContainerMeta> = []
+  for (const name of await readdir(ctx.layout.containers).catch(() => [] as Array<string>)) {
+    if (name.startsWith(".")) continue
+    const meta = await readJson<ContainerMeta>(join(ctx.layout.container(name), "meta.json")).catch(() => undefined)
+    if (meta !== undefined) out.push(meta)
+  }
+  return out.sort((a, b) => a.created.localeCompare(b.created))
+}
+
+export async function listContainers(ctx: EngineContext): Promise<Array<ContainerSummary>> {
+  return (await listContainerMetas(ctx)).map(summaryOf)
+}
+
+/** By exact id, exact name, or unique id prefix. */
+export async function findContainer(ctx: EngineContext, idOrName: string): Promise<ContainerMeta> {
+  const all = await listContainerMetas(ctx)
+  const exact = all.find((c) => c.id === idOrName || c.name === idOrName)
+  if (exact !== undefined) return exact
+  if (/^[0-9a-f]{3,64}$/.test(idOrName)) {
+    const hits = all.filter((c) => c.id.startsWith(idOrName))
+    if (hits.length === 1) return hits[0]!
+    if (hits.length > 1) throw new AmbiguousReferenceError({ input: idOrName, matches: hits.map((h) => h.id) })
+  }
+  throw new ContainerNotFoundError({ container: idOrName })
+}
+
+const metaPath = (ctx: EngineContext, id: string) => join(ctx.layout.container(id), "meta.json")
+const lockName = (id: string) => `container-${id.slice(0, 32)}`
+
+export async function createContainer(ctx: EngineContext, image: string, options: { name?: string } = {}): Promise<ContainerSummary> {
+  const img = await resolveImage(ctx, image)
+  await ensureSnapshots(ctx, img)
+  const id = randomBytes(32).toString("hex")
+  const name = options.name ?? `cairn-${id.slice(0, 12)}`
+  return withLock(ctx.layout.locks, "containers", async () => {
+    const clash = (await listContainerMetas(ctx)).find((c) => c.name === name)
+    if (clash !== undefined) throw new ContainerNameInUseError({ name, container: clash.id })
+    await mkdir(ctx.layout.containers, { recursive: true })
+    const tmp = join(ctx.layout.containers, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+    try {
+      for (const d of ["upper", "work", "merged", "lower"]) await mkdir(join(tmp, d), { recursive: true })
+      const meta: ContainerMeta = { id, name, image, imageDigest: img.digest, chain: img.chain, created: new Date().toISOString() }
+      await writeJsonAtomic(join(tmp, "meta.json"), meta)
+      await rename(tmp, ctx.layout.container(id))
+      return summaryOf(meta)
+    } finally {
+      await rm(tmp, { recursive: true, force: true })
+    }
+  })
+}
+
+/** Lower dirs of a container: its image's snapshots, or an empty dir for an image without layers. */
+const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
+  meta.chain.length > 0 ? lowerDirs(ctx.layout, meta.chain) : [join(ctx.layout.container(meta.id), "lower")]
+
+/** Whether the kernel shows a mount at the container's merged dir (kernel and fuse drivers). */
+export async function isMountedNow(ctx: EngineContext, id: string): Promise<boolean> {
+  return mountAt(await listMounts(), join(ctx.layout.container(id), "merged")) !== undefined
+}
+
+export async function mountContainer(ctx: EngineContext, idOrName: string, driver?: DriverChoice): Promise<string> {
+  const found = await findContainer(ctx, idOrName)
+  return withLock(ctx.layout.locks, lockName(found.id), async () => {
+    const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
+    if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
+    if (meta.mounted !== undefined) throw new ContainerMountedError({ container: meta.id, mountpoint: meta.mounted.mountpoint })
+    const dir = ctx.layout.container(meta.id)
+    const chosen = mountDriverName(driver ?? ctx.driver)
+    const m = await Effect.runPromise(
+      acquireMount(
+        { lowers: lowersOf(ctx, meta), upper: join(dir, "upper"), work: join(dir, "work"), target: join(dir, "merged") },
+        { driver: chosen }
+      )
+    )
+    try {
+      await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted: { driver: m.driver, mountpoint: m.path } })
+    } catch (e) {
+      await Effect.runPromise(m.unmount({ lazy: true })).catch(() => {})
+      throw e
+    }
+    active.set(meta.id, m)
+    return m.path
+  })
+}
+
+async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<void> {
+  const mine = active.get(meta.id)
+  if (mine !== undefined) {
+    await Effect.runPromise(mine.unmount({ lazy: true }))
+    active.delete(meta.id)
+  } else if (meta.mounted?.driver === "copy") {
+    // another process materialized it; without its mount-time listing the changes cannot be told apart
+    await rm(join(ctx.layout.container(meta.id), "merged"), { recursive: true, force: true })
+    await mkdir(join(ctx.layout.container(meta.id), "merged"))
+  } else {
+    await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
+  }
+  const { mounted: _, ...rest } = meta
+  await writeJsonAtomic(metaPath(ctx, meta.id), rest)
+}
+
+export async function unmountContainer(ctx: EngineContext, idOrName: string): Promise<void> {
+  const found = await findContainer(ctx, idOrName)
+  await withLock(ctx.layout.locks, lockName(found.id), async () => {
+    const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
+    if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
+    if (meta.mounted === undefined) throw new ContainerNotMountedError({ container: meta.id })
+    await unmountMeta(ctx, meta)
+  })
+}
+
+export async function removeContainer(ctx: EngineContext, idOrName: string, options: { force?: boolean } = {}): Promise<void> {
+  const found = await findContainer(ctx, idOrName)
+  await withLock(ctx.layout.locks, "containers", () =>
+    withLock(ctx.layout.locks, lockName(found.id), async () => {
+      const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
+      if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
+      if (meta.mounted !== undefined) {
+        if (options.force !== true) throw new ContainerMountedError({ container: meta.id, mountpoint: meta.mounted.mountpoint })
+        await unmountMeta(ctx, meta)
+      }
+      // rename first: a crash mid-delete leaves a .tmp dir that open() clears, never half a container
+      const trash = join(ctx.layout.containers, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+      await rename(ctx.layout.container(meta.id), trash)
+      await rm(trash, { recursive: true, force: true })
+    })
+  )
+}
+
+/**
+ * Open-time repair: a container whose meta says mounted but the kernel has no mount is marked
+ * unmounted (killed after unmount); a mount whose meta says unmounted is unmounted (killed
+ * after mount, before the meta was written).
+ */
+export async function reconcileMounts(ctx: EngineContext): Promise<{ unmounted: Array<string>; marked: Array<string> }> {
+  const unmounted: Array<string> = []
+  const marked: Array<string> = []
+  const mounts = await listMounts()
+  for (const meta of await listContainerMetas(ctx)) {
+    const merged = join(ctx.layout.container(meta.id), "merged")
+    const live = mountAt(mounts, merged) !== undefined
+    const kernelKind = meta.mounted === undefined || meta.mounted.driver === "kernel" || meta.mounted.driver === "fuse"
+    if (live === (meta.mounted !== undefined) || !kernelKind) continue
+    await withLock(ctx.layout.locks, lockName(meta.id), async () => {
+      const now = await readJson<ContainerMeta>(metaPath(ctx, meta.id))
+      if (now === undefined) return
+      const stillLive = mountAt(await listMounts(), merged) !== undefined
+      if (now.mounted !== undefined && !stillLive) {
+        const { mounted: _, ...rest } = now
+        await writeJsonAtomic(metaPath(ctx, meta.id), rest)
+        marked.push(meta.id)
+      } else if (now.mounted === undefined && stillLive) {
+        await cleanupStale(merged)
+        unmounted.push(meta.id)
+      }
+    })
+  }
+  return { unmounted, marked }
+}

@@ -1,0 +1,137 @@
+// The Promise facade: `const engine = await Engine.open({ root })`. Every method runs the
+// matching Effect of the EngineService, so both APIs share one implementation.
+import type { Readable, Writable } from "node:stream"
+import { Effect, Layer } from "effect"
+import type { ContainerSummary, DriverChoice } from "./containers.js"
+import type { HistoryRow, ImageInspect, ImageSummary } from "./images.js"
+import type { ProgressListener } from "./progress.js"
+import { type EngineOptions, EngineService, type EngineShape, makeEngine } from "./service.js"
+import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
+import type { FileEntry, LayerAnalysis } from "./view.js"
+import type { InfoReport } from "./info.js"
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
+
+export class Engine {
+  private constructor(
+    readonly service: EngineShape,
+    private readonly closeScope: () => Promise<void>
+  ) {}
+
+  /** Opens (creating if needed) an engine root and repairs what a killed process left. */
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const { shape, close } = await Effect.runPromise(makeEngine(options))
+    return new Engine(shape, close)
+  }
+
+  /** The Effect API: a Layer providing EngineService for `options.root`. */
+  static layer(options: EngineOptions = {}): Layer.Layer<EngineService, unknown> {
+    return Layer.effect(
+      EngineService,
+      Effect.acquireRelease(makeEngine(options), (e) => Effect.promise(() => e.close())).pipe(Effect.map((e) => EngineService.of(e.shape)))
+    )
+  }
+
+  get root(): string {
+    return this.service.root
+  }
+  on(_event: "progress", listener: ProgressListener): () => void {
+    return this.service.onProgress(listener)
+  }
+  close(): Promise<void> {
+    return this.closeScope()
+  }
+
+  // images
+  importImage(source: string, name?: string): Promise<ImageSummary> {
+    return run(this.service.importImage(source, name))
+  }
+  exportImage(image: string, dest: string): Promise<void> {
+    return run(this.service.exportImage(image, dest))
+  }
+  listImages(): Promise<Array<ImageSummary>> {
+    return run(this.service.listImages())
+  }
+  inspectImage(image: string): Promise<ImageInspect> {
+    return run(this.service.inspectImage(image))
+  }
+  history(image: string): Promise<Array<HistoryRow>> {
+    return run(this.service.history(image))
+  }
+  tag(image: string, name: string): Promise<void> {
+    return run(this.service.tag(image, name))
+  }
+  untag(name: string): Promise<void> {
+    return run(this.service.untag(name))
+  }
+  removeImage(image: string, options: { force?: boolean } = {}): Promise<{ untagged: Array<string>; deleted: Array<string> }> {
+    return run(this.service.removeImage(image, options))
+  }
+  unpack(image: string, dir: string): Promise<void> {
+    return run(this.service.unpack(image, dir))
+  }
+  bundle(image: string, dir: string, options: { args?: ReadonlyArray<string> } = {}): Promise<void> {
+    return run(this.service.bundle(image, dir, options))
+  }
+  listFiles(image: string, path = "/"): Promise<Array<FileEntry>> {
+    return run(this.service.listFiles(image, path))
+  }
+  readFile(image: string, path: string): Promise<Readable> {
+    return run(this.service.readFile(image, path))
+  }
+  flatten(image: string, name: string): Promise<ImageSummary> {
+    return run(this.service.flatten(image, name))
+  }
+  exportFs(imageOrContainer: string, dest: Writable | string): Promise<void> {
+    return run(this.service.exportFs(imageOrContainer, dest))
+  }
+  analyze(image: string): Promise<Array<LayerAnalysis>> {
+    return run(this.service.analyze(image))
+  }
+  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number } = {}): Promise<ImageSummary> {
+    return run(this.service.pull(ref, name, options))
+  }
+  push(image: string, ref: string): Promise<{ digest: string }> {
+    return run(this.service.push(image, ref))
+  }
+  copy(src: string, dst: string): Promise<{ digest: string }> {
+    return run(this.service.copy(src, dst))
+  }
+
+  // containers
+  createContainer(image: string, options: { name?: string } = {}): Promise<ContainerSummary> {
+    return run(this.service.createContainer(image, options))
+  }
+  listContainers(): Promise<Array<ContainerSummary>> {
+    return run(this.service.listContainers())
+  }
+  mountContainer(idOrName: string, options: { driver?: DriverChoice } = {}): Promise<string> {
+    return run(this.service.mountContainer(idOrName, options))
+  }
+  unmountContainer(idOrName: string): Promise<void> {
+    return run(this.service.unmountContainer(idOrName))
+  }
+  diffContainer(idOrName: string): Promise<Array<{ kind: "A" | "C" | "D"; path: string }>> {
+    return run(this.service.diffContainer(idOrName))
+  }
+  commitContainer(idOrName: string, options: { name?: string; message?: string; author?: string } = {}): Promise<ImageSummary> {
+    return run(this.service.commitContainer(idOrName, options))
+  }
+  removeContainer(idOrName: string, options: { force?: boolean } = {}): Promise<void> {
+    return run(this.service.removeContainer(idOrName, options))
+  }
+
+  // space, maintenance
+  df(): Promise<DiskUsage> {
+    return run(this.service.df())
+  }
+  prune(options: { dryRun?: boolean } = {}): Promise<PruneResult> {
+    return run(this.service.prune(options))
+  }
+  fsck(options: { repair?: boolean } = {}): Promise<FsckResult> {
+    return run(this.service.fsck(options))
+  }
+  info(): Promise<InfoReport> {
+    return run(this.service.info())
+  }
+}

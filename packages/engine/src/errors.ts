@@ -1,0 +1,138 @@
+import { Data } from "effect"
+
+/** No local image answers to the name, digest or id prefix given. */
+export class ImageNotFoundError extends Data.TaggedError("ImageNotFoundError")<{
+  readonly image: string
+}> {
+  override get message() {
+    return `no image ${JSON.stringify(this.image)} in this root: list them with \`cairn images\`, or import/pull it first`
+  }
+}
+
+/** A short id or hex prefix matches more than one image or container. */
+export class AmbiguousReferenceError extends Data.TaggedError("AmbiguousReferenceError")<{
+  readonly input: string
+  readonly matches: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `${JSON.stringify(this.input)} matches ${this.matches.length} objects (${this.matches.slice(0, 4).join(", ")}): give more characters`
+  }
+}
+
+export class ContainerNotFoundError extends Data.TaggedError("ContainerNotFoundError")<{
+  readonly container: string
+}> {
+  override get message() {
+    return `no container ${JSON.stringify(this.container)} in this root: list them with \`cairn ps\``
+  }
+}
+
+/** The container is mounted, and the operation needs it unmounted (or it is mounted twice). */
+export class ContainerMountedError extends Data.TaggedError("ContainerMountedError")<{
+  readonly container: string
+  readonly mountpoint: string
+}> {
+  override get message() {
+    return `container ${this.container} is already mounted at ${this.mountpoint}: unmount it first (or use force)`
+  }
+}
+
+export class ContainerNotMountedError extends Data.TaggedError("ContainerNotMountedError")<{
+  readonly container: string
+}> {
+  override get message() {
+    return `container ${this.container} is not mounted`
+  }
+}
+
+/** A container name that is already taken. */
+export class ContainerNameInUseError extends Data.TaggedError("ContainerNameInUseError")<{
+  readonly name: string
+  readonly container: string
+}> {
+  override get message() {
+    return `container name ${JSON.stringify(this.name)} is already used by ${this.container.slice(0, 12)}: pick another name or remove it`
+  }
+}
+
+export class ImageInUseError extends Data.TaggedError("ImageInUseError")<{
+  readonly image: string
+  readonly containers: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `image ${this.image} is used by container(s) ${this.containers.map((c) => c.slice(0, 12)).join(", ")}: remove them first`
+  }
+}
+
+/** An image name, transport string or reference that cannot be parsed. */
+export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceError")<{
+  readonly input: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid reference ${JSON.stringify(this.input)}: ${this.reason}`
+  }
+}
+
+/** A source (layout, archive) that does not hold what an import needs. */
+export class InvalidSourceError extends Data.TaggedError("InvalidSourceError")<{
+  readonly source: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot import ${this.source}: ${this.reason}`
+  }
+}
+
+/** A snapshot dir whose contents do not match what its metadata or chain says. */
+export class SnapshotError extends Data.TaggedError("SnapshotError")<{
+  readonly chainId: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `snapshot ${this.chainId}: ${this.reason}`
+  }
+}
+
+/** A cross-process lock of the engine root could not be taken in time. */
+export class LockTimeoutError extends Data.TaggedError("LockTimeoutError")<{
+  readonly path: string
+  readonly holder: string
+  readonly waitedMs: number
+}> {
+  override get message() {
+    return `lock ${this.path} still held by ${this.holder || "an unknown process"} after ${this.waitedMs} ms: is another cairn command stuck?`
+  }
+}
+
+/** A filesystem operation of the engine itself failed. */
+export class EngineIOError extends Data.TaggedError("EngineIOError")<{
+  readonly operation: string
+  readonly path: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    const c = this.cause as { code?: string; message?: string } | undefined
+    return `${this.operation} ${this.path} failed${c?.code ? ` (${c.code})` : ""}: ${c?.message ?? String(this.cause)}`
+  }
+}
+
+/** The image's platform or media types are something cairn cannot run or unpack. */
+export class UnsupportedImageError extends Data.TaggedError("UnsupportedImageError")<{
+  readonly image: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `image ${this.image}: ${this.reason}`
+  }
+}
+
+/** A path inside an image that does not exist (ls/cat). */
+export class PathNotFoundInImageError extends Data.TaggedError("PathNotFoundInImageError")<{
+  readonly image: string
+  readonly path: string
+}> {
+  override get message() {
+    return `${this.path}: no such file or directory in ${this.image}`
+  }
+}

@@ -1,0 +1,205 @@
+// Local images: manifests listed in the root's index.json, named by ref.name "name:tag".
+import { type Digest, digestHex, isDigest } from "@cairn/digest"
+import {
+  decodeAnyManifest,
+  decodeConfig,
+  type Descriptor,
+  dockerToOciManifest,
+  formatPlatform,
+  type ImageConfig,
+  type ImageManifest,
+  OciMediaType
+} from "@cairn/oci-spec"
+import { Effect } from "effect"
+import type { EngineContext } from "./context.js"
+import { AmbiguousReferenceError, ImageNotFoundError, UnsupportedImageError } from "./errors.js"
+import { normalizeName } from "./reference.js"
+import { ensureSnapshot, readSnapshotMeta, stackOf } from "./snapshots.js"
+import type { LayerDescriptor, StoredImage } from "./store.js"
+
+export interface ImageSummary {
+  readonly name?: string
+  readonly names: ReadonlyArray<string>
+  readonly digest: Digest
+  readonly configDigest: Digest
+  readonly created?: string
+  /** manifest + config + layer blobs */
+  readonly size: number
+  readonly layers: number
+  readonly platform: string
+}
+
+export interface LayerInfo {
+  readonly digest: Digest
+  readonly diffId: Digest
+  readonly size: number
+  readonly mediaType: string
+  readonly chainId: Digest
+  readonly snapshot: boolean
+}
+
+export interface ImageInspect {
+  readonly digest: Digest
+  readonly names: ReadonlyArray<string>
+  readonly manifest: ImageManifest
+  readonly config: ImageConfig
+  readonly configDigest: Digest
+  readonly layers: ReadonlyArray<LayerInfo>
+}
+
+export interface HistoryRow {
+  readonly created?: string
+  readonly createdBy?: string
+  readonly comment?: string
+  readonly author?: string
+  readonly emptyLayer: boolean
+  readonly size: number
+  readonly layer?: Digest
+}
+
+/** A manifest loaded with its config, as every image operation needs it. */
+export interface LoadedImage {
+  readonly digest: Digest
+  readonly descriptor: Descriptor
+  readonly names: ReadonlyArray<string>
+  readonly manifest: ImageManifest
+  readonly config: ImageConfig
+  readonly layers: ReadonlyArray<LayerDescriptor>
+  readonly diffIds: ReadonlyArray<Digest>
+  readonly chain: ReadonlyArray<Digest>
+}
+
+/** Finds an image by name[:tag], full digest, or a unique hex prefix (>= 12) of its digest. */
+export async function findImage(ctx: EngineContext, input: string): Promise<StoredImage> {
+  const images = await ctx.store.images()
+  let name: string | undefined
+  try {
+    name = normalizeName(input)
+  } catch {}
+  if (name !== undefined) {
+    const hit = images.find((i) => i.names.includes(name))
+    if (hit !== undefined) return hit
+  }
+  if (isDigest(input)) {
+    const hit = images.find((i) => i.descriptor.digest === input)
+    if (hit !== undefined) return hit
+  }
+  const hex = input.startsWith("sha256:") ? input.slice(7) : input
+  if (/^[0-9a-f]{12,64}$/.test(hex)) {
+    const hits = images.filter((i) => digestHex(i.descriptor.digest).startsWith(hex))
+    if (hits.length === 1) return hits[0]!
+    if (hits.length > 1) throw new AmbiguousReferenceError({ input, matches: hits.map((h) => h.descriptor.digest) })
+  }
+  throw new ImageNotFoundError({ image: input })
+}
+
+export async function loadManifest(ctx: EngineContext, digest: Digest, label: string): Promise<ImageManifest> {
+  const doc = await decodeAnyManifest(await ctx.store.read(digest))
+  if (doc.kind === "manifest") return doc.value
+  if (doc.kind === "docker-manifest") return dockerToOciManifest(doc.value)
+  throw new UnsupportedImageError({ image: label, reason: `${digest} is an ${doc.kind}, not an image manifest` })
+}
+
+export async function loadImage(ctx: EngineContext, stored: StoredImage, label?: string): Promise<LoadedImage> {
+  const digest = stored.descriptor.digest
+  const manifest = await loadManifest(ctx, digest, label ?? digest)
+  const config = (await decodeConfig(await ctx.store.read(manifest.config.digest))).value
+  const diffIds = config.rootfs.diff_ids
+  if (diffIds.length !== manifest.layers.length) {
+    throw new UnsupportedImageError({
+      image: label ?? digest,
+      reason: `the config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers (image-spec config.md: one per layer)`
+    })
+  }
+  const layers = manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }))
+  return { digest, descriptor: stored.descriptor, names: stored.names, manifest, config, layers, diffIds, chain: stackOf(diffIds) }
+}
+
+export const resolveImage = async (ctx: EngineContext, input: string): Promise<LoadedImage> =>
+  loadImage(ctx, await findImage(ctx, input), input)
+
+export function summarize(img: LoadedImage): ImageSummary {
+  const size = img.descriptor.size + img.manifest.config.size + img.layers.reduce((n, l) => n + l.size, 0)
+  return {
+    ...(img.names[0] === undefined ? {} : { name: img.names[0] }),
+    names: img.names,
+    digest: img.digest,
+    configDigest: img.manifest.config.digest,
+    ...(img.config.created === undefined ? {} : { created: img.config.created }),
+    size,
+    layers: img.layers.length,
+    platform: formatPlatform(img.config)
+  }
+}
+
+export async function listImages(ctx: EngineContext): Promise<Array<ImageSummary>> {
+  const out: Array<ImageSummary> = []
+  for (const stored of await ctx.store.images()) {
+    // a manifest whose blobs are gone (or an index) is not a runnable image: skip, fsck reports it
+    const img = await loadImage(ctx, stored).catch(() => undefined)
+    if (img !== undefined) out.push(summarize(img))
+  }
+  return out
+}
+
+export async function inspectImage(ctx: EngineContext, input: string): Promise<ImageInspect> {
+  const img = await resolveImage(ctx, input)
+  const layers: Array<LayerInfo> = []
+  for (const [i, l] of img.layers.entries()) {
+    const chainId = img.chain[i]!
+    layers.push({ ...l, diffId: img.diffIds[i]!, chainId, snapshot: (await readSnapshotMeta(ctx.layout, chainId)) !== undefined })
+  }
+  return { digest: img.digest, names: img.names, manifest: img.manifest, config: img.config, configDigest: img.manifest.config.digest, layers }
+}
+
+/** Like `docker history`: newest first, empty_layer rows included, each real row with its layer. */
+export async function history(ctx: EngineContext, input: string): Promise<Array<HistoryRow>> {
+  const img = await resolveImage(ctx, input)
+  const rows: Array<HistoryRow> = []
+  const entries = img.config.history ?? []
+  let layer = 0
+  for (const h of entries) {
+    const empty = h.empty_layer === true
+    const l = empty ? undefined : img.layers[layer++]
+    rows.push({
+      ...(h.created === undefined ? {} : { created: h.created }),
+      ...(h.created_by === undefined ? {} : { createdBy: h.created_by }),
+      ...(h.comment === undefined ? {} : { comment: h.comment }),
+      ...(h.author === undefined ? {} : { author: h.author }),
+      emptyLayer: empty,
+      size: l?.size ?? 0,
+      ...(l === undefined ? {} : { layer: l.digest })
+    })
+  }
+  // layers without history entries (history is optional in config.md)
+  for (; layer < img.layers.length; layer++) rows.push({ emptyLayer: false, size: img.layers[layer]!.size, layer: img.layers[layer]!.digest })
+  return rows.reverse()
+}
+
+/** Extracts every missing snapshot of the image, independent layers concurrently. Returns how many were extracted. */
+export async function ensureSnapshots(ctx: EngineContext, img: LoadedImage, ref?: string): Promise<number> {
+  const done = await Effect.runPromise(
+    Effect.forEach(
+      img.layers.map((_, i) => i),
+      (i) => Effect.tryPromise({ try: () => ensureSnapshot(ctx, img.layers, img.diffIds, i, ref), catch: (e) => e }),
+      { concurrency: ctx.concurrency }
+    )
+  )
+  return done.filter(Boolean).length
+}
+
+export async function tagImage(ctx: EngineContext, input: string, name: string): Promise<void> {
+  const target = normalizeName(name)
+  const stored = await findImage(ctx, input)
+  await ctx.store.tag(target, stored.descriptor)
+}
+
+export async function untagImage(ctx: EngineContext, name: string): Promise<void> {
+  const n = normalizeName(name)
+  const images = await ctx.store.images()
+  const owner = images.find((i) => i.names.includes(n))
+  if (owner === undefined) throw new ImageNotFoundError({ image: name })
+  await ctx.store.untag(n)
+}
+
+export const manifestMediaType = OciMediaType.ImageManifest

@@ -1,0 +1,111 @@
+// Import from / export to OCI layouts, oci-archive and docker-archive (via @cairn/cas).
+import { createReadStream } from "node:fs"
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type Digest, digestHex, parseDigest } from "@cairn/digest"
+import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, selectManifest } from "@cairn/oci-spec"
+import type { EngineContext } from "./context.js"
+import { InvalidSourceError } from "./errors.js"
+import { ensureSnapshots, type ImageSummary, loadImage, summarize } from "./images.js"
+import { normalizeName, parseTransport } from "./reference.js"
+import { withSnapshotLease } from "./snapshotLease.js"
+import { stackOf } from "./snapshots.js"
+
+const REF_NAME = "org.opencontainers.image.ref.name"
+
+/** Picks the manifest a layout names with `ref` (or its only one), descending into an index for the host platform. */
+async function pickManifest(
+  source: string,
+  entries: ReadonlyArray<Descriptor>,
+  ref: string | undefined,
+  readBlob: (d: Digest) => Promise<Uint8Array>
+): Promise<{ descriptor: Descriptor; sourceName?: string }> {
+  let chosen: Descriptor | undefined
+  if (ref !== undefined) {
+    chosen = entries.filter((e) => e.annotations?.[REF_NAME] === ref).at(-1)
+    if (chosen === undefined) {
+      const names = entries.map((e) => e.annotations?.[REF_NAME]).filter((n) => n !== undefined)
+      throw new InvalidSourceError({ source, reason: `no image tagged ${JSON.stringify(ref)}; it has ${names.length > 0 ? names.join(", ") : "no tags"}` })
+    }
+  } else {
+    if (entries.length !== 1) {
+      const names = entries.map((e) => e.annotations?.[REF_NAME] ?? e.digest)
+      throw new InvalidSourceError({ source, reason: `it holds ${entries.length} images (${names.join(", ")}): name one with :TAG` })
+    }
+    chosen = entries[0]!
+  }
+  const sourceName = chosen.annotations?.[REF_NAME]
+  let descriptor = chosen
+  for (let depth = 0; isIndexMediaType(descriptor.mediaType) && depth < 4; depth++) {
+    const index = (await decodeIndex(await readBlob(descriptor.digest))).value
+    descriptor = selectManifest(index)
+  }
+  return { descriptor, ...(sourceName === undefined ? {} : { sourceName }) }
+}
+
+/** Tags (or keeps untagged) an imported manifest, extracts its snapshots, returns its summary. */
+export async function adoptImage(ctx: EngineContext, descriptor: Descriptor, name: string | undefined, ref: string): Promise<ImageSummary> {
+  const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
+  const probe = await loadImage(ctx, { descriptor: clean, names: [] }, ref)
+  return withSnapshotLease(ctx.layout, stackOf(probe.diffIds), async () => {
+    await ensureSnapshots(ctx, probe, ref)
+    if (name !== undefined) await ctx.store.tag(name, clean)
+    else await ctx.store.addUntagged(clean)
+    return summarize({ ...probe, names: name === undefined ? [] : [name] })
+  })
+}
+
+/** Puts every blob of a manifest (config, layers, itself) from `open` into the store under `lease`. */
+async function copyBlobs(
+  ctx: EngineContext,
+  descriptor: Descriptor,
+  readBlob: (d: Digest) => Promise<Uint8Array>,
+  openBlob: (d: Digest) => AsyncIterable<Uint8Array>,
+  lease: string,
+  ref: string
+): Promise<void> {
+  const doc = await decodeAnyManifest(await readBlob(descriptor.digest), descriptor.mediaType)
+  if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
+  for (const b of [doc.value.config, ...doc.value.layers]) {
+    if ((await ctx.store.stat(b.digest)) !== undefined) continue
+    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, openBlob(b.digest), lease)
+    ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes: b.size, total: b.size, ref })
+  }
+  await ctx.store.put({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType }, doc.bytes, lease)
+}
+
+export async function importImage(ctx: EngineContext, source: string, name?: string): Promise<ImageSummary> {
+  const t = parseTransport(source)
+  const target = name === undefined ? undefined : normalizeName(name)
+  if (t.kind === "oci") {
+    const blobPath = (d: Digest) => join(t.path, "blobs", parseDigest(d).split(":")[0]!, digestHex(d))
+    const readBlob = (d: Digest) => readFile(blobPath(d))
+    let indexBytes: Uint8Array
+    try {
+      indexBytes = await readFile(join(t.path, "index.json"))
+    } catch (e) {
+      throw new InvalidSourceError({ source, reason: `${join(t.path, "index.json")} cannot be read (${(e as NodeJS.ErrnoException).code}): is it an OCI image layout?` })
+    }
+    const index = (await decodeIndex(indexBytes)).value
+    const { descriptor, sourceName } = await pickManifest(source, index.manifests, t.ref, readBlob)
+    return ctx.store.withLease(async (lease) => {
+      await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d)), lease, source)
+      return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source)
+    })
+  }
+  throw new InvalidSourceError({ source, reason: `${t.kind} import is not available yet` })
+}
+
+/** The source's tag as a local name, when it is one. */
+const defaultImportName = (sourceName: string | undefined): string | undefined => {
+  if (sourceName === undefined) return undefined
+  try {
+    return normalizeName(sourceName)
+  } catch {
+    return undefined
+  }
+}
+
+export async function exportImage(_ctx: EngineContext, _image: string, dest: string): Promise<void> {
+  throw new InvalidSourceError({ source: dest, reason: "export is not available yet" })
+}

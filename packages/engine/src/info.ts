@@ -1,0 +1,33 @@
+import { readFile } from "node:fs/promises"
+import { type DetectReport, chooseDriver, detect } from "@cairn/mount"
+import type { EngineContext } from "./context.js"
+
+export interface InfoReport {
+  readonly root: string
+  readonly drivers: DetectReport["drivers"]
+  readonly chosenDriver: string | undefined
+  readonly kernel: string
+  readonly versions: Record<string, string>
+}
+
+async function version(pkg: string): Promise<string> {
+  try {
+    const url = import.meta.resolve(`${pkg}/package.json`)
+    return (JSON.parse(await readFile(new URL(url), "utf8")) as { version: string }).version
+  } catch {
+    return "unknown"
+  }
+}
+
+export async function info(ctx: EngineContext): Promise<InfoReport> {
+  const report = await detect()
+  let chosen: string | undefined
+  try {
+    chosen = ctx.driver === "auto" ? chooseDriver(report) : ctx.driver
+  } catch {}
+  const versions: Record<string, string> = { node: process.versions.node }
+  for (const p of ["@cairn/engine", "@cairn/cas", "@cairn/overlay", "@cairn/mount", "@cairn/registry", "@cairn/oci-spec", "@cairn/digest"]) {
+    versions[p] = await version(p)
+  }
+  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions }
+}

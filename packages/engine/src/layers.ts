@@ -1,0 +1,48 @@
+// Layer blobs from the store applied by @cairn/overlay: overlay form into a snapshot dir,
+// flat form onto a rootfs. The blob digest and the diffID are both verified on the way.
+import { Transform } from "node:stream"
+import type { Digest } from "@cairn/digest"
+import { applyLayer } from "@cairn/overlay"
+import type { ImageStore, LayerDescriptor } from "./store.js"
+
+const counting = (onBytes: (n: number) => void) => {
+  let n = 0
+  let last = 0
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length
+      // at most one event per MiB: progress, not a per-chunk callback storm
+      if (n - last >= 1 << 20) {
+        last = n
+        onBytes(n)
+      }
+      cb(null, chunk)
+    },
+    flush(cb) {
+      onBytes(n)
+      cb()
+    }
+  })
+}
+
+export async function extractLayer(
+  store: ImageStore,
+  layer: LayerDescriptor,
+  diffId: Digest,
+  target: string,
+  onBytes: (n: number) => void,
+  lowers: ReadonlyArray<string> = []
+): Promise<void> {
+  const blob = await store.open(layer.digest)
+  await applyLayer(blob.pipe(counting(onBytes)), target, {
+    form: "overlay",
+    overlay: { lowers },
+    expectedDiffId: diffId,
+    expectedDigest: layer.digest
+  })
+}
+
+export async function applyFlat(store: ImageStore, layer: LayerDescriptor, diffId: Digest, target: string): Promise<void> {
+  const blob = await store.open(layer.digest)
+  await applyLayer(blob, target, { form: "flat", expectedDiffId: diffId, expectedDigest: layer.digest })
+}

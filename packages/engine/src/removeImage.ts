@@ -1,0 +1,42 @@
+import type { Digest } from "@cairn/digest"
+import type { EngineContext } from "./context.js"
+import { listContainerMetas } from "./containers.js"
+import { ImageInUseError } from "./errors.js"
+import { findImage } from "./images.js"
+import { withLock } from "./lock.js"
+import { normalizeName } from "./reference.js"
+import { prune } from "./space.js"
+
+/**
+ * `docker rmi`: by name, drops that name; the image goes when its last name does (or when
+ * addressed by digest). Refused while a container uses it. Unreferenced blobs and snapshots
+ * are then reclaimed.
+ */
+export async function removeImage(
+  ctx: EngineContext,
+  image: string,
+  options: { force?: boolean } = {}
+): Promise<{ untagged: Array<string>; deleted: Array<string> }> {
+  const result = await withLock(ctx.layout.locks, "containers", async () => {
+    const stored = await findImage(ctx, image)
+    const digest: Digest = stored.descriptor.digest
+    let byName: string | undefined
+    try {
+      byName = normalizeName(image)
+    } catch {}
+    const names = byName !== undefined && stored.names.includes(byName) && options.force !== true ? [byName] : [...stored.names]
+    const goes = names.length === stored.names.length
+    if (goes) {
+      const users = (await listContainerMetas(ctx)).filter((c) => c.imageDigest === digest)
+      if (users.length > 0) throw new ImageInUseError({ image, containers: users.map((u) => u.id) })
+    }
+    for (const n of names) await ctx.store.untag(n)
+    if (goes) await ctx.store.removeManifest(digest)
+    return { untagged: names, deleted: goes ? [digest as string] : [] }
+  })
+  if (result.deleted.length > 0) {
+    const pruned = await prune(ctx)
+    result.deleted.push(...pruned.removed)
+  }
+  return result
+}

@@ -1,0 +1,148 @@
+// The Effect API: EngineService with one Effect per operation. The implementations are plain
+// async functions over an EngineContext; each is lifted once here with its typed failure.
+import { mkdir } from "node:fs/promises"
+import type { Readable, Writable } from "node:stream"
+import { Store } from "@cairn/cas"
+import { Context, Effect } from "effect"
+import { bundle, unpack } from "./bundle.js"
+import { commitContainer, diffContainer } from "./commit.js"
+import {
+  type ContainerSummary,
+  createContainer,
+  type DriverChoice,
+  listContainers,
+  mountContainer,
+  mountDriverName,
+  reconcileMounts,
+  removeContainer,
+  unmountContainer
+} from "./containers.js"
+import type { EngineContext } from "./context.js"
+import type { EngineError } from "./engineError.js"
+import { exportImage, importImage } from "./importExport.js"
+import { type HistoryRow, history, type ImageInspect, type ImageSummary, inspectImage, listImages, tagImage, untagImage } from "./images.js"
+import { type InfoReport, info } from "./info.js"
+import { applyFlat, extractLayer } from "./layers.js"
+import { ProgressEmitter, type ProgressListener } from "./progress.js"
+import { removeImage } from "./removeImage.js"
+import { defaultRoot, RootLayout } from "./root.js"
+import { removeDeadTemps } from "./snapshots.js"
+import { type DiskUsage, df, type FsckResult, fsck, type PruneResult, prune } from "./space.js"
+import { CasImageStore } from "./store.js"
+import { copy, pull, push } from "./transfer.js"
+import { analyze, exportFs, type FileEntry, flatten, type LayerAnalysis, listFiles, readFile } from "./view.js"
+
+export interface EngineOptions {
+  /** default: CAIRN_ROOT, else /var/lib/cairn for root, else ${XDG_DATA_HOME:-~/.local/share}/cairn */
+  readonly root?: string
+  readonly driver?: DriverChoice
+  /** layers extracted at once (default 2) */
+  readonly concurrency?: number
+}
+
+type Op<Args extends Array<unknown>, A> = (...args: Args) => Effect.Effect<A, EngineError>
+
+export interface EngineShape {
+  readonly root: string
+  readonly context: EngineContext
+  readonly onProgress: (listener: ProgressListener) => () => void
+  readonly importImage: Op<[source: string, name?: string], ImageSummary>
+  readonly exportImage: Op<[image: string, dest: string], void>
+  readonly listImages: Op<[], Array<ImageSummary>>
+  readonly inspectImage: Op<[image: string], ImageInspect>
+  readonly history: Op<[image: string], Array<HistoryRow>>
+  readonly tag: Op<[image: string, name: string], void>
+  readonly untag: Op<[name: string], void>
+  readonly removeImage: Op<[image: string, options?: { force?: boolean }], { untagged: Array<string>; deleted: Array<string> }>
+  readonly unpack: Op<[image: string, dir: string], void>
+  readonly bundle: Op<[image: string, dir: string, options?: { args?: ReadonlyArray<string> }], void>
+  readonly listFiles: Op<[image: string, path?: string], Array<FileEntry>>
+  readonly readFile: Op<[image: string, path: string], Readable>
+  readonly flatten: Op<[image: string, name: string], ImageSummary>
+  readonly exportFs: Op<[imageOrContainer: string, dest: Writable | string], void>
+  readonly analyze: Op<[image: string], Array<LayerAnalysis>>
+  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number }], ImageSummary>
+  readonly push: Op<[image: string, ref: string], { digest: string }>
+  readonly copy: Op<[src: string, dst: string], { digest: string }>
+  readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
+  readonly listContainers: Op<[], Array<ContainerSummary>>
+  readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice }], string>
+  readonly unmountContainer: Op<[idOrName: string], void>
+  readonly diffContainer: Op<[idOrName: string], Array<{ kind: "A" | "C" | "D"; path: string }>>
+  readonly commitContainer: Op<[idOrName: string, options?: { name?: string; message?: string; author?: string }], ImageSummary>
+  readonly removeContainer: Op<[idOrName: string, options?: { force?: boolean }], void>
+  readonly df: Op<[], DiskUsage>
+  readonly prune: Op<[options?: { dryRun?: boolean }], PruneResult>
+  readonly fsck: Op<[options?: { repair?: boolean }], FsckResult>
+  readonly info: Op<[], InfoReport>
+}
+
+export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
+
+const lift =
+  <Args extends Array<unknown>, A>(f: (...args: Args) => Promise<A>): Op<Args, A> =>
+  (...args) =>
+    Effect.tryPromise({ try: () => f(...args), catch: (e) => e as EngineError })
+
+/** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
+export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
+  Effect.tryPromise({ try: () => openEngine(options), catch: (e) => e as EngineError })
+
+async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
+  const layout = new RootLayout(options.root ?? defaultRoot())
+  await mkdir(layout.root, { recursive: true })
+  const cas = await Store.open(layout.root)
+  for (const d of [layout.snapshots, layout.containers, layout.locks]) await mkdir(d, { recursive: true })
+  const progress = new ProgressEmitter()
+  const store = new CasImageStore(cas)
+  const ctx: EngineContext = {
+    layout,
+    store,
+    progress,
+    driver: mountDriverName(options.driver ?? "auto"),
+    concurrency: options.concurrency ?? 2,
+    extract: (layer, diffId, target, onBytes, lowers) => extractLayer(store, layer, diffId, target, onBytes, lowers),
+    applyFlat: (layer, diffId, target) => applyFlat(store, layer, diffId, target)
+  }
+  // open-time repair: half extractions and half-created/removed containers of dead processes,
+  // then mounts that disagree with their container's metadata
+  await removeDeadTemps(layout.snapshots)
+  await removeDeadTemps(layout.containers)
+  await reconcileMounts(ctx)
+
+  const shape: EngineShape = {
+    root: layout.root,
+    context: ctx,
+    onProgress: (l) => progress.on(l),
+    importImage: lift((source: string, name?: string) => importImage(ctx, source, name)),
+    exportImage: lift((image: string, dest: string) => exportImage(ctx, image, dest)),
+    listImages: lift(() => listImages(ctx)),
+    inspectImage: lift((image: string) => inspectImage(ctx, image)),
+    history: lift((image: string) => history(ctx, image)),
+    tag: lift((image: string, name: string) => tagImage(ctx, image, name)),
+    untag: lift((name: string) => untagImage(ctx, name)),
+    removeImage: lift((image: string, o?: { force?: boolean }) => removeImage(ctx, image, o)),
+    unpack: lift((image: string, dir: string) => unpack(ctx, image, dir)),
+    bundle: lift((image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
+    listFiles: lift((image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
+    readFile: lift((image: string, path: string) => readFile(ctx, image, path)),
+    flatten: lift((image: string, name: string) => flatten(ctx, image, name)),
+    exportFs: lift((what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
+    analyze: lift((image: string) => analyze(ctx, image)),
+    pull: lift((ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => pull(ctx, ref, name, o)),
+    push: lift((image: string, ref: string) => push(ctx, image, ref)),
+    copy: lift((src: string, dst: string) => copy(ctx, src, dst)),
+    createContainer: lift((image: string, o?: { name?: string }) => createContainer(ctx, image, o)),
+    listContainers: lift(() => listContainers(ctx)),
+    mountContainer: lift((id: string, o?: { driver?: DriverChoice }) => mountContainer(ctx, id, o?.driver)),
+    unmountContainer: lift((id: string) => unmountContainer(ctx, id)),
+    diffContainer: lift((id: string) => diffContainer(ctx, id)),
+    commitContainer: lift((id: string, o?: { name?: string; message?: string; author?: string }) => commitContainer(ctx, id, o)),
+    removeContainer: lift((id: string, o?: { force?: boolean }) => removeContainer(ctx, id, o)),
+    df: lift(() => df(ctx)),
+    prune: lift((o?: { dryRun?: boolean }) => prune(ctx, o)),
+    fsck: lift((o?: { repair?: boolean }) => fsck(ctx, o)),
+    info: lift(() => info(ctx))
+  }
+  return { shape, close: async () => {} }
+}

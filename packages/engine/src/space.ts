@@ -1,0 +1,211 @@
+// Space accounting (`docker system df -v`), prune and fsck of an engine root.
+import { randomBytes } from "node:crypto"
+import { readdir, rename, rm } from "node:fs/promises"
+import { join } from "node:path"
+import { type Digest, chainIds, digestHex } from "@cairn/digest"
+import type { FsckReport } from "@cairn/cas"
+import { pidAlive, readJson, tempOwner } from "./atomic.js"
+import type { EngineContext } from "./context.js"
+import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
+import { type LoadedImage, loadImage } from "./images.js"
+import { withLock } from "./lock.js"
+import { leasedChains } from "./snapshotLease.js"
+import { listSnapshots, removeDeadTemps, type SnapshotMeta, treeSize } from "./snapshots.js"
+
+export interface DiskUsage {
+  readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
+  readonly snapshots: ReadonlyArray<{ chainId: Digest; diffId: Digest; size: number; images: number; containers: number }>
+  readonly containers: ReadonlyArray<{ id: string; name: string; image: string; size: number; mounted: boolean }>
+  readonly totals: { readonly images: number; readonly snapshots: number; readonly containers: number }
+  readonly reclaimable: { readonly blobs: number; readonly snapshots: number; readonly total: number }
+}
+
+export interface PruneResult {
+  /** snapshot chainIDs and blob digests removed (or, dry run, that would be) */
+  readonly removed: Array<string>
+  readonly bytes: number
+}
+
+export interface FsckResult {
+  readonly ok: boolean
+  readonly store: FsckReport
+  /** one readable line per problem found in snapshots and containers */
+  readonly problems: ReadonlyArray<string>
+  /** what repair changed */
+  readonly repaired: ReadonlyArray<string>
+}
+
+async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
+  const out: Array<LoadedImage> = []
+  for (const s of await ctx.store.images()) {
+    const img = await loadImage(ctx, s).catch(() => undefined)
+    if (img !== undefined) out.push(img)
+  }
+  return out
+}
+
+const blobsOf = (img: LoadedImage) => [
+  { digest: img.digest, size: img.descriptor.size },
+  { digest: img.manifest.config.digest, size: img.manifest.config.size },
+  ...img.layers.map((l) => ({ digest: l.digest, size: l.size }))
+]
+
+/** Snapshot chainIDs that images, containers or live operations use. */
+async function referencedChains(ctx: EngineContext, images: ReadonlyArray<LoadedImage>): Promise<Set<string>> {
+  const live = new Set<string>()
+  for (const img of images) for (const c of img.chain) live.add(c)
+  for (const c of await listContainerMetas(ctx)) for (const ch of c.chain) live.add(ch)
+  for (const c of await leasedChains(ctx.layout)) live.add(c)
+  return live
+}
+
+export async function df(ctx: EngineContext): Promise<DiskUsage> {
+  const images = await loadAll(ctx)
+  const containers = await listContainerMetas(ctx)
+  const users = new Map<string, number>()
+  for (const img of images) for (const b of new Set(blobsOf(img).map((x) => x.digest))) users.set(b, (users.get(b) ?? 0) + 1)
+  const imageRows = images.map((img) => {
+    const seen = new Set<string>()
+    let shared = 0
+    let unique = 0
+    for (const b of blobsOf(img)) {
+      if (seen.has(b.digest)) continue
+      seen.add(b.digest)
+      if ((users.get(b.digest) ?? 0) > 1) shared += b.size
+      else unique += b.size
+    }
+    return {
+      ...(img.names[0] === undefined ? {} : { name: img.names[0] }),
+      names: img.names,
+      digest: img.digest,
+      size: shared + unique,
+      shared,
+      unique,
+      containers: containers.filter((c) => c.imageDigest === img.digest).length
+    }
+  })
+  const snaps = await listSnapshots(ctx.layout)
+  const snapshotRows = snaps.map((s) => ({
+    chainId: s.chainId,
+    diffId: s.diffId,
+    size: s.size,
+    images: images.filter((i) => i.chain.includes(s.chainId)).length,
+    containers: containers.filter((c) => c.chain.includes(s.chainId)).length
+  }))
+  const containerRows = await Promise.all(
+    containers.map(async (c) => ({
+      id: c.id,
+      name: c.name,
+      image: c.image,
+      size: await treeSize(join(ctx.layout.container(c.id), "upper")),
+      mounted: c.mounted !== undefined
+    }))
+  )
+  const dry = await prune(ctx, { dryRun: true })
+  const live = await referencedChains(ctx, images)
+  const snapBytes = snaps.filter((s) => !live.has(s.chainId)).reduce((n, s) => n + s.size, 0)
+  const allBlobs = new Set<string>()
+  let imageBytes = 0
+  for (const img of images) for (const b of blobsOf(img)) if (!allBlobs.has(b.digest)) {
+    allBlobs.add(b.digest)
+    imageBytes += b.size
+  }
+  return {
+    images: imageRows,
+    snapshots: snapshotRows,
+    containers: containerRows,
+    totals: {
+      images: imageBytes,
+      snapshots: snaps.reduce((n, s) => n + s.size, 0),
+      containers: containerRows.reduce((n, c) => n + c.size, 0)
+    },
+    reclaimable: { blobs: dry.bytes - snapBytes, snapshots: snapBytes, total: dry.bytes }
+  }
+}
+
+/** Removes snapshots and blobs nothing uses (never what a container, an image or a live operation holds). */
+export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = {}): Promise<PruneResult> {
+  const dryRun = options.dryRun === true
+  return withLock(ctx.layout.locks, "containers", async () => {
+    const removed: Array<string> = []
+    let bytes = 0
+    const images = await loadAll(ctx)
+    const live = await referencedChains(ctx, images)
+    for (const s of await listSnapshots(ctx.layout)) {
+      if (live.has(s.chainId)) continue
+      removed.push(s.chainId)
+      bytes += s.size
+      if (dryRun) continue
+      // rename first: a crash mid-delete leaves a .tmp dir (cleared at open), never half a snapshot
+      const trash = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+      await rename(ctx.layout.snapshot(digestHex(s.chainId)), trash)
+      await rm(trash, { recursive: true, force: true })
+    }
+    const gc = await ctx.store.gc({ dryRun })
+    for (const b of gc.removed) removed.push(b.digest)
+    bytes += gc.bytes
+    return { removed, bytes }
+  })
+}
+
+export async function fsck(ctx: EngineContext, options: { repair?: boolean } = {}): Promise<FsckResult> {
+  const repair = options.repair === true
+  const problems: Array<string> = []
+  const repaired: Array<string> = []
+  const store = await ctx.store.fsck(repair ? { quarantine: true } : {})
+  const metas = new Map<string, SnapshotMeta>()
+  for (const name of await readdir(ctx.layout.snapshots).catch(() => [] as Array<string>)) {
+    const dir = join(ctx.layout.snapshots, name)
+    if (name.startsWith(".")) {
+      const pid = tempOwner(name)
+      if (pid !== undefined && pidAlive(pid)) continue // an extraction in progress
+      problems.push(`snapshots/${name}: leftover of an interrupted extraction`)
+      if (repair) {
+        await rm(dir, { recursive: true, force: true })
+        repaired.push(`removed snapshots/${name}`)
+      }
+      continue
+    }
+    const meta = await readJson<SnapshotMeta>(join(dir, "meta.json")).catch(() => undefined)
+    let problem: string | undefined
+    if (meta === undefined) problem = "no readable meta.json"
+    else if (digestHex(meta.chainId) !== name) problem = `meta.json names chain ${meta.chainId}`
+    else if (meta.parent === undefined ? meta.chainId !== meta.diffId : chainIds([meta.parent, meta.diffId])[1] !== meta.chainId) {
+      problem = `chainID ${meta.chainId} is not chainID(${meta.parent ?? "-"}, ${meta.diffId})`
+    }
+    if (problem !== undefined) {
+      problems.push(`snapshots/${name}: ${problem}`)
+      if (repair) {
+        await rm(dir, { recursive: true, force: true })
+        repaired.push(`removed snapshots/${name} (re-extracted when needed)`)
+      }
+    } else metas.set(meta!.chainId, meta!)
+  }
+  for (const m of metas.values()) {
+    if (m.parent !== undefined && !metas.has(m.parent)) problems.push(`snapshot ${m.chainId}: parent snapshot ${m.parent} is missing`)
+  }
+  for (const name of await readdir(ctx.layout.containers).catch(() => [] as Array<string>)) {
+    if (!name.startsWith(".")) continue
+    const pid = tempOwner(name)
+    if (pid !== undefined && pidAlive(pid)) continue
+    problems.push(`containers/${name}: leftover of an interrupted create or remove`)
+    if (repair) {
+      await rm(join(ctx.layout.containers, name), { recursive: true, force: true })
+      repaired.push(`removed containers/${name}`)
+    }
+  }
+  for (const c of await listContainerMetas(ctx)) {
+    for (const ch of c.chain) if (!metas.has(ch)) problems.push(`container ${c.id}: snapshot ${ch} of its image is missing`)
+    const live = await isMountedNow(ctx, c.id)
+    const kernelKind = c.mounted === undefined || c.mounted.driver === "kernel" || c.mounted.driver === "fuse"
+    if (kernelKind && live !== (c.mounted !== undefined)) {
+      problems.push(`container ${c.id}: metadata says ${c.mounted ? "mounted" : "unmounted"}, the kernel says ${live ? "mounted" : "unmounted"}`)
+    }
+  }
+  if (repair) {
+    const r = await reconcileMounts(ctx)
+    for (const id of r.unmounted) repaired.push(`unmounted stale mount of container ${id}`)
+    for (const id of r.marked) repaired.push(`marked container ${id} unmounted`)
+  }
+  return { ok: store.ok && problems.length === 0, store, problems, repaired }
+}

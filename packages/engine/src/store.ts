@@ -1,0 +1,129 @@
+// What the engine needs from the image store, implemented over @cairn/cas's Store. One seam,
+// so every other module speaks in images and blobs, not in cas calls.
+import type { Readable } from "node:stream"
+import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, REF_NAME, type Store } from "@cairn/cas"
+import type { Digest } from "@cairn/digest"
+import type { Descriptor } from "@cairn/oci-spec"
+import type { BlobSink, BlobSource } from "@cairn/registry"
+
+export interface LayerDescriptor {
+  readonly digest: Digest
+  readonly size: number
+  readonly mediaType: string
+}
+
+/** One manifest in index.json with every ref name pointing at it. */
+export interface StoredImage {
+  readonly descriptor: Descriptor
+  readonly names: ReadonlyArray<string>
+}
+
+export interface ImageStore {
+  readonly root: string
+  images(): Promise<Array<StoredImage>>
+  read(digest: Digest): Promise<Uint8Array>
+  open(digest: Digest): Promise<Readable>
+  stat(digest: Digest): Promise<{ size: number } | undefined>
+  put(desc: { digest: Digest; size: number; mediaType?: string }, data: Uint8Array | AsyncIterable<Uint8Array>, lease?: string): Promise<void>
+  /** Points `name` at the manifest (replacing what it named before). */
+  tag(name: string, descriptor: Descriptor): Promise<void>
+  /** Removes a name; false when there was none. */
+  untag(name: string): Promise<boolean>
+  /** Keeps an untagged manifest listed in index.json (a dangling image). */
+  addUntagged(descriptor: Descriptor): Promise<void>
+  /** Drops every index.json entry of this manifest digest. */
+  removeManifest(digest: Digest): Promise<void>
+  /** Runs f with a GC lease protecting what it stores until it ends. */
+  withLease<T>(f: (lease: string) => Promise<T>): Promise<T>
+  gc(options: GcOptions): Promise<GcReport>
+  fsck(options: FsckOptions): Promise<FsckReport>
+  /** The store as the registry client's BlobSink; what it stores is held by `lease`. */
+  sink(lease?: string): BlobSink
+  /** The store as the registry client's BlobSource. */
+  source(): BlobSource
+}
+
+/** The image store over @cairn/cas: the engine root is the OCI layout itself. */
+export class CasImageStore implements ImageStore {
+  constructor(readonly cas: Store) {}
+
+  get root() {
+    return this.cas.root
+  }
+
+  async images(): Promise<Array<StoredImage>> {
+    const byDigest = new Map<string, { descriptor: Descriptor; names: Array<string> }>()
+    for (const d of await this.cas.index()) {
+      const name = d.annotations?.[REF_NAME]
+      const entry = byDigest.get(d.digest) ?? { descriptor: d, names: [] }
+      if (name !== undefined && !entry.names.includes(name)) entry.names.push(name)
+      byDigest.set(d.digest, entry)
+    }
+    return [...byDigest.values()]
+  }
+  read(digest: Digest) {
+    return this.cas.read(digest)
+  }
+  open(digest: Digest) {
+    return this.cas.get(digest)
+  }
+  stat(digest: Digest) {
+    return this.cas.stat(digest)
+  }
+  async put(desc: { digest: Digest; size: number; mediaType?: string }, data: Uint8Array | AsyncIterable<Uint8Array>, lease?: string) {
+    await this.cas.put(desc, data, lease === undefined ? {} : { lease })
+  }
+  async tag(name: string, descriptor: Descriptor) {
+    const { annotations, ...rest } = descriptor
+    const kept = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME))
+    await this.cas.tag(name, Object.keys(kept).length > 0 ? { ...rest, annotations: kept } : rest)
+    // the untagged entry of this manifest (if any) is now redundant
+    await this.dropUntagged(descriptor.digest)
+  }
+  untag(name: string) {
+    return this.cas.untag(name)
+  }
+  async addUntagged(descriptor: Descriptor) {
+    const { annotations, ...rest } = descriptor
+    const kept = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME))
+    await this.cas.addRoot(Object.keys(kept).length > 0 ? { ...rest, annotations: kept } : rest)
+  }
+  private async dropUntagged(digest: Digest) {
+    const entries = await this.cas.index()
+    if (entries.some((d) => d.digest === digest && d.annotations?.[REF_NAME] === undefined)) await removeRoot(this.cas, digest)
+  }
+  sink(lease?: string): BlobSink {
+    const o = lease === undefined ? {} : { lease }
+    return {
+      has: (d) => this.cas.has(d),
+      put: (desc, data) => this.cas.put(desc, data, o),
+      ingestOffset: (d) => this.cas.ingestOffset(d),
+      resume: (desc, offset, data) => this.cas.resume(desc, offset, data, o)
+    }
+  }
+  source(): BlobSource {
+    return { stat: (d) => this.cas.stat(d), open: (d) => this.cas.open(d) }
+  }
+  gc(options: GcOptions) {
+    return this.cas.gc(options)
+  }
+  fsck(options: FsckOptions) {
+    return this.cas.fsck(options)
+  }
+  withLease<T>(f: (lease: string) => Promise<T>): Promise<T> {
+    return this.cas.withLease((l) => f(l.id))
+  }
+  async removeManifest(digest: Digest) {
+    for (const d of await this.cas.index()) {
+      const name = d.annotations?.[REF_NAME]
+      if (d.digest === digest && name !== undefined) await this.cas.untag(name)
+    }
+    await removeRoot(this.cas, digest)
+  }
+}
+
+// untagged index.json entries can only be dropped when cas offers it
+const removeRoot = async (cas: Store, digest: Digest): Promise<void> => {
+  const f = (cas as unknown as { removeRoot?: (d: Digest) => Promise<unknown> }).removeRoot
+  if (f !== undefined) await f.call(cas, digest)
+}

@@ -1,0 +1,149 @@
+// Test images built from files on this machine: GNU tar layers, gzip, a hand-written OCI layout.
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { gzipSync } from "node:zlib"
+
+export const BUSYBOX = "/bin/busybox"
+
+export const tempDir = (prefix = "cairn-engine-"): string => mkdtempSync(join(tmpdir(), prefix))
+
+const sha = (b: Uint8Array) => `sha256:${createHash("sha256").update(b).digest("hex")}`
+
+/** A layer spec: files (path -> content), symlinks, whiteouts (paths deleted), opaque dirs. */
+export interface LayerSpec {
+  readonly files?: Record<string, string | Buffer | { copyFrom: string; mode?: number }>
+  readonly dirs?: ReadonlyArray<string>
+  readonly symlinks?: Record<string, string>
+  /** paths whose `.wh.<name>` entry this layer carries */
+  readonly whiteouts?: ReadonlyArray<string>
+}
+
+/** The tar bytes of a layer (GNU tar, sorted, numeric owner 0/0, fixed mtime). */
+export function layerTar(spec: LayerSpec): Buffer {
+  const root = tempDir("cairn-layer-")
+  try {
+    for (const d of spec.dirs ?? []) mkdirSync(join(root, d), { recursive: true })
+    for (const [p, content] of Object.entries(spec.files ?? {})) {
+      mkdirSync(dirname(join(root, p)), { recursive: true })
+      if (typeof content === "object" && !Buffer.isBuffer(content)) {
+        copyFileSync(content.copyFrom, join(root, p))
+        execFileSync("chmod", [(content.mode ?? 0o755).toString(8), join(root, p)])
+      } else writeFileSync(join(root, p), content)
+    }
+    for (const [p, target] of Object.entries(spec.symlinks ?? {})) {
+      mkdirSync(dirname(join(root, p)), { recursive: true })
+      symlinkSync(target, join(root, p))
+    }
+    for (const p of spec.whiteouts ?? []) {
+      mkdirSync(dirname(join(root, p)), { recursive: true })
+      writeFileSync(join(dirname(join(root, p)), `.wh.${p.split("/").pop()}`), "")
+    }
+    return execFileSync("tar", ["-C", root, "--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@1700000000", "-cf", "-", "."], {
+      maxBuffer: 256 << 20
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+export interface BuiltImage {
+  readonly dir: string
+  readonly tag: string
+  readonly manifestDigest: string
+  readonly diffIds: ReadonlyArray<string>
+  readonly layerDigests: ReadonlyArray<string>
+}
+
+const layerCache = new Map<string, { tar: Buffer; gz: Buffer }>()
+
+/** Writes (or adds to) an OCI layout at dir with an image `tag` of these layers (bottom first). */
+export function buildLayout(
+  dir: string,
+  tag: string,
+  layers: ReadonlyArray<LayerSpec>,
+  config: { Cmd?: Array<string>; Entrypoint?: Array<string>; Env?: Array<string>; User?: string; WorkingDir?: string } = {},
+  history?: ReadonlyArray<{ created_by: string; empty_layer?: boolean }>
+): BuiltImage {
+  mkdirSync(join(dir, "blobs", "sha256"), { recursive: true })
+  writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }))
+  const put = (b: Buffer) => {
+    const d = sha(b)
+    writeFileSync(join(dir, "blobs", "sha256", d.slice(7)), b)
+    return d
+  }
+  const diffIds: Array<string> = []
+  const descs: Array<{ mediaType: string; digest: string; size: number }> = []
+  for (const spec of layers) {
+    const key = JSON.stringify(spec)
+    let entry = layerCache.get(key)
+    if (entry === undefined) {
+      const tar = layerTar(spec)
+      entry = { tar, gz: gzipSync(tar) }
+      layerCache.set(key, entry)
+    }
+    diffIds.push(sha(entry.tar))
+    descs.push({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: put(entry.gz), size: entry.gz.length })
+  }
+  const cfg = Buffer.from(
+    JSON.stringify({
+      created: "2024-01-01T00:00:00Z",
+      architecture: process.arch === "x64" ? "amd64" : process.arch,
+      os: "linux",
+      config: { Env: ["PATH=/bin:/usr/bin"], ...config },
+      rootfs: { type: "layers", diff_ids: diffIds },
+      history: history ?? layers.map((_, i) => ({ created: "2024-01-01T00:00:00Z", created_by: `layer ${i}` }))
+    })
+  )
+  const cfgDigest = put(cfg)
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cfgDigest, size: cfg.length },
+      layers: descs
+    })
+  )
+  const manifestDigest = put(manifest)
+  const indexPath = join(dir, "index.json")
+  let index: { schemaVersion: number; manifests: Array<Record<string, unknown>> } = { schemaVersion: 2, manifests: [] }
+  try {
+    index = JSON.parse(readFileSync(indexPath, "utf8"))
+  } catch {}
+  index.manifests = index.manifests.filter((m) => (m.annotations as Record<string, string> | undefined)?.["org.opencontainers.image.ref.name"] !== tag)
+  index.manifests.push({
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    digest: manifestDigest,
+    size: manifest.length,
+    annotations: { "org.opencontainers.image.ref.name": tag }
+  })
+  writeFileSync(indexPath, JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: index.manifests }))
+  return { dir, tag, manifestDigest, diffIds, layerDigests: descs.map((d) => d.digest) }
+}
+
+/** busybox-static as a one-layer image: /bin/busybox with sh and echo links, /etc/passwd. */
+export const busyboxLayer: LayerSpec = {
+  files: {
+    "bin/busybox": { copyFrom: BUSYBOX, mode: 0o755 },
+    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    "etc/group": "root:x:0:\nnogroup:x:65534:\n"
+  },
+  dirs: ["tmp", "root", "proc", "sys", "dev"],
+  symlinks: { "bin/sh": "busybox", "bin/echo": "busybox", "bin/ls": "busybox", "bin/cat": "busybox" }
+}
+
+export const haveTool = (name: string): boolean => {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export const mountinfoLines = (): Array<string> =>
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((l) => l.includes("cairn-engine-"))
