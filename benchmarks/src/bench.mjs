@@ -203,7 +203,7 @@ log("warming the page cache (reading every corpus blob and raw tar once)")
 execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar > /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
-/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number }>, failed?: string }>>} */
+/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number }>, failed?: string }>>} */
 const raw = {}
 for (const g of groups) {
   if (only && !only.has(g.id) && !only.has(g.corpus) && !(g.id === "pull" && only.has("pull"))) continue
@@ -229,7 +229,14 @@ for (const g of groups) {
         log(`${g.id}: ${c.label}: FAILED (its time does not count): ${failure}`)
         continue
       }
-      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS })
+      let workS
+      if (c.kind === "cairn") {
+        try {
+          const w = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "")
+          if (typeof w.workMs === "number") workS = w.workMs / 1000
+        } catch {}
+      }
+      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, workS })
       log(`${g.id} round ${round + 1}/${runs}: ${c.label}: ${r.wallS.toFixed(3)} s, ${((g.bytes / r.wallS) / 1e6).toFixed(0)} MB/s, peak RSS ${r.rssKB ? (r.rssKB / 1024).toFixed(0) : "?"} MB`)
     }
   }
@@ -261,6 +268,7 @@ const tables = groups
       const times = rec.runs.map((r) => r.wallS)
       const med = times.length ? median(times) : undefined
       const rss = rec.runs.map((r) => r.rssKB).filter((x) => x !== undefined)
+      const work = rec.runs.map((r) => r.workS).filter((x) => x !== undefined)
       return {
         id: c.id,
         label: c.label,
@@ -271,6 +279,7 @@ const tables = groups
         medianS: med,
         mbPerS: med ? g.bytes / med / 1e6 : undefined,
         filesPerS: med && g.files ? g.files / med : undefined,
+        ...(work.length ? { workMedianS: median(work), workMbPerS: g.bytes / median(work) / 1e6 } : {}),
         peakRssMB: rss.length ? Math.max(...rss) / 1024 : undefined,
         userS: rec.runs.length ? median(rec.runs.map((r) => r.userS ?? 0)) : undefined,
         sysS: rec.runs.length ? median(rec.runs.map((r) => r.sysS ?? 0)) : undefined

@@ -15,6 +15,7 @@ export function bucketOf(f) {
   if (fn === "(idle)") return "idle (waiting on threadpool: zlib inflate, fs I/O)"
   if (fn === "(garbage collector)") return "GC"
   if (fn === "(program)" || fn === "(root)") return "V8/native (program)"
+  if (url.includes("internal/modules") || /^compile(SourceTextModule|Function)/.test(fn)) return "module loading (start-up)"
   if (url.startsWith("wasm://") || url.includes("hash-wasm") || url.includes("/digest/")) return "hashing"
   if (url.includes("zlib") || /inflate|gunzip|zstd|decompress/i.test(fn + url)) return "decompression"
   if (url.includes("/overlay/") && url.includes("/tar/")) return "tar parsing"
