@@ -228,7 +228,8 @@ class LayerApplier {
   }
 
   private fail(h: TarHeader, operation: string, e: unknown): never {
-    if (e instanceof UnsafeEntryError || e instanceof ApplyEntryError) throw e
+    // Typed failures (tar, decompression, safety) pass through; only raw fs errors are wrapped.
+    if (typeof e === "object" && e !== null && "_tag" in e) throw e
     throw new ApplyEntryError({ path: showPath(h.path), operation, reason: (e as Error).message })
   }
 

@@ -264,8 +264,8 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
           const prefix = isUstar ? field(block, 345, 155) : Buffer.alloc(0)
           path = prefix.length > 0 ? Buffer.concat([prefix, Buffer.from("/"), rawName]) : Buffer.from(rawName)
         }
-        // Old V7 archives mark directories only by a trailing slash.
-        if (type === "file" && flag !== "7" && path.length > 0 && path[path.length - 1] === 0x2f) type = "directory"
+        // Old V7 archives (typeflag NUL) mark directories only by a trailing slash (as Go's archive/tar).
+        if (flag === "\0" && path.length > 0 && path[path.length - 1] === 0x2f) type = "directory"
         const paxLink = pax.get("linkpath")
         const linkpath =
           paxLink !== undefined && paxLink.length > 0 ? paxLink : longLink !== undefined ? longLink : Buffer.from(field(block, 157, 100))
