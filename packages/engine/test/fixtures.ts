@@ -41,6 +41,7 @@ export function layerTar(spec: LayerSpec): Buffer {
       mkdirSync(dirname(join(root, p)), { recursive: true })
       writeFileSync(join(dirname(join(root, p)), `.wh.${p.split("/").pop()}`), "")
     }
+    execFileSync("chmod", ["755", root]) // mkdtemp made it 0700; an image's / is 0755
     return execFileSync("tar", ["-C", root, "--sort=name", "--numeric-owner", "--owner=0", "--group=0", "--mtime=@1700000000", "-cf", "-", "."], {
       maxBuffer: 256 << 20
     })
