@@ -152,6 +152,7 @@ export class RegistryClient {
   private readonly auth: Authenticator
   private readonly endpoints = new Map<string, Endpoint>()
   private readonly plainHttp: boolean | readonly string[]
+  private readonly badIngest = new Set<string>()
 
   constructor(options: RegistryClientOptions = {}) {
     this.ownsTransport = !(options.transport instanceof Transport)
@@ -185,22 +186,32 @@ export class RegistryClient {
     const ref = asRef(reference)
     const ep = this.endpoint(ref.registry)
     const path = `/v2/${ref.repository}/manifests/${referenceTarget(ref)}`
-    const res = await ep.send({
-      method: "GET",
-      path,
-      headers: { accept: (options.accept ?? MANIFEST_ACCEPT).join(", ") },
-      scopes: [repositoryScope(ref.repository, "pull")],
-      signal: options.signal
-    })
-    if (res.status !== 200) throw await registryError("GET", res)
-    const url = res.url.href
-    const announced = Number(res.header("content-length") ?? "NaN")
-    if (announced > this.manifestLimit) {
-      res.body.destroy()
-      throw new ManifestTooLargeError({ url, limit: this.manifestLimit, size: announced })
+    for (let attempt = 1; ; attempt++) {
+      const res = await ep.send({
+        method: "GET",
+        path,
+        headers: { accept: (options.accept ?? MANIFEST_ACCEPT).join(", ") },
+        scopes: [repositoryScope(ref.repository, "pull")],
+        signal: options.signal
+      })
+      if (res.status !== 200) throw await registryError("GET", res)
+      const url = res.url.href
+      const announced = Number(res.header("content-length") ?? "NaN")
+      if (announced > this.manifestLimit) {
+        res.body.destroy()
+        throw new ManifestTooLargeError({ url, limit: this.manifestLimit, size: announced })
+      }
+      let bytes: Buffer
+      try {
+        bytes = await res.bytes(this.manifestLimit, (n) => new ManifestTooLargeError({ url, limit: this.manifestLimit, size: n }))
+      } catch (e) {
+        // the connection dropped mid-body (or a lying Content-Length cut it short): ask again
+        if (!isNetworkCut(e) || options.signal?.aborted) throw e
+        if (attempt < this.transport.retry.attempts) continue
+        throw new TransportError({ method: "GET", url, reason: (e as Error).message, attempts: attempt })
+      }
+      return this.checkManifest(url, ref, bytes, stripParams(res.header("content-type")), res.header("docker-content-digest"))
     }
-    const bytes = await res.bytes(this.manifestLimit, (n) => new ManifestTooLargeError({ url, limit: this.manifestLimit, size: n }))
-    return this.checkManifest(url, ref, bytes, stripParams(res.header("content-type")), res.header("docker-content-digest"))
   }
 
   private async checkManifest(url: string, ref: Reference, bytes: Uint8Array, contentType: string | undefined, dcd: string | undefined) {
@@ -397,8 +408,9 @@ export class RegistryClient {
     const attempts = this.transport.retry.attempts
     let transferred = 0
     let firstOffset: number | undefined
+    // after a bad download of this digest the sink's ingest holds bad bytes: never resume onto them
+    let canResume = sink.ingestOffset !== undefined && sink.resume !== undefined && !this.badIngest.has(desc.digest)
     for (let attempt = 1; ; attempt++) {
-      const canResume = sink.ingestOffset !== undefined && sink.resume !== undefined
       let offset = canResume ? await this.sinkCall(desc.digest, () => sink.ingestOffset!(desc.digest)) : 0
       if (offset > desc.size) offset = 0
       firstOffset ??= offset
@@ -426,10 +438,17 @@ export class RegistryClient {
             : await sink.put(desc, data)
         transferred += counted.n
         void r
+        this.badIngest.delete(desc.digest)
         return { skipped: false, transferred, resumedFrom: firstOffset }
       } catch (e) {
         transferred += counted.n
         if (sourceError === undefined) {
+          // a resumed blob that fails the sink's check had a bad prefix (e.g. from a corrupt earlier
+          // download): start over once from byte 0, which `put` does by contract
+          if (offset > 0 && canResume && (e instanceof DigestMismatchError || e instanceof SizeMismatchError) && attempt < attempts) {
+            canResume = false
+            continue
+          }
           // the sink failed by itself; its own verification errors pass through as they are
           if (e instanceof DigestMismatchError || e instanceof SizeMismatchError || e instanceof BlobSinkError) throw e
           if (isNetworkCut(e) || e instanceof RegistryError || e instanceof ContentLengthError || e instanceof TransportError) throw e
@@ -438,6 +457,7 @@ export class RegistryClient {
         if (options.signal?.aborted) throw options.signal.reason ?? sourceError
         // a cut connection (or a body that ended short) resumes; anything else is final
         const short = sourceError instanceof SizeMismatchError && !sourceError.early
+        if (!short && (sourceError instanceof DigestMismatchError || sourceError instanceof SizeMismatchError)) this.badIngest.add(desc.digest)
         if ((isNetworkCut(sourceError) || short) && attempt < attempts) continue
         if (isNetworkCut(sourceError)) {
           throw new TransportError({ method: "GET", url: `${ref.registry}/${ref.repository}@${desc.digest}`, reason: (sourceError as Error).message, attempts: attempt })

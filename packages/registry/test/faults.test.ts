@@ -1,0 +1,237 @@
+// Faults injected by a loopback proxy in front of the real docker-registry.
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DigestMismatchError } from "@cairn/digest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  ContentLengthError,
+  ManifestDigestError,
+  ManifestTooLargeError,
+  pullImage,
+  pushImage,
+  RegistryClient,
+  RegistryError,
+  staticCredentials,
+  TransportError
+} from "../src/index.js"
+import { DirSink } from "./support/dirSink.js"
+import { type FaultProxy, startBlobStore, startFaultProxy } from "./support/faultProxy.js"
+import { makeImage, randomFile, type TestImage } from "./support/image.js"
+import { haveHtpasswd, haveRegistry, type RunningRegistry, startRegistry } from "./support/registryServer.js"
+
+const tmp: string[] = []
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "cairn-fault-test-"))
+  tmp.push(d)
+  return d
+}
+afterAll(() => {
+  for (const d of tmp) rmSync(d, { recursive: true, force: true })
+})
+
+const fastRetry = { retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 2_000 } }
+
+describe.skipIf(!haveRegistry)("faults between client and registry", () => {
+  let reg: RunningRegistry
+  let proxy: FaultProxy
+  let img: TestImage
+  const retries: Array<{ reason: string; delayMs: number }> = []
+  let client: RegistryClient
+  const repo = () => `${proxy.host}/faults/app`
+  const layer = () => img.layers[0]!
+  const isLayerGet = (r: { method: string; path: string }) => r.method === "GET" && r.path.endsWith(`/blobs/${layer().digest}`)
+  const layerGets = () => proxy.seen.filter(isLayerGet)
+
+  beforeAll(async () => {
+    reg = await startRegistry()
+    img = makeImage([{ "data.bin": randomFile(3_000_000) }])
+    const direct = new RegistryClient({ credentials: staticCredentials({}) })
+    await pushImage(direct, img.source, img.manifest.digest, `${reg.host}/faults/app:1`)
+    direct.close()
+    proxy = await startFaultProxy(reg.host)
+    client = new RegistryClient({
+      credentials: staticCredentials({}),
+      transport: { ...fastRetry, onRetry: (r) => retries.push({ reason: r.reason, delayMs: r.delayMs }) }
+    })
+  })
+  afterAll(async () => {
+    client?.close()
+    await proxy?.close()
+    await reg?.stop()
+  })
+  const fresh = () => {
+    proxy.seen.length = 0
+    retries.length = 0
+    proxy.rule = () => undefined
+  }
+
+  it("resumes a blob cut mid-transfer with Range, fetching the bytes past the cut once", async () => {
+    fresh()
+    const cut = 1_000_000
+    proxy.rule = (r) => (isLayerGet(r) && layerGets().length === 1 ? { kind: "cut", after: cut } : undefined)
+    const sink = new DirSink(tempDir())
+    const r = await pullImage(client, `${repo()}:1`, sink)
+    expect(sink.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+    const [first, second] = layerGets()
+    expect(layerGets()).toHaveLength(2)
+    expect(first!.sent).toBe(cut)
+    const start = Number(/^bytes=(\d+)-$/.exec(String(second!.headers.range))?.[1])
+    // the resume starts where the sink's ingest ended: at most the cut, less only by what was in flight
+    expect(start).toBeLessThanOrEqual(cut)
+    expect(start).toBeGreaterThan(cut - 256 * 1024)
+    expect(second!.sent).toBe(layer().size - start)
+    expect(sink.resumes).toEqual([{ digest: layer().digest, offset: start }])
+    expect(r.blobs.find((b) => b.descriptor.digest === layer().digest)?.resumedFrom).toBe(0)
+  })
+
+  it("starts the blob over when the registry ignores the Range header", async () => {
+    fresh()
+    proxy.rule = (r) => {
+      if (!isLayerGet(r)) return undefined
+      return layerGets().length === 1 ? { kind: "cut", after: 500_000 } : { kind: "dropRange" }
+    }
+    const sink = new DirSink(tempDir())
+    await pullImage(client, `${repo()}:1`, sink)
+    expect(sink.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+    expect(sink.resumes).toEqual([])
+    expect(sink.puts.filter((d) => d === layer().digest)).toHaveLength(2)
+  })
+
+  it("retries 500s and a 429, waiting as long as Retry-After says", async () => {
+    fresh()
+    let manifest500 = 0
+    let blob429 = 0
+    proxy.rule = (r) => {
+      if (r.path.includes("/manifests/") && manifest500 < 2) return manifest500++, { kind: "status", status: 500 }
+      if (isLayerGet(r) && blob429 < 1) return blob429++, { kind: "status", status: 429, headers: { "retry-after": "1" } }
+      return undefined
+    }
+    const sink = new DirSink(tempDir())
+    const r = await pullImage(client, `${repo()}:1`, sink)
+    expect(r.digest).toBe(img.manifest.digest)
+    expect(retries.map((x) => x.reason).sort()).toEqual(["HTTP 429", "HTTP 500", "HTTP 500"])
+    expect(retries.find((x) => x.reason === "HTTP 429")?.delayMs).toBe(1000)
+  })
+
+  it("fails with RegistryError after the last attempt when the registry keeps answering 503", async () => {
+    fresh()
+    proxy.rule = (r) => (r.path.includes("/manifests/") ? { kind: "status", status: 503 } : undefined)
+    const e = await client.getManifest(`${repo()}:1`).catch((x) => x)
+    expect(e).toBeInstanceOf(RegistryError)
+    expect(e).toMatchObject({ status: 503, code: "UNAVAILABLE" })
+    expect(proxy.seen).toHaveLength(4)
+  })
+
+  it("retries a connection reset before any response, then reports TransportError", async () => {
+    fresh()
+    proxy.rule = (_r, i) => (i === 0 ? { kind: "reset" } : undefined)
+    expect((await client.getManifest(`${repo()}:1`)).digest).toBe(img.manifest.digest)
+    fresh()
+    proxy.rule = () => ({ kind: "reset" })
+    const e = await client.getManifest(`${repo()}:1`).catch((x) => x)
+    expect(e).toBeInstanceOf(TransportError)
+    expect(e.attempts).toBe(4)
+  })
+
+  it("does not trust a lying Content-Length: retried, then ContentLengthError, nothing stored", async () => {
+    fresh()
+    proxy.rule = (r) => (isLayerGet(r) && layerGets().length === 1 ? { kind: "contentLength", value: layer().size + 100 } : undefined)
+    const ok = new DirSink(tempDir())
+    await pullImage(client, `${repo()}:1`, ok)
+    expect(ok.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+
+    fresh()
+    proxy.rule = (r) => (isLayerGet(r) ? { kind: "contentLength", value: layer().size + 100 } : undefined)
+    const sink = new DirSink(tempDir())
+    const e = await pullImage(client, `${repo()}:1`, sink).catch((x) => x)
+    expect(e).toBeInstanceOf(ContentLengthError)
+    expect(e).toMatchObject({ expected: layer().size, announced: layer().size + 100 })
+    expect(await sink.has(layer().digest)).toBe(false)
+    expect(await sink.has(img.manifest.digest)).toBe(false)
+  })
+
+  it("rejects a manifest whose Docker-Content-Digest does not match its bytes", async () => {
+    fresh()
+    const lie = `sha256:${"0".repeat(64)}`
+    proxy.rule = (r) => (r.path.includes("/manifests/") ? { kind: "header", name: "docker-content-digest", value: lie } : undefined)
+    const sink = new DirSink(tempDir())
+    const e = await pullImage(client, `${repo()}:1`, sink).catch((x) => x)
+    expect(e).toBeInstanceOf(ManifestDigestError)
+    expect(e).toMatchObject({ expected: lie, actual: img.manifest.digest, source: "Docker-Content-Digest" })
+    expect(sink.list()).toEqual([])
+  })
+
+  it("never lets a blob whose bytes do not match its digest into the sink, even a trusting one", async () => {
+    for (const verify of [true, false]) {
+      fresh()
+      proxy.rule = (r) => (isLayerGet(r) ? { kind: "corrupt", at: 1234 } : undefined)
+      const sink = new DirSink(tempDir())
+      sink.verify = verify
+      const e = await pullImage(client, `${repo()}:1`, sink).catch((x) => x)
+      expect(e).toBeInstanceOf(DigestMismatchError)
+      expect(e.expected).toBe(layer().digest)
+      expect(await sink.has(layer().digest)).toBe(false)
+      expect(await sink.has(img.manifest.digest)).toBe(false)
+      // the next clean pull recovers though the bad bytes sat in the sink's ingest area: this client
+      // remembers not to resume onto them; a new one (another process) resumes, the verifying sink
+      // refuses the result, and the client starts that blob over from byte 0
+      fresh()
+      const again = verify ? new RegistryClient({ credentials: staticCredentials({}), transport: fastRetry }) : client
+      await pullImage(again, `${repo()}:1`, sink)
+      if (again !== client) again.close()
+      expect(sink.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+      if (verify) expect(sink.resumes).toEqual([{ digest: layer().digest, offset: layer().size }])
+      else expect(sink.resumes).toEqual([])
+    }
+  })
+
+  it("fails with ManifestTooLargeError over 4 MiB, announced or streamed", async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20)
+    for (const headers of [{ "content-type": "application/vnd.oci.image.manifest.v1+json", "content-length": String(big.length) }, { "content-type": "application/vnd.oci.image.manifest.v1+json" }]) {
+      fresh()
+      proxy.rule = (r) => (r.path.includes("/manifests/") ? { kind: "body", body: big, headers } : undefined)
+      const e = await client.getManifest(`${repo()}:1`).catch((x) => x)
+      expect(e).toBeInstanceOf(ManifestTooLargeError)
+      expect(e.limit).toBe(4 * 1024 * 1024)
+      expect(e.size).toBeGreaterThan(e.limit)
+    }
+  })
+})
+
+describe.skipIf(!haveRegistry || !haveHtpasswd)("redirects", () => {
+  let reg: RunningRegistry
+  let proxy: FaultProxy
+  beforeAll(async () => {
+    reg = await startRegistry({ htpasswd: { user: "u", password: "p" } })
+    proxy = await startFaultProxy(reg.host)
+  })
+  afterAll(async () => {
+    await proxy?.close()
+    await reg?.stop()
+  })
+
+  it("follows a blob redirect to another host without the Authorization header", async () => {
+    const creds = staticCredentials({ [reg.host]: { username: "u", password: "p" } })
+    const img = makeImage([{ "r.bin": randomFile(50_000) }])
+    const direct = new RegistryClient({ credentials: creds })
+    await pushImage(direct, img.source, img.manifest.digest, `${reg.host}/redir/app:1`)
+    direct.close()
+    // 127.0.0.2 is another loopback host: a different origin, like object storage
+    const store = await startBlobStore("127.0.0.2", img.source.blobs)
+    const layer = img.layers[0]!
+    proxy.rule = (r) => (r.method === "GET" && r.path.endsWith(`/blobs/${layer.digest}`) ? { kind: "redirect", location: `${store.origin}/blob/${layer.digest}` } : undefined)
+    const client = new RegistryClient({ credentials: staticCredentials({ [proxy.host]: { username: "u", password: "p" } }), transport: fastRetry })
+    try {
+      const sink = new DirSink(tempDir())
+      await pullImage(client, `${proxy.host}/redir/app:1`, sink)
+      expect(sink.read(layer.digest).equals(img.source.blobs.get(layer.digest)!)).toBe(true)
+      const redirected = proxy.seen.find((r) => r.path.endsWith(`/blobs/${layer.digest}`) && r.method === "GET")
+      expect(redirected?.headers.authorization).toMatch(/^Basic /)
+      expect(store.authorizations).toEqual([undefined])
+    } finally {
+      client.close()
+      await store.close()
+    }
+  })
+})
