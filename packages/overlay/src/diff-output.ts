@@ -40,6 +40,22 @@ export interface LayerOutputOptions {
   level?: number
 }
 
+/** How mtimes are normalized in written layers. */
+export interface MtimeOptions {
+  /** every entry gets this mtime (seconds since the epoch) */
+  mtime?: number
+  /** mtimes later than this are clamped to it; default: the SOURCE_DATE_EPOCH environment variable */
+  clampMtime?: number
+}
+
+/** Apply a fixed mtime or clamping (reproducible-builds.org SOURCE_DATE_EPOCH: clamp, never raise). */
+export function normalizeMtime(seconds: number, options: MtimeOptions): number {
+  if (options.mtime !== undefined) return options.mtime
+  const env = process.env.SOURCE_DATE_EPOCH?.trim()
+  const clamp = options.clampMtime ?? (env !== undefined && /^\d+$/u.test(env) ? Number(env) : undefined)
+  return clamp !== undefined && seconds > clamp ? clamp : seconds
+}
+
 /** zstd compression was asked for but neither node:zlib nor a zstd binary offers it. */
 export class ZstdUnavailableError extends Data.TaggedError("ZstdUnavailableError")<{
   readonly reason: string

@@ -3,7 +3,7 @@ import { open } from "node:fs/promises"
 import type { Writable } from "node:stream"
 import { Data } from "effect"
 import { showPath } from "./errors.js"
-import { type LayerOutputOptions, type LayerResult, writeLayer } from "./diff-output.js"
+import { type LayerOutputOptions, type LayerResult, type MtimeOptions, normalizeMtime, writeLayer } from "./diff-output.js"
 import { compareBytes, type FsNode, scanTree } from "./diff-tree.js"
 import { makeHeader, type TarHeader } from "./tar/header.js"
 import type { TarWriter } from "./tar/writer.js"
@@ -26,11 +26,7 @@ export class UnsupportedUpperError extends Data.TaggedError("UnsupportedUpperErr
   }
 }
 
-export interface DiffOptions extends LayerOutputOptions {
-  /** every entry gets this mtime (seconds since the epoch) */
-  mtime?: number
-  /** mtimes later than this are clamped to it; default: the SOURCE_DATE_EPOCH environment variable */
-  clampMtime?: number
+export interface DiffOptions extends LayerOutputOptions, MtimeOptions {
   /** keep sub-second mtimes (PAX records); default false: whole seconds, as Docker and umoci write */
   subsecondMtime?: boolean
   /** diffDirs: compare file bytes when size and metadata are equal (default true) */
@@ -61,14 +57,7 @@ type Planned =
 
 const join = (dir: Buffer, name: Buffer) => (dir.length === 0 ? name : Buffer.concat([dir, Buffer.from("/"), name]))
 
-function sourceDateEpoch(): number | undefined {
-  const v = process.env.SOURCE_DATE_EPOCH
-  if (v === undefined || !/^\d+$/u.test(v.trim())) return undefined
-  return Number(v.trim())
-}
-
 function mtimeOf(ns: bigint, options: DiffOptions): number {
-  if (options.mtime !== undefined) return options.mtime
   const billion = 1_000_000_000n
   let sec = ns / billion
   let rem = ns % billion
@@ -76,10 +65,7 @@ function mtimeOf(ns: bigint, options: DiffOptions): number {
     sec -= 1n
     rem += billion
   }
-  let t = options.subsecondMtime === true ? Number(sec) + Number(rem) / 1e9 : Number(sec)
-  const clamp = options.clampMtime ?? sourceDateEpoch()
-  if (clamp !== undefined && t > clamp) t = clamp
-  return t
+  return normalizeMtime(options.subsecondMtime === true ? Number(sec) + Number(rem) / 1e9 : Number(sec), options)
 }
 
 function headerOf(node: FsNode, xattrs: Map<string, Buffer>, options: DiffOptions): TarHeader {

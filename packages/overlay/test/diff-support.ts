@@ -125,21 +125,21 @@ export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
       case "file": {
         const body = Buffer.from(s.body ?? "")
         const xattrs = new Map(Object.entries(s.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v)]))
-        await w.add(makeHeader({ path: s.path, type: "file", size: body.length, mode: s.mode ?? 0o644, mtime: s.mtime ?? 1_700_000_000, xattrs }), body)
+        await w.add(makeHeader({ path: Buffer.from(s.path), type: "file", size: body.length, mode: s.mode ?? 0o644, mtime: s.mtime ?? 1_700_000_000, xattrs }), body)
         break
       }
       case "directory":
-        await w.add(makeHeader({ path: s.path, type: "directory", mode: s.mode ?? 0o755, mtime: s.mtime ?? 1_700_000_000 }))
+        await w.add(makeHeader({ path: Buffer.from(s.path), type: "directory", mode: s.mode ?? 0o755, mtime: s.mtime ?? 1_700_000_000 }))
         break
       case "symlink":
       case "hardlink":
-        await w.add(makeHeader({ path: s.path, type: s.type, linkpath: s.target, mtime: 1_700_000_000 }))
+        await w.add(makeHeader({ path: Buffer.from(s.path), type: s.type, linkpath: Buffer.from(s.target), mtime: 1_700_000_000 }))
         break
       case "whiteout":
-        await w.add(makeHeader({ path: `${dir}.wh.${base}`, type: "file", mode: 0o644 }))
+        await w.add(makeHeader({ path: Buffer.from(`${dir}.wh.${base}`), type: "file", mode: 0o644 }))
         break
       case "opaque":
-        await w.add(makeHeader({ path: `${s.path}/.wh..wh..opq`, type: "file", mode: 0o644 }))
+        await w.add(makeHeader({ path: Buffer.from(`${s.path}/.wh..wh..opq`), type: "file", mode: 0o644 }))
         break
     }
   }
