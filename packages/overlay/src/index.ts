@@ -53,3 +53,39 @@ export {
   rootlessOwnerXattr
 } from "./apply.js"
 export { cleanComponents, RootPath } from "./rootpath.js"
+// Writing layers (overlay-diff): tar writer, diffs, flatten, merged view, analysis
+export { TarBodySizeError, TarHeaderError, type TarWriteError, TarWriter, TarWriterClosedError } from "./tar/writer.js"
+export {
+  type Change,
+  changes,
+  changesUpper,
+  type DiffOptions,
+  type DiffResult,
+  diffDirs,
+  diffUpper,
+  UnsupportedUpperError
+} from "./diff.js"
+export {
+  LAYER_MEDIA_TYPES,
+  type LayerCompression,
+  type LayerOutputOptions,
+  type LayerResult,
+  LayerWriteError,
+  type MtimeOptions,
+  normalizeMtime,
+  writeLayer,
+  ZstdUnavailableError
+} from "./diff-output.js"
+export { DiffSourceError } from "./diff-tree.js"
+export { XattrReadError } from "./diff-xattrs.js"
+export { type FlattenOptions, flatten } from "./flatten.js"
+export {
+  type ContentRef,
+  type IndexObserver,
+  type LayerSource,
+  layerBody,
+  MergedView,
+  type ViewEntry,
+  ViewPathError
+} from "./view.js"
+export { analyzeLayers, type LayerAnalysis, type StackAnalysis } from "./analysis.js"
