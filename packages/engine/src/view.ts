@@ -1,34 +1,143 @@
+// Reading an image without mounting it (@cairn/overlay's MergedView over the layer blobs),
+// flattening, `docker export`-style tars and per-layer waste analysis.
+import { createReadStream } from "node:fs"
+import { rm } from "node:fs/promises"
+import { randomBytes } from "node:crypto"
+import { join } from "node:path"
 import type { Readable, Writable } from "node:stream"
+import {
+  analyzeLayers,
+  type LayerAnalysis as OverlayLayerAnalysis,
+  diffUpper,
+  flatten as flattenLayers,
+  type LayerSource,
+  MergedView,
+  type ViewEntry
+} from "@cairn/overlay"
+import { containerImage, storeImage, storeLayerFile } from "./commit.js"
+import { findContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
-import type { ImageSummary } from "./images.js"
+import { ContainerNotFoundError, PathNotFoundInImageError } from "./errors.js"
+import { type ImageSummary, type LoadedImage, resolveImage } from "./images.js"
+import { normalizeName } from "./reference.js"
 
 export interface FileEntry {
   readonly name: string
+  /** "/"-rooted path */
   readonly path: string
-  readonly type: string
+  readonly type: ViewEntry["type"]
   readonly size: number
   readonly mode: number
   readonly uid: number
   readonly gid: number
+  readonly mtime: number
   readonly linkTarget?: string
 }
-export interface LayerAnalysis {
-  readonly layer: string
+
+/** Per layer: what it adds, changes and deletes, and the bytes later layers shadow (waste). */
+export interface LayerAnalysis extends OverlayLayerAnalysis {
+  readonly digest: string
   readonly size: number
-  readonly wastedBytes: number
+  readonly createdBy?: string
 }
-export async function listFiles(_ctx: EngineContext, _image: string, _path: string): Promise<Array<FileEntry>> {
-  throw new Error("not yet")
+
+const sourcesOf = (ctx: EngineContext, img: LoadedImage): Array<LayerSource> =>
+  img.layers.map((l) => () => ctx.store.open(l.digest))
+
+const viewOf = async (ctx: EngineContext, image: string) => {
+  const img = await resolveImage(ctx, image)
+  return { img, view: await MergedView.build(sourcesOf(ctx, img)) }
 }
-export async function readFile(_ctx: EngineContext, _image: string, _path: string): Promise<Readable> {
-  throw new Error("not yet")
+
+const clean = (path: string) => path.replace(/^\/+/, "").replace(/\/+$/, "")
+
+const entryOf = (e: ViewEntry): FileEntry => {
+  const path = `/${e.path.toString("utf8")}`
+  return {
+    name: path.slice(path.lastIndexOf("/") + 1),
+    path,
+    type: e.type,
+    size: e.header.size,
+    mode: e.header.mode,
+    uid: e.header.uid,
+    gid: e.header.gid,
+    mtime: e.header.mtime,
+    ...(e.type === "symlink" ? { linkTarget: e.header.linkpath.toString("utf8") } : {})
+  }
 }
-export async function flatten(_ctx: EngineContext, _image: string, _name: string): Promise<ImageSummary> {
-  throw new Error("not yet")
+
+/** The entries of a directory of the image (or the entry itself for a file), like `ls -l`. */
+export async function listFiles(ctx: EngineContext, image: string, path: string): Promise<Array<FileEntry>> {
+  const { view } = await viewOf(ctx, image)
+  const p = clean(path)
+  const at = p === "" ? undefined : view.statFollow(p)
+  if (p !== "" && at === undefined) throw new PathNotFoundInImageError({ image, path })
+  if (at !== undefined && at.type !== "directory") return [entryOf(at)]
+  return view.readdir(p).map((name) => {
+    const child = p === "" ? name : Buffer.concat([Buffer.from(`${p}/`), name])
+    return entryOf(view.stat(child)!)
+  })
 }
-export async function exportFs(_ctx: EngineContext, _what: string, _dest: Writable | string): Promise<void> {
-  throw new Error("not yet")
+
+/** A regular file's bytes (symlinks followed inside the image). */
+export async function readFile(ctx: EngineContext, image: string, path: string): Promise<Readable> {
+  const { view } = await viewOf(ctx, image)
+  const p = clean(path)
+  const e = view.statFollow(p)
+  if (e === undefined) throw new PathNotFoundInImageError({ image, path })
+  return view.readFile(p)
 }
-export async function analyze(_ctx: EngineContext, _image: string): Promise<Array<LayerAnalysis>> {
-  throw new Error("not yet")
+
+/** A new image `name` with one layer holding the merged tree of `image`. */
+export async function flatten(ctx: EngineContext, image: string, name: string): Promise<ImageSummary> {
+  const target = normalizeName(name)
+  const img = await resolveImage(ctx, image)
+  return ctx.store.withLease(async (lease) => {
+    const layer = await storeLayerFile(ctx, lease, (file) => flattenLayers(sourcesOf(ctx, img), file, { compression: "gzip" }))
+    return storeImage(
+      ctx,
+      img,
+      layer,
+      { created: new Date().toISOString(), created_by: `cairn flatten ${image}`, comment: `flattened from ${img.digest}` },
+      target,
+      lease,
+      true
+    )
+  })
+}
+
+/** A tar of the merged tree of an image, or of a container (its image plus its upper dir's changes). */
+export async function exportFs(ctx: EngineContext, what: string, dest: Writable | string): Promise<void> {
+  const container = await findContainer(ctx, what).catch((e) => {
+    if (e instanceof ContainerNotFoundError) return undefined
+    throw e
+  })
+  if (container === undefined) {
+    const img = await resolveImage(ctx, what)
+    await flattenLayers(sourcesOf(ctx, img), dest, { compression: "none" })
+    return
+  }
+  const img = await containerImage(ctx, container.imageDigest)
+  const upperLayer = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}.tar`)
+  try {
+    await diffUpper(join(ctx.layout.container(container.id), "upper"), upperLayer, {
+      compression: "none",
+      xattrNamespace: container.mounted?.driver === "rootless" ? "user" : "trusted"
+    })
+    await flattenLayers([...sourcesOf(ctx, img), () => createReadStream(upperLayer)], dest, { compression: "none" })
+  } finally {
+    await rm(upperLayer, { force: true })
+  }
+}
+
+export async function analyze(ctx: EngineContext, image: string): Promise<Array<LayerAnalysis>> {
+  const img = await resolveImage(ctx, image)
+  const stack = await analyzeLayers(sourcesOf(ctx, img))
+  const createdBy = (img.config.history ?? []).filter((h) => h.empty_layer !== true).map((h) => h.created_by)
+  return stack.layers.map((l, i) => ({
+    ...l,
+    digest: img.layers[i]!.digest,
+    size: img.layers[i]!.size,
+    ...(createdBy[i] === undefined ? {} : { createdBy: createdBy[i] })
+  }))
 }

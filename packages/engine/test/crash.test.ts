@@ -1,0 +1,108 @@
+import { execFileSync, spawn } from "node:child_process"
+import { existsSync, readdirSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Engine } from "../src/index.js"
+import { buildLayout, mountinfoLines, tempDir } from "./fixtures.js"
+
+const pkg = join(import.meta.dirname, "..")
+const rounds = process.env.CAIRN_STRESS === "1" ? 60 : 16
+
+/** The child runs the built package; build it (and its deps) once. */
+function build(): string | undefined {
+  try {
+    execFileSync("npx", ["tsc", "-b", pkg], { cwd: join(pkg, "..", ".."), stdio: "pipe" })
+    return existsSync(join(pkg, "dist", "index.js")) ? undefined : "dist/index.js missing after tsc -b"
+  } catch (e) {
+    return `tsc -b failed: ${String((e as { stdout?: Buffer }).stdout ?? e).slice(0, 400)}`
+  }
+}
+
+/** Starts the child, waits until its engine is open, lets it work a random while, SIGKILLs it. */
+async function killMidway(root: string, op: string, source: string, maxMs: number): Promise<void> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "crash-child.mjs"), root, op, source], { stdio: ["ignore", "pipe", "pipe"] })
+  let err = ""
+  child.stderr.on("data", (d) => {
+    err += d
+  })
+  const exited = new Promise<void>((res) => child.on("exit", () => res()))
+  await new Promise<void>((res, rej) => {
+    child.stdout.once("data", () => res())
+    child.once("exit", () => rej(new Error(`child exited before it was ready: ${err}`)))
+  })
+  await sleep(Math.random() * maxMs)
+  child.kill("SIGKILL")
+  await exited
+  if (err !== "") throw new Error(`child failed on its own before the kill: ${err}`)
+}
+
+/** After a crash, a fresh open leaves the root consistent. */
+async function expectConsistent(root: string): Promise<Engine> {
+  const engine = await Engine.open({ root })
+  const report = await engine.fsck()
+  expect(report.problems).toEqual([])
+  expect(report.store.ok).toBe(true)
+  expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
+  expect(readdirSync(join(root, "containers")).filter((n) => n.startsWith("."))).toEqual([])
+  // every mount under the root is a container whose metadata says so: nothing stale
+  const mounted = new Set((await engine.listContainers()).filter((c) => c.mounted).map((c) => c.id))
+  for (const line of mountinfoLines().filter((l) => l.includes(root))) {
+    expect([...mounted].some((id) => line.includes(id))).toBe(true)
+  }
+  return engine
+}
+
+describe("crash safety: SIGKILL at random points", () => {
+  let dir: string
+  const mountsBefore = mountinfoLines()
+  let skip: string | undefined
+  beforeAll(() => {
+    skip = build()
+    if (skip !== undefined) console.warn(`skipping crash tests: ${skip}`)
+    dir = tempDir()
+    for (let i = 0; i < 3; i++) {
+      const files: Record<string, string> = {}
+      for (let f = 0; f < 40; f++) files[`data/${i}/${f}.txt`] = `${i}-${f}\n`.repeat(100 * (f + 1))
+      buildLayout(join(dir, "src"), `img${i}`, [{ files: { "etc/motd": "base\n" } }, { files }])
+    }
+  }, 300_000)
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true })
+    expect(mountinfoLines().filter((l) => l.includes(dir))).toEqual([])
+    expect(mountinfoLines()).toEqual(mountsBefore)
+  })
+
+  it(`leaves a consistent root after ${rounds} kills during import and remove`, async (ctx) => {
+    if (skip !== undefined) ctx.skip()
+    const root = join(dir, "import-root")
+    for (let i = 0; i < rounds; i++) {
+      await killMidway(root, "import", join(dir, "src"), 400)
+      const engine = await expectConsistent(root)
+      await engine.close()
+    }
+    // and the root still works
+    const engine = await Engine.open({ root })
+    const img = await engine.importImage(`oci:${join(dir, "src")}:img1`, "after")
+    expect(img.layers).toBe(2)
+  }, 600_000)
+
+  it(`leaves a consistent root after ${rounds} kills during mount, write, commit`, async (ctx) => {
+    if (skip !== undefined) ctx.skip()
+    const root = join(dir, "commit-root")
+    const setup = await Engine.open({ root })
+    await setup.importImage(`oci:${join(dir, "src")}:img0`, "base")
+    const c = await setup.createContainer("base")
+    for (let i = 0; i < rounds; i++) {
+      await killMidway(root, "commit", join(dir, "src"), 600)
+      const engine = await expectConsistent(root)
+      for (const img of await engine.listImages()) {
+        if (img.name?.startsWith("commit") === true) expect((await engine.history(img.digest))[0]?.createdBy).toBe("cairn commit")
+      }
+      await engine.close()
+    }
+    const engine = await Engine.open({ root })
+    await engine.removeContainer(c.id, { force: true })
+    expect((await engine.fsck()).ok).toBe(true)
+  }, 600_000)
+})
