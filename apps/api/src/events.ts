@@ -1,0 +1,59 @@
+// Server-sent events (/events): the engine's progress and lifecycle events, one `event:` per
+// kind, fanned out to every connected client. A slow client is dropped rather than buffered.
+import { PassThrough } from "node:stream"
+import type { ServedEngine } from "./engineApi.js"
+
+const MAX_BUFFERED = 1 << 20
+
+export class EventHub {
+  private readonly clients = new Set<PassThrough>()
+  private readonly unsubscribe: Array<() => void> = []
+  private heartbeat: NodeJS.Timeout | undefined
+
+  constructor(engine: ServedEngine) {
+    for (const kind of ["progress", "event"] as const) {
+      try {
+        this.unsubscribe.push(engine.on(kind, (e) => this.publish(kind === "event" ? "lifecycle" : "progress", e)))
+      } catch {
+        // an engine without lifecycle events: progress only
+      }
+    }
+  }
+
+  get size(): number {
+    return this.clients.size
+  }
+
+  /** A new client stream; it starts with a comment so proxies and clients see the stream open. */
+  open(): PassThrough {
+    const s = new PassThrough()
+    this.clients.add(s)
+    s.on("close", () => this.clients.delete(s))
+    s.write(": cairn-api events\n\n")
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => this.comment("keepalive"), 15_000)
+      this.heartbeat.unref()
+    }
+    return s
+  }
+
+  publish(event: string, data: unknown): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+    for (const s of this.clients) {
+      if (s.writableLength > MAX_BUFFERED) s.destroy()
+      else s.write(frame)
+    }
+  }
+
+  private comment(text: string): void {
+    for (const s of this.clients) s.write(`: ${text}\n\n`)
+  }
+
+  /** Shutdown: end every stream so the HTTP server can close. */
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat)
+    for (const u of this.unsubscribe) u()
+    for (const s of this.clients) s.end()
+    this.clients.clear()
+  }
+}

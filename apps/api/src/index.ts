@@ -1,0 +1,6 @@
+export { createServer, type CairnServer, type ServerAddress, type ServerOptions } from "./server.js"
+export type { ServedEngine } from "./engineApi.js"
+export { ApiError, BodyTooLargeError, DistributionError, type DistributionCode } from "./errors.js"
+export { isRepositoryName, isTag } from "./names.js"
+export { openApiDocument } from "./openapi.js"
+export { main, parseArgs, type CliOptions } from "./main.js"

@@ -1,0 +1,113 @@
+// The `cairn-api` binary: one engine root served over HTTP until SIGINT/SIGTERM.
+import { readFile } from "node:fs/promises"
+import { Engine } from "@cairn/engine"
+import { servedEngine } from "./engineApi.js"
+import { createServer } from "./server.js"
+
+export interface CliOptions {
+  readonly root?: string
+  readonly host: string
+  readonly port: number
+  readonly tokenFile?: string
+  readonly readOnly: boolean
+}
+
+const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only]
+
+  --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
+  --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one)
+  --token-file FILE  require this bearer token (else CAIRN_API_TOKEN when set)
+  --read-only        refuse every write
+`
+
+export class UsageError extends Error {}
+
+export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
+  let root: string | undefined
+  let listen = "127.0.0.1:5000"
+  let tokenFile: string | undefined
+  let readOnly = false
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string
+    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
+    const value = () => {
+      const v = inline ?? argv[++i]
+      if (v === undefined || v === "") throw new UsageError(`${flag} needs a value`)
+      return v
+    }
+    switch (flag) {
+      case "--root":
+        root = value()
+        break
+      case "--listen":
+        listen = value()
+        break
+      case "--token-file":
+        tokenFile = value()
+        break
+      case "--read-only":
+        readOnly = true
+        break
+      case "-h":
+      case "--help":
+        return "help"
+      default:
+        throw new UsageError(`unknown argument ${a}`)
+    }
+  }
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
+  const port = Number(m?.[3])
+  if (!m || port > 65535) throw new UsageError(`--listen wants HOST:PORT, got ${listen}`)
+  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly }
+}
+
+export async function main(argv: ReadonlyArray<string>): Promise<number> {
+  let opts: CliOptions | "help"
+  try {
+    opts = parseArgs(argv)
+  } catch (e) {
+    process.stderr.write(`cairn-api: ${(e as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  if (opts === "help") {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  let token = process.env.CAIRN_API_TOKEN
+  if (opts.tokenFile) {
+    try {
+      token = (await readFile(opts.tokenFile, "utf8")).trim()
+    } catch (e) {
+      process.stderr.write(`cairn-api: cannot read token file ${opts.tokenFile}: ${(e as Error).message}\n`)
+      return 2
+    }
+    if (token === "") {
+      process.stderr.write(`cairn-api: token file ${opts.tokenFile} is empty\n`)
+      return 2
+    }
+  }
+  const engine = await Engine.open(opts.root ? { root: opts.root } : {})
+  const server = createServer(await servedEngine(engine), {
+    host: opts.host,
+    port: opts.port,
+    readOnly: opts.readOnly,
+    ...(token ? { token } : {})
+  })
+  let address: Awaited<ReturnType<typeof server.listen>>
+  try {
+    address = await server.listen()
+  } catch (e) {
+    process.stderr.write(`cairn-api: cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}\n`)
+    await engine.close()
+    return 1
+  }
+  process.stdout.write(`cairn-api listening on ${address.url} (root ${engine.root}${opts.readOnly ? ", read-only" : ""}${token ? ", token required" : ""})\n`)
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"))
+    process.once("SIGTERM", () => resolve("SIGTERM"))
+  })
+  process.stdout.write(`cairn-api: ${signal}, finishing in-flight requests\n`)
+  await server.close()
+  await engine.close()
+  return 0
+}

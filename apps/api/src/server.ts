@@ -1,0 +1,275 @@
+// createServer(engine, options): the HTTP service, embeddable. effect's HttpRouter routes and
+// NodeHttpServer serves; handlers are Promise functions over plain Node streams, wrapped once
+// here with authentication, read-only checks, shutdown state and error bodies.
+import * as http from "node:http"
+import type { IncomingMessage } from "node:http"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
+import { Distribution } from "./distribution.js"
+import type { ServedEngine } from "./engineApi.js"
+import { ApiError, BodyTooLargeError, DistributionError } from "./errors.js"
+import { EventHub } from "./events.js"
+import { decodeJsonBody, engineErrorStatus, type JsonRoute, jsonRoutes } from "./jsonApi.js"
+import { openApiDocument } from "./openapi.js"
+import { UploadSessions } from "./uploads.js"
+
+export interface ServerOptions {
+  /** address to bind (default 127.0.0.1: nothing off this machine reaches the service unless asked) */
+  readonly host?: string
+  /** port (default 0: an ephemeral port, see `address`) */
+  readonly port?: number
+  /** when set, every request must present it (Bearer, or as the Basic password) */
+  readonly token?: string
+  /** refuse every write: 405 on /v2, 403 on the JSON API */
+  readonly readOnly?: boolean
+  /** JSON request bodies (default 1 MiB) */
+  readonly maxJsonBytes?: number
+  /** manifests pushed to /v2 (default 4 MiB, the size distribution-spec asks registries to accept) */
+  readonly maxManifestBytes?: number
+  /** one blob pushed to /v2 (default 8 GiB) */
+  readonly maxBlobBytes?: number
+  /** an archive sent to POST /images/import (default 8 GiB) */
+  readonly maxImportBytes?: number
+  /** upload sessions idle this long are dropped (default 15 minutes) */
+  readonly uploadTimeoutMs?: number
+  /** how long close() lets in-flight requests finish before abandoning them (default 10 s) */
+  readonly shutdownTimeoutMs?: number
+}
+
+export interface ServerAddress {
+  readonly host: string
+  readonly port: number
+  /** http://host:port */
+  readonly url: string
+}
+
+export interface CairnServer {
+  /** Bind and start serving; resolves with the bound address. */
+  listen(): Promise<ServerAddress>
+  /** Stop accepting, let in-flight requests finish (up to shutdownTimeoutMs), abandon upload sessions. Does not close the engine. */
+  close(): Promise<void>
+  /** the bound address once listening */
+  readonly address: ServerAddress | undefined
+  readonly uploads: UploadSessions
+}
+
+const MiB = 1 << 20
+const GiB = 1 << 30
+
+const safeHost = (h: string | undefined) => (h && /^[A-Za-z0-9.:[\]-]+$/.test(h) ? h : undefined)
+
+const errorResponse = (e: unknown, v2: boolean): HttpServerResponse.HttpServerResponse => {
+  if (e instanceof DistributionError) {
+    return HttpServerResponse.jsonUnsafe(
+      { errors: [{ code: e.code, message: e.reason, detail: e.detail ?? null }] },
+      { status: e.status, headers: e.headers ?? {} }
+    )
+  }
+  if (e instanceof ApiError) {
+    if (v2) return errorResponse(new DistributionError({ status: e.status, code: e.status === 401 ? "UNAUTHORIZED" : e.status === 403 || e.status === 405 ? "DENIED" : "UNSUPPORTED", reason: e.reason, ...(e.headers ? { headers: e.headers } : {}) }), true)
+    return HttpServerResponse.jsonUnsafe({ error: { code: e.code, message: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) } }, { status: e.status, headers: e.headers ?? {} })
+  }
+  if (e instanceof BodyTooLargeError) {
+    return errorResponse(v2 ? new DistributionError({ status: 413, code: "SIZE_INVALID", reason: e.message }) : new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message }), v2)
+  }
+  const tag = typeof (e as { _tag?: unknown })?._tag === "string" ? (e as { _tag: string })._tag : "InternalError"
+  const message = e instanceof Error ? e.message : String(e)
+  const status = engineErrorStatus(tag)
+  if (v2) {
+    const code = status === 404 ? "BLOB_UNKNOWN" : "UNSUPPORTED"
+    return HttpServerResponse.jsonUnsafe({ errors: [{ code, message, detail: { tag } }] }, { status })
+  }
+  return HttpServerResponse.jsonUnsafe({ error: { code: tag, message } }, { status })
+}
+
+export function createServer(engine: ServedEngine, options: ServerOptions = {}): CairnServer {
+  const host = options.host ?? "127.0.0.1"
+  const readOnly = options.readOnly ?? false
+  const token = options.token !== undefined && options.token !== "" ? options.token : undefined
+  const limits = {
+    maxJsonBytes: options.maxJsonBytes ?? MiB,
+    maxManifestBytes: options.maxManifestBytes ?? 4 * MiB,
+    maxBlobBytes: options.maxBlobBytes ?? 8 * GiB,
+    maxImportBytes: options.maxImportBytes ?? 8 * GiB
+  }
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
+  const uploads = new UploadSessions(engine.store, engine.root, { timeoutMs: options.uploadTimeoutMs ?? 15 * 60_000, maxBytes: limits.maxBlobBytes })
+  const distribution = new Distribution(engine.store, uploads, limits)
+  let events: EventHub | undefined
+  const startedAt = Date.now()
+  let closing = false
+  const inFlight = new Set<IncomingMessage>()
+  let idle: (() => void) | undefined
+
+  // every request passes here: shutdown state, auth, read-only, then the handler; errors become bodies
+  const guard = async (
+    req: IncomingMessage,
+    v2: boolean,
+    write: boolean,
+    handler: () => Promise<HttpServerResponse.HttpServerResponse>
+  ): Promise<HttpServerResponse.HttpServerResponse> => {
+    inFlight.add(req)
+    try {
+      if (closing) throw new ApiError({ status: 503, code: "SHUTTING_DOWN", reason: "the server is shutting down", headers: { Connection: "close" } })
+      if (token !== undefined) {
+        const given = presentedToken(req.headers)
+        if (!given || !tokenMatches(given.token, token)) {
+          throw new ApiError({
+            status: 401,
+            code: "UNAUTHORIZED",
+            reason: given ? "the token presented is not valid" : "authentication required: send Authorization: Bearer <token>",
+            headers: { "WWW-Authenticate": challenge(safeHost(req.headers.host)) }
+          })
+        }
+      }
+      if (readOnly && write) {
+        throw v2
+          ? new DistributionError({ status: 405, code: "DENIED", reason: "this registry is read-only" })
+          : new ApiError({ status: 403, code: "READ_ONLY", reason: "the server runs in read-only mode" })
+      }
+      const res = await handler()
+      return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
+    } catch (e) {
+      const res = errorResponse(e, v2)
+      return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
+    } finally {
+      inFlight.delete(req)
+      if (inFlight.size === 0) idle?.()
+    }
+  }
+
+  const incoming = Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (r) => NodeHttpServerRequest.toIncomingMessage(r) as IncomingMessage)
+
+  const v2Handler = Effect.gen(function* () {
+    const req = yield* incoming
+    const url = req.url ?? "/"
+    const q = url.indexOf("?")
+    const path = q < 0 ? url : url.slice(0, q)
+    const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
+    const method = req.method ?? "GET"
+    const write = method !== "GET" && method !== "HEAD"
+    return yield* Effect.promise(() => guard(req, true, write, () => distribution.handle({ method, path, query, req })))
+  })
+
+  const jsonHandler = (route: JsonRoute) =>
+    Effect.gen(function* () {
+      const req = yield* incoming
+      const params = yield* HttpRouter.params
+      const url = req.url ?? "/"
+      const q = url.indexOf("?")
+      const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
+      return yield* Effect.promise(() =>
+        guard(req, false, route.write, async () => {
+          const body = route.request ? await decodeJsonBody(req, route.request, limits.maxJsonBytes) : undefined
+          const result = await route.run({
+            engine,
+            params,
+            query,
+            req,
+            limits,
+            events: events as EventHub,
+            info: { startedAt, readOnly, uploads: () => uploads.count },
+            body
+          })
+          if (HttpServerResponse.isHttpServerResponse(result)) return result
+          if (route.response === "none") return HttpServerResponse.empty({ status: route.status ?? 204 })
+          return HttpServerResponse.jsonUnsafe(result ?? null, { status: route.status ?? 200 })
+        })
+      )
+    })
+
+  // GET /token: the Docker token flow; Basic credentials whose password is the token get it back
+  const tokenHandler = Effect.gen(function* () {
+    const req = yield* incoming
+    return yield* Effect.promise(async () => {
+      const given = presentedToken(req.headers)
+      if (token === undefined) return HttpServerResponse.jsonUnsafe({ token: "anonymous", access_token: "anonymous" })
+      if (!given || !tokenMatches(given.token, token)) {
+        return HttpServerResponse.jsonUnsafe(
+          { errors: [{ code: "UNAUTHORIZED", message: "send the service token as the password of Basic credentials", detail: null }] },
+          { status: 401, headers: { "WWW-Authenticate": `Basic realm="${SERVICE}"` } }
+        )
+      }
+      return HttpServerResponse.jsonUnsafe({ token, access_token: token, expires_in: 3600 })
+    })
+  })
+
+  // /v2 paths are matched by hand (names span segments), so they arrive at the catch-all route
+  const fallback = Effect.gen(function* () {
+    const req = yield* incoming
+    const url = req.url ?? "/"
+    if (url === "/v2" || url.startsWith("/v2/") || url.startsWith("/v2?")) return yield* v2Handler
+    return yield* Effect.promise(() =>
+      guard(req, false, false, async () => {
+        throw new ApiError({ status: 404, code: "NOT_FOUND", reason: `no such endpoint: ${req.method} ${req.url}` })
+      })
+    )
+  })
+
+  const openapi = Effect.gen(function* () {
+    const req = yield* incoming
+    return yield* Effect.promise(() => guard(req, false, false, async () => HttpServerResponse.jsonUnsafe(openApiDocument())))
+  })
+
+  const routes = Layer.mergeAll(
+    HttpRouter.add("GET", TOKEN_REALM_PATH, tokenHandler),
+    HttpRouter.add("GET", "/openapi.json", openapi),
+    ...jsonRoutes.map((r) => HttpRouter.add(r.method, r.path, jsonHandler(r))),
+    HttpRouter.add("*", "/*", fallback)
+  )
+
+  let nodeServer: http.Server | undefined
+  let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown> | undefined
+  let address: ServerAddress | undefined
+
+  return {
+    uploads,
+    get address() {
+      return address
+    },
+    async listen() {
+      if (address) return address
+      await uploads.start()
+      events = new EventHub(engine)
+      // no request timeout: a large blob upload may legitimately take longer than Node's 300 s
+      nodeServer = http.createServer({ requestTimeout: 0 })
+      const server = nodeServer
+      const layer = HttpRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port ?? 0, host, gracefulShutdownTimeout: shutdownTimeoutMs }))
+      )
+      runtime = ManagedRuntime.make(layer)
+      await runtime.runPromise(Effect.service(HttpServer.HttpServer))
+      const a = server.address()
+      if (a === null || typeof a === "string") throw new Error("server has no TCP address")
+      const shown = a.family === "IPv6" ? `[${a.address}]` : a.address
+      address = { host: a.address, port: a.port, url: `http://${shown}:${a.port}` }
+      return address
+    },
+    async close() {
+      if (closing) return
+      closing = true
+      events?.close()
+      if (nodeServer) {
+        const server = nodeServer
+        server.close()
+        server.closeIdleConnections()
+        // let in-flight requests (uploads) finish, then abandon the rest
+        if (inFlight.size > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, shutdownTimeoutMs)
+            idle = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+        }
+        for (const req of inFlight) req.destroy()
+        server.closeAllConnections()
+      }
+      await runtime?.dispose()
+      await uploads.close()
+    }
+  }
+}
