@@ -9,7 +9,16 @@ import { fuseDriver } from "./drivers/fuse.js"
 import { kernelDriver } from "./drivers/kernel.js"
 import { rootlessDriver } from "./drivers/rootless.js"
 import { NoUsableDriverError } from "./errors.js"
-import { type KernelVersion, kernelAtLeast, kernelVersion, maxStackDepthEffect, overlayInKernel, type StackDepth } from "./kernel.js"
+import {
+  type KernelVersion,
+  kernelAtLeast,
+  kernelVersion,
+  maxStackDepthEffect,
+  type MountTool,
+  mountToolEffect,
+  overlayInKernel,
+  type StackDepth
+} from "./kernel.js"
 
 export interface DriverVerdict {
   readonly driver: DriverName
@@ -26,6 +35,8 @@ export interface DetectReport {
   readonly userNamespaces: { readonly allowed: boolean; readonly reason: string }
   readonly fuse: { readonly device: boolean; readonly binary: string | undefined; readonly fusermount: string | undefined }
   readonly maxStackDepth: StackDepth
+  /** util-linux mount(8) version and whether it can pass `lowerdir+=` (no page limit, no links). */
+  readonly mountTool: MountTool
   /** In preference order: kernel, rootless, fuse, copy. */
   readonly drivers: ReadonlyArray<DriverVerdict>
 }
@@ -101,6 +112,7 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
     const binary = findOnPath("fuse-overlayfs")
     const fusermount = findOnPath("fusermount3") ?? findOnPath("fusermount")
     const depth = yield* maxStackDepthEffect
+    const mountTool = yield* mountToolEffect
     const drivers: Array<DriverVerdict> = []
 
     const kernelReasons = [overlay.reason]
@@ -143,7 +155,7 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
         getfattr !== undefined ? "getfattr/setfattr found: opaque directories honoured" : "getfattr not found (Debian package attr): opaque directories in layers are not honoured"
       ]
     })
-    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, drivers }
+    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, mountTool, drivers }
     cached = report
     return report
   })

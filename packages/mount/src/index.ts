@@ -6,7 +6,16 @@ export { fuseDriver } from "./drivers/fuse.js"
 export { kernelDriver } from "./drivers/kernel.js"
 export { rootlessDriver } from "./drivers/rootless.js"
 export * from "./errors.js"
-export { DEFAULT_MAX_STACK_DEPTH, type KernelVersion, kernelVersion, maxStackDepth, maxStackDepthEffect, type StackDepth } from "./kernel.js"
+export {
+  DEFAULT_MAX_STACK_DEPTH,
+  type KernelVersion,
+  kernelVersion,
+  maxStackDepth,
+  maxStackDepthEffect,
+  type MountTool,
+  mountToolEffect,
+  type StackDepth
+} from "./kernel.js"
 export { acquireMount, type Mount, mount, Mounter, type MountOptions, mountOverlay } from "./mount.js"
 export { listMounts, listMountsEffect, type MountInfo, mountAt, mountsUnder, parseMountInfo, unescapeMountField } from "./mountinfo.js"
 export { type RunInNamespaceOptions, type RunResult, runInNamespace, runInNamespaceEffect } from "./namespace.js"

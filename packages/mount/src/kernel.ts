@@ -97,3 +97,27 @@ export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() 
 })
 
 export const maxStackDepth = (): Promise<StackDepth> => Effect.runPromise(maxStackDepthEffect)
+
+export interface MountTool {
+  /** util-linux version of mount(8), e.g. "2.38.1"; undefined if mount is missing. */
+  readonly version: string | undefined
+  /** `lowerdir+=` works: util-linux >= 2.39 (fsconfig per option) and kernel >= 6.8. */
+  readonly lowerdirPlus: boolean
+}
+
+let tool: MountTool | undefined
+
+/** Asks `mount --version` once per process. */
+export const mountToolEffect: Effect.Effect<MountTool> = Effect.suspend(() => {
+  if (tool !== undefined) return Effect.succeed(tool)
+  return runCommand("mount", ["--version"]).pipe(
+    Effect.map((r) => {
+      const m = /util-linux (\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout)
+      const version = m === null ? undefined : m[0].slice("util-linux ".length)
+      const utilLinux = m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 39))
+      return { version, lowerdirPlus: utilLinux && kernelAtLeast(kernelVersion(), 6, 8) }
+    }),
+    Effect.orElseSucceed(() => ({ version: undefined, lowerdirPlus: false })),
+    Effect.tap((t) => Effect.sync(() => { tool = t }))
+  )
+})

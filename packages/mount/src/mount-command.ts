@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink } from "node:fs/promises"
+import { accessSync, constants, mkdtempSync, readdirSync, rmdirSync, symlinkSync, unlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
@@ -14,6 +14,26 @@ const fsError = (operation: string, path: string) => (e: unknown) =>
     detail: e instanceof Error ? e.message : String(e)
   })
 
+/**
+ * Where per-mount link dirs go: a tmpfs if we can (symlink(2) on a busy ext4 /tmp measured
+ * 1-3 ms each, on tmpfs ~0.01 ms), else os.tmpdir(). CAIRN_LINK_DIR overrides.
+ */
+const linkBase = (): string => {
+  const env = process.env.CAIRN_LINK_DIR
+  if (env !== undefined && env !== "") return env
+  try {
+    accessSync("/dev/shm", constants.W_OK | constants.X_OK)
+    return "/dev/shm"
+  } catch {
+    return tmpdir()
+  }
+}
+
+const removeLinkDir = (dir: string) => {
+  for (const name of readdirSync(dir)) unlinkSync(join(dir, name))
+  rmdirSync(dir)
+}
+
 /** Runs `use` with the directory the plan's relative paths resolve against (links made and removed). */
 export const withPlanCwd = <A, E, R>(
   plan: MountPlan,
@@ -22,16 +42,17 @@ export const withPlanCwd = <A, E, R>(
   Effect.acquireUseRelease(
     plan.links === undefined
       ? Effect.succeed<string | undefined>(undefined)
-      : Effect.tryPromise({
-          try: async () => {
-            const dir = await mkdtemp(join(tmpdir(), "cairn-links-"))
-            for (const link of plan.links ?? []) await symlink(link.target, join(dir, link.name))
+      : Effect.try({
+          // synchronous: 500 symlink(2) calls cost ~1 ms, 500 thread-pool round trips far more
+          try: () => {
+            const dir = mkdtempSync(join(linkBase(), "cairn-links-"))
+            for (const link of plan.links ?? []) symlinkSync(link.target, join(dir, link.name))
             return dir
           },
-          catch: fsError("create short links in", tmpdir())
+          catch: fsError("create short links in", linkBase())
         }),
     (linkDir) => use(linkDir ?? plan.cwd),
-    (linkDir) => (linkDir === undefined ? Effect.void : Effect.promise(() => rm(linkDir, { recursive: true, force: true })))
+    (linkDir) => (linkDir === undefined ? Effect.void : Effect.sync(() => removeLinkDir(linkDir)))
   )
 
 /**
@@ -58,6 +79,12 @@ export const performMount = (
           })
         }
       }))
+
+/**
+ * mount(8) flags for every call: -n no utab/mtab write, -c no path canonicalization (the
+ * spec's paths are already absolute and normalized), -i no /sbin/mount.<type> helper lookup.
+ */
+export const MOUNT_FLAGS: ReadonlyArray<string> = ["-n", "-c", "-i"]
 
 /** The argv of util-linux mount(8) for a plan; always six words (the rootless script relies on it). */
 export const mountArgs = (plan: MountPlan): ReadonlyArray<string> =>

@@ -4,6 +4,7 @@ import { type FileSystemError, MountFailedError, type MountError, ToolMissingErr
 import { checkStackDepth } from "./drivers/kernel.js"
 import { mountArgs, withPlanCwd } from "./mount-command.js"
 import { type MountPlan, planOverlayMountEffect } from "./plan.js"
+import { mountToolEffect } from "./kernel.js"
 import { preflight } from "./preflight.js"
 import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
 
@@ -11,7 +12,7 @@ import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
 export const UNSHARE_ARGS: ReadonlyArray<string> = ["--user", "--map-root-user", "--mount", "--propagation", "private"]
 
 /** Mount inside the namespace with the six words of mountArgs, then go on with the rest of argv. */
-const MOUNT_THEN = 'mount "$1" "$2" "$3" "$4" "$5" "$6" || exit 125\nshift 6\n'
+const MOUNT_THEN = 'mount -n -c -i "$1" "$2" "$3" "$4" "$5" "$6" || exit 125\nshift 6\n'
 
 /** A rootless spec always keeps its metadata in user.overlay.* xattrs (kernel >= 5.11). */
 const rootlessSpec = (spec: OverlaySpec): OverlaySpec => ({ ...spec, options: { ...spec.options, userxattr: true } })
@@ -22,7 +23,8 @@ export const prepareRootless = (input: OverlaySpec): Effect.Effect<{ spec: Overl
     const spec = rootlessSpec(yield* overlaySpecEffect(input))
     yield* preflight(spec)
     yield* checkStackDepth(spec.lowers.length)
-    return { spec, plan: yield* planOverlayMountEffect(spec) }
+    const { lowerdirPlus } = yield* mountToolEffect
+    return { spec, plan: yield* planOverlayMountEffect(spec, { lowerdirPlus }) }
   })
 
 export interface NamespaceHelper {

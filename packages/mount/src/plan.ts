@@ -21,10 +21,12 @@ export interface MountPlan {
    * - relative: paths relative to their common parent, mount run with that cwd;
    * - links: symlinks named 0, 1, ... in a fresh directory that becomes the cwd
    *   (as docker's overlay2 `l/` links, but shorter, so 500 layers fit in one page);
+   * - lowerdir+: one `lowerdir+=` option per layer, each sent by util-linux >= 2.39 as its
+   *   own fsconfig(2) call (kernel >= 6.8), so no page limit applies to the whole list;
    * - bind: a read-only view of a single lower, which overlayfs refuses ("at least 2
    *   lowerdir are needed while upperdir nonexistent"); containerd binds it read-only too.
    */
-  readonly strategy: "absolute" | "relative" | "links" | "bind"
+  readonly strategy: "absolute" | "relative" | "links" | "lowerdir+" | "bind"
   /** For `bind`: the one lower, bind-mounted read-only. */
   readonly source?: string
   readonly cwd?: string
@@ -38,6 +40,8 @@ export interface PlanOptions {
   readonly extra?: ReadonlyArray<string>
   /** Plan a read-only bind mount for one lower without upper (default true; fuse-overlayfs takes one lower). */
   readonly bindSingleLower?: boolean
+  /** mount(8) and kernel accept `lowerdir+=` (util-linux >= 2.39 with kernel >= 6.8); used instead of links. */
+  readonly lowerdirPlus?: boolean
 }
 
 /** Characters that the overlay option parser treats as separators or escapes. */
@@ -53,12 +57,11 @@ const commonParent = (paths: ReadonlyArray<string>): string => {
   return parent === "" ? sep : parent
 }
 
+const upperWork = (upper: string | undefined, work: string | undefined): Array<string> =>
+  upper !== undefined && work !== undefined ? [`upperdir=${upper}`, `workdir=${work}`] : []
+
 const dataOf = (lowers: ReadonlyArray<string>, upper: string | undefined, work: string | undefined, rest: ReadonlyArray<string>) =>
-  [
-    `lowerdir=${lowers.join(":")}`,
-    ...(upper !== undefined && work !== undefined ? [`upperdir=${upper}`, `workdir=${work}`] : []),
-    ...rest
-  ].join(",")
+  [`lowerdir=${lowers.join(":")}`, ...upperWork(upper, work), ...rest].join(",")
 
 /** Chooses the shortest-to-explain strategy that fits the page: absolute, then relative, then links. */
 export const planOverlayMount = (spec: OverlaySpec, options: PlanOptions = {}): MountPlan => {
@@ -77,6 +80,10 @@ export const planOverlayMount = (spec: OverlaySpec, options: PlanOptions = {}): 
     const rel = (p: string) => relative(cwd, p)
     const relData = dataOf(spec.lowers.map(rel), spec.upper && rel(spec.upper), spec.work && rel(spec.work), rest)
     if (relData.length <= limit) return { target: spec.target, data: relData, strategy: "relative", cwd }
+    if (options.lowerdirPlus === true) {
+      const data = [...spec.lowers.map((l) => `lowerdir+=${l}`), ...upperWork(spec.upper, spec.work), ...rest].join(",")
+      return { target: spec.target, data, strategy: "lowerdir+" }
+    }
   }
   const links: Array<ShortLink> = spec.lowers.map((target, i) => ({ name: i.toString(36), target }))
   // upper and work are linked too only when their names would break the option syntax.

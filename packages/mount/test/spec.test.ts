@@ -58,6 +58,16 @@ describe("planOverlayMount", () => {
     expect(plan.data.startsWith("lowerdir=0:1:2:")).toBe(true)
   })
 
+  it("passes one lowerdir+= per layer instead of links where mount(8) and the kernel take it", () => {
+    const lowers = Array.from({ length: 500 }, (_, i) => `/var/lib/cairn/snapshots/${hex(i)}/fs`)
+    const plan = planOverlayMount(overlaySpec({ lowers, upper: "/c/u", work: "/c/w", target: "/c/m", options: { userxattr: true } }), { lowerdirPlus: true })
+    expect(plan.strategy).toBe("lowerdir+")
+    expect(plan.links).toBeUndefined()
+    const parts = plan.data.split(",")
+    expect(parts.slice(0, 2)).toEqual([`lowerdir+=${lowers[0]}`, `lowerdir+=${lowers[1]}`])
+    expect(parts.slice(-3)).toEqual(["upperdir=/c/u", "workdir=/c/w", "userxattr"])
+  })
+
   it("links paths whose characters the option parser would split", () => {
     const plan = planOverlayMount(overlaySpec({ lowers: ["/l/a,b", "/l/c:d"], upper: "/u,x", work: "/w", target: "/m" }))
     expect(plan.strategy).toBe("links")

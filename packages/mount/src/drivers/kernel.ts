@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import type { ActiveMount, Driver } from "../driver.js"
 import { TooManyLayersError } from "../errors.js"
-import { maxStackDepthEffect } from "../kernel.js"
-import { mountArgs, performMount } from "../mount-command.js"
+import { maxStackDepthEffect, mountToolEffect } from "../kernel.js"
+import { MOUNT_FLAGS, mountArgs, performMount } from "../mount-command.js"
 import { planOverlayMountEffect } from "../plan.js"
 import { preflight } from "../preflight.js"
 import { overlaySpecEffect } from "../spec.js"
@@ -23,8 +23,9 @@ export const kernelDriver: Driver = {
       const spec = yield* overlaySpecEffect(input)
       yield* preflight(spec)
       yield* checkStackDepth(spec.lowers.length)
-      const plan = yield* planOverlayMountEffect(spec)
-      yield* performMount(plan, { driver: "kernel", file: "mount", args: mountArgs })
+      const { lowerdirPlus } = yield* mountToolEffect
+      const plan = yield* planOverlayMountEffect(spec, { lowerdirPlus })
+      yield* performMount(plan, { driver: "kernel", file: "mount", args: (p) => [...MOUNT_FLAGS, ...mountArgs(p)] })
       const mounted: ActiveMount = {
         driver: "kernel",
         spec,

@@ -1,0 +1,81 @@
+// Mount + unmount latency by layer count, per driver: median of RUNS runs (after one warm-up).
+// Usage: npm run bench [-- out.json]   (root for kernel/fuse; CAIRN_BENCH_RUNS, CAIRN_BENCH_DRIVERS)
+import { execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { detect, mount } from "../dist/index.js"
+
+const LAYERS = [1, 10, 100, 200]
+const RUNS = Number(process.env.CAIRN_BENCH_RUNS ?? 15)
+const out = process.argv[2]
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const round = (x) => Math.round(x * 100) / 100
+
+const report = await detect()
+const wanted = (process.env.CAIRN_BENCH_DRIVERS ?? "kernel,rootless,fuse,copy").split(",")
+const drivers = report.drivers.filter((d) => d.usable && wanted.includes(d.driver)).map((d) => d.driver)
+const root = mkdtempSync(join(tmpdir(), "cairn-bench-"))
+const rows = []
+try {
+  const lowers = []
+  for (let i = 0; i < Math.max(...LAYERS); i++) {
+    const dir = join(root, "layers", `sha256-${String(i).padStart(64, "0")}`)
+    mkdirSync(join(dir, "etc"), { recursive: true })
+    writeFileSync(join(dir, "etc", `f${i}`), `${i}`)
+    lowers.push(dir)
+  }
+  const time = async (fn) => {
+    await fn() // warm-up: page cache, depth probe, first spawn
+    const ms = []
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = performance.now()
+      await fn()
+      ms.push(performance.now() - t0)
+    }
+    return ms
+  }
+  for (const n of LAYERS) {
+    const spec = (tag) => {
+      const [upper, work, target] = ["upper", "work", "merged"].map((d) => join(root, `${tag}-${n}`, d))
+      for (const d of [upper, work, target]) mkdirSync(d, { recursive: true })
+      return { lowers: lowers.slice(0, n), upper, work, target }
+    }
+    // baseline: util-linux mount(8)/umount(8) alone with absolute paths (fits a page up to ~50 layers here)
+    if (report.uid === 0) {
+      const s = spec("raw")
+      const data = `lowerdir=${s.lowers.join(":")},upperdir=${s.upper},workdir=${s.work}`
+      if (data.length < 4096) {
+        const ms = await time(async () => {
+          execFileSync("mount", ["-t", "overlay", "overlay", "-o", data, s.target])
+          execFileSync("umount", [s.target])
+        })
+        rows.push({ driver: "mount(8) baseline", layers: n, medianMs: round(median(ms)), minMs: round(Math.min(...ms)), runs: RUNS })
+      }
+    }
+    for (const driver of drivers) {
+      const s = spec(driver)
+      const ms = await time(async () => {
+        const m = await mount(s, { driver })
+        await m.unmount()
+      })
+      rows.push({ driver, layers: n, medianMs: round(median(ms)), minMs: round(Math.min(...ms)), runs: RUNS })
+    }
+  }
+} finally {
+  execFileSync("sh", ["-c", `grep -q ' ${root}/' /proc/self/mountinfo && umount -R -l ${root}/* 2>/dev/null || true`])
+  rmSync(root, { recursive: true, force: true })
+}
+
+const result = { kernel: report.kernel.release, node: process.version, runs: RUNS, unit: "ms per mount+unmount", rows }
+console.log(`mount + unmount latency (median of ${RUNS}, kernel ${report.kernel.release})`)
+console.log("driver               layers  median ms    min ms")
+for (const r of rows) console.log(`${r.driver.padEnd(20)} ${String(r.layers).padStart(6)} ${r.medianMs.toFixed(2).padStart(10)} ${r.minMs.toFixed(2).padStart(9)}`)
+if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+else console.log(JSON.stringify(result))
