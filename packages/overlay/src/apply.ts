@@ -479,13 +479,14 @@ class LayerApplier {
     if (this.added.has(k)) return // whiteouts never remove what their own layer adds
     const abs = this.root.abs(comps)
     try {
+      // A parent that is not a directory (e.g. replaced by a file in this layer) hides everything below it already.
+      let parentIsDir: boolean | undefined
+      try {
+        parentIsDir = lstatSync(this.root.abs(parent)).isDirectory()
+      } catch {}
+      if (parentIsDir === false) return
       if (this.form === "flat") {
-        // Nothing to remove when the parent is missing or not a directory.
-        try {
-          if (!lstatSync(this.root.abs(parent)).isDirectory()) return
-        } catch {
-          return
-        }
+        if (parentIsDir === undefined) return // nothing below a missing directory to remove
         this.touchParent(parent)
         this.replace(abs)
         return
