@@ -244,12 +244,19 @@ for (const g of groups) {
 
 // --- mount latency (the mount package's own bench), profile ----------------------------
 const mount = !only || only.has("mount") ? await mountBench({ quick, scratch }) : { skip: "not selected" }
-let profile = { skip: "not selected" }
+/** @type {Array<Record<string, unknown>>} */
+const profiles = []
 if (!only || only.has("profile")) {
-  if (overlaySkip || digestSkip) profile = { skip: overlaySkip ?? digestSkip }
-  else {
-    const layers = await imageLayers(oci, "large")
-    profile = await profileExtract({ worker, scratch, layers, bytes: corpus.corpora.large.tarBytes }).catch((e) => ({ skip: `profiling failed: ${e.message}` }))
+  for (const name of ["large", "small"]) {
+    if (overlaySkip || digestSkip) {
+      profiles.push({ corpus: name, skip: overlaySkip ?? digestSkip })
+      continue
+    }
+    log(`profiling one cairn extract of the ${name} layer (node --cpu-prof)`)
+    const layers = await imageLayers(oci, name)
+    profiles.push(
+      await profileExtract({ worker, scratch, corpus: name, layers, bytes: corpus.corpora[name].tarBytes }).catch((e) => ({ corpus: name, skip: `profiling failed: ${e.message}` }))
+    )
   }
 }
 
@@ -298,7 +305,7 @@ const result = {
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,
-  profile
+  profiles
 }
 await writeResults(outDir, result)
 log(`results written to ${outDir}/latest.md, latest.json, throughput.svg`)

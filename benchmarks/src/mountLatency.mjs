@@ -1,5 +1,5 @@
 // Mount latency vs layer count. Prefers the mount package's own bench (its "bench" script,
-// asked to write JSON to CAIRN_BENCH_JSON); without one, times @cairn/mount's mount() and
+// given a JSON output path); without one, times @cairn/mount's mount() and
 // unmount() here on stacks of tiny lower directories.
 import { execFile } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -22,9 +22,10 @@ export async function mountBench({ quick, scratch }) {
   if (pkg.scripts?.bench) {
     const jsonFile = join(scratch, "mount-bench.json")
     try {
-      const { stdout } = await exec("npm", ["run", "-s", "bench", "-w", "@cairn/mount"], {
+      // its script takes the JSON output path as an argument and CAIRN_BENCH_RUNS
+      const { stdout } = await exec("npm", ["run", "-s", "bench", "-w", "@cairn/mount", "--", jsonFile], {
         cwd: join(benchDir, ".."),
-        env: { ...process.env, CAIRN_BENCH_JSON: jsonFile },
+        env: { ...process.env, CAIRN_BENCH_RUNS: quick ? "1" : "7" },
         maxBuffer: 1 << 24,
         timeout: 600_000
       })

@@ -9,12 +9,19 @@ import { promisify } from "node:util"
 
 const exec = promisify(execFile)
 
+const FS_BINDINGS = new Set(
+  "writeBuffer writeBuffers writeString read readBuffers open openFileHandle close fsync fdatasync mkdir symlink link chown lchown fchown chmod fchmod lchmod utimes futimes lutimes rename unlink rmdir lstat stat fstat readlink readdir ftruncate copyFile realpath access existsSync".split(" ")
+)
+
 /** @param {{ functionName: string, url: string }} f */
 export function bucketOf(f) {
   const { functionName: fn, url } = f
   if (fn === "(idle)") return "idle (waiting on threadpool: zlib inflate, fs I/O)"
   if (fn === "(garbage collector)") return "GC"
   if (fn === "(program)" || fn === "(root)") return "V8/native (program)"
+  // native bindings have no url: fs bindings called synchronously on the main thread are syscalls
+  if (url === "" && FS_BINDINGS.has(fn)) return "filesystem (native fs bindings: sync calls block here)"
+  if (fn === "runMicrotasks" || fn === "processTicksAndRejections") return "event loop / promises"
   if (url.includes("internal/modules") || /^compile(SourceTextModule|Function)/.test(fn)) return "module loading (start-up)"
   if (url.startsWith("wasm://") || url.includes("hash-wasm") || url.includes("/digest/")) return "hashing"
   if (url.includes("zlib") || /inflate|gunzip|zstd|decompress/i.test(fn + url)) return "decompression"
@@ -60,8 +67,8 @@ export function summarize(prof) {
   }
 }
 
-/** @param {{ worker: string, scratch: string, layers: Array<{ path: string, digest: string, diffId: string }>, bytes: number }} o */
-export async function profileExtract({ worker, scratch, layers, bytes }) {
+/** @param {{ worker: string, scratch: string, corpus: string, layers: Array<{ path: string, digest: string, diffId: string }>, bytes: number }} o */
+export async function profileExtract({ worker, scratch, corpus, layers, bytes }) {
   const dir = join(scratch, "profile")
   const target = join(scratch, "profile-target")
   await mkdir(dir, { recursive: true })
@@ -78,5 +85,5 @@ export async function profileExtract({ worker, scratch, layers, bytes }) {
   const summary = summarize(JSON.parse(await readFile(join(dir, file), "utf8")))
   await rm(dir, { recursive: true, force: true })
   await rm(target, { recursive: true, force: true })
-  return { corpus: "large", hasher: "wasm", wallS, userS, sysS, mbPerS: bytes / wallS / 1e6, workerTimings: res.layers?.[0]?.timings, ...summary }
+  return { corpus, hasher: "wasm", wallS, userS, sysS, mbPerS: bytes / wallS / 1e6, workerTimings: res.layers?.[0]?.timings, ...summary }
 }

@@ -77,18 +77,35 @@ function markdown(r) {
     L.push(`${r.mount.source}; median of ${r.mount.runs} mounts per row.`, "")
     L.push("| lower layers | mount ms | unmount ms | driver |", "| ---: | ---: | ---: | --- |")
     for (const row of r.mount.rows) L.push(`| ${row.layers} | ${row.error ? `failed: ${cell(row.error)}` : f(row.mountMs, 2)} | ${f(row.unmountMs, 2)} | ${row.driver ?? ""} |`)
-  } else if (r.mount) L.push(`From ${r.mount.source}:`, "", "```", r.mount.stdout ?? JSON.stringify(r.mount.json, null, 2), "```")
+  } else if (r.mount?.json?.rows) {
+    const j = r.mount.json
+    L.push(`From ${r.mount.source} (${j.unit ?? "ms"}, median of ${j.runs ?? "?"} per row, kernel ${j.kernel ?? "?"}):`, "")
+    const layers = [...new Set(j.rows.map((/** @type {any} */ x) => x.layers))]
+    const drivers = [...new Set(j.rows.map((/** @type {any} */ x) => x.driver))]
+    L.push(`| driver | ${layers.map((n) => `${n} layers`).join(" | ")} |`, `| --- | ${layers.map(() => "---:").join(" | ")} |`)
+    for (const d of drivers) {
+      const cells = layers.map((n) => {
+        const x = j.rows.find((/** @type {any} */ y) => y.driver === d && y.layers === n)
+        return x ? f(x.medianMs, 1) : "–"
+      })
+      L.push(`| ${cell(String(d))} | ${cells.join(" | ")} |`)
+    }
+  } else if (r.mount) L.push(`From ${r.mount.source}:`, "", "```", r.mount.stdout ?? "", "```")
   L.push("")
   L.push("## What bounds the figure (profile)", "")
-  const p = r.profile
-  if (!p || p.skip) L.push(`Not profiled: ${p?.skip ?? "no profile"}`)
-  else {
-    L.push(`One \`cairn extract\` (WASM hasher) of the large layer under \`node --cpu-prof\`: ${f(p.wallS, 2)} s wall (${f(p.mbPerS, 0)} MB/s with the profiler on), CPU ${f(p.userS, 2)} s user + ${f(p.sysS, 2)} s sys over all threads. The profile samples the main JS thread only; node:zlib inflate and fs writes run on the libuv threadpool and show there as idle time.`, "")
+  if (!r.profiles?.length) L.push("Not profiled (not selected).")
+  for (const p of r.profiles ?? []) {
+    L.push(`### ${p.corpus} layer`, "")
+    if (p.skip) {
+      L.push(`Not profiled: ${p.skip}`, "")
+      continue
+    }
+    L.push(`One \`cairn extract\` (WASM hasher) of the ${p.corpus} layer under \`node --cpu-prof\`: ${f(p.wallS, 2)} s wall (${f(p.mbPerS, 0)} MB/s with the profiler on), CPU ${f(p.userS, 2)} s user + ${f(p.sysS, 2)} s sys over all threads. The profile samples the main JS thread only; node:zlib inflate (async) and async fs calls run on the libuv threadpool and show there as idle time.`, "")
     L.push("| bucket (main thread self time) | ms | share |", "| --- | ---: | ---: |")
     for (const b of p.buckets) L.push(`| ${b.bucket} | ${f(b.ms, 0)} | ${f(b.share * 100, 1)}% |`)
     L.push("", "| top self-time functions | bucket | ms | share |", "| --- | --- | ---: | ---: |")
     for (const t of p.top) L.push(`| \`${cell(t.name)}\` | ${t.bucket} | ${f(t.ms, 0)} | ${f(t.share * 100, 1)}% |`)
-    if (p.workerTimings) L.push("", `applyLayer's own timings: \`${JSON.stringify(p.workerTimings)}\``)
+    L.push("")
   }
   if (r.bounds?.length) L.push("", ...r.bounds.map((/** @type {string} */ s) => `- ${s}`))
   L.push("")

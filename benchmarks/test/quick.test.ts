@@ -37,7 +37,7 @@ describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
       timeout: 280_000
     })
     for (const f of ["latest.md", "latest.json", "throughput.svg"]) expect(existsSync(join(out, f)), f).toBe(true)
-    const result = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { tables: Table[]; mount: object; profile: object }
+    const result = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { tables: Table[]; mount: { skip?: string }; profiles: Array<{ corpus: string; skip?: string; buckets?: unknown[] }> }
     for (const [table, ids] of Object.entries(CONTENDERS)) {
       const t = result.tables.find((x) => x.id === table)
       expect(t, table).toBeDefined()
@@ -53,8 +53,11 @@ describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
         }
       }
     }
-    for (const part of [result.mount, result.profile] as Array<{ skip?: string }>) {
-      if ("skip" in part) expect(part.skip!.length).toBeGreaterThan(5)
+    if (result.mount.skip !== undefined) expect(result.mount.skip.length).toBeGreaterThan(5)
+    expect(result.profiles.map((p) => p.corpus)).toEqual(["large", "small"])
+    for (const p of result.profiles) {
+      if (p.skip === undefined) expect(p.buckets?.length).toBeGreaterThan(0)
+      else expect(p.skip.length).toBeGreaterThan(5)
     }
     const md = await readFile(join(out, "latest.md"), "utf8")
     expect(md).toContain("## Method")
