@@ -1,5 +1,6 @@
 // Test helpers shared by the diff / flatten / view tests: temp dirs, layer listing, tree listing.
 import { execFileSync } from "node:child_process"
+import fc from "fast-check"
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -82,7 +83,10 @@ export function treeListing(root: string, options: { mtime?: boolean; skip?: (re
     for (const name of readdirSync(abs).sort()) {
       const r = rel === "" ? name : `${rel}/${name}`
       if (options.skip?.(r)) continue
-      const st = lstatSync(join(root, r))
+      // overlayfs lists whiteouts of a directory that exists in one layer only, but lookups fail:
+      // such a name is not in the tree for anyone who stats it
+      const st = lstatSync(join(root, r), { throwIfNoEntry: false })
+      if (st === undefined) continue
       const type = st.isDirectory() ? "d" : st.isFile() ? "f" : st.isSymbolicLink() ? "l" : st.isCharacterDevice() ? "c" : st.isFIFO() ? "p" : "?"
       const extra =
         type === "f"
@@ -146,3 +150,92 @@ export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
   await w.finish()
   return Buffer.concat(chunks)
 }
+
+// ---------------------------------------------------------------- random layers for property tests
+
+
+type Op =
+  | { kind: "file"; path: string; body: string; mode: number }
+  | { kind: "directory"; path: string; mode: number }
+  | { kind: "symlink"; path: string; target: string }
+  | { kind: "hardlink"; path: string; target: string }
+  | { kind: "whiteout"; path: string }
+  | { kind: "opaque"; path: string }
+
+const pathArb = fc.array(fc.constantFrom("a", "b", "x"), { minLength: 1, maxLength: 3 }).map((a) => a.join("/"))
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("file" as const), path: pathArb, body: fc.constantFrom("", "1", "22", "hello"), mode: fc.constantFrom(0o644, 0o600, 0o755) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("directory" as const), path: pathArb, mode: fc.constantFrom(0o755, 0o700) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("symlink" as const), path: pathArb, target: fc.constantFrom("x", "../a", "/b/x", "nowhere") }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("hardlink" as const), path: pathArb, target: pathArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("whiteout" as const), path: pathArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("opaque" as const), path: pathArb }) }
+)
+
+/**
+ * Turn random operations into a well-formed layer, as real layer writers produce them: every
+ * entry's parents are explicit directories of the same layer (so overlay-form and flat apply
+ * agree on their metadata), one entry per path, hardlinks to earlier files of the same layer,
+ * no whiteout of what the layer itself adds.
+ */
+export function normalizeLayer(ops: readonly Op[]): Spec[] {
+  const entries = new Map<string, Spec>()
+  const whiteouts = new Set<string>()
+  const opaques = new Set<string>()
+  const ancestors = (p: string) => p.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))
+  const ensureParents = (p: string): boolean => {
+    for (const a of ancestors(p)) {
+      const e = entries.get(a)
+      if (e !== undefined && e.type !== "directory") return false
+    }
+    for (const a of ancestors(p)) if (!entries.has(a)) entries.set(a, { path: a, type: "directory", mode: 0o755 })
+    return true
+  }
+  for (const op of ops) {
+    if (op.kind === "whiteout" || op.kind === "opaque") {
+      if (op.kind === "opaque") {
+        const e = entries.get(op.path)
+        if (e !== undefined && e.type !== "directory") continue
+        if (!ensureParents(op.path)) continue
+        if (e === undefined) entries.set(op.path, { path: op.path, type: "directory", mode: 0o755 })
+        opaques.add(op.path)
+      } else {
+        if (entries.has(op.path) || !ensureParents(op.path)) continue
+        whiteouts.add(op.path)
+      }
+      continue
+    }
+    if (entries.has(op.path) || whiteouts.has(op.path)) continue
+    if (op.kind === "hardlink") {
+      const t = entries.get(op.target)
+      if (t?.type !== "file") continue
+    }
+    if (!ensureParents(op.path)) continue
+    switch (op.kind) {
+      case "file":
+        entries.set(op.path, { path: op.path, type: "file", body: op.body, mode: op.mode })
+        break
+      case "directory":
+        entries.set(op.path, { path: op.path, type: "directory", mode: op.mode })
+        break
+      case "symlink":
+        entries.set(op.path, { path: op.path, type: "symlink", target: op.target })
+        break
+      case "hardlink":
+        entries.set(op.path, { path: op.path, type: "hardlink", target: op.target })
+        break
+    }
+  }
+  for (const w of [...whiteouts]) if (entries.has(w) || [...entries.keys()].some((k) => k.startsWith(`${w}/`))) whiteouts.delete(w)
+  const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  const sorted = [...entries.values()].sort((a, b) => byPath(a.path, b.path))
+  const out: Spec[] = sorted.filter((s) => s.type !== "hardlink")
+  for (const o of [...opaques].sort(byPath)) out.splice(out.findIndex((s) => s.path === o) + 1, 0, { path: o, type: "opaque" })
+  for (const w of [...whiteouts].sort(byPath)) out.push({ path: w, type: "whiteout" })
+  out.push(...sorted.filter((s) => s.type === "hardlink"))
+  return out
+}
+
+export const layerArb = fc.array(opArb, { maxLength: 10 }).map(normalizeLayer)
+export const stackArb = fc.array(layerArb, { minLength: 1, maxLength: 4 })
+export const numRuns = (base: number) => (process.env.CAIRN_STRESS === "1" ? base * 20 : base)
