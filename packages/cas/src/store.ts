@@ -1,6 +1,6 @@
 // The Promise facade: one object per layout directory, over the same functions the Effect
 // service (contentStore.ts) uses.
-import type { Readable } from "node:stream"
+import type { Readable, Writable } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import type { Descriptor } from "@cairn/oci-spec"
 import {
@@ -13,6 +13,9 @@ import {
   type PutResult,
   type StagedBlob
 } from "./blobStore.js"
+import { type ExportImage, exportDockerArchive, exportOciArchive } from "./archiveExport.js"
+import { type ImportOptions, type ImportReport, importArchive } from "./archiveImport.js"
+import { type CopyReport, type CopyRoot, copyGraph } from "./copy.js"
 import { type FsckOptions, type FsckReport, fsck } from "./fsck.js"
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.js"
 import { type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
@@ -132,4 +135,51 @@ export class Store {
   fsck(options?: FsckOptions): Promise<FsckReport> {
     return fsck(this.blobs, options)
   }
+
+  // ---- copy, import, export ------------------------------------------------------------
+
+  /** Copy images (tag names, or descriptors with an optional tag) into another layout; only missing blobs move. */
+  async copyTo(target: Store, refs: readonly (string | CopyRoot)[]): Promise<CopyReport> {
+    const roots: CopyRoot[] = []
+    for (const r of refs) roots.push(typeof r === "string" ? { descriptor: await this.resolve(r), tag: r } : r)
+    return copyGraph(this.blobs, target.blobs, roots)
+  }
+
+  /** Write the named images as a new (or existing) OCI layout directory. */
+  async exportLayout(dir: string, names: readonly string[]): Promise<CopyReport> {
+    return this.copyTo(await Store.open(dir), names)
+  }
+
+  /** Import a `docker save` tarball (classic or OCI-embedding) or an oci-archive, from a path or a stream. */
+  importArchive(input: string | AsyncIterable<Uint8Array> | Readable, options?: ImportOptions): Promise<ImportReport> {
+    return importArchive(this.blobs, input, options)
+  }
+
+  /** Tag names, or descriptors with the names to give them in the archive. */
+  private async exportImages(refs: readonly (string | ExportImage)[], repoTags: boolean): Promise<ExportImage[]> {
+    const out: ExportImage[] = []
+    for (const r of refs) {
+      if (typeof r !== "string") out.push(r)
+      else out.push({ descriptor: await this.resolve(r), names: repoTags ? dockerRepoTags(r) : [r] })
+    }
+    return out
+  }
+
+  /** An oci-archive tar (`skopeo copy oci-archive:FILE:TAG`), written to a path atomically or into a stream. */
+  async exportOciArchive(refs: readonly (string | ExportImage)[], out: string | Writable): Promise<void> {
+    return exportOciArchive(this.blobs, await this.exportImages(refs, false), out)
+  }
+
+  /** A docker-archive tar (`docker load`, `skopeo copy docker-archive:FILE`); gzip layers are written uncompressed. */
+  async exportDockerArchive(refs: readonly (string | ExportImage)[], out: string | Writable): Promise<void> {
+    return exportDockerArchive(this.blobs, await this.exportImages(refs, true), out)
+  }
+}
+
+// a docker reference with a tag: lowercase path components, optional registry host:port, ":tag"
+const dockerRef = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*:[\w][\w.-]{0,127}$/
+
+/** RepoTags for a tag name: itself when it reads as a docker "repo:tag", else none. */
+function dockerRepoTags(name: string): string[] {
+  return dockerRef.test(name) ? [name] : []
 }

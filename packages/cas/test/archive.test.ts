@@ -1,0 +1,145 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as tar from "tar-stream"
+import { describe, expect, it } from "vitest"
+import { ArchiveFormatError, GraphCycleError, InvalidTagError, Store, UnsafeArchivePathError } from "../src/index.js"
+import { putImage, sha } from "./imageFixture.js"
+import { tempDir } from "./tempLayout.js"
+
+/** A tar in memory from name -> content (a string starting with "->" makes a symlink). */
+async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+  const pack = tar.pack()
+  const parts: Buffer[] = []
+  pack.on("data", (c: unknown) => {
+    parts.push(c as Buffer)
+  })
+  const ended = new Promise<void>((r) => pack.on("end", () => r()))
+  for (const [name, body] of Object.entries(files)) {
+    if (typeof body === "string" && body.startsWith("->")) pack.entry({ name, type: "symlink", linkname: body.slice(2) })
+    else pack.entry({ name }, body)
+  }
+  pack.finalize()
+  await ended
+  return Buffer.concat(parts)
+}
+
+/** A classic docker save of one uncompressed layer. */
+function dockerSave(layerPath = "abc/layer.tar", configPath = "cfg.json", tags: unknown = ["demo:1"]) {
+  const layer = Buffer.alloc(2048, 0) // two zero blocks: an empty tar
+  const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha(layer)] } })
+  return {
+    layer,
+    files: {
+      "cfg.json": config,
+      "abc/layer.tar": layer,
+      "abc/VERSION": "1.0",
+      "manifest.json": JSON.stringify([{ Config: configPath, RepoTags: tags, Layers: [layerPath] }])
+    }
+  }
+}
+
+async function nothingStored(store: Store) {
+  const blobs = []
+  for await (const b of store.list()) blobs.push(b)
+  expect(blobs).toEqual([])
+  expect(await store.tags()).toEqual([])
+  const ingest = existsSync(store.layout.ingestDir) ? readdirSync(store.layout.ingestDir) : []
+  expect(ingest.filter((n) => !n.endsWith(".lock"))).toEqual([])
+}
+
+async function* once(b: Buffer) {
+  yield b
+}
+
+describe("docker-archive import", () => {
+  it("synthesizes an OCI manifest and config with the layer stored as-is", async () => {
+    const store = await Store.open(tempDir())
+    const { layer, files } = dockerSave()
+    const r = await store.importArchive(once(await tarOf(files)))
+    expect(r.images[0]?.tags).toEqual(["demo:1"])
+    const manifest = JSON.parse(Buffer.from(await store.read((await store.resolve("demo:1")).digest)).toString())
+    expect(manifest.layers).toEqual([{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha(layer), size: 2048 }])
+    expect(manifest.config.digest).toBe(sha(files["cfg.json"]))
+    expect((await store.fsck()).ok).toBe(true)
+    expect((await store.fsck()).orphans).toEqual([])
+  })
+
+  it("follows layer symlinks that stay inside the archive", async () => {
+    const store = await Store.open(tempDir())
+    const { files } = dockerSave("abc/layer.tar")
+    const layer = files["abc/layer.tar"]
+    const r = await store.importArchive(once(await tarOf({ ...files, "abc/layer.tar": "->../shared.tar", "shared.tar": layer })))
+    expect(r.images).toHaveLength(1)
+  })
+
+  for (const [what, layerPath, configPath] of [
+    ["a ../ layer path", "../../etc/passwd", "cfg.json"],
+    ["an absolute layer path", "/etc/passwd", "cfg.json"],
+    ["a ../ config path", "abc/layer.tar", "abc/../../cfg.json"]
+  ] as const) {
+    it(`refuses ${what} in manifest.json and stores nothing`, async () => {
+      const store = await Store.open(tempDir())
+      const { files } = dockerSave(layerPath, configPath)
+      const e = await store.importArchive(once(await tarOf(files)), { name: "evil.tar" }).catch((x) => x)
+      expect(e).toBeInstanceOf(UnsafeArchivePathError)
+      expect(e.message).toContain("evil.tar")
+      await nothingStored(store)
+    })
+  }
+
+  it("refuses tar members and symlinks that climb out, storing nothing", async () => {
+    const store = await Store.open(tempDir())
+    const { files } = dockerSave()
+    await expect(store.importArchive(once(await tarOf({ ...files, "../x": "boo" })))).rejects.toBeInstanceOf(UnsafeArchivePathError)
+    await nothingStored(store)
+    const linked = { ...files, "abc/layer.tar": "->../../outside.tar" }
+    await expect(store.importArchive(once(await tarOf(linked)))).rejects.toBeInstanceOf(UnsafeArchivePathError)
+    await nothingStored(store)
+  })
+
+  it("refuses a layer whose digest is not the config's diffID, and invalid tags", async () => {
+    const store = await Store.open(tempDir())
+    const { files } = dockerSave()
+    const wrong = { ...files, "abc/layer.tar": Buffer.alloc(1024, 0) }
+    await expect(store.importArchive(once(await tarOf(wrong)))).rejects.toBeInstanceOf(ArchiveFormatError)
+    await nothingStored(store)
+    const badTag = dockerSave("abc/layer.tar", "cfg.json", ["bad tag!"]).files
+    await expect(store.importArchive(once(await tarOf(badTag)))).rejects.toBeInstanceOf(InvalidTagError)
+    await nothingStored(store)
+    await expect(store.importArchive(once(await tarOf({ "hello.txt": "hi" })))).rejects.toBeInstanceOf(ArchiveFormatError)
+    await nothingStored(store)
+  })
+})
+
+describe("copy between layouts", () => {
+  it("copies only the blobs the target lacks", async () => {
+    const src = await Store.open(tempDir())
+    const dst = await Store.open(tempDir())
+    const a = await putImage(src, 3)
+    await src.tag("a", a.manifest)
+    const first = await src.copyTo(dst, ["a"])
+    expect(first.copied.length).toBe(5)
+    const again = await src.copyTo(dst, ["a"])
+    expect(again.copied).toEqual([])
+    expect(again.skipped.length).toBe(5)
+    expect((await dst.resolve("a")).digest).toBe(a.manifest.digest)
+    expect((await dst.fsck()).ok).toBe(true)
+    expect(await dst.leases()).toEqual([])
+  })
+
+  it("copies nothing from a graph with a cycle", async () => {
+    const src = await Store.open(tempDir())
+    const dst = await Store.open(tempDir())
+    const fake = sha("placeholder")
+    const bytes = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: fake, size: 1 }]
+    })
+    writeFileSync(src.layout.blobPath(fake), bytes)
+    const root = { mediaType: "application/vnd.oci.image.index.v1+json", digest: fake, size: bytes.length }
+    await expect(src.copyTo(dst, [{ descriptor: root, tag: "loop" }])).rejects.toBeInstanceOf(GraphCycleError)
+    await nothingStored(dst)
+    expect(JSON.parse(readFileSync(dst.layout.indexPath, "utf8")).manifests).toEqual([])
+  })
+})
