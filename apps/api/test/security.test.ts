@@ -1,0 +1,117 @@
+// Authentication, read-only mode, body limits and upload expiry: the right status and a JSON
+// error, and nothing changed in the store.
+import { readdir } from "node:fs/promises"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { randomBlob, raw, type Running, sha256, startStoreServer } from "./fixtures.js"
+
+const TOKEN = "tok-0123456789"
+
+describe("bearer token", () => {
+  let srv: Running
+  beforeAll(async () => {
+    srv = await startStoreServer({ token: TOKEN })
+  })
+  afterAll(() => srv.stop())
+
+  it("answers 401 with a challenge and a JSON error when the token is missing or wrong", async () => {
+    for (const headers of [{}, { Authorization: "Bearer nope" }, { Authorization: `Basic ${Buffer.from("u:nope").toString("base64")}` }]) {
+      const v2 = await fetch(`${srv.url}/v2/`, { headers })
+      expect(v2.status).toBe(401)
+      expect(v2.headers.get("www-authenticate")).toMatch(/^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="cairn-api"$/)
+      expect(((await v2.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("UNAUTHORIZED")
+      const api = await fetch(`${srv.url}/health`, { headers })
+      expect(api.status).toBe(401)
+      expect(((await api.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED")
+    }
+  })
+
+  it("changes nothing for an unauthenticated push", async () => {
+    const data = randomBlob(100)
+    const res = await fetch(`${srv.url}/v2/x/blobs/uploads/?digest=${sha256(data)}`, { method: "POST", body: data })
+    expect(res.status).toBe(401)
+    expect(await srv.engine.store.has(sha256(data))).toBe(false)
+    expect(await readdir(join(srv.root, "api-uploads"))).toEqual([])
+  })
+
+  it("accepts the token as bearer or as a Basic password, and trades Basic for a token at /token", async () => {
+    expect((await fetch(`${srv.url}/health`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(200)
+    const basic = `Basic ${Buffer.from(`me:${TOKEN}`).toString("base64")}`
+    expect((await fetch(`${srv.url}/v2/`, { headers: { Authorization: basic } })).status).toBe(200)
+    const t = await fetch(`${srv.url}/token?service=cairn-api&scope=repository:x:pull`, { headers: { Authorization: basic } })
+    expect(((await t.json()) as { token: string }).token).toBe(TOKEN)
+    expect((await fetch(`${srv.url}/token`)).status).toBe(401)
+  })
+})
+
+describe("read-only mode", () => {
+  let srv: Running
+  beforeAll(async () => {
+    srv = await startStoreServer({ readOnly: true })
+  })
+  afterAll(() => srv.stop())
+
+  it("refuses every write with 405 on /v2 and 403 on the JSON API, and still serves reads", async () => {
+    const data = randomBlob(10)
+    const post = await fetch(`${srv.url}/v2/x/blobs/uploads/?digest=${sha256(data)}`, { method: "POST", body: data })
+    expect(post.status).toBe(405)
+    expect(((await post.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("DENIED")
+    expect((await fetch(`${srv.url}/v2/x/manifests/latest`, { method: "PUT", body: "{}" })).status).toBe(405)
+    expect((await fetch(`${srv.url}/v2/x/manifests/latest`, { method: "DELETE" })).status).toBe(405)
+    const gc = await fetch(`${srv.url}/gc`, { method: "POST", body: "{}" })
+    expect(gc.status).toBe(403)
+    expect(((await gc.json()) as { error: { code: string } }).error.code).toBe("READ_ONLY")
+    expect((await fetch(`${srv.url}/containers`, { method: "POST", body: '{"image":"x"}' })).status).toBe(403)
+    expect(await srv.engine.store.has(sha256(data))).toBe(false)
+    expect((await fetch(`${srv.url}/v2/`)).status).toBe(200)
+    expect((await fetch(`${srv.url}/health`)).status).toBe(200)
+  })
+})
+
+describe("limits", () => {
+  let srv: Running
+  beforeAll(async () => {
+    srv = await startStoreServer({ maxJsonBytes: 64, maxManifestBytes: 256, maxBlobBytes: 1000, uploadTimeoutMs: 150 })
+  })
+  afterAll(() => srv.stop())
+
+  it("refuses bodies over their limit with 413", async () => {
+    const json = await fetch(`${srv.url}/gc`, { method: "POST", body: JSON.stringify({ dryRun: true, pad: "x".repeat(200) }) })
+    expect(json.status).toBe(413)
+    expect(((await json.json()) as { error: { code: string } }).error.code).toBe("BODY_TOO_LARGE")
+    const big = randomBlob(2000)
+    const blob = await fetch(`${srv.url}/v2/x/blobs/uploads/?digest=${sha256(big)}`, { method: "POST", body: big })
+    expect(blob.status).toBe(413)
+    expect(((await blob.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("SIZE_INVALID")
+    expect(await srv.engine.store.has(sha256(big))).toBe(false)
+    const manifest = await fetch(`${srv.url}/v2/x/manifests/latest`, { method: "PUT", body: "x".repeat(1000) })
+    expect(manifest.status).toBe(413)
+  })
+
+  it("answers malformed JSON with 400 and a JSON error", async () => {
+    const res = await fetch(`${srv.url}/gc`, { method: "POST", body: "{dryRun:" })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("MALFORMED_JSON")
+    const wrong = await fetch(`${srv.url}/gc`, { method: "POST", body: '{"dryRun":"yes"}' })
+    expect(wrong.status).toBe(400)
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("INVALID_REQUEST")
+  })
+
+  it("expires idle upload sessions and removes their bytes", async () => {
+    const start = await fetch(`${srv.url}/v2/x/blobs/uploads/`, { method: "POST" })
+    const loc = start.headers.get("location") as string
+    expect((await fetch(`${srv.url}${loc}`, { method: "PATCH", body: "abc" })).status).toBe(202)
+    expect(await readdir(join(srv.root, "api-uploads"))).toHaveLength(1)
+    await new Promise((r) => setTimeout(r, 600))
+    const late = await fetch(`${srv.url}${loc}`, { method: "PATCH", body: "def" })
+    expect(late.status).toBe(404)
+    expect(((await late.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("BLOB_UPLOAD_UNKNOWN")
+    expect(await readdir(join(srv.root, "api-uploads"))).toEqual([])
+  })
+
+  it("answers unknown paths with a JSON 404", async () => {
+    const res = await raw(srv.port, "GET", "/nope/../../etc/passwd")
+    expect(res.status).toBe(404)
+    expect(res.json().error.code).toBe("NOT_FOUND")
+  })
+})
