@@ -8,8 +8,7 @@ import {
   digestHex,
   nodeBackend,
   parseDigest,
-  SizeMismatchError,
-  verifyingStream
+  SizeMismatchError
 } from "@cairn/digest"
 import {
   type AnyManifest,
@@ -475,7 +474,12 @@ export class RegistryClient {
     }
   }
 
-  /** Wraps a response body: counts, reports progress, enforces the size, and hashes a fresh transfer. */
+  /**
+   * Wraps a response body: counts, reports progress, enforces the size, and (on a fresh transfer)
+   * hashes. A generator, not a stream chain, so nothing sits in intermediate buffers when the
+   * connection drops: what the sink got is all that was received, and the resume starts there.
+   * A failed check throws before the iteration ends, so the sink never sees a clean end.
+   */
   private async checked(
     body: Readable,
     desc: BlobDescriptor,
@@ -485,24 +489,23 @@ export class RegistryClient {
   ): Promise<AsyncIterable<Uint8Array>> {
     const remaining = desc.size - offset
     const onProgress = options.onProgress
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        counted.n += chunk.length
-        if (counted.n > remaining) return cb(new SizeMismatchError({ expected: desc.size, actual: offset + counted.n, early: true }))
-        onProgress?.({ digest: desc.digest, bytes: offset + counted.n, size: desc.size })
-        cb(null, chunk)
-      },
-      flush(cb) {
-        cb(counted.n === remaining ? null : new SizeMismatchError({ expected: desc.size, actual: offset + counted.n, early: false }))
-      }
-    })
-    body.on("error", (e) => counter.destroy(e))
-    const piped = body.pipe(counter)
-    if (offset > 0 || options.verify === false) return piped
     // the sink verifies too; this catches a bad blob even with a trusting sink (node:crypto: fast path)
-    const verifier = await verifyingStream({ digest: desc.digest, size: desc.size, backend: nodeBackend })
-    piped.on("error", (e) => verifier.destroy(e))
-    return piped.pipe(verifier)
+    const hasher = offset > 0 || options.verify === false ? undefined : await nodeBackend.create(digestAlgorithm(desc.digest))
+    return (async function* () {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        counted.n += chunk.length
+        if (counted.n > remaining) {
+          body.destroy()
+          throw new SizeMismatchError({ expected: desc.size, actual: offset + counted.n, early: true })
+        }
+        hasher?.update(chunk)
+        onProgress?.({ digest: desc.digest, bytes: offset + counted.n, size: desc.size })
+        yield chunk
+      }
+      if (counted.n !== remaining) throw new SizeMismatchError({ expected: desc.size, actual: offset + counted.n, early: false })
+      const actual = hasher?.digest()
+      if (actual !== undefined && actual !== desc.digest) throw new DigestMismatchError({ expected: desc.digest, actual, bytes: desc.size })
+    })()
   }
 
   /**

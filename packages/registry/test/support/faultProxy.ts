@@ -20,10 +20,13 @@ export type Fault =
   | { readonly kind: "dropRange" }
   | { readonly kind: "redirect"; readonly location: string }
   | { readonly kind: "body"; readonly body: Buffer; readonly headers: Record<string, string> }
+  | { readonly kind: "delay"; readonly ms: number }
 
 export interface FaultProxy {
   readonly host: string
   readonly seen: SeenRequest[]
+  /** delayed requests in progress now, and the most there ever were at once */
+  readonly inFlight: { now: number; peak: number }
   /** the rule consulted for each request; return undefined to pass it through untouched */
   rule: (req: SeenRequest, index: number) => Fault | undefined
   close(): Promise<void>
@@ -34,6 +37,7 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
   const proxy: FaultProxy = {
     host: "",
     seen,
+    inFlight: { now: 0, peak: 0 },
     rule: () => undefined,
     close: () => new Promise((r) => server.close(() => r()))
   }
@@ -41,6 +45,11 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
     const s: SeenRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, sent: 0 }
     seen.push(s)
     const fault = proxy.rule(s, seen.length - 1)
+    if (fault?.kind === "delay") {
+      proxy.inFlight.now++
+      proxy.inFlight.peak = Math.max(proxy.inFlight.peak, proxy.inFlight.now)
+      res.once("close", () => proxy.inFlight.now--)
+    }
     if (fault?.kind === "status") {
       req.resume()
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers })
@@ -63,6 +72,12 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
       res.end(fault.body)
       return
     }
+    if (fault?.kind === "delay") {
+      setTimeout(() => forward(undefined), fault.ms)
+      return
+    }
+    forward(fault)
+    function forward(fault: Fault | undefined) {
     const headers = { ...req.headers, host: target }
     if (fault?.kind === "dropRange") delete headers.range
     const up = request(`http://${target}${req.url}`, { method: req.method, headers }, (ures) => {
@@ -74,6 +89,7 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
     })
     up.on("error", () => res.destroy())
     req.pipe(up)
+    }
   })
   await new Promise<void>((r) => server.listen(0, bind, () => r()))
   const a = server.address()
