@@ -149,3 +149,14 @@ export class LeaseNotFoundError extends Data.TaggedError("LeaseNotFoundError")<{
     return `no live lease ${JSON.stringify(this.id)} (expired or released)`
   }
 }
+
+/** A file-system failure (permissions, disk full, ...) with the errno code and the path involved. */
+export class StoreIoError extends Data.TaggedError("StoreIoError")<{
+  readonly code: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.path ? `${this.path}: ` : ""}${this.reason}`
+  }
+}

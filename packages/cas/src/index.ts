@@ -21,6 +21,7 @@ export {
   LayoutError,
   LeaseNotFoundError,
   LockTimeoutError,
+  StoreIoError,
   TagNotFoundError,
   UnsafeArchivePathError,
   UnsupportedLayerError
@@ -36,3 +37,4 @@ export { type TagEntry, type TagTarget } from "./tags.js"
 export { type ExportImage } from "./archiveExport.js"
 export { type ImportedImage, type ImportOptions, type ImportReport } from "./archiveImport.js"
 export { type CopyReport, type CopyRoot } from "./copy.js"
+export { type CasError, ContentStore, type ContentStoreShape, makeContentStore, openStore } from "./contentStore.js"
