@@ -1,35 +1,14 @@
 // Real clients against a real listening server: skopeo pushes an umoci-built image in and
 // pulls it back out, with and without the bearer token.
-import { execFile } from "node:child_process"
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
+import { readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
-import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildImage, exec, haveTools } from "./engineFixture.js"
 import { type Running, startStoreServer, tempDir } from "./fixtures.js"
 
-const exec = promisify(execFile)
-const have = async (cmd: string) => exec(cmd, ["--version"]).then(() => true, () => false)
-const haveTools = (await have("skopeo")) && (await have("umoci"))
 if (!haveTools) console.warn("skipping skopeo tests: skopeo or umoci is not installed (apt-get install -y skopeo umoci)")
 
 const TOKEN = "s3cret-token-for-tests"
-
-/** A two-layer image built with umoci, in an OCI layout at `dir`, tag `latest`. */
-export const buildImage = async (dir: string): Promise<{ layout: string; manifestDigest: string }> => {
-  const layout = join(dir, "layout")
-  const bundle = join(dir, "bundle")
-  await exec("umoci", ["init", "--layout", layout])
-  await exec("umoci", ["new", "--image", `${layout}:latest`])
-  for (const [i, text] of ["first layer\n", "second layer\n"].entries()) {
-    await exec("umoci", ["unpack", "--image", `${layout}:latest`, bundle])
-    await mkdir(join(bundle, "rootfs", "data"), { recursive: true })
-    await writeFile(join(bundle, "rootfs", "data", `f${i}.txt`), text)
-    await exec("umoci", ["repack", "--image", `${layout}:latest`, bundle])
-    await rm(bundle, { recursive: true, force: true })
-  }
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> }
-  return { layout, manifestDigest: index.manifests[0]?.digest as string }
-}
 
 describe.skipIf(!haveTools)("skopeo against cairn-api", () => {
   let open: Running
