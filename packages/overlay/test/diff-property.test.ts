@@ -5,7 +5,7 @@ import fc from "fast-check"
 import { afterEach, describe, expect, it } from "vitest"
 import { applyLayer } from "../src/apply.js"
 import { changes, diffDirs } from "../src/diff.js"
-import { buildLayer, layerArb, numRuns, tempDirs, treeListing } from "./diff-support.js"
+import { buildLayer, layerArb, numRuns, propertyTimeout, tempDirs, treeListing } from "./diff-support.js"
 
 const tmp = tempDirs()
 afterEach(() => tmp.cleanup())
@@ -33,5 +33,5 @@ describe("diff round trip", () => {
       }),
       { numRuns: numRuns(25) }
     )
-  })
+  }, propertyTimeout)
 })

@@ -4,12 +4,25 @@ import fc from "fast-check"
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Readable } from "node:stream"
+import { Readable, Writable } from "node:stream"
 import { gunzipSync } from "node:zlib"
-import type { TarHeader } from "../src/tar/header.js"
+import { makeHeader, type TarHeader } from "../src/tar/header.js"
 import { readTar } from "../src/tar/reader.js"
+import { TarWriter } from "../src/tar/writer.js"
 
 export const isRoot = process.getuid?.() === 0
+
+/** A Writable that keeps what it is given. */
+export function memorySink() {
+  const chunks: Buffer[] = []
+  const sink = new Writable({
+    write(c: Buffer, _e, cb) {
+      chunks.push(c)
+      cb()
+    }
+  })
+  return { sink, bytes: () => Buffer.concat(chunks) }
+}
 
 export function tempDirs() {
   const made: string[] = []
@@ -116,11 +129,8 @@ export type Spec =
 
 /** Build an uncompressed layer tar from specs with cairn's TarWriter. */
 export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
-  const { TarWriter } = await import("../src/tar/writer.js")
-  const { makeHeader } = await import("../src/tar/header.js")
-  const chunks: Buffer[] = []
-  const { Writable } = await import("node:stream")
-  const w = new TarWriter(new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }))
+  const out = memorySink()
+  const w = new TarWriter(out.sink)
   for (const s of specs) {
     const slash = s.path.lastIndexOf("/")
     const dir = slash < 0 ? "" : s.path.slice(0, slash + 1)
@@ -148,7 +158,7 @@ export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
     }
   }
   await w.finish()
-  return Buffer.concat(chunks)
+  return out.bytes()
 }
 
 // ---------------------------------------------------------------- random layers for property tests
@@ -238,4 +248,7 @@ export function normalizeLayer(ops: readonly Op[]): Spec[] {
 
 export const layerArb = fc.array(opArb, { maxLength: 10 }).map(normalizeLayer)
 export const stackArb = fc.array(layerArb, { minLength: 1, maxLength: 4 })
-export const numRuns = (base: number) => (process.env.CAIRN_STRESS === "1" ? base * 20 : base)
+export const stress = process.env.CAIRN_STRESS === "1"
+export const numRuns = (base: number) => (stress ? base * 20 : base)
+/** Per-test timeout for property tests: the stress count needs far longer than the default. */
+export const propertyTimeout = stress ? 3_600_000 : 120_000

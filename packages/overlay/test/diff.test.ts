@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import { changes, changesUpper, diffDirs, diffUpper, UnsupportedUpperError } from "../src/diff.js"
-import { isRoot, listLayer, sh, tarBytes, tempDirs } from "./diff-support.js"
+import { isRoot, listLayer, memorySink, sh, tarBytes, tempDirs } from "./diff-support.js"
 
 const tmp = tempDirs()
 afterEach(() => tmp.cleanup())
@@ -108,10 +108,9 @@ describe("diffDirs / changes", () => {
     const { lower, upper } = lowerAndUpper()
     writeFileSync(join(upper, "etc/new"), "n") // mtime = now
     const collect = async (opts: Parameters<typeof diffDirs>[3]) => {
-      const chunks: Buffer[] = []
-      const sink = new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) })
-      const r = await diffDirs(lower, upper, sink, opts)
-      return { r, blob: Buffer.concat(chunks) }
+      const out = memorySink()
+      const r = await diffDirs(lower, upper, out.sink, opts)
+      return { r, blob: out.bytes() }
     }
     process.env.SOURCE_DATE_EPOCH = "1700000000"
     try {
@@ -151,10 +150,9 @@ describe("diffDirs / changes", () => {
 })
 
 async function toBuffer(run: (sink: Writable) => Promise<unknown>) {
-  const chunks: Buffer[] = []
-  const sink = new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) })
-  await run(sink)
-  return Buffer.concat(chunks)
+  const out = memorySink()
+  await run(out.sink)
+  return out.bytes()
 }
 
 describe("diffUpper", () => {

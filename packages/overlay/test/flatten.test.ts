@@ -5,7 +5,7 @@ import { gzipSync } from "node:zlib"
 import { afterEach, describe, expect, it } from "vitest"
 import { applyLayer, applyLayers } from "../src/apply.js"
 import { flatten } from "../src/flatten.js"
-import { buildLayer, listLayer, type Spec, tempDirs, treeListing } from "./diff-support.js"
+import { buildLayer, listLayer, memorySink, type Spec, tempDirs, treeListing } from "./diff-support.js"
 
 const tmp = tempDirs()
 afterEach(() => tmp.cleanup())
@@ -78,10 +78,9 @@ describe("flatten", () => {
       await buildLayer([{ path: "b", type: "whiteout" }])
     ]
     const run = async () => {
-      const chunks: Buffer[] = []
-      const { Writable } = await import("node:stream")
-      const r = await flatten(layers.map((b) => () => Readable.from([b])), new Writable({ write: (c, _e, cb) => (chunks.push(c), cb()) }), { compression: "none" })
-      return { r, blob: Buffer.concat(chunks) }
+      const out = memorySink()
+      const r = await flatten(layers.map((b) => () => Readable.from([b])), out.sink, { compression: "none" })
+      return { r, blob: out.bytes() }
     }
     const one = await run()
     const two = await run()

@@ -7,7 +7,7 @@ import fc from "fast-check"
 import { afterAll, describe, expect, it } from "vitest"
 import { applyLayer, applyLayers } from "../src/apply.js"
 import { MergedView } from "../src/view.js"
-import { buildLayer, isRoot, numRuns, stackArb, tempDirs, treeListing } from "./diff-support.js"
+import { buildLayer, isRoot, numRuns, propertyTimeout, stackArb, tempDirs, treeListing } from "./diff-support.js"
 
 const tmp = tempDirs()
 afterAll(() => tmp.cleanup())
@@ -61,8 +61,9 @@ describe("merged view, flat apply and a real overlayfs mount agree", () => {
         } finally {
           execFileSync("umount", [merged])
         }
+        tmp.cleanup()
       }),
       { numRuns: numRuns(25) }
     )
-  })
+  }, propertyTimeout)
 })
