@@ -1,12 +1,12 @@
 // Import from / export to OCI layouts, oci-archive and docker-archive (via @cairn/cas).
 import { createReadStream } from "node:fs"
-import { readFile } from "node:fs/promises"
+import { access, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
-import { ensureSnapshots, type ImageSummary, loadImage, summarize } from "./images.js"
+import { ensureSnapshots, findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { stackOf } from "./snapshots.js"
@@ -93,19 +93,58 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source)
     })
   }
-  throw new InvalidSourceError({ source, reason: `${t.kind} import is not available yet` })
+  if (t.kind === "oci-archive" || t.kind === "docker-archive") return importArchive(ctx, source, t.path, t.ref, target)
+  throw new InvalidSourceError({ source, reason: `${t.kind}: is not an import source (use pull for docker://)` })
+}
+
+async function importArchive(ctx: EngineContext, source: string, file: string, ref: string | undefined, target: string | undefined): Promise<ImageSummary> {
+  try {
+    await access(file)
+  } catch (e) {
+    throw new InvalidSourceError({ source, reason: `${file} cannot be read (${(e as NodeJS.ErrnoException).code})` })
+  }
+  const report = await ctx.store.importArchive(file)
+  // the archive's own names land as docker load would; names that are not name:tag are dropped
+  for (const img of report.images) {
+    for (const tag of img.tags) if (defaultImportName(tag) !== tag) await ctx.store.untag(tag)
+  }
+  const wanted = ref === undefined ? undefined : (defaultImportName(ref) ?? ref)
+  const candidates = report.images.filter((i) => wanted === undefined || i.tags.includes(ref!) || i.tags.includes(wanted))
+  if (candidates.length !== 1) {
+    const names = report.images.map((i) => i.tags.join(",") || i.descriptor.digest)
+    throw new InvalidSourceError({
+      source,
+      reason: candidates.length === 0 ? `no image named ${JSON.stringify(ref)}; it has ${names.join(", ")}` : `it holds ${candidates.length} images (${names.join(", ")}): name one with :REF`
+    })
+  }
+  const chosen = candidates[0]!
+  const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
+  const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))
+  return adoptImage(ctx, descriptor, target ?? firstName, source)
 }
 
 /** The source's tag as a local name, when it is one. */
 const defaultImportName = (sourceName: string | undefined): string | undefined => {
   if (sourceName === undefined) return undefined
   try {
-    return normalizeName(sourceName)
+    // docker's familiar form: docker.io/library/busybox:1 is busybox:1
+    return normalizeName(sourceName.replace(/^docker\.io\/(library\/)?/, ""))
   } catch {
     return undefined
   }
 }
 
-export async function exportImage(_ctx: EngineContext, _image: string, dest: string): Promise<void> {
-  throw new InvalidSourceError({ source: dest, reason: "export is not available yet" })
+/** Writes an image to `oci:PATH[:TAG]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (default name: the image's). */
+export async function exportImage(ctx: EngineContext, image: string, dest: string): Promise<void> {
+  const t = parseTransport(dest)
+  if (t.kind !== "oci" && t.kind !== "oci-archive" && t.kind !== "docker-archive") {
+    throw new InvalidSourceError({ source: dest, reason: "export goes to oci:PATH[:TAG], oci-archive:FILE or docker-archive:FILE (use push for docker://)" })
+  }
+  const stored = await findImage(ctx, image)
+  let asName: string | undefined
+  try {
+    asName = normalizeName(image)
+  } catch {}
+  const name = t.ref ?? (asName !== undefined && stored.names.includes(asName) ? asName : stored.names[0])
+  await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
 }

@@ -1,7 +1,7 @@
 // What the engine needs from the image store, implemented over @cairn/cas's Store. One seam,
 // so every other module speaks in images and blobs, not in cas calls.
 import type { Readable } from "node:stream"
-import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, REF_NAME, type Store } from "@cairn/cas"
+import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type ImportReport, REF_NAME, Store } from "@cairn/cas"
 import type { Digest } from "@cairn/digest"
 import type { Descriptor } from "@cairn/oci-spec"
 import type { BlobSink, BlobSource } from "@cairn/registry"
@@ -41,6 +41,10 @@ export interface ImageStore {
   sink(lease?: string): BlobSink
   /** The store as the registry client's BlobSource. */
   source(): BlobSource
+  /** Imports a docker-archive or oci-archive (cas verifies everything before anything is visible). */
+  importArchive(file: string): Promise<ImportReport>
+  /** Writes one image to an OCI layout dir, an oci-archive or a docker-archive under `name`. */
+  exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
 
 /** The image store over @cairn/cas: the engine root is the OCI layout itself. */
@@ -103,6 +107,19 @@ export class CasImageStore implements ImageStore {
   }
   source(): BlobSource {
     return { stat: (d) => this.cas.stat(d), open: (d) => this.cas.open(d) }
+  }
+  importArchive(file: string) {
+    return this.cas.importArchive(file)
+  }
+  async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined) {
+    const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
+    if (kind === "oci") {
+      await this.cas.copyTo(await Store.open(dest), [name === undefined ? { descriptor: clean } : { descriptor: clean, tag: name }])
+    } else if (kind === "oci-archive") {
+      await this.cas.exportOciArchive([{ descriptor: clean, names: name === undefined ? [] : [name] }], dest)
+    } else {
+      await this.cas.exportDockerArchive([{ descriptor: clean, names: name === undefined ? [] : [name] }], dest)
+    }
   }
   gc(options: GcOptions) {
     return this.cas.gc(options)

@@ -5,7 +5,8 @@ import { join } from "node:path"
 import { Engine } from "@cairn/engine"
 
 const [root, op, source] = process.argv.slice(2)
-const engine = await Engine.open({ root })
+// the kernel driver directly: auto would probe every driver with test mounts first
+const engine = await Engine.open({ root, driver: "overlay" })
 process.stdout.write("ready\n")
 for (let i = 0; ; i++) {
   if (op === "import") {

@@ -7,7 +7,7 @@ import { Engine } from "../src/index.js"
 import { buildLayout, mountinfoLines, tempDir } from "./fixtures.js"
 
 const pkg = join(import.meta.dirname, "..")
-const rounds = process.env.CAIRN_STRESS === "1" ? 60 : 16
+const rounds = process.env.CAIRN_STRESS === "1" ? 60 : 15
 
 /** The child runs the built package; build it (and its deps) once. */
 function build(): string | undefined {
