@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import type { Writable } from "node:stream"
 import { parseArgs } from "node:util"
-import { Engine } from "@cairn/engine"
+import { type DriverChoice, Engine } from "@cairn/engine"
 import type { Command, Context, OptionSpec } from "./command.js"
 import { commands } from "./commands/index.js"
 import { UsageError } from "./errors.js"
@@ -146,10 +146,10 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     debug: Boolean(values["debug"]),
     async engine() {
       if (!engine) {
-        const opts: Parameters<typeof Engine.open>[0] = {}
-        if (root !== undefined) opts.root = root
-        if (driver !== undefined) (opts as { driver?: string }).driver = driver
-        engine = await Engine.open(opts)
+        engine = await Engine.open({
+          ...(root === undefined ? {} : { root }),
+          ...(driver === undefined ? {} : { driver: driver as DriverChoice })
+        })
         engine.on("progress", (e) => progress.update(e))
       }
       return engine

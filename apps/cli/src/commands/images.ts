@@ -101,7 +101,7 @@ export const history = command({
     ctx.out.result(rows, () =>
       table(
         ["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-        [...rows].reverse().map((r) => {
+        rows.map((r) => {
           const by = r.createdBy ?? ""
           return [
             r.emptyLayer ? "<missing>" : shortId(r.layer),

@@ -6,20 +6,18 @@ export const pull = command({
   name: "pull",
   summary: "Pull an image from a registry (only missing blobs cross the network)",
   usage: "REF [NAME]",
-  description: "REF is [registry/]repo[:tag|@digest]; short names go to Docker Hub. Loopback registries use plain HTTP.",
+  description: "REF is [registry/]repo[:tag|@digest]; short names go to Docker Hub. Loopback registries (127.0.0.0/8,\nlocalhost, ::1) are spoken to over plain HTTP, as docker does; every other registry over HTTPS.",
   examples: ["cairn pull 127.0.0.1:5000/library/debian:latest", "cairn pull --platform linux/arm64 docker.io/library/alpine:3.20 alpine"],
   options: {
     platform: platformOpt,
-    concurrency: { type: "string", value: "N", description: "layers downloaded at once (default 3)" },
-    "plain-http": { type: "boolean", description: "use HTTP instead of HTTPS for this registry" }
+    concurrency: { type: "string", value: "N", description: "layers downloaded at once" }
   },
   args: { min: 1, max: 2 },
   async run(ctx, [ref, name], opts) {
     const engine = await ctx.engine()
-    const o: Record<string, unknown> = {}
+    const o: { platform?: string; concurrency?: number } = {}
     if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
     if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
-    if (opts["plain-http"]) o["plainHttp"] = true
     const img = await engine.pull(ref!, name, o)
     ctx.out.result(img, () => `pulled ${ref} (${img.digest})`)
   }
@@ -30,11 +28,10 @@ export const push = command({
   summary: "Push a local image to a registry (blobs it has are skipped)",
   usage: "IMAGE REF",
   examples: ["cairn push myapp:v1 127.0.0.1:5000/me/myapp:v1"],
-  options: { "plain-http": { type: "boolean", description: "use HTTP instead of HTTPS for this registry" } },
   args: { min: 2, max: 2 },
-  async run(ctx, [image, ref], opts) {
+  async run(ctx, [image, ref]) {
     const engine = await ctx.engine()
-    const r = await engine.push(image!, ref!, opts["plain-http"] ? { plainHttp: true } : {})
+    const r = await engine.push(image!, ref!)
     ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`)
   }
 })
@@ -45,11 +42,10 @@ export const copy = command({
   usage: "SRC DST",
   description: "Transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], local:IMAGE.",
   examples: ["cairn copy docker://127.0.0.1:5000/a:1 oci:./a:1", "cairn copy oci:./a:1 docker://127.0.0.1:5000/b:1"],
-  options: { platform: platformOpt },
   args: { min: 2, max: 2 },
-  async run(ctx, [src, dst], opts) {
+  async run(ctx, [src, dst]) {
     const engine = await ctx.engine()
-    const r = await engine.copy(src!, dst!, typeof opts["platform"] === "string" ? { platform: opts["platform"] } : {})
+    const r = await engine.copy(src!, dst!)
     ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`)
   }
 })

@@ -15,7 +15,11 @@ export const df = command({
       const parts = [
         table(
           ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-          u.summary.map((s) => [s.type, String(s.total), String(s.active), humanSize(s.size), humanSize(s.reclaimable)])
+          [
+            ["Images", String(u.images.length), String(u.images.filter((i) => i.containers > 0).length), humanSize(u.totals.images), humanSize(u.reclaimable.blobs)],
+            ["Snapshots", String(u.snapshots.length), String(u.snapshots.filter((s) => s.containers > 0).length), humanSize(u.totals.snapshots), humanSize(u.reclaimable.snapshots)],
+            ["Containers", String(u.containers.length), String(u.containers.filter((c) => c.mounted).length), humanSize(u.totals.containers), "0B"]
+          ]
         )
       ]
       if (opts["verbose"]) {
@@ -29,8 +33,8 @@ export const df = command({
           "",
           "Snapshots:",
           table(
-            ["CHAIN ID", "SIZE", "USED BY"],
-            u.snapshots.map((s) => [s.chainId.slice(7, 19), humanSize(s.size), String(s.users)])
+            ["CHAIN ID", "DIFF ID", "SIZE", "IMAGES", "CONTAINERS"],
+            u.snapshots.map((s) => [s.chainId.slice(7, 19), s.diffId.slice(7, 19), humanSize(s.size), String(s.images), String(s.containers)])
           ),
           "",
           "Containers:",
