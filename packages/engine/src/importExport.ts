@@ -74,10 +74,9 @@ async function copyBlobs(
   await ctx.store.put({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType }, doc.bytes, lease)
 }
 
-export async function importImage(ctx: EngineContext, source: string, name?: string): Promise<ImageSummary> {
-  const t = parseTransport(source)
-  const target = name === undefined ? undefined : normalizeName(name)
-  if (t.kind === "oci") {
+/** An OCI layout's image (its blobs and manifest) put into the store under `lease`, untagged. */
+async function readLayout(ctx: EngineContext, source: string, path: string, ref: string | undefined, lease: string) {
+    const t = { path, ref }
     const blobPath = (d: Digest) => join(t.path, "blobs", parseDigest(d).split(":")[0]!, digestHex(d))
     const readBlob = (d: Digest) => readFile(blobPath(d))
     let indexBytes: Uint8Array
@@ -88,8 +87,22 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
     }
     const index = (await decodeIndex(indexBytes)).value
     const { descriptor, sourceName } = await pickManifest(source, index.manifests, t.ref, readBlob)
+    await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d)), lease, source)
+    return { descriptor, sourceName }
+}
+
+export async function fetchLayout(ctx: EngineContext, source: string, lease: string): Promise<Descriptor> {
+  const t = parseTransport(source)
+  if (t.kind !== "oci") throw new InvalidSourceError({ source, reason: "expected oci:PATH[:TAG]" })
+  return (await readLayout(ctx, source, t.path, t.ref, lease)).descriptor
+}
+
+export async function importImage(ctx: EngineContext, source: string, name?: string): Promise<ImageSummary> {
+  const t = parseTransport(source)
+  const target = name === undefined ? undefined : normalizeName(name)
+  if (t.kind === "oci") {
     return ctx.store.withLease(async (lease) => {
-      await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d)), lease, source)
+      const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease)
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source)
     })
   }

@@ -4,8 +4,10 @@ import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
 import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
+import { InvalidSourceError } from "./errors.js"
+import { exportImage, fetchLayout, importImage } from "./importExport.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
-import { normalizeName } from "./reference.js"
+import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { ensureSnapshot, stackOf } from "./snapshots.js"
 
@@ -82,6 +84,54 @@ export async function push(ctx: EngineContext, image: string, ref: string, clien
   return { digest: r.digest }
 }
 
-export async function copy(_ctx: EngineContext, _src: string, _dst: string): Promise<{ digest: string }> {
-  throw new Error("not yet")
+/** Puts a registry image's blobs and manifest into the store (no tag, no extraction), held by `lease`. */
+async function fetchRemote(ctx: EngineContext, input: string, lease: string, client: RegistryClient): Promise<Descriptor> {
+  const resolved = await client.resolve(parseReference(input))
+  await pullImage(client, { ...resolved.reference, digest: resolved.manifest.digest }, ctx.store.sink(lease), {
+    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
+  })
+  return { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
+}
+
+/**
+ * Copies an image between transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:REF],
+ * docker-archive:FILE[:REF] and local:IMAGE (this root). Only what the destination lacks moves.
+ */
+export async function copy(ctx: EngineContext, src: string, dst: string, client = new RegistryClient()): Promise<{ digest: string }> {
+  const s = parseTransport(src)
+  const d = parseTransport(dst)
+  if (d.kind === "local") {
+    if (s.kind === "local") {
+      const stored = await findImage(ctx, s.image)
+      await ctx.store.tag(normalizeName(d.image), stored.descriptor)
+      return { digest: stored.descriptor.digest }
+    }
+    const name = d.image === "" ? undefined : d.image
+    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client }) : await importImage(ctx, src, name)
+    return { digest: img.digest }
+  }
+  if (s.kind === "local") {
+    if (d.kind === "docker") return push(ctx, s.image, d.ref, client)
+    await exportImage(ctx, s.image, dst)
+    return { digest: (await findImage(ctx, s.image)).descriptor.digest }
+  }
+  if (s.kind !== "docker" && s.kind !== "oci") {
+    throw new InvalidSourceError({ source: src, reason: "copy from an archive goes through this root: copy it to local:NAME first" })
+  }
+  // remote to remote: through the store, untagged and leased, so nothing lingers as an image
+  return ctx.store.withLease(async (lease) => {
+    const descriptor = s.kind === "docker" ? await fetchRemote(ctx, s.ref, lease, client) : await fetchLayout(ctx, src, lease)
+    if (d.kind === "docker") {
+      const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref))
+      return { digest: r.digest }
+    }
+    const name = d.ref ?? (s.kind === "docker" ? refTag(s.ref) : s.ref)
+    await ctx.store.exportImage(d.kind, d.path, descriptor, name)
+    return { digest: descriptor.digest }
+  })
+}
+
+const refTag = (ref: string): string | undefined => {
+  const r = parseReference(ref)
+  return r.tag === undefined ? undefined : `${r.repository.replace(/^library\//, "")}:${r.tag}`
 }
