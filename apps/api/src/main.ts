@@ -10,6 +10,7 @@ export interface CliOptions {
   readonly port: number
   readonly tokenFile?: string
   readonly readOnly: boolean
+  readonly shutdownTimeoutMs?: number
 }
 
 const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only]
@@ -18,6 +19,8 @@ const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file 
   --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one)
   --token-file FILE  require this bearer token (else CAIRN_API_TOKEN when set)
   --read-only        refuse every write
+  --shutdown-timeout SECONDS
+                     on SIGINT/SIGTERM, how long in-flight requests may finish (default 10)
 `
 
 export class UsageError extends Error {}
@@ -27,6 +30,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
   let listen = "127.0.0.1:5000"
   let tokenFile: string | undefined
   let readOnly = false
+  let shutdownTimeoutMs: number | undefined
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
@@ -45,6 +49,12 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
       case "--token-file":
         tokenFile = value()
         break
+      case "--shutdown-timeout": {
+        const v = Number(value())
+        if (!Number.isFinite(v) || v < 0) throw new UsageError("--shutdown-timeout wants a number of seconds")
+        shutdownTimeoutMs = v * 1000
+        break
+      }
       case "--read-only":
         readOnly = true
         break
@@ -58,7 +68,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
   const port = Number(m?.[3])
   if (!m || port > 65535) throw new UsageError(`--listen wants HOST:PORT, got ${listen}`)
-  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly }
+  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }) }
 }
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
@@ -91,6 +101,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     host: opts.host,
     port: opts.port,
     readOnly: opts.readOnly,
+    ...(opts.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: opts.shutdownTimeoutMs }),
     ...(token ? { token } : {})
   })
   let address: Awaited<ReturnType<typeof server.listen>>
@@ -109,5 +120,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   process.stdout.write(`cairn-api: ${signal}, finishing in-flight requests\n`)
   await server.close()
   await engine.close()
+  // a handle someone forgot must not keep a stopped service alive
+  setTimeout(() => process.exit(0), 2000).unref()
   return 0
 }

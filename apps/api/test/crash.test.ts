@@ -1,0 +1,146 @@
+// The binary as a child process: SIGKILL mid-upload leaves no partial blob and the next start
+// serves everything that had completed; SIGTERM lets a finishing upload complete and abandons a
+// stalled one cleanly.
+import { type ChildProcess, spawn } from "node:child_process"
+import { readdir, rm } from "node:fs/promises"
+import * as http from "node:http"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Store } from "@cairn/cas"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { exec } from "./engineFixture.js"
+import { randomBlob, sha256, tempDir } from "./fixtures.js"
+
+const appDir = fileURLToPath(new URL("..", import.meta.url))
+const bin = join(appDir, "bin", "cairn-api.js")
+
+interface Child {
+  readonly proc: ChildProcess
+  readonly url: string
+  readonly port: number
+  readonly exited: Promise<number | null>
+}
+
+const start = async (root: string, extra: string[] = []): Promise<Child> => {
+  const proc = spawn(process.execPath, [bin, "--root", root, "--listen", "127.0.0.1:0", ...extra], { stdio: ["ignore", "pipe", "pipe"] })
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)))
+  let out = ""
+  let err = ""
+  proc.stderr?.on("data", (c: Buffer) => {
+    err += c.toString()
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stdout?.on("data", (c: Buffer) => {
+      out += c.toString()
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out)
+      if (m?.[1]) resolve(m[1])
+    })
+    void exited.then((code) => reject(new Error(`cairn-api exited (${code}) before listening: ${err}`)))
+  })
+  return { proc, url, port: Number(new URL(url).port), exited }
+}
+
+/** Starts a request whose body stops half way; resolves once the server has the first half. */
+const stalledUpload = (port: number, path: string, data: Buffer) => {
+  const req = http.request({ host: "127.0.0.1", port, method: "POST", path, headers: { "Content-Length": String(data.length) }, agent: false })
+  const response = new Promise<number>((resolve) => {
+    req.on("response", (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on("error", () => resolve(-1))
+  })
+  req.write(data.subarray(0, data.length >> 1))
+  return { req, response, rest: () => req.end(data.subarray(data.length >> 1)) }
+}
+
+const pushComplete = async (url: string, name: string) => {
+  const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}')
+  const layer = randomBlob(50_000)
+  for (const b of [config, layer]) {
+    expect((await fetch(`${url}/v2/${name}/blobs/uploads/?digest=${sha256(b)}`, { method: "POST", body: b })).status).toBe(201)
+  }
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: config.length },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256(layer), size: layer.length }]
+  })
+  const put = await fetch(`${url}/v2/${name}/manifests/v1`, { method: "PUT", body: manifest, headers: { "Content-Type": "application/vnd.oci.image.manifest.v1+json" } })
+  expect(put.status).toBe(201)
+  return { layer, manifest }
+}
+
+describe("the cairn-api process", () => {
+  let root: string
+  const children: Child[] = []
+  beforeAll(async () => {
+    // the bin runs the built output: build this app (and what it references) first
+    await exec("npx", ["tsc", "-b"], { cwd: appDir })
+    root = await tempDir()
+  })
+  afterAll(async () => {
+    for (const c of children) c.proc.kill("SIGKILL")
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it("leaves no partial blob when SIGKILLed mid-upload, and serves what completed after a restart", async () => {
+    const first = await start(root)
+    children.push(first)
+    const { layer, manifest } = await pushComplete(first.url, "crash/app")
+    // a chunked session half written, and a monolithic upload stalled half way
+    const chunked = randomBlob(200_000)
+    const s = await fetch(`${first.url}/v2/crash/app/blobs/uploads/`, { method: "POST" })
+    const loc = s.headers.get("location") as string
+    expect((await fetch(`${first.url}${loc}`, { method: "PATCH", body: chunked.subarray(0, 100_000) })).status).toBe(202)
+    const mono = randomBlob(4 << 20)
+    const stalled = stalledUpload(first.port, `/v2/crash/app/blobs/uploads/?digest=${sha256(mono)}`, mono)
+    await new Promise((r) => setTimeout(r, 500))
+    first.proc.kill("SIGKILL")
+    await first.exited
+    stalled.req.destroy()
+
+    const store = await Store.open(root)
+    expect(await store.has(sha256(layer))).toBe(true)
+    expect(await store.has(sha256(chunked))).toBe(false)
+    expect(await store.has(sha256(mono))).toBe(false)
+    const visible = new Set<string>()
+    for await (const b of store.list()) visible.add(b.digest)
+    expect(visible.has(sha256(mono))).toBe(false)
+
+    const second = await start(root)
+    children.push(second)
+    const got = await fetch(`${second.url}/v2/crash/app/manifests/v1`)
+    expect(await got.text()).toBe(manifest)
+    const blob = await fetch(`${second.url}/v2/crash/app/blobs/${sha256(layer)}`)
+    expect(Buffer.from(await blob.arrayBuffer()).equals(layer)).toBe(true)
+    expect((await fetch(`${second.url}/v2/crash/app/blobs/${sha256(mono)}`, { method: "HEAD" })).status).toBe(404)
+    expect((await fetch(`${second.url}${loc}`)).status).toBe(404)
+    // the dead process's session file is gone
+    expect(await readdir(join(root, "api-uploads"))).toEqual([])
+    second.proc.kill("SIGTERM")
+    expect(await second.exited).toBe(0)
+  })
+
+  it("on SIGTERM finishes an upload that completes in time and abandons one that stalls", async () => {
+    const c = await start(root, ["--shutdown-timeout", "2"])
+    children.push(c)
+    const finishing = randomBlob(1 << 20)
+    const f = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(finishing)}`, finishing)
+    const stuck = randomBlob(1 << 20)
+    const st = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(stuck)}`, stuck)
+    const s = await fetch(`${c.url}/v2/term/app/blobs/uploads/`, { method: "POST" })
+    expect((await fetch(`${c.url}${s.headers.get("location")}`, { method: "PATCH", body: "partial" })).status).toBe(202)
+    await new Promise((r) => setTimeout(r, 300))
+    c.proc.kill("SIGTERM")
+    await new Promise((r) => setTimeout(r, 300))
+    f.rest()
+    expect(await f.response).toBe(201)
+    expect(await c.exited).toBe(0)
+    expect([-1, 500, 503]).toContain(await st.response)
+    const store = await Store.open(root)
+    expect(await store.has(sha256(finishing))).toBe(true)
+    expect(await store.has(sha256(stuck))).toBe(false)
+    expect(await readdir(join(root, "api-uploads"))).toEqual([])
+  })
+})
