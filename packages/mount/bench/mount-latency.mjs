@@ -2,7 +2,7 @@
 // Usage: npm run bench [-- out.json]   (root for kernel/fuse; CAIRN_BENCH_RUNS, CAIRN_BENCH_DRIVERS)
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { detect, mount } from "../dist/index.js"
@@ -31,16 +31,22 @@ try {
     writeFileSync(join(dir, "etc", `f${i}`), `${i}`)
     lowers.push(dir)
   }
+  // fn(lap) calls lap() between mount and unmount: the split shows where time goes
   const time = async (fn) => {
-    await fn() // warm-up: page cache, depth probe, first spawn
+    await fn(() => {}) // warm-up: page cache, depth probe, first spawn
     const ms = []
+    const mountMs = []
     for (let r = 0; r < RUNS; r++) {
       const t0 = performance.now()
-      await fn()
+      await fn(() => mountMs.push(performance.now() - t0))
       ms.push(performance.now() - t0)
     }
-    return ms
+    return { ms, mountMs }
   }
+  const row = (driver, n, { ms, mountMs }) => ({
+    driver, layers: n, medianMs: round(median(ms)), minMs: round(Math.min(...ms)),
+    mountMedianMs: round(median(mountMs)), unmountMedianMs: round(median(ms.map((t, i) => t - mountMs[i]))), runs: RUNS
+  })
   for (const n of LAYERS) {
     const spec = (tag) => {
       const [upper, work, target] = ["upper", "work", "merged"].map((d) => join(root, `${tag}-${n}`, d))
@@ -52,20 +58,22 @@ try {
       const s = spec("raw")
       const data = `lowerdir=${s.lowers.join(":")},upperdir=${s.upper},workdir=${s.work}`
       if (data.length < 4096) {
-        const ms = await time(async () => {
+        const t = await time(async (lap) => {
           execFileSync("mount", ["-t", "overlay", "overlay", "-o", data, s.target])
+          lap()
           execFileSync("umount", [s.target])
         })
-        rows.push({ driver: "mount(8) baseline", layers: n, medianMs: round(median(ms)), minMs: round(Math.min(...ms)), runs: RUNS })
+        rows.push(row("mount(8) baseline", n, t))
       }
     }
     for (const driver of drivers) {
       const s = spec(driver)
-      const ms = await time(async () => {
+      const t = await time(async (lap) => {
         const m = await mount(s, { driver })
+        lap()
         await m.unmount()
       })
-      rows.push({ driver, layers: n, medianMs: round(median(ms)), minMs: round(Math.min(...ms)), runs: RUNS })
+      rows.push(row(driver, n, t))
     }
   }
 } finally {
@@ -73,9 +81,13 @@ try {
   rmSync(root, { recursive: true, force: true })
 }
 
-const result = { kernel: report.kernel.release, node: process.version, runs: RUNS, unit: "ms per mount+unmount", rows }
+const result = { kernel: report.kernel.release, loadavg: loadavg(), node: process.version, runs: RUNS, unit: "ms per mount+unmount", rows }
 console.log(`mount + unmount latency (median of ${RUNS}, kernel ${report.kernel.release})`)
-console.log("driver               layers  median ms    min ms")
-for (const r of rows) console.log(`${r.driver.padEnd(20)} ${String(r.layers).padStart(6)} ${r.medianMs.toFixed(2).padStart(10)} ${r.minMs.toFixed(2).padStart(9)}`)
+console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs (latency includes process spawns; compare with the baseline row)`)
+console.log("driver               layers  median ms    min ms  mount ms  unmount ms")
+for (const r of rows) {
+  const cells = [r.medianMs, r.minMs, r.mountMedianMs, r.unmountMedianMs].map((x, i) => x.toFixed(2).padStart([10, 9, 9, 11][i]))
+  console.log(`${r.driver.padEnd(20)} ${String(r.layers).padStart(6)} ${cells.join(" ")}`)
+}
 if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
 else console.log(JSON.stringify(result))
