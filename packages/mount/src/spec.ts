@@ -48,6 +48,8 @@ const absolute = (field: string, path: unknown): string => {
   return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n
 }
 
+const inside = (child: string, parent: string) => child === parent || child.startsWith(parent === "/" ? "/" : `${parent}/`)
+
 /**
  * Checks the shape of a spec (no filesystem access) and returns it with normalized paths.
  * Throws InvalidSpecError.
@@ -71,6 +73,7 @@ export const overlaySpec = (input: OverlaySpec): OverlaySpec => {
   if (options.volatile === true && input.upper === undefined) {
     throw new InvalidSpecError({ field: "options.volatile", reason: "volatile only applies to a writable mount" })
   }
+  if (lowers.includes(target)) throw new InvalidSpecError({ field: "target", reason: "the target cannot be one of the lowers" })
   const seen = new Set<string>()
   for (const p of lowers) {
     if (seen.has(p)) throw new InvalidSpecError({ field: "lowers", reason: `${p} is listed twice` })
@@ -81,6 +84,11 @@ export const overlaySpec = (input: OverlaySpec): OverlaySpec => {
     const work = absolute("work", input.work)
     if (upper === work) throw new InvalidSpecError({ field: "work", reason: "work must be a different directory than upper" })
     if (seen.has(upper)) throw new InvalidSpecError({ field: "upper", reason: "upper is also a lower" })
+    // overlayfs.rst: "workdir needs to be an empty directory on the same filesystem as upperdir", a separate subtree
+    if (inside(work, upper) || inside(upper, work)) {
+      throw new InvalidSpecError({ field: "work", reason: `${work} and ${upper} are nested; give two sibling directories` })
+    }
+    if (target === upper || target === work) throw new InvalidSpecError({ field: "target", reason: "the target cannot be the upper or work dir" })
     return { lowers, upper, work, target, options }
   }
   return { lowers, target, options }

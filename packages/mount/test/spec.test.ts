@@ -16,7 +16,10 @@ describe("overlaySpec", () => {
     [{ lowers: ["/a"], work: "/w", target: "/m" }, "upper"],
     [{ lowers: ["/a", "/a"], target: "/m" }, "lowers"],
     [{ lowers: ["/a"], upper: "/u", work: "/u", target: "/m" }, "work"],
-    [{ lowers: ["/a"], target: "/m", options: { volatile: true } }, "options.volatile"]
+    [{ lowers: ["/a"], target: "/m", options: { volatile: true } }, "options.volatile"],
+    [{ lowers: ["/a"], upper: "/c/u", work: "/c/u/w", target: "/m" }, "work"],
+    [{ lowers: ["/a"], upper: "/c/u", work: "/c/w", target: "/c/u" }, "target"],
+    [{ lowers: ["/a", "/m"], target: "/m" }, "target"]
   ])("rejects a malformed spec with InvalidSpecError naming the field (%#)", (input, field) => {
     try {
       overlaySpec(input)
