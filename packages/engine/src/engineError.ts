@@ -1,3 +1,18 @@
+import type * as Cas from "@cairn/cas"
+import type { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
+import type { MountError, UnmountFailedError } from "@cairn/mount"
+import type { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
+import type {
+  ApplyLayerError,
+  DiffSourceError,
+  LayerWriteError,
+  TarWriteError,
+  UnsupportedUpperError,
+  ViewPathError,
+  XattrReadError,
+  ZstdUnavailableError
+} from "@cairn/overlay"
+import type { RegistryFailure } from "@cairn/registry"
 import type {
   AmbiguousReferenceError,
   ContainerMountedError,
@@ -15,13 +30,8 @@ import type {
   UnsupportedImageError
 } from "./errors.js"
 
-/** An error raised by a lower package (cas, overlay, mount, registry, oci-spec, digest), passed on unchanged. */
-export interface LowerPackageError extends Error {
-  readonly _tag: string
-}
-
-/** Every failure an engine operation can end with. */
-export type EngineError =
+/** The engine's own failures. */
+export type EngineOwnError =
   | ImageNotFoundError
   | AmbiguousReferenceError
   | ContainerNotFoundError
@@ -36,4 +46,46 @@ export type EngineError =
   | EngineIOError
   | UnsupportedImageError
   | PathNotFoundInImageError
-  | LowerPackageError
+
+/** Failures of the lower packages, passed on unchanged. */
+export type LowerPackageError =
+  | Cas.ArchiveFormatError
+  | Cas.BlobNotFoundError
+  | Cas.GraphCycleError
+  | Cas.GraphDepthError
+  | Cas.GraphDocumentError
+  | Cas.IndexFileError
+  | Cas.IngestBusyError
+  | Cas.IngestOffsetError
+  | Cas.InvalidTagError
+  | Cas.LayoutError
+  | Cas.LeaseNotFoundError
+  | Cas.LockTimeoutError
+  | Cas.StoreIoError
+  | Cas.TagNotFoundError
+  | Cas.UnsafeArchivePathError
+  | Cas.UnsupportedLayerError
+  | DigestMismatchError
+  | SizeMismatchError
+  | InvalidDigestError
+  | UnsupportedAlgorithmError
+  | OciDecodeError
+  | NoMatchingPlatformError
+  | InvalidPlatformError
+  | ApplyLayerError
+  | DiffSourceError
+  | LayerWriteError
+  | TarWriteError
+  | UnsupportedUpperError
+  | ViewPathError
+  | XattrReadError
+  | ZstdUnavailableError
+  | MountError
+  | UnmountFailedError
+  | RegistryFailure
+
+/**
+ * Every failure an engine operation can end with. Anything else that escapes (a bare Node I/O
+ * error) is a defect of the engine, not part of the contract.
+ */
+export type EngineError = EngineOwnError | LowerPackageError

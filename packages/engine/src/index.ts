@@ -1,6 +1,6 @@
 export { Engine } from "./engine.js"
 export { EngineService, type EngineOptions, type EngineShape, makeEngine } from "./service.js"
-export type { EngineError, LowerPackageError } from "./engineError.js"
+export type { EngineError, EngineOwnError, LowerPackageError } from "./engineError.js"
 export * from "./errors.js"
 export type { ProgressEvent, ProgressListener } from "./progress.js"
 export type { HistoryRow, ImageInspect, ImageSummary, LayerInfo } from "./images.js"

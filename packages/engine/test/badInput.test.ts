@@ -50,7 +50,7 @@ describe("bad input gives typed errors and changes nothing", () => {
     const img = buildLayout(bad, "broken", [busyboxLayer, { files: { "x.txt": "x\n" } }])
     const blob = join(bad, "blobs", "sha256", img.layerDigests[1]!.slice(7))
     const bytes = readFileSync(blob)
-    bytes[bytes.length - 12] ^= 0xff
+    bytes[bytes.length - 12] = bytes[bytes.length - 12]! ^ 0xff
     writeFileSync(blob, bytes)
     const before = state()
     const err = await engine.importImage(`oci:${bad}:broken`).catch((e) => e)

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "no
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
-import { BuiltImage, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
+import { type BuiltImage, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
 
 describe("engine core: import, images, containers", () => {
   let dir: string
