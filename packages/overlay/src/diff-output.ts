@@ -9,7 +9,7 @@ import * as zlib from "node:zlib"
 import { createHasher, type Digest, hashingStream } from "@cairn/digest"
 import { Data } from "effect"
 import type { Compression } from "./compression.js"
-import { TarWriter } from "./tar/writer.js"
+import { type TarBodySizeError, type TarHeaderError, TarWriter, type TarWriterClosedError } from "./tar/writer.js"
 
 /** Compression of a written layer blob (the same names the reader detects). */
 export type LayerCompression = Compression
@@ -74,6 +74,14 @@ export class LayerWriteError extends Data.TaggedError("LayerWriteError")<{
     return `writing layer to ${this.destination} failed: ${this.reason}`
   }
 }
+
+/** What writing a layer can fail with: the writer's own errors plus whatever the producer threw (typed). */
+export type LayerWriteFailure =
+  | LayerWriteError
+  | ZstdUnavailableError
+  | TarBodySizeError
+  | TarHeaderError
+  | TarWriterClosedError
 
 type ZstdFactory = (options: { params: Record<number, number> }) => Transform
 const nativeZstd = (zlib as unknown as { createZstdCompress?: ZstdFactory }).createZstdCompress

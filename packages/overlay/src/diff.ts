@@ -1,10 +1,18 @@
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
 import type { Writable } from "node:stream"
-import { Data } from "effect"
+import { Data, Effect } from "effect"
 import { showPath } from "./errors.js"
-import { type LayerOutputOptions, type LayerResult, type MtimeOptions, normalizeMtime, writeLayer } from "./diff-output.js"
-import { compareBytes, type FsNode, scanTree } from "./diff-tree.js"
+import {
+  type LayerOutputOptions,
+  type LayerResult,
+  type LayerWriteFailure,
+  type MtimeOptions,
+  normalizeMtime,
+  writeLayer
+} from "./diff-output.js"
+import { compareBytes, DiffSourceError, type FsNode, scanTree } from "./diff-tree.js"
+import type { XattrReadError } from "./diff-xattrs.js"
 import { makeHeader, type TarHeader } from "./tar/header.js"
 import type { TarWriter } from "./tar/writer.js"
 import {
@@ -220,6 +228,14 @@ function sameMetadata(lo: FsNode, up: FsNode): boolean {
 }
 
 async function sameContent(a: FsNode, b: FsNode): Promise<boolean> {
+  try {
+    return await compareFiles(a, b)
+  } catch (e) {
+    throw new DiffSourceError({ path: showPath(b.abs), operation: "compare contents", reason: e instanceof Error ? e.message : String(e) })
+  }
+}
+
+async function compareFiles(a: FsNode, b: FsNode): Promise<boolean> {
   const [fa, fb] = await Promise.all([open(a.abs, "r"), open(b.abs, "r")])
   try {
     const ba = Buffer.alloc(1 << 16)
@@ -327,3 +343,23 @@ export async function changes(lower: string, upper: string, options: Pick<DiffOp
   for (const p of plan) if (p.kind === "node" && p.change !== undefined) out.push(change(p.change, p.node.rel))
   return sortChanges(out)
 }
+
+/** Every typed failure of diffUpper / diffDirs / changes. */
+export type DiffError = DiffSourceError | XattrReadError | UnsupportedUpperError | LayerWriteFailure
+
+/** Effect form of diffUpper: the typed failures in the error channel. */
+export const diffUpperEffect = (
+  upper: string,
+  out: Writable | string,
+  options: DiffOptions = {}
+): Effect.Effect<DiffResult, DiffError> =>
+  Effect.tryPromise({ try: () => diffUpper(upper, out, options), catch: (e) => e as DiffError })
+
+/** Effect form of diffDirs: the typed failures in the error channel. */
+export const diffDirsEffect = (
+  lower: string,
+  upper: string,
+  out: Writable | string,
+  options: DiffOptions = {}
+): Effect.Effect<DiffResult, DiffError> =>
+  Effect.tryPromise({ try: () => diffDirs(lower, upper, out, options), catch: (e) => e as DiffError })

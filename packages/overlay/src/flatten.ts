@@ -1,9 +1,18 @@
 import type { Writable } from "node:stream"
+import { Effect } from "effect"
 import { decompress } from "./compression.js"
-import { type LayerOutputOptions, type LayerResult, type MtimeOptions, normalizeMtime, writeLayer } from "./diff-output.js"
+import {
+  type LayerOutputOptions,
+  type LayerResult,
+  type LayerWriteFailure,
+  type MtimeOptions,
+  normalizeMtime,
+  writeLayer
+} from "./diff-output.js"
+import type { ViewBuildError } from "./view.js"
 import type { TarHeader } from "./tar/header.js"
 import { readTar } from "./tar/reader.js"
-import { type LayerSource, MergedView, type ViewEntry } from "./view.js"
+import { asLayerError, type LayerSource, LayerSourceError, MergedView, type ViewEntry } from "./view.js"
 
 export interface FlattenOptions extends LayerOutputOptions, MtimeOptions {}
 
@@ -49,21 +58,28 @@ export async function flatten(
           if (first.content?.layer === layer) wanted.set(first.content.ordinal, group)
         }
         if (wanted.size === 0) continue
-        const { data } = await decompress(await layers[layer]!())
-        let ordinal = 0
-        for await (const entry of readTar(data)) {
-          const group = wanted.get(ordinal++)
-          if (group === undefined) {
-            await entry.skip()
-            continue
+        try {
+          const { data } = await decompress(await layers[layer]!())
+          let ordinal = 0
+          for await (const entry of readTar(data)) {
+            const group = wanted.get(ordinal++)
+            if (group === undefined) {
+              await entry.skip()
+              continue
+            }
+            const [first, ...rest] = group as [ViewEntry, ...ViewEntry[]]
+            const header = headerFor(first, options)
+            await w.add(header, header.size > 0 ? entry.body : undefined)
+            if (header.size === 0) await entry.skip()
+            for (const r of rest) links.push({ ...headerFor(r, options), type: "hardlink", size: 0, linkpath: first.path })
+            wanted.delete(ordinal - 1)
+            if (wanted.size === 0) break
           }
-          const [first, ...rest] = group as [ViewEntry, ...ViewEntry[]]
-          const header = headerFor(first, options)
-          await w.add(header, header.size > 0 ? entry.body : undefined)
-          if (header.size === 0) await entry.skip()
-          for (const r of rest) links.push({ ...headerFor(r, options), type: "hardlink", size: 0, linkpath: first.path })
-          wanted.delete(ordinal - 1)
-          if (wanted.size === 0) break
+        } catch (e) {
+          throw asLayerError(layer, e)
+        }
+        if (wanted.size > 0) {
+          throw new LayerSourceError({ layer, reason: "the layer has fewer entries than when it was indexed (did its bytes change?)" })
         }
       }
       for (const l of links) await w.add(l)
@@ -71,3 +87,11 @@ export async function flatten(
     options
   )
 }
+
+/** Effect form of flatten: the typed failures in the error channel. */
+export const flattenEffect = (
+  layers: readonly LayerSource[],
+  out: Writable | string,
+  options: FlattenOptions = {}
+): Effect.Effect<LayerResult, ViewBuildError | LayerWriteFailure> =>
+  Effect.tryPromise({ try: () => flatten(layers, out, options), catch: (e) => e as ViewBuildError | LayerWriteFailure })

@@ -89,3 +89,7 @@ export {
   ViewPathError
 } from "./view.js"
 export { analyzeLayers, type LayerAnalysis, type StackAnalysis } from "./analysis.js"
+export { type DiffError, diffDirsEffect, diffUpperEffect } from "./diff.js"
+export type { LayerWriteFailure } from "./diff-output.js"
+export { flattenEffect } from "./flatten.js"
+export { LayerSourceError, type ViewBuildError } from "./view.js"

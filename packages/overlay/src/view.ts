@@ -1,7 +1,7 @@
 import { Readable } from "node:stream"
-import { Data } from "effect"
+import { Data, Effect } from "effect"
 import { decompress } from "./compression.js"
-import { showPath } from "./errors.js"
+import { type DecompressionError, showPath, type TarChecksumError, type TarFormatError, type TarTruncatedError, type UnsafeEntryError } from "./errors.js"
 import { cleanComponents } from "./rootpath.js"
 import { type EntryType, makeHeader, type TarHeader } from "./tar/header.js"
 import { readTar } from "./tar/reader.js"
@@ -43,6 +43,32 @@ export class ViewPathError extends Data.TaggedError("ViewPathError")<{
   override get message() {
     return `merged view: ${this.path}: ${this.reason}`
   }
+}
+
+/** What indexing a stack can fail with: a layer that cannot be read, decompressed or parsed. */
+export type ViewBuildError =
+  | DecompressionError
+  | TarChecksumError
+  | TarFormatError
+  | TarTruncatedError
+  | UnsafeEntryError
+  | ViewPathError
+  | LayerSourceError
+
+/** A layer's bytes could not be read from its source (the opener or its stream failed). */
+export class LayerSourceError extends Data.TaggedError("LayerSourceError")<{
+  readonly layer: number
+  readonly reason: string
+}> {
+  override get message() {
+    return `reading layer ${this.layer} failed: ${this.reason}`
+  }
+}
+
+/** Tagged errors pass through; anything else a layer source throws becomes a LayerSourceError. */
+export function asLayerError(layer: number, e: unknown): Error {
+  if (e instanceof Error && "_tag" in e) return e
+  return new LayerSourceError({ layer, reason: e instanceof Error ? e.message : String(e) })
 }
 
 interface Node extends ViewEntry {
@@ -109,8 +135,19 @@ export class MergedView {
   /** Read every layer's headers once (bodies are skipped) and index the merged tree. */
   static async build(layers: readonly LayerSource[], observer: IndexObserver = {}): Promise<MergedView> {
     const root = newRoot()
-    for (let i = 0; i < layers.length; i++) await indexLayer(root, i, await layers[i]!(), observer)
+    for (let i = 0; i < layers.length; i++) {
+      try {
+        await indexLayer(root, i, await layers[i]!(), observer)
+      } catch (e) {
+        throw asLayerError(i, e)
+      }
+    }
     return new MergedView(root, layers)
+  }
+
+  /** Effect form of build: the typed failures in the error channel. */
+  static buildEffect(layers: readonly LayerSource[], observer: IndexObserver = {}): Effect.Effect<MergedView, ViewBuildError> {
+    return Effect.tryPromise({ try: () => MergedView.build(layers, observer), catch: (e) => e as ViewBuildError })
   }
 
   get layerCount() {
@@ -164,14 +201,18 @@ export class MergedView {
 export async function* layerBody(layers: readonly LayerSource[], ref: ContentRef): AsyncGenerator<Buffer> {
   const source = layers[ref.layer]
   if (source === undefined) throw new ViewPathError({ path: `layer ${ref.layer}`, reason: "no such layer" })
-  const { data } = await decompress(await source())
-  let i = 0
-  for await (const e of readTar(data)) {
-    if (i++ === ref.ordinal) {
-      yield* e.body
-      return
+  try {
+    const { data } = await decompress(await source())
+    let i = 0
+    for await (const e of readTar(data)) {
+      if (i++ === ref.ordinal) {
+        yield* e.body
+        return
+      }
+      await e.skip()
     }
-    await e.skip()
+  } catch (e) {
+    throw asLayerError(ref.layer, e)
   }
   throw new ViewPathError({ path: `layer ${ref.layer} entry ${ref.ordinal}`, reason: "the layer has fewer entries than when it was indexed" })
 }

@@ -2,7 +2,8 @@ import { Readable } from "node:stream"
 import { text } from "node:stream/consumers"
 import { gzipSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
-import { MergedView, ViewPathError } from "../src/view.js"
+import { Effect } from "effect"
+import { LayerSourceError, MergedView, ViewPathError } from "../src/view.js"
 import { buildLayer, type Spec } from "./diff-support.js"
 
 const sources = async (layers: Spec[][], gzip = false) => {
@@ -101,5 +102,17 @@ describe("MergedView", () => {
     expect(() => v.readdir("nope")).toThrow(ViewPathError)
     expect(() => v.readdir("f")).toThrow(/"f": not a directory/u)
     expect(() => v.readFile("/")).toThrow(/not a regular file/u)
+  })
+
+  it("fails with a typed error naming the layer when a source or its bytes are bad", async () => {
+    const good = await buildLayer([{ path: "f", type: "file", body: "x".repeat(2000) }])
+    const missing = () => {
+      throw new Error("ENOENT: no such blob")
+    }
+    const err = await MergedView.build([() => Readable.from([good]), missing]).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(LayerSourceError)
+    expect((err as LayerSourceError).layer).toBe(1)
+    const truncated = await Effect.runPromise(Effect.flip(MergedView.buildEffect([() => Readable.from([good.subarray(0, 1000)])])))
+    expect(truncated._tag).toBe("TarTruncatedError")
   })
 })

@@ -258,4 +258,16 @@ describe("TarWriter", () => {
       expect(bodies[i]!.equals(body ?? Buffer.alloc(0))).toBe(true)
     })
   })
+
+  it("rejects with the stream's error, without crashing, when the output fails", async () => {
+    const out = new Writable({
+      write(_c, _e, cb) {
+        cb(new Error("disk full"))
+      }
+    })
+    out.on("error", () => undefined)
+    const w = new TarWriter(out)
+    await expect(w.add(hdr("a", { size: 1 }), Buffer.from("a"))).rejects.toThrow(/disk full/u)
+    await expect(w.finish()).rejects.toThrow()
+  })
 })
