@@ -4,6 +4,7 @@ import { release, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { runCommand } from "./command.js"
+import { TooManyLayersError } from "./errors.js"
 import { unmountEffect } from "./unmount.js"
 
 export interface KernelVersion {
@@ -97,6 +98,13 @@ export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() 
 })
 
 export const maxStackDepth = (): Promise<StackDepth> => Effect.runPromise(maxStackDepthEffect)
+
+/** Refuses more lowers than the kernel takes, instead of mount's bare EINVAL. */
+export const checkStackDepth = (layers: number): Effect.Effect<void, TooManyLayersError> =>
+  Effect.gen(function*() {
+    const depth = yield* maxStackDepthEffect
+    if (layers > depth.limit) return yield* new TooManyLayersError({ layers, limit: depth.limit })
+  })
 
 export interface MountTool {
   /** util-linux version of mount(8), e.g. "2.38.1"; undefined if mount is missing. */

@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { Effect } from "effect"
 import { type FileSystemError, MountFailedError, type MountError, ToolMissingError, UnmountFailedError } from "./errors.js"
-import { checkStackDepth } from "./drivers/kernel.js"
 import { mountArgs, withPlanCwd } from "./mount-command.js"
 import { type MountPlan, planOverlayMountEffect } from "./plan.js"
-import { mountToolEffect } from "./kernel.js"
+import { checkStackDepth, mountToolEffect } from "./kernel.js"
 import { preflight } from "./preflight.js"
 import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
 
@@ -12,7 +11,9 @@ import { type OverlaySpec, overlaySpecEffect } from "./spec.js"
 export const UNSHARE_ARGS: ReadonlyArray<string> = ["--user", "--map-root-user", "--mount", "--propagation", "private"]
 
 /** Mount inside the namespace with the six words of mountArgs, then go on with the rest of argv. */
-const MOUNT_THEN = 'mount -n -c -i "$1" "$2" "$3" "$4" "$5" "$6" || exit 125\nshift 6\n'
+const MOUNT_THEN = `mount -n -c -i "$1" "$2" "$3" "$4" "$5" "$6" || { echo "${"cairn: namespace mount failed"}" >&2; exit 125; }\nshift 6\n`
+/** Tells a failed mount from a command that itself exits 125 (with piped stderr). */
+const MOUNT_FAILED = "cairn: namespace mount failed"
 
 /** A rootless spec always keeps its metadata in user.overlay.* xattrs (kernel >= 5.11). */
 const rootlessSpec = (spec: OverlaySpec): OverlaySpec => ({ ...spec, options: { ...spec.options, userxattr: true } })
@@ -121,7 +122,8 @@ export const runInNamespaceEffect = (
         child.on("error", (e: NodeJS.ErrnoException) =>
           resume(Effect.fail(e.code === "ENOENT" ? new ToolMissingError({ tool: "unshare" }) : unshareFailed(plan.target, 126, e.message, script))))
         child.on("close", (code) => {
-          if (code === 125) return resume(Effect.fail(unshareFailed(plan.target, 125, stderr, script)))
+          const mountFailed = options.stdio === "inherit" ? code === 125 : code === 125 && stderr.includes(MOUNT_FAILED)
+          if (mountFailed) return resume(Effect.fail(unshareFailed(plan.target, 125, stderr, script)))
           resume(Effect.succeed({ exitCode: code ?? 1, stdout, stderr }))
         })
         signal.addEventListener("abort", () => child.kill("SIGKILL"))

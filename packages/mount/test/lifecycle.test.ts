@@ -103,9 +103,14 @@ describe.skipIf(!isRoot)("mount lifecycle", () => {
     it("passes the command's exit code through and reports a failed mount as MountFailedError", async () => {
       const r = await runInNamespace({ lowers: [lower], target }, ["sh", "-c", "exit 7"])
       expect(r.exitCode).toBe(7)
+      // 125 from the command itself is the command's, not a mount failure
+      expect((await runInNamespace({ lowers: [lower], target }, ["sh", "-c", "exit 125"])).exitCode).toBe(125)
       writeFileSync(join(work, "junk"), "x")
       const e = await runInNamespace({ lowers: [lower], upper, work: join(root, "nonexistent"), target }, ["true"]).catch((x: unknown) => x)
       expect(e).toMatchObject({ _tag: "PathNotFoundError", role: "work dir" })
+      // the kernel refuses metacopy with userxattr (overlayfs.rst), which only the mount can tell
+      const f = await runInNamespace({ lowers: [lower], upper, work, target, options: { metacopy: true, redirectDir: "on" } }, ["true"]).catch((x: unknown) => x)
+      expect(f).toMatchObject({ _tag: "MountFailedError", driver: "rootless" })
     })
 
     it("a rootless mount is reachable from this process through the helper's /proc root", async () => {

@@ -1,19 +1,11 @@
 import { Effect } from "effect"
 import type { ActiveMount, Driver } from "../driver.js"
-import { TooManyLayersError } from "../errors.js"
-import { maxStackDepthEffect, mountToolEffect } from "../kernel.js"
+import { checkStackDepth, mountToolEffect } from "../kernel.js"
 import { MOUNT_FLAGS, mountArgs, performMount } from "../mount-command.js"
 import { planOverlayMountEffect } from "../plan.js"
 import { preflight } from "../preflight.js"
 import { overlaySpecEffect } from "../spec.js"
 import { unmountEffect } from "../unmount.js"
-
-/** Refuses more lowers than the kernel takes, instead of mount's bare EINVAL. */
-export const checkStackDepth = (layers: number) =>
-  Effect.gen(function*() {
-    const depth = yield* maxStackDepthEffect
-    if (layers > depth.limit) return yield* new TooManyLayersError({ layers, limit: depth.limit })
-  })
 
 /** Kernel overlayfs through util-linux mount(8); needs root or CAP_SYS_ADMIN. */
 export const kernelDriver: Driver = {
