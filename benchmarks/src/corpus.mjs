@@ -309,10 +309,10 @@ export async function expectedListing(corpus, name) {
   return JSON.parse(await readFile(join(corpus.root, `${name}.expected.json`), "utf8"))
 }
 
-/** Scale from the environment: CAIRN_BENCH_SCALE, else 0.05 in quick mode, else 1. */
+/** Scale from the environment: CAIRN_BENCH_SCALE, else 0.02 in quick mode, else 1. */
 export function scaleFromEnv(env = process.env) {
   if (env.CAIRN_BENCH_SCALE) return Number(env.CAIRN_BENCH_SCALE)
-  return env.CAIRN_BENCH_QUICK === "1" ? 0.05 : 1
+  return env.CAIRN_BENCH_QUICK === "1" ? 0.02 : 1
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -10,7 +10,7 @@ export async function pullUnavailable() {
   try {
     const registry = await import("@cairn/registry")
     const cas = await import("@cairn/cas")
-    if (typeof registry.pull !== "function") return "@cairn/registry does not export pull() yet"
+    if (typeof registry.pullImage !== "function" || typeof registry.RegistryClient !== "function") return "@cairn/registry does not export pullImage() and RegistryClient yet"
     if (typeof cas.Store?.open !== "function") return "@cairn/cas does not export Store.open() yet"
     return undefined
   } catch (e) {
@@ -20,10 +20,17 @@ export async function pullUnavailable() {
 
 /** @param {{ reference: string, store: string, layers: Array<{ digest: string }> }} task */
 export async function pullToSink(task) {
-  const { pull } = await import("@cairn/registry")
+  const { pullImage, RegistryClient } = await import("@cairn/registry")
   const { Store } = await import("@cairn/cas")
   const store = await Store.open(task.store)
-  const result = await pull(task.reference, store, { insecure: true })
-  for (const l of task.layers) await access(`${task.store}/blobs/sha256/${l.digest.slice(7)}`)
-  return { manifest: result?.digest ?? result?.manifestDigest }
+  // loopback registries get plain HTTP, as skopeo gets --src-tls-verify=false
+  const client = new RegistryClient({ plainHttp: true })
+  try {
+    const result = await pullImage(client, task.reference, store)
+    for (const l of task.layers) await access(`${task.store}/blobs/sha256/${l.digest.slice(7)}`)
+    return { manifest: result.digest, bytesTransferred: result.bytesTransferred }
+  } finally {
+    await client.close?.()
+    await store.close?.()
+  }
 }

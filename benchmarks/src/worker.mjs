@@ -58,6 +58,9 @@ const tasks = {
   },
   async pull() {
     const { pullToSink } = await import("./pull.mjs")
+    await import("@cairn/registry")
+    await import("@cairn/cas")
+    loaded = process.hrtime.bigint()
     return await pullToSink(task)
   }
 }
