@@ -11,8 +11,8 @@ const benchDir = join(import.meta.dirname, "..")
 
 // every contender the scoreboard knows, per table: each must be measured or skipped with a reason
 const CONTENDERS: Record<string, string[]> = {
-  "extract-libs": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc", "node-gunzip"],
-  "extract-small": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc"],
+  "extract-libs": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "gzip-dc", "tar-xf", "node-gunzip"],
+  "extract-small": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "gzip-dc"],
   "extract-large": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc", "node-gunzip"],
   "extract-multi": ["cairn-wasm", "umoci"],
   "sha256-large": ["cairn-wasm", "cairn-node", "sha256sum"],
