@@ -2,7 +2,19 @@ import { execFileSync } from "node:child_process"
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { cleanupStale, detect, listMounts, mount, mountAt, runInNamespace, unmount, UnmountFailedError } from "../src/index.js"
+import { Effect } from "effect"
+import {
+  cleanupStale,
+  detect,
+  listMounts,
+  listMountsEffect,
+  Mounter,
+  mount,
+  mountAt,
+  runInNamespace,
+  UnmountFailedError,
+  unmount
+} from "../src/index.js"
 import { dirs, isRoot, noLeak, ourMounts, tempRoot, writeTree } from "./fixtures.js"
 
 const report = await detect()
@@ -48,6 +60,20 @@ describe.skipIf(!isRoot)("mount lifecycle", () => {
       expect(mountAt(await listMounts(), target)?.fsType).toBe("overlay")
       expect(readFileSync(join(m.path, "etc/os-release"), "utf8")).toBe("lower\n")
       await m.unmount()
+      expect(mountAt(await listMounts(), target)).toBeUndefined()
+    })
+  })
+
+  it("provides the mounter as a service whose scope unmounts", async () => {
+    await noLeak(async () => {
+      const program = Effect.scoped(
+        Effect.gen(function*() {
+          const mounter = yield* Mounter
+          const m = yield* mounter.mount({ lowers: [lower], upper, work, target })
+          return [m.driver, readFileSync(join(m.path, "etc/os-release"), "utf8"), mountAt(yield* listMountsEffect(), target)?.fsType]
+        })
+      ).pipe(Effect.provide(Mounter.layer({ driver: "kernel" })))
+      expect(await Effect.runPromise(program)).toEqual(["kernel", "lower\n", "overlay"])
       expect(mountAt(await listMounts(), target)).toBeUndefined()
     })
   })
