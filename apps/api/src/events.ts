@@ -11,12 +11,15 @@ export class EventHub {
   private heartbeat: NodeJS.Timeout | undefined
 
   constructor(engine: ServedEngine) {
-    for (const kind of ["progress", "event"] as const) {
-      try {
-        this.unsubscribe.push(engine.on(kind, (e) => this.publish(kind === "event" ? "lifecycle" : "progress", e)))
-      } catch {
-        // an engine without lifecycle events: progress only
-      }
+    // classify by shape, not by subscription: an engine that only knows "progress" may hand
+    // the same listener progress events for both subscriptions
+    const isProgress = (e: unknown) => typeof e === "object" && e !== null && "phase" in e && "digest" in e
+    const isLifecycle = (e: unknown) => typeof e === "object" && e !== null && typeof (e as { type?: unknown }).type === "string"
+    try {
+      this.unsubscribe.push(engine.on("progress", (e) => isProgress(e) && this.publish("progress", e)))
+      this.unsubscribe.push(engine.on("event", (e) => isLifecycle(e) && !isProgress(e) && this.publish("lifecycle", e)))
+    } catch {
+      // an engine without lifecycle events: progress only
     }
   }
 

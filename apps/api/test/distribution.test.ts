@@ -208,4 +208,59 @@ describe("distribution API", () => {
     expect(res.status).toBe(404)
     expect(res.json().errors[0].code).toBe("BLOB_UPLOAD_UNKNOWN")
   })
+
+  it("takes a whole blob in the closing PUT of a session", async () => {
+    const data = randomBlob(3000)
+    const start = await fetch(`${srv.url}/v2/e/blobs/uploads/`, { method: "POST" })
+    const loc = start.headers.get("location") as string
+    const put = await fetch(`${srv.url}${loc}?digest=${sha256(data)}`, { method: "PUT", body: data })
+    expect(put.status).toBe(201)
+    expect(await srv.engine.store.has(sha256(data))).toBe(true)
+  })
+
+  it("pushes an image index after its manifests and refuses one whose children are missing", async () => {
+    const config = Buffer.from('{"a":1}')
+    await pushBlob("multi", config)
+    const child = manifestFor(config, [])
+    const childDigest = sha256(child)
+    expect((await fetch(`${srv.url}/v2/multi/manifests/${childDigest}`, { method: "PUT", body: child, headers: { "Content-Type": OCI_MANIFEST } })).status).toBe(201)
+    const INDEX = "application/vnd.oci.image.index.v1+json"
+    const index = (children: string[]) =>
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: INDEX,
+        manifests: children.map((d) => ({ mediaType: OCI_MANIFEST, digest: d, size: Buffer.byteLength(child), platform: { architecture: "amd64", os: "linux" } }))
+      })
+    const missing = await fetch(`${srv.url}/v2/multi/manifests/all`, { method: "PUT", body: index([sha256("absent")]), headers: { "Content-Type": INDEX } })
+    expect(missing.status).toBe(400)
+    expect(((await missing.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("MANIFEST_BLOB_UNKNOWN")
+    const ok = await fetch(`${srv.url}/v2/multi/manifests/all`, { method: "PUT", body: index([childDigest]), headers: { "Content-Type": INDEX } })
+    expect(ok.status).toBe(201)
+    const head = await fetch(`${srv.url}/v2/multi/manifests/all`, { method: "HEAD" })
+    expect(head.headers.get("content-type")).toBe(INDEX)
+    // a digest in the URL that the bytes do not hash to
+    const wrong = await fetch(`${srv.url}/v2/multi/manifests/${sha256("x")}`, { method: "PUT", body: child, headers: { "Content-Type": OCI_MANIFEST } })
+    expect(wrong.status).toBe(400)
+    expect(((await wrong.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("DIGEST_INVALID")
+  })
+
+  it("deletes every tag of a repository naming a digest, and only those", async () => {
+    const config = Buffer.from('{"del":1}')
+    await pushBlob("del", config)
+    const m = manifestFor(config, [])
+    for (const ref of ["del:a", "del:b", "other:a"]) {
+      const [name, tag] = ref.split(":")
+      expect((await fetch(`${srv.url}/v2/${name}/manifests/${tag}`, { method: "PUT", body: m, headers: { "Content-Type": OCI_MANIFEST } })).status).toBe(201)
+    }
+    expect((await fetch(`${srv.url}/v2/del/manifests/${sha256(m)}`, { method: "DELETE" })).status).toBe(202)
+    expect((await fetch(`${srv.url}/v2/del/tags/list`)).status).toBe(404)
+    expect((await fetch(`${srv.url}/v2/other/manifests/a`, { method: "HEAD" })).status).toBe(200)
+    expect((await fetch(`${srv.url}/v2/del/manifests/${sha256(m)}`, { method: "DELETE" })).status).toBe(404)
+  })
+
+  it("answers NAME_UNKNOWN for the tags of a repository it does not have", async () => {
+    const res = await fetch(`${srv.url}/v2/never/pushed/tags/list`)
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("NAME_UNKNOWN")
+  })
 })

@@ -75,6 +75,9 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
   it("tags, exports and removes images", async () => {
     expect((await api("POST", `/images/${enc("demo:1")}/tag`, { name: "demo:2" })).status).toBe(204)
     expect((await api("GET", "/images")).body.flatMap((i: { names: string[] }) => i.names)).toContain("demo:2")
+    // names with "/" and ":" travel URL-encoded in one path segment
+    expect((await api("POST", `/images/${enc("demo:1")}/tag`, { name: "lib/demo:1" })).status).toBe(204)
+    expect((await api("GET", `/images/${enc("lib/demo:1")}`)).body.digest).toBe(image.manifestDigest)
     const res = await fetch(`${srv.url}/images/${enc("demo:2")}/export?format=oci-archive`)
     expect(res.status).toBe(200)
     const out = join(work, "exported.tar")
@@ -128,6 +131,8 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
   it("streams progress events to /events", async () => {
     await new Promise((r) => setTimeout(r, 100))
     expect(events).toContain("event: progress")
+    // progress events are never relabelled as lifecycle events
+    expect(events).not.toMatch(/event: lifecycle\ndata: [^\n]*"phase"/)
   })
 
   it("answers bad requests with 400/404 JSON errors and changes nothing", async () => {

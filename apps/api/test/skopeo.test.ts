@@ -60,4 +60,15 @@ describe.skipIf(!haveTools)("skopeo against cairn-api", () => {
       exec("skopeo", ["inspect", "--raw", "--tls-verify=false", "--creds", "anyone:wrong", `docker://${host}/locked/img:v1`])
     ).rejects.toThrow()
   })
+
+  it("takes a Docker v2 schema 2 push and serves it with its media type", async () => {
+    const host = `127.0.0.1:${open.port}`
+    await exec("skopeo", ["copy", "--dest-tls-verify=false", "--format", "v2s2", `oci:${image.layout}:latest`, `docker://${host}/test/docker:v1`])
+    const head = await fetch(`http://${host}/v2/test/docker/manifests/v1`, { method: "HEAD" })
+    expect(head.headers.get("content-type")).toBe("application/vnd.docker.distribution.manifest.v2+json")
+    const pulled = join(work, "pulled-docker")
+    await exec("skopeo", ["copy", "--src-tls-verify=false", `docker://${host}/test/docker:v1`, `dir:${pulled}`])
+    const manifest = JSON.parse(await readFile(join(pulled, "manifest.json"), "utf8")) as { mediaType: string }
+    expect(manifest.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json")
+  })
 })
