@@ -98,6 +98,20 @@ describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, 
     expect(fsck.code).toBe(0)
   })
 
+  it("benchmarks extraction of an image with both digests verified", async () => {
+    const res = await r("bench", "extract", "--runs", "2", "--hasher", "node", "busybox")
+    expect(res.code).toBe(0)
+    const report = JSON.parse(res.stdout) // stdout is not a TTY here: JSON
+    expect(report).toMatchObject({ runs: 2, hasher: "node", mode: "flat" })
+    expect(report.layers).toHaveLength(1)
+    expect(report.layers[0].seconds).toHaveLength(2)
+    expect(report.layers[0].tarBytes).toBeGreaterThan(report.layers[0].compressedBytes)
+    expect(report.total.uncompressedMBps).toBeGreaterThan(0)
+    expect(report.peakRssBytes).toBeGreaterThan(10_000_000)
+    const bad = await r("bench", "compress", "busybox")
+    expect(bad.code).toBe(2)
+  })
+
   it("fails in one readable line for a missing image, exit 1", async () => {
     const res = await r("inspect", "nope:latest")
     expect(res.code).toBe(1)

@@ -1,4 +1,5 @@
 import type { Command } from "../command.js"
+import { bench } from "./bench.js"
 import { commit, create, diff, mount, ps, rm, umount } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
 import { copy, pull, push } from "./registry.js"
@@ -33,5 +34,6 @@ export const commands: readonly Command[] = [
   df,
   prune,
   fsck,
-  info
+  info,
+  bench
 ]
