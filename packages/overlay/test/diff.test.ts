@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync, chmodSync } from "node:fs"
+import { createServer } from "node:net"
 import { join } from "node:path"
 import { Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
@@ -215,5 +216,24 @@ describe("diffUpper", () => {
       "file:keep"
     ])
     expect(entries.find((e) => e.path === "keep")?.body.toString()).toBe("keepmore\n")
+  })
+
+  it.skipIf(!isRoot)("reads user.overlay.* markers and xattr whiteouts for userxattr mounts, and skips sockets", async () => {
+    const upper = tmp.make("upper")
+    mkdirSync(join(upper, "d"))
+    writeFileSync(join(upper, "d/wh"), "")
+    writeFileSync(join(upper, "f"), "f")
+    execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(upper, "d")])
+    execFileSync("setfattr", ["-n", "user.overlay.whiteout", "-v", "", join(upper, "d/wh")])
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(join(upper, "sock"), resolve))
+    let skipped: string[] = []
+    const blob = await toBuffer(async (s) => {
+      skipped = (await diffUpper(upper, s, { compression: "none", xattrNamespace: "user" })).skipped
+    }).finally(() => server.close())
+    const entries = await listLayer(blob)
+    expect(entries.map((e) => `${e.header.type}:${e.path}`)).toEqual(["directory:d", "file:d/.wh..wh..opq", "file:d/.wh.wh", "file:f"])
+    expect(entries.every((e) => e.header.xattrs.size === 0)).toBe(true)
+    expect(skipped).toEqual(['"sock"'])
   })
 })

@@ -1,5 +1,6 @@
 import { Data } from "effect"
 import type { Writable } from "node:stream"
+import { showPath } from "../errors.js"
 import type { EntryType, TarHeader } from "./header.js"
 
 /** A file entry whose body did not have exactly the announced number of bytes. */
@@ -54,7 +55,6 @@ const MAX_OCTAL_11 = 0o77777777777 // 12-byte numeric fields (size, mtime): 11 o
 // PAX keys cairn derives from the header itself; equal keys in header.pax are ignored (pax.md)
 const DERIVED_KEYS = new Set(["path", "linkpath", "size", "uid", "gid", "uname", "gname", "mtime"])
 
-const printable = (b: Buffer) => JSON.stringify(b.toString("latin1"))
 const isAscii = (b: Buffer) => {
   for (const c of b) if (c >= 0x80 || c === 0) return false
   return true
@@ -98,7 +98,7 @@ function splitUstar(p: Buffer): { prefix: Buffer; name: Buffer } | undefined {
  * Exported for tests; not part of the package API.
  */
 export function encodeHeader(h: TarHeader): Buffer {
-  const shown = printable(h.path)
+  const shown = showPath(h.path)
   if (h.path.length === 0) throw new TarHeaderError({ path: shown, field: "path", reason: "empty path" })
   if (h.path.includes(0)) throw new TarHeaderError({ path: shown, field: "path", reason: "contains a NUL byte" })
   if (h.linkpath.includes(0)) {
@@ -314,7 +314,7 @@ export class TarWriter {
   }
 
   async #add(header: TarHeader, body: Uint8Array | AsyncIterable<Uint8Array> | undefined) {
-    const shown = printable(header.path)
+    const shown = showPath(header.path)
     if (body !== undefined && header.type !== "file") {
       throw new TarHeaderError({ path: shown, field: "body", reason: `a ${header.type} entry has no body` })
     }
