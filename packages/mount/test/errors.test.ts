@@ -19,7 +19,7 @@ import {
   TooManyLayersError,
   UnsupportedUpperFilesystemError
 } from "../src/index.js"
-import { dirs, isRoot, noLeak, tempRoot } from "./fixtures.js"
+import { containerDirs, dirs, isRoot, noLeak } from "./fixtures.js"
 
 if (!isRoot) console.warn("[@cairn/mount] skipping bad-input mount tests: they need root to build tmpfs/overlay fixtures")
 
@@ -27,15 +27,10 @@ if (!isRoot) console.warn("[@cairn/mount] skipping bad-input mount tests: they n
 const failure = (s: OverlaySpec) => noLeak(() => mount(s, { driver: "kernel" }).then(() => expect.fail("mounted"), (e: unknown) => e))
 
 describe.skipIf(!isRoot)("bad input is a typed error saying what to do", () => {
-  let root = ""
+  let [root, lower, upper, work, target] = ["", "", "", "", ""]
   let cleanup = () => {}
-  let lower = ""
-  let upper = ""
-  let work = ""
-  let target = ""
   beforeEach(() => {
-    ;({ dir: root, cleanup } = tempRoot())
-    ;[lower, upper, work, target] = dirs(root, "lower", "upper", "work", "merged") as [string, string, string, string]
+    ;({ root, cleanup, lower, upper, work, target } = containerDirs())
   })
   afterEach(() => cleanup())
 

@@ -94,3 +94,10 @@ export const haveTool = (name: string): boolean => {
     return false
   }
 }
+
+/** A temp root with empty lower, upper, work and merged dirs. */
+export const containerDirs = () => {
+  const { dir: root, cleanup } = tempRoot()
+  const [lower, upper, work, target] = dirs(root, "lower", "upper", "work", "merged") as [string, string, string, string]
+  return { root, cleanup, lower, upper, work, target }
+}

@@ -15,7 +15,7 @@ import {
   UnmountFailedError,
   unmount
 } from "../src/index.js"
-import { dirs, isRoot, noLeak, ourMounts, tempRoot, writeTree } from "./fixtures.js"
+import { containerDirs, dirs, isRoot, noLeak, ourMounts, writeTree } from "./fixtures.js"
 
 const report = await detect()
 const rootlessUsable = report.drivers.find((d) => d.driver === "rootless")?.usable === true
@@ -40,15 +40,10 @@ describe("detect", () => {
 })
 
 describe.skipIf(!isRoot)("mount lifecycle", () => {
-  let root = ""
+  let [root, lower, upper, work, target] = ["", "", "", "", ""]
   let cleanup = () => {}
-  let lower = ""
-  let upper = ""
-  let work = ""
-  let target = ""
   beforeEach(() => {
-    ;({ dir: root, cleanup } = tempRoot())
-    ;[lower, upper, work, target] = dirs(root, "lower", "upper", "work", "merged") as [string, string, string, string]
+    ;({ root, cleanup, lower, upper, work, target } = containerDirs())
     writeTree(lower, { "etc/os-release": "lower\n" })
   })
   afterEach(() => cleanup())
