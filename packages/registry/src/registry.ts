@@ -10,6 +10,7 @@ import {
   type RepositoryRef,
   type ResolvedImage
 } from "./client.js"
+import { copyImageEffect } from "./copy.js"
 import { attempt, type RegistryFailure } from "./failure.js"
 import { type PullOptions, type PullResult, pullImageEffect } from "./pull.js"
 import { type PushOptions, type PushResult, pushImageEffect } from "./push.js"
@@ -21,6 +22,7 @@ export interface RegistryShape {
   readonly putManifest: (ref: RepositoryRef, manifest: { bytes: Uint8Array; mediaType: string }) => Effect.Effect<Digest, RegistryFailure>
   readonly pull: (ref: RepositoryRef, sink: BlobSink, options?: PullOptions) => Effect.Effect<PullResult, RegistryFailure>
   readonly push: (source: BlobSource, root: Digest, target: RepositoryRef, options?: PushOptions) => Effect.Effect<PushResult, RegistryFailure>
+  readonly copy: (from: RepositoryRef, to: RepositoryRef, options?: PushOptions) => Effect.Effect<PushResult, RegistryFailure>
   readonly listTags: (ref: RepositoryRef, options?: { pageSize?: number }) => Effect.Effect<string[], RegistryFailure>
   readonly referrers: (ref: RepositoryRef, digest: Digest, options?: { artifactType?: string }) => Effect.Effect<ImageIndex, RegistryFailure>
 }
@@ -35,6 +37,7 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("@cairn
       putManifest: (ref, manifest) => attempt((signal) => client.putManifest(ref, manifest, { signal })),
       pull: (ref, sink, options) => pullImageEffect(client, ref, sink, options),
       push: (source, root, target, options) => pushImageEffect(client, source, root, target, options),
+      copy: (from, to, options) => copyImageEffect(client, from, to, options),
       listTags: (ref, options = {}) => attempt((signal) => client.listTags(ref, { ...options, signal })),
       referrers: (ref, digest, options = {}) => attempt((signal) => client.referrers(ref, digest, { ...options, signal }))
     })

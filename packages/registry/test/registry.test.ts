@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   AuthError,
+  copyImage,
   pullImage,
   pushImage,
   Registry,
@@ -190,6 +191,42 @@ describe.skipIf(!haveRegistry)("against docker-registry", () => {
     const out = await Effect.runPromise(program.pipe(Effect.provide(Registry.layer({ credentials: noCreds }))))
     expect(out).toEqual({ tags: ["1"], missing: 404 })
     void Layer
+  })
+
+  it("copies an index and all its images to another registry, and mounts within one registry", async () => {
+    const other = await startRegistry()
+    try {
+      const amd = makeImage([{ copy: "amd64" }], { arch: "amd64" })
+      const arm = makeImage([{ copy: "arm64" }], { arch: "arm64", source: amd.source })
+      const idx = amd.source.add(
+        Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            manifests: [
+              { ...amd.manifest, platform: { os: "linux", architecture: "amd64" } },
+              { ...arm.manifest, platform: { os: "linux", architecture: "arm64" } }
+            ]
+          })
+        ),
+        "application/vnd.oci.image.index.v1+json"
+      )
+      await pushImage(client, amd.source, idx.digest, `${reg.host}/copy/src:1`)
+      const across = await copyImage(client, `${reg.host}/copy/src:1`, `${other.host}/copy/dst:2`)
+      expect(across.digest).toBe(idx.digest)
+      expect(across.blobs.map((b) => b.how)).toEqual(["uploaded", "uploaded", "uploaded", "uploaded"])
+      const m = await client.getManifest(`${other.host}/copy/dst:2`)
+      expect(m.digest).toBe(idx.digest)
+      const sink = new DirSink(tempDir())
+      await pullImage(client, `${other.host}/copy/dst:2`, sink, { platform: "linux/arm64" })
+      expect(sink.read(arm.layers[0]!.digest).equals(amd.source.blobs.get(arm.layers[0]!.digest)!)).toBe(true)
+
+      const within = await copyImage(client, `${reg.host}/copy/src:1`, `${reg.host}/copy/mounted:1`)
+      expect(within.blobs.map((b) => b.how)).toEqual(["mounted", "mounted", "mounted", "mounted"])
+      expect((await client.getManifest(`${reg.host}/copy/mounted:1`)).digest).toBe(idx.digest)
+    } finally {
+      await other.stop()
+    }
   })
 
   it("streams a layer tar that GNU tar reads back", async () => {
