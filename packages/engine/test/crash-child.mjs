@@ -8,6 +8,12 @@ const [root, op, source] = process.argv.slice(2)
 // the kernel driver directly: auto would probe every driver with test mounts first
 const engine = await Engine.open({ root, driver: "overlay" })
 process.stdout.write("ready\n")
+if (op === "import-once") {
+  // a race partner: import one image and exit (crash.test.ts runs two of these at once)
+  const img = await engine.importImage(`oci:${source}:img2`, `racer${process.pid}`)
+  process.stdout.write(`${JSON.stringify(img)}\n`)
+  process.exit(0)
+}
 for (let i = 0; ; i++) {
   if (op === "import") {
     const name = `crash${i % 4}`
