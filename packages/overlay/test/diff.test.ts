@@ -143,6 +143,21 @@ describe("diffDirs / changes", () => {
     expect(readdirSync(join(out, ".."))).toEqual(["layer.tar.zst"]) // no temp file left
   })
 
+  it("rejects with LayerWriteError (no hang) when the output stream fails mid-layer", async () => {
+    const { lower, upper } = lowerAndUpper()
+    writeFileSync(join(upper, "big"), Buffer.alloc(4 << 20, 1))
+    let seen = 0
+    const failing = new Writable({
+      write(c: Buffer, _e, cb) {
+        seen += c.length
+        cb(seen > 64 * 1024 ? new Error("ENOSPC: no space left on device") : null)
+      }
+    })
+    const err = await diffDirs(lower, upper, failing, { compression: "none" }).catch((e: unknown) => e)
+    expect((err as { _tag?: string })._tag).toBe("LayerWriteError")
+    expect((err as Error).message).toContain("ENOSPC")
+  })
+
   it("writes nothing under the destination name when the tree cannot be read", async () => {
     const dir = tmp.make("out")
     await expect(diffDirs(join(dir, "missing"), dir, join(dir, "l.tar"))).rejects.toMatchObject({ _tag: "XattrReadError" })

@@ -6,7 +6,7 @@ import { Readable, Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import type { TarHeader } from "../src/tar/header.js"
 import { readTar } from "../src/tar/reader.js"
-import { encodeHeader, TarBodySizeError, TarHeaderError, TarWriter } from "../src/tar/writer.js"
+import { encodeHeader, TarBodySizeError, TarHeaderError, TarWriter, TarWriterClosedError } from "../src/tar/writer.js"
 
 const hdr = (path: string | Buffer, over: Partial<TarHeader> = {}): TarHeader => ({
   path: typeof path === "string" ? Buffer.from(path) : path,
@@ -269,5 +269,13 @@ describe("TarWriter", () => {
     const w = new TarWriter(out)
     await expect(w.add(hdr("a", { size: 1 }), Buffer.from("a"))).rejects.toThrow(/disk full/u)
     await expect(w.finish()).rejects.toThrow()
+  })
+
+  it("fails instead of hanging when the output is destroyed while it waits for drain", async () => {
+    const out = new Writable({ highWaterMark: 16, write: () => undefined }) // never calls back: stays full
+    const w = new TarWriter(out)
+    const pending = w.add(hdr("big", { size: 4096 }), Buffer.alloc(4096))
+    setImmediate(() => out.destroy())
+    await expect(pending).rejects.toBeInstanceOf(TarWriterClosedError)
   })
 })

@@ -354,22 +354,27 @@ export class TarWriter {
 
   #write(chunk: Uint8Array): Promise<void> {
     if (this.#streamError) return Promise.reject(this.#streamError)
+    if (this.#out.destroyed) return Promise.reject(new TarWriterClosedError({ reason: "the output stream was destroyed" }))
     if (chunk.length === 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       const ok = this.#out.write(chunk, (e) => {
         if (e) reject(e)
       })
       if (ok) return resolve()
-      const onDrain = () => {
-        this.#out.off("error", onError)
-        resolve()
-      }
-      const onError = (e: Error) => {
+      const done = (e?: Error) => {
         this.#out.off("drain", onDrain)
-        reject(e)
+        this.#out.off("error", onError)
+        this.#out.off("close", onClose)
+        if (e) reject(e)
+        else resolve()
       }
+      const onDrain = () => done()
+      const onError = (e: Error) => done(e)
+      // a stream destroyed without an error never drains: fail instead of waiting forever
+      const onClose = () => done(this.#streamError ?? new TarWriterClosedError({ reason: "the output stream was closed" }))
       this.#out.once("drain", onDrain)
       this.#out.once("error", onError)
+      this.#out.once("close", onClose)
     })
   }
 }
