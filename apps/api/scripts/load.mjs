@@ -7,6 +7,7 @@
 // the same as JSON on the last line. Needs a build first (npm run build): it runs the bin.
 import { spawn } from "node:child_process"
 import * as http from "node:http"
+import { cpus, loadavg } from "node:os"
 import { createHash, randomBytes } from "node:crypto"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -55,6 +56,7 @@ try {
   const [g, h] = await Promise.all([gets, heads])
   const summary = {
     seconds,
+    machine: { cpus: cpus().length, loadavg1m: Number(loadavg()[0].toFixed(2)), node: process.version },
     blobGet: {
       tool: "autocannon",
       connections: half,
@@ -72,7 +74,7 @@ try {
   const line = (name, r) => `${name}: ${r.requestsPerSecond.toFixed(0)} req/s  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms  max ${r.latencyMs.max} ms  errors ${r.errors}  (${r.requests} requests)`
   console.log(line("blob GET     ", summary.blobGet))
   console.log(line("manifest HEAD", summary.manifestHead))
-  console.log(`total: ${summary.requestsPerSecond.toFixed(0)} req/s, errors ${summary.errors}`)
+  console.log(`total: ${summary.requestsPerSecond.toFixed(0)} req/s, errors ${summary.errors}; ${summary.machine.cpus} CPUs, load average ${summary.machine.loadavg1m} at the end`)
   console.log(JSON.stringify(summary))
   if (summary.errors > 0) process.exitCode = 1
 } finally {

@@ -1,6 +1,7 @@
 // The OCI distribution API (distribution-spec v1.1) served from the store: /v2/ paths are parsed
 // here by hand because repository names span several path segments.
 import { createReadStream } from "node:fs"
+import { stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
 import { REF_NAME } from "@cairn/cas"
 import { type Digest, digestAlgorithm, digestBytes, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
@@ -113,6 +114,8 @@ const digestHeaders = (digest: Digest) => ({ "Docker-Content-Digest": digest, ET
 export class Distribution {
   // manifests are immutable by digest, so what we learnt of one stays true
   private readonly facts = new Map<string, ManifestFacts>()
+  // index.json is replaced by rename on every change: same inode, size and mtime = same content
+  private indexCache: { key: string; entries: readonly Descriptor[] } | undefined
 
   constructor(
     readonly store: RegistryStore,
@@ -166,6 +169,20 @@ export class Distribution {
     throw new DistributionError({ status: 405, code: "UNSUPPORTED", reason: `${m} is not supported on ${r.path}` })
   }
 
+  /** index.json entries, re-read only when the file changed (HEAD by tag is the hot path). */
+  private async indexEntries(): Promise<readonly Descriptor[]> {
+    const s = await stat(this.store.layout.indexPath, { bigint: true })
+    const key = `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+    if (this.indexCache?.key === key) return this.indexCache.entries
+    const entries = await this.store.index()
+    this.indexCache = { key, entries }
+    return entries
+  }
+
+  private async tagNames(): Promise<string[]> {
+    return (await this.indexEntries()).map((d) => d.annotations?.[REF_NAME]).filter((n): n is string => n !== undefined)
+  }
+
   // ---- manifests -----------------------------------------------------------------------------
 
   private async factsOf(digest: Digest): Promise<ManifestFacts | undefined> {
@@ -186,7 +203,7 @@ export class Distribution {
     if (!parsed) throw new DistributionError({ status: 400, code: "MANIFEST_INVALID", reason: "reference is neither a tag nor a digest", detail: { reference: ref } })
     const unknown = new DistributionError({ status: 404, code: "MANIFEST_UNKNOWN", reason: `manifest unknown: ${name}:${ref}`, detail: { name, reference: ref } })
     if (parsed.kind === "tag") {
-      const entry = (await this.store.index()).filter((d) => d.annotations?.[REF_NAME] === refName(name, parsed.tag)).at(-1)
+      const entry = (await this.indexEntries()).filter((d) => d.annotations?.[REF_NAME] === refName(name, parsed.tag)).at(-1)
       if (!entry) throw unknown
       const s = await this.store.stat(entry.digest)
       if (!s) throw unknown
@@ -428,14 +445,14 @@ export class Distribution {
   }
 
   private async tagsList(name: string, r: V2Request) {
-    const tags = (await this.store.tags()).map((t) => splitRefName(t.name)).filter((t) => t?.name === name).map((t) => t!.tag)
+    const tags = (await this.tagNames()).map(splitRefName).filter((t) => t?.name === name).map((t) => t!.tag)
     if (tags.length === 0) throw new DistributionError({ status: 404, code: "NAME_UNKNOWN", reason: `repository ${name} is not known to this registry`, detail: { name } })
     const { items, headers } = this.paginate(tags, r, (n, last) => `/v2/${name}/tags/list?n=${n}&last=${encodeURIComponent(last)}`)
     return HttpServerResponse.jsonUnsafe({ name, tags: items }, { headers })
   }
 
   private async catalog(r: V2Request) {
-    const names = (await this.store.tags()).map((t) => splitRefName(t.name)?.name).filter((n): n is string => n !== undefined)
+    const names = (await this.tagNames()).map((t) => splitRefName(t)?.name).filter((n): n is string => n !== undefined)
     const { items, headers } = this.paginate(names, r, (n, last) => `/v2/_catalog?n=${n}&last=${encodeURIComponent(last)}`)
     return HttpServerResponse.jsonUnsafe({ repositories: items }, { headers })
   }
@@ -446,7 +463,7 @@ export class Distribution {
     const filter = r.query.get("artifactType")
     const manifests: Descriptor[] = []
     const seen = new Set<string>()
-    for (const d of await this.store.index()) {
+    for (const d of await this.indexEntries()) {
       if (seen.has(d.digest)) continue
       seen.add(d.digest)
       const f = await this.factsOf(d.digest as Digest)
