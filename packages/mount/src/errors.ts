@@ -115,11 +115,15 @@ export class MountFailedError extends Data.TaggedError("MountFailedError")<{
   readonly command: string
   readonly exitCode: number
   readonly stderr: string
+  /** The latest overlayfs line of the kernel log, when readable: usually the real reason. */
+  readonly kernelLog?: string | undefined
 }> {
   override get message() {
     const hint = /permission denied|not permitted/i.test(this.stderr)
       ? " (not privileged: run as root or use the rootless driver)"
-      : " (see dmesg for the kernel's reason)"
+      : this.kernelLog !== undefined
+        ? ` (kernel log: "${this.kernelLog}")`
+        : " (see dmesg for the kernel's reason)"
     return `${this.driver} mount at ${this.target} failed with exit code ${this.exitCode}: ${this.stderr.trim() || "no output"}${hint}`
   }
 }

@@ -56,6 +56,16 @@ export const withPlanCwd = <A, E, R>(
   )
 
 /**
+ * mount(8) only says "wrong fs type, bad option..."; overlayfs logs the actual reason
+ * ("at least 2 lowerdir are needed...", "workdir and upperdir must reside under the same
+ * mount"). Best effort: dmesg may be restricted, and the line could be another mount's.
+ */
+const lastOverlayLogLine: Effect.Effect<string | undefined> = runCommand("dmesg", ["--notime"]).pipe(
+  Effect.map((r) => r.stdout.split("\n").slice(-50).findLast((l) => l.includes("overlayfs: "))?.trim()),
+  Effect.orElseSucceed(() => undefined)
+)
+
+/**
  * Runs a plan's command: `mount -t overlay overlay -o DATA TARGET` (or another program with
  * the same shape, e.g. fuse-overlayfs) in the plan's cwd. For the `links` strategy a fresh
  * directory of short symlinks is the cwd; it is removed after the call because the kernel
@@ -70,7 +80,9 @@ export const performMount = (
         const args = program.args(plan)
         const result = yield* runCommand(program.file, args, cwd === undefined ? {} : { cwd })
         if (result.exitCode !== 0) {
+          const kernelLog = program.file === "mount" ? yield* lastOverlayLogLine : undefined
           return yield* new MountFailedError({
+            kernelLog,
             driver: program.driver,
             target: plan.target,
             command: `${cwd === undefined ? "" : `(cd ${cwd}) `}${describeCommand(program.file, args)}`,

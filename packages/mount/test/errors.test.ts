@@ -10,6 +10,7 @@ import {
   type DetectReport,
   kernelDriver,
   maxStackDepth,
+  MountFailedError,
   mount,
   NoUsableDriverError,
   NotADirectoryError,
@@ -114,6 +115,15 @@ describe.skipIf(!isRoot)("bad input is a typed error saying what to do", () => {
     // exactly the limit mounts (through short links: 500 paths overflow a page)
     const m = await noLeak(() => Effect.runPromise(kernelDriver.mount({ lowers: lowers.slice(0, 500), target })).then((x) => Effect.runPromise(x.unmount())))
     expect(m).toBeUndefined()
+  })
+
+  it("reports a mount the kernel refuses with the kernel's own reason", async () => {
+    const [l2] = dirs(root, "lower2")
+    const e = await failure({ lowers: [lower, l2 as string], upper, work, target, options: { userxattr: true, metacopy: true, redirectDir: "on" } })
+    expect(e).toBeInstanceOf(MountFailedError)
+    expect(e).toMatchObject({ driver: "kernel", exitCode: 32 })
+    expect((e as MountFailedError).command).toMatch(/mount .*-t overlay overlay -o lowerdir=/)
+    expect((e as MountFailedError).kernelLog ?? "no dmesg access").toMatch(/overlayfs: |no dmesg access/)
   })
 
   it("fails with NoUsableDriverError when no allowed driver is usable", async () => {
