@@ -36,7 +36,7 @@ const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (ra
 export async function diffContainer(ctx: EngineContext, idOrName: string): Promise<Array<{ kind: "A" | "C" | "D"; path: string }>> {
   const meta = await findContainer(ctx, idOrName)
   const changes = await changesUpper(join(ctx.layout.container(meta.id), "upper"), inLowers(ctx, meta.chain), {
-    xattrNamespace: xattrNamespace(meta.mounted?.driver)
+    xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
   })
   return changes.map((c) => ({ kind: c.kind, path: c.path }))
 }
@@ -108,7 +108,7 @@ export async function commitContainer(ctx: EngineContext, idOrName: string, opti
     const layer = await storeLayerFile(ctx, lease, (file) =>
       diffUpper(join(ctx.layout.container(meta.id), "upper"), file, {
         compression: "gzip",
-        xattrNamespace: xattrNamespace(meta.mounted?.driver)
+        xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
       })
     )
     return storeImage(

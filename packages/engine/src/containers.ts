@@ -23,6 +23,8 @@ export interface ContainerMeta {
   readonly chain: ReadonlyArray<Digest>
   readonly created: string
   readonly mounted?: { readonly driver: DriverName; readonly mountpoint: string }
+  /** the driver of the last mount: tells how the upper dir marks opaque dirs (trusted. or user. xattrs) */
+  readonly lastDriver?: DriverName
 }
 
 export interface ContainerSummary {
@@ -130,7 +132,7 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
       )
     )
     try {
-      await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted: { driver: m.driver, mountpoint: m.path } })
+      await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted: { driver: m.driver, mountpoint: m.path }, lastDriver: m.driver })
     } catch (e) {
       await Effect.runPromise(m.unmount({ lazy: true })).catch(() => {})
       throw e

@@ -122,7 +122,7 @@ export async function exportFs(ctx: EngineContext, what: string, dest: Writable 
   try {
     await diffUpper(join(ctx.layout.container(container.id), "upper"), upperLayer, {
       compression: "none",
-      xattrNamespace: container.mounted?.driver === "rootless" ? "user" : "trusted"
+      xattrNamespace: (container.mounted?.driver ?? container.lastDriver) === "rootless" ? "user" : "trusted"
     })
     await flattenLayers([...sourcesOf(ctx, img), () => createReadStream(upperLayer)], dest, { compression: "none" })
   } finally {
