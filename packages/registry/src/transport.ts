@@ -207,7 +207,14 @@ export class Transport {
         if (source instanceof Readable) source.destroy()
         reject(e)
       })
-      r.on("response", (res) => resolve(new Response(res.statusCode ?? 0, res.headers, url, res)))
+      r.on("response", (res) => {
+        // an early answer (e.g. 401 to a PUT) ends the upload; the retry reopens the source
+        if (source instanceof Readable && !source.readableEnded) {
+          source.unpipe(r)
+          source.destroy()
+        }
+        resolve(new Response(res.statusCode ?? 0, res.headers, url, res))
+      })
       if (source === undefined) r.end()
       else if (source instanceof Uint8Array) r.end(source)
       else {
