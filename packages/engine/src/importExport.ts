@@ -2,10 +2,12 @@
 import { createReadStream } from "node:fs"
 import { access, readFile } from "node:fs/promises"
 import { join } from "node:path"
+import { Readable } from "node:stream"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
+import { counting } from "./layers.js"
 import { ensureSnapshots, findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
@@ -68,8 +70,8 @@ async function copyBlobs(
   if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
   for (const b of [doc.value.config, ...doc.value.layers]) {
     if ((await ctx.store.stat(b.digest)) !== undefined) continue
-    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, openBlob(b.digest), lease)
-    ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes: b.size, total: b.size, ref })
+    const emit = (bytes: number) => ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes, total: b.size, ref })
+    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, Readable.from(openBlob(b.digest)).pipe(counting(emit)), lease)
   }
   await ctx.store.put({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType }, doc.bytes, lease)
 }

@@ -5,7 +5,7 @@ import type { Digest } from "@cairn/digest"
 import { applyLayer } from "@cairn/overlay"
 import type { ImageStore, LayerDescriptor } from "./store.js"
 
-const counting = (onBytes: (n: number) => void) => {
+export const counting = (onBytes: (n: number) => void) => {
   let n = 0
   let last = 0
   return new Transform({

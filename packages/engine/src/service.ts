@@ -19,6 +19,7 @@ import {
 } from "./containers.js"
 import type { EngineContext } from "./context.js"
 import type { EngineError } from "./engineError.js"
+import { EngineIOError } from "./errors.js"
 import { exportImage, importImage } from "./importExport.js"
 import { type HistoryRow, history, type ImageInspect, type ImageSummary, inspectImage, listImages, tagImage, untagImage } from "./images.js"
 import { type InfoReport, info } from "./info.js"
@@ -79,14 +80,19 @@ export interface EngineShape {
 
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
 
-const lift =
-  <Args extends Array<unknown>, A>(f: (...args: Args) => Promise<A>): Op<Args, A> =>
+/** Typed errors pass as they are; anything untagged (a bare Node I/O error) becomes an EngineIOError. */
+const typed = (operation: string, root: string) => (e: unknown): EngineError =>
+  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path: root, cause: e })
+
+const lifter =
+  (root: string) =>
+  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>): Op<Args, A> =>
   (...args) =>
-    Effect.tryPromise({ try: () => f(...args), catch: (e) => e as EngineError })
+    Effect.tryPromise({ try: () => f(...args), catch: typed(operation, root) })
 
 /** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
-  Effect.tryPromise({ try: () => openEngine(options), catch: (e) => e as EngineError })
+  Effect.tryPromise({ try: () => openEngine(options), catch: typed("open engine root", options.root ?? defaultRoot()) })
 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const layout = new RootLayout(options.root ?? defaultRoot())
@@ -108,41 +114,43 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
   // then mounts that disagree with their container's metadata
   await removeDeadTemps(layout.snapshots)
   await removeDeadTemps(layout.containers)
+  await removeDeadTemps(layout.locks)
   await reconcileMounts(ctx)
 
+  const lift = lifter(layout.root)
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
     onProgress: (l) => progress.on(l),
-    importImage: lift((source: string, name?: string) => importImage(ctx, source, name)),
-    exportImage: lift((image: string, dest: string) => exportImage(ctx, image, dest)),
-    listImages: lift(() => listImages(ctx)),
-    inspectImage: lift((image: string) => inspectImage(ctx, image)),
-    history: lift((image: string) => history(ctx, image)),
-    tag: lift((image: string, name: string) => tagImage(ctx, image, name)),
-    untag: lift((name: string) => untagImage(ctx, name)),
-    removeImage: lift((image: string, o?: { force?: boolean }) => removeImage(ctx, image, o)),
-    unpack: lift((image: string, dir: string) => unpack(ctx, image, dir)),
-    bundle: lift((image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
-    listFiles: lift((image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
-    readFile: lift((image: string, path: string) => readFile(ctx, image, path)),
-    flatten: lift((image: string, name: string) => flatten(ctx, image, name)),
-    exportFs: lift((what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
-    analyze: lift((image: string) => analyze(ctx, image)),
-    pull: lift((ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => pull(ctx, ref, name, o)),
-    push: lift((image: string, ref: string) => push(ctx, image, ref)),
-    copy: lift((src: string, dst: string) => copy(ctx, src, dst)),
-    createContainer: lift((image: string, o?: { name?: string }) => createContainer(ctx, image, o)),
-    listContainers: lift(() => listContainers(ctx)),
-    mountContainer: lift((id: string, o?: { driver?: DriverChoice }) => mountContainer(ctx, id, o?.driver)),
-    unmountContainer: lift((id: string) => unmountContainer(ctx, id)),
-    diffContainer: lift((id: string) => diffContainer(ctx, id)),
-    commitContainer: lift((id: string, o?: { name?: string; message?: string; author?: string }) => commitContainer(ctx, id, o)),
-    removeContainer: lift((id: string, o?: { force?: boolean }) => removeContainer(ctx, id, o)),
-    df: lift(() => df(ctx)),
-    prune: lift((o?: { dryRun?: boolean }) => prune(ctx, o)),
-    fsck: lift((o?: { repair?: boolean }) => fsck(ctx, o)),
-    info: lift(() => info(ctx))
+    importImage: lift("importImage", (source: string, name?: string) => importImage(ctx, source, name)),
+    exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
+    listImages: lift("listImages", () => listImages(ctx)),
+    inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
+    history: lift("history", (image: string) => history(ctx, image)),
+    tag: lift("tag", (image: string, name: string) => tagImage(ctx, image, name)),
+    untag: lift("untag", (name: string) => untagImage(ctx, name)),
+    removeImage: lift("removeImage", (image: string, o?: { force?: boolean }) => removeImage(ctx, image, o)),
+    unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir)),
+    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
+    listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
+    readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
+    flatten: lift("flatten", (image: string, name: string) => flatten(ctx, image, name)),
+    exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
+    analyze: lift("analyze", (image: string) => analyze(ctx, image)),
+    pull: lift("pull", (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => pull(ctx, ref, name, o)),
+    push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
+    copy: lift("copy", (src: string, dst: string) => copy(ctx, src, dst)),
+    createContainer: lift("createContainer", (image: string, o?: { name?: string }) => createContainer(ctx, image, o)),
+    listContainers: lift("listContainers", () => listContainers(ctx)),
+    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice }) => mountContainer(ctx, id, o?.driver)),
+    unmountContainer: lift("unmountContainer", (id: string) => unmountContainer(ctx, id)),
+    diffContainer: lift("diffContainer", (id: string) => diffContainer(ctx, id)),
+    commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) => commitContainer(ctx, id, o)),
+    removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => removeContainer(ctx, id, o)),
+    df: lift("df", () => df(ctx)),
+    prune: lift("prune", (o?: { dryRun?: boolean }) => prune(ctx, o)),
+    fsck: lift("fsck", (o?: { repair?: boolean }) => fsck(ctx, o)),
+    info: lift("info", () => info(ctx))
   }
   return { shape, close: async () => {} }
 }

@@ -10,7 +10,7 @@ import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.
 import { type LoadedImage, loadImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { leasedChains } from "./snapshotLease.js"
-import { listSnapshots, removeDeadTemps, type SnapshotMeta, treeSize } from "./snapshots.js"
+import { listSnapshots, type SnapshotMeta, treeSize } from "./snapshots.js"
 
 export interface DiskUsage {
   readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
