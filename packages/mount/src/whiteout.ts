@@ -18,31 +18,36 @@ export interface LayerMarks {
 const MARK = /^(trusted|user)\.overlay\.(opaque|whiteout)="?([^"]*)"?$/
 
 /**
- * Reads the overlay xattrs of a whole layer in one getfattr(1) call (Node has no xattr API).
- * Needs the `attr` package; without it, ToolMissingError.
+ * Reads the overlay xattrs of whole layers in one getfattr(1) call (Node has no xattr API;
+ * one process for all layers, not one per layer). Needs the `attr` package.
  */
-export const readLayerMarks = (root: string): Effect.Effect<LayerMarks, ToolMissingError | FileSystemError> =>
+export const readLayerMarks = (roots: ReadonlyArray<string>): Effect.Effect<Map<string, LayerMarks>, ToolMissingError | FileSystemError> =>
   Effect.gen(function*() {
-    const r = yield* runCommand("getfattr", ["-R", "-P", "-h", "--absolute-names", "-d", "-m", "^(trusted|user)\\.overlay\\.(opaque|whiteout)$", "--", root])
+    const marks = new Map(roots.map((r) => [r, { opaque: new Set<string>(), whiteouts: new Set<string>() }]))
+    if (roots.length === 0) return marks
+    const r = yield* runCommand("getfattr", ["-R", "-P", "-h", "--absolute-names", "-d", "-m", "^(trusted|user)\\.overlay\\.(opaque|whiteout)$", "--", ...roots])
     if (r.exitCode !== 0 && r.stdout === "") {
-      return yield* new FileSystemError({ operation: "getfattr -R", path: root, code: `exit ${r.exitCode}`, detail: r.stderr.trim() })
+      return yield* new FileSystemError({ operation: "getfattr -R", path: roots.join(" "), code: `exit ${r.exitCode}`, detail: r.stderr.trim() })
     }
-    const opaque = new Set<string>()
-    const whiteouts = new Set<string>()
+    // longest root first, so a file is attributed to the innermost layer that holds it
+    const byLength = [...roots].sort((a, b) => b.length - a.length)
+    let current: { opaque: Set<string>; whiteouts: Set<string> } | undefined
     let file = ""
     for (const line of r.stdout.split("\n")) {
       if (line.startsWith("# file: ")) {
         // getfattr escapes unusual bytes as \ooo like mountinfo does
         const abs = unescapeMountField(line.slice(8))
-        file = abs === root ? "" : abs.slice(root.length + 1)
+        const root = byLength.find((x) => abs === x || abs.startsWith(`${x}/`))
+        current = root === undefined ? undefined : marks.get(root)
+        file = root === undefined || abs === root ? "" : abs.slice(root.length + 1)
         continue
       }
       const m = MARK.exec(line)
-      if (m === null) continue
-      if (m[2] === "opaque" && m[3] === "y") opaque.add(file)
-      else if (m[2] === "whiteout") whiteouts.add(file)
+      if (m === null || current === undefined) continue
+      if (m[2] === "opaque" && m[3] === "y") current.opaque.add(file)
+      else if (m[2] === "whiteout") current.whiteouts.add(file)
     }
-    return { opaque, whiteouts }
+    return marks
   })
 
 const xattrPrefix = (userxattr: boolean) => (userxattr ? "user" : "trusted")

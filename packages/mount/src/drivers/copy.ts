@@ -8,7 +8,7 @@ import { FileSystemError, InvalidSpecError, type ToolMissingError, UnmountFailed
 import { fsError } from "../mount-command.js"
 import { checkPaths, checkTargetFree } from "../preflight.js"
 import { type OverlaySpec, overlaySpecEffect } from "../spec.js"
-import { clearOpaque, isWhiteoutDevice, makeWhiteout, readLayerMarks, setOpaque } from "../whiteout.js"
+import { clearOpaque, isWhiteoutDevice, type LayerMarks, makeWhiteout, readLayerMarks, setOpaque } from "../whiteout.js"
 
 const io = <A>(operation: string, path: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: fsError(operation, path) })
 const lstatOrNull = (path: string) => Effect.promise(() => lstat(path).catch(() => null))
@@ -24,9 +24,8 @@ const cp = (args: ReadonlyArray<string>, path: string) =>
  * opaque dirs replace, everything else is copied over by one `cp -a` (hardlinks with `link`,
  * else reflinks where the filesystem has them). Marks copied along are removed afterwards.
  */
-const applyLayer = (layer: string, dst: string, link: boolean) =>
+const applyLayer = (layer: string, marks: LayerMarks, dst: string, link: boolean) =>
   Effect.gen(function*() {
-    const marks = yield* readLayerMarks(layer)
     const whiteouts: Array<string> = []
     const walk = (rel: string): Effect.Effect<void, FileSystemError> =>
       Effect.gen(function*() {
@@ -181,10 +180,12 @@ export const copyDriver: Driver = {
       if (spec.upper !== undefined) layers.push(spec.upper)
       // a read-only view can share inodes with the lowers; a writable one must not
       const link = spec.upper === undefined
-      yield* Effect.forEach(layers, (layer) => applyLayer(layer, spec.target, link), { discard: true }).pipe(
-        Effect.catchTag("ToolMissingError", (e) => Effect.fail(e)),
-        Effect.onError(() => emptyDir(spec.target).pipe(Effect.ignore))
-      )
+      yield* Effect.gen(function*() {
+        const marks = yield* readLayerMarks(layers)
+        for (const layer of layers) {
+          yield* applyLayer(layer, marks.get(layer) ?? { opaque: new Set(), whiteouts: new Set() }, spec.target, link)
+        }
+      }).pipe(Effect.onError(() => emptyDir(spec.target).pipe(Effect.ignore)))
       const before = spec.upper === undefined ? undefined : yield* snapshot(spec.target)
       const userxattr = spec.options?.userxattr === true || process.getuid?.() !== 0
       const mounted: ActiveMount = {
