@@ -82,7 +82,14 @@ async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
   for await (const c of input as AsyncIterable<Uint8Array | string>) yield typeof c === "string" ? Buffer.from(c, "utf8") : c
 }
 
-/** Append `source` to `fh` while hashing; one write in flight overlaps the hashing of the next chunk. */
+const SYNC_EVERY = 64 << 20
+
+/**
+ * Append `source` to `fh` while hashing. One write in flight overlaps the hashing of the next
+ * chunk (so a chunk must not be modified once yielded: the Node stream contract), and a
+ * background fdatasync every 64 MiB keeps writeback going alongside, so the final fsync of a
+ * large blob has little left to flush and dirty pages stay bounded.
+ */
 async function writeHashed(
   fh: import("node:fs/promises").FileHandle,
   source: AsyncIterable<Uint8Array>,
@@ -90,6 +97,8 @@ async function writeHashed(
   limit: number | undefined
 ): Promise<void> {
   let pending: Promise<unknown> = Promise.resolve()
+  let syncing: Promise<unknown> | undefined
+  let sinceSync = 0
   try {
     for await (const chunk of source) {
       if (chunk.length === 0) continue
@@ -99,9 +108,17 @@ async function writeHashed(
       hasher.update(chunk)
       await pending
       pending = fh.write(chunk)
+      sinceSync += chunk.length
+      if (sinceSync >= SYNC_EVERY && syncing === undefined) {
+        sinceSync = 0
+        syncing = fh.datasync().finally(() => {
+          syncing = undefined
+        })
+      }
     }
   } finally {
     await pending
+    await syncing?.catch(() => {})
   }
 }
 

@@ -1,0 +1,63 @@
+// A separate process driving a store, for the crash and concurrency tests. Uses the built dist.
+// Usage: node storeChild.mjs <mode> <storeDir> <arg>. Prints one JSON line per step so the
+// parent knows what was in flight when it killed us.
+import { Store } from "../../dist/index.js"
+import { blobData, manifestFor } from "./blobData.mjs"
+
+const [mode, dir, arg] = process.argv.slice(2)
+const store = await Store.open(dir)
+const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`)
+say({ ready: true })
+
+if (mode === "put") {
+  // keep putting fresh blobs until killed
+  for (let k = Number(arg); ; k++) {
+    const data = blobData(k, (2 + (k % 4)) << 20)
+    say({ op: "put", k })
+    await store.put(data, { digest: blobData.digest(data), size: data.length })
+  }
+} else if (mode === "tag") {
+  const target = (await store.resolve("base")).digest
+  for (let k = Number(arg); ; k++) {
+    say({ op: "tag", k })
+    await store.tag(`t${k % 7}`, target)
+    if (k % 3 === 0) await store.untag(`t${(k + 1) % 7}`)
+  }
+} else if (mode === "gc") {
+  for (let k = Number(arg); ; k++) {
+    say({ op: "gc", k })
+    await store.put(blobData(k, 64 << 10))
+    await store.gc()
+  }
+} else if (mode === "mixed") {
+  // put, tag and gc interleaved, for kills that land anywhere; waits for "go" so the parent can
+  // start the process (slow on a loaded machine) before it needs it
+  await new Promise((r) => process.stdin.once("data", r))
+  say({ go: true })
+  const target = (await store.resolve("base")).digest
+  for (let k = Number(arg); ; k++) {
+    const data = blobData(k, (1 + (k % 3)) << 18)
+    say({ op: "put", k })
+    await store.put(data, { digest: blobData.digest(data), size: data.length })
+    say({ op: "tag", k })
+    await store.tag(`t${k % 7}`, target)
+    if (k % 2 === 0) {
+      say({ op: "gc", k })
+      await store.gc()
+    }
+  }
+} else if (mode === "worker") {
+  // concurrency: put an overlapping set of blobs, a manifest per blob, and tag each
+  const [id, from, to] = arg.split(",").map(Number)
+  const results = []
+  await store.put("{}") // the empty config every manifest names
+  for (let k = from; k < to; k++) {
+    const data = blobData(k, 256 << 10)
+    const layer = await store.put(data, { digest: blobData.digest(data) })
+    const m = manifestFor(layer.digest, layer.size)
+    const man = await store.put(m.bytes, { digest: m.digest })
+    await store.tag(`w${id}-${k}`, { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: man.digest, size: man.size })
+    results.push({ k, digest: layer.digest, created: layer.created, manifest: man.digest, manifestCreated: man.created })
+  }
+  say({ done: true, results })
+}
