@@ -1,5 +1,5 @@
 // Test helpers shared by the diff / flatten / view tests: temp dirs, layer listing, tree listing.
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import fc from "fast-check"
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -77,19 +77,13 @@ export const sh = (cmd: string, cwd?: string) =>
  */
 export function treeListing(root: string, options: { mtime?: boolean; skip?: (rel: string) => boolean } = {}): string[] {
   const rows: string[] = []
-  let xattrs = new Map<string, string>()
-  try {
-    const dump = execFileSync("getfattr", ["-R", "-P", "-h", "-d", "-m", "-", "-e", "hex", "."], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    }).toString("latin1")
-    let cur = ""
-    for (const line of dump.split("\n")) {
-      if (line.startsWith("# file: ")) cur = line.slice(8)
-      else if (line.includes("=") && !/^(trusted|user)\.overlay\./u.test(line)) xattrs.set(cur, `${xattrs.get(cur) ?? ""}${line};`)
-    }
-  } catch {
-    xattrs = new Map()
+  const xattrs = new Map<string, string>()
+  // stdout even on a non-zero exit: overlayfs lists whiteouts it then fails to stat (see below)
+  const dump = spawnSync("getfattr", ["-R", "-P", "-h", "-d", "-m", "-", "-e", "hex", "."], { cwd: root }).stdout.toString("latin1")
+  let cur = ""
+  for (const line of dump.split("\n")) {
+    if (line.startsWith("# file: ")) cur = line.slice(8)
+    else if (line.includes("=") && !/^(trusted|user)\.overlay\./u.test(line)) xattrs.set(cur, `${xattrs.get(cur) ?? ""}${line};`)
   }
   const walk = (rel: string) => {
     const abs = rel === "" ? root : join(root, rel)
@@ -165,7 +159,7 @@ export async function buildLayer(specs: readonly Spec[]): Promise<Buffer> {
 
 
 type Op =
-  | { kind: "file"; path: string; body: string; mode: number }
+  | { kind: "file"; path: string; body: string; mode: number; xattr: string }
   | { kind: "directory"; path: string; mode: number }
   | { kind: "symlink"; path: string; target: string }
   | { kind: "hardlink"; path: string; target: string }
@@ -174,7 +168,7 @@ type Op =
 
 const pathArb = fc.array(fc.constantFrom("a", "b", "x"), { minLength: 1, maxLength: 3 }).map((a) => a.join("/"))
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("file" as const), path: pathArb, body: fc.constantFrom("", "1", "22", "hello"), mode: fc.constantFrom(0o644, 0o600, 0o755) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("file" as const), path: pathArb, body: fc.constantFrom("", "1", "22", "hello"), mode: fc.constantFrom(0o644, 0o600, 0o755), xattr: fc.constantFrom("", "", "1", "\u00ff") }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("directory" as const), path: pathArb, mode: fc.constantFrom(0o755, 0o700) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("symlink" as const), path: pathArb, target: fc.constantFrom("x", "../a", "/b/x", "nowhere") }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("hardlink" as const), path: pathArb, target: pathArb }) },
@@ -223,7 +217,7 @@ export function normalizeLayer(ops: readonly Op[]): Spec[] {
     if (!ensureParents(op.path)) continue
     switch (op.kind) {
       case "file":
-        entries.set(op.path, { path: op.path, type: "file", body: op.body, mode: op.mode })
+        entries.set(op.path, { path: op.path, type: "file", body: op.body, mode: op.mode, ...(op.xattr === "" ? {} : { xattrs: { "user.k": op.xattr } }) })
         break
       case "directory":
         entries.set(op.path, { path: op.path, type: "directory", mode: op.mode })

@@ -26,7 +26,8 @@ async function viewListing(view: MergedView): Promise<string[]> {
         : e.type === "symlink"
           ? h.linkpath.toString()
           : ""
-    rows.push(`${e.path.toString()} ${type} ${mode.toString(8)} ${h.uid}:${h.gid} ${extra} `)
+    const xattrs = [...h.xattrs].map(([k, v]) => `${k}=0x${v.toString("hex")};`).join("")
+    rows.push(`${e.path.toString()} ${type} ${mode.toString(8)} ${h.uid}:${h.gid} ${extra} ${xattrs}`)
   }
   return rows
 }
