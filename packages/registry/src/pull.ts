@@ -15,6 +15,8 @@ export interface PullOptions {
   readonly platform?: PlatformLike | string
   /** blobs downloaded at once (default 4) */
   readonly concurrency?: number
+  /** called once the manifest is known, before any blob moves (e.g. to draw progress bars) */
+  readonly onResolved?: (resolved: ResolvedImage) => void
   /** bytes per blob as they arrive */
   readonly onProgress?: (p: BlobProgress) => void
   /**
@@ -54,6 +56,7 @@ export const pullImageEffect = (
   Effect.gen(function* () {
     const ref = typeof reference === "string" ? yield* attempt(async () => parseReference(reference)) : reference
     const resolved = yield* attempt((signal) => client.resolve(ref, { signal, ...(options.platform === undefined ? {} : { platform: options.platform }) }))
+    options.onResolved?.(resolved)
     const seen = new Set<string>()
     const wanted = [resolved.image.config, ...resolved.image.layers].filter((d) => !seen.has(d.digest) && seen.add(d.digest))
     const hooks: Array<Promise<void>> = []

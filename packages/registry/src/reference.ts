@@ -135,5 +135,5 @@ export function isLoopbackRegistry(registry: string): boolean {
   const h = hostname(registry).toLowerCase()
   if (h === "localhost" || h.endsWith(".localhost") || h === "::1") return true
   const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h)
-  return m !== null && m.slice(1).every((x) => Number(x) <= 255)
+  return m?.slice(1).every((x) => Number(x) <= 255) ?? false
 }

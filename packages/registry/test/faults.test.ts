@@ -103,8 +103,14 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
     let manifest500 = 0
     let blob429 = 0
     proxy.rule = (r) => {
-      if (r.path.includes("/manifests/") && manifest500 < 2) return manifest500++, { kind: "status", status: 500 }
-      if (isLayerGet(r) && blob429 < 1) return blob429++, { kind: "status", status: 429, headers: { "retry-after": "1" } }
+      if (r.path.includes("/manifests/") && manifest500 < 2) {
+        manifest500++
+        return { kind: "status", status: 500 }
+      }
+      if (isLayerGet(r) && blob429 < 1) {
+        blob429++
+        return { kind: "status", status: 429, headers: { "retry-after": "1" } }
+      }
       return undefined
     }
     const sink = new DirSink(tempDir())

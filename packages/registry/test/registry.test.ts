@@ -53,13 +53,18 @@ describe.skipIf(!haveRegistry)("against docker-registry", () => {
     const sink = new DirSink(tempDir())
     const completed: string[] = []
     const progress = new Map<string, number>()
+    let announced = 0
     const pulled = await pullImage(client, `${reg.host}/test/app:v1`, sink, {
+      onResolved: (r) => {
+        announced = r.image.layers.length
+      },
       onBlobComplete: (d) => {
         completed.push(d.digest)
       },
       onProgress: (p) => progress.set(p.digest, p.bytes)
     })
     expect(pulled.digest).toBe(img.manifest.digest)
+    expect(announced).toBe(2)
     for (const d of [img.config, ...img.layers]) {
       expect(sink.read(d.digest).equals(img.source.blobs.get(d.digest)!)).toBe(true)
       expect(progress.get(d.digest)).toBe(d.size)
