@@ -78,9 +78,9 @@ const userNamespaces = (): { allowed: boolean; reason: string } => {
 }
 
 /** Mounts a one-file overlay in a temp dir with a driver and unmounts it: the cheapest proof. */
-const probe = (driver: Driver) =>
+const probe = (driver: Driver): Effect.Effect<string | undefined> =>
   Effect.acquireUseRelease(
-    Effect.promise(async () => {
+    Effect.tryPromise(async () => {
       const dir = await mkdtemp(join(tmpdir(), `cairn-probe-${driver.name}-`))
       for (const d of ["lower", "upper", "work", "merged"]) await mkdir(join(dir, d))
       return dir
@@ -91,8 +91,8 @@ const probe = (driver: Driver) =>
         Effect.as(undefined),
         Effect.catch((e) => Effect.succeed(e.message))
       ),
-    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-  )
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
+  ).pipe(Effect.catch((e) => Effect.succeed(`no temp dir for the probe in ${tmpdir()}: ${e.message}`)))
 
 let cached: DetectReport | undefined
 
