@@ -22,7 +22,7 @@ import { fsyncDir, tempFilePid, tempNameFor, writeFileAtomic } from "./atomicFil
 import { BlobNotFoundError, IngestBusyError, IngestOffsetError } from "./errors.js"
 import type { Layout } from "./layout.js"
 import { addToLease } from "./leases.js"
-import { cleanLockDebris, holderAlive, type LockHandle, tryLock, withLock } from "./lockFile.js"
+import { cleanLockDebris, holderAlive, type LockHandle, removeIfStale, tryLock, withLock } from "./lockFile.js"
 
 /** Bytes for put: a buffer, a string (UTF-8), or a stream of chunks (a Node Readable is fine). */
 export type BlobInput = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
@@ -520,9 +520,16 @@ export class BlobStore {
     return out
   }
 
-  /** Remove temp files of dead writers (never keyed partials, which resume() can use). */
+  /** Remove temp files and locks of dead writers (never keyed partials, which resume() can use). */
   async cleanDebris(): Promise<void> {
     await cleanLockDebris(this.layout.ingestDir)
     await cleanLockDebris(this.layout.locksDir)
+    let names: string[] = []
+    try {
+      names = await readdir(this.layout.ingestDir)
+    } catch {
+      return
+    }
+    for (const name of names) if (name.endsWith(".lock")) await removeIfStale(join(this.layout.ingestDir, name))
   }
 }

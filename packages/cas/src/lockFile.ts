@@ -148,6 +148,14 @@ export async function withLock<T>(path: string, f: () => Promise<T>, options?: L
   return run
 }
 
+/** Remove a lock file whose holder is dead (safe against a live process taking it meanwhile). */
+export async function removeIfStale(path: string): Promise<boolean> {
+  const token = await readToken(path)
+  if (token === undefined || holderAlive(token)) return false
+  await breakStale(path, token)
+  return true
+}
+
 /** Remove lock temp files and stale-break leftovers written by processes that are gone. */
 export async function cleanLockDebris(dir: string): Promise<void> {
   let names: string[]
