@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import { changes, changesUpper, diffDirs, diffUpper, UnsupportedUpperError } from "../src/diff.js"
+import { setXattrs } from "../src/xattr.js"
 import { isRoot, listLayer, memorySink, sh, tarBytes, tempDirs } from "./diff-support.js"
 
 const tmp = tempDirs()
@@ -156,6 +157,25 @@ describe("diffDirs / changes", () => {
     const err = await diffDirs(lower, upper, failing, { compression: "none" }).catch((e: unknown) => e)
     expect((err as { _tag?: string })._tag).toBe("LayerWriteError")
     expect((err as Error).message).toContain("ENOSPC")
+  })
+
+  it("keeps odd names (0xff bytes, newline, backslash) and their xattrs byte-exact", async () => {
+    const lower = tmp.make("lower")
+    const upper = tmp.make("upper")
+    const names = [Buffer.from([0x66, 0xff]), Buffer.from("nl\nname"), Buffer.from("back\\slash"), Buffer.from("sp ace")]
+    for (const [i, n] of names.entries()) {
+      const p = Buffer.concat([Buffer.from(`${upper}/`), n])
+      writeFileSync(p, `body${i}`)
+      // argv is UTF-8 in Node: set the xattrs through setfattr --restore, which takes raw bytes
+      expect(setXattrs([{ path: p, xattrs: new Map([["user.i", Buffer.from([i, 0xff])]]) }])).toEqual([])
+    }
+    const entries = await listLayer(await toBuffer((s) => diffDirs(lower, upper, s, { compression: "none" })))
+    const got = entries.map((e) => `${e.header.path.toString("hex")} ${e.body.toString()} ${e.header.xattrs.get("user.i")?.toString("hex")}`)
+    const want = names
+      .map((n, i) => ({ n, i }))
+      .sort((a, b) => Buffer.compare(a.n, b.n))
+      .map(({ n, i }) => `${n.toString("hex")} body${i} 0${i}ff`)
+    expect(got).toEqual(want)
   })
 
   it("writes nothing under the destination name when the tree cannot be read", async () => {
