@@ -2,7 +2,7 @@
 // serves everything that had completed; SIGTERM lets a finishing upload complete and abandons a
 // stalled one cleanly.
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdir, rm } from "node:fs/promises"
+import { readdir, rm, stat } from "node:fs/promises"
 import * as http from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -13,6 +13,18 @@ import { randomBlob, sha256, tempDir } from "./fixtures.js"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
 const bin = join(appDir, "bin", "cairn-api.js")
+
+const mtime = (p: string) => stat(p).then((s) => s.mtimeMs, () => undefined)
+
+const distStale = async (): Promise<boolean> => {
+  const built = await mtime(join(appDir, "dist", ".tsbuildinfo"))
+  if (built === undefined) return true
+  for (const dep of ["digest", "oci-spec", "cas", "engine"]) {
+    if ((await mtime(join(appDir, "..", "..", "packages", dep, "dist", "index.js"))) === undefined) return true
+  }
+  for (const f of await readdir(join(appDir, "src"))) if (((await mtime(join(appDir, "src", f))) ?? 0) > built) return true
+  return false
+}
 
 interface Child {
   readonly proc: ChildProcess
@@ -75,8 +87,8 @@ describe("the cairn-api process", () => {
   let root: string
   const children: Child[] = []
   beforeAll(async () => {
-    // the bin runs the built output: build this app (and what it references) first
-    await exec("npx", ["tsc", "-b"], { cwd: appDir })
+    // the bin runs the built output: (re)build when dist is missing or older than src
+    if (await distStale()) await exec("npx", ["tsc", "-b"], { cwd: appDir })
     root = await tempDir()
   })
   afterAll(async () => {

@@ -147,6 +147,12 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
     expect(unknown.status).toBe(404)
     expect(unknown.body.error.message).toMatch(/no-such-image/)
     expect((await api("GET", "/containers")).body).toEqual(before.body)
+    // container and image arguments that try to walk out of the root
+    for (const path of [`/containers/${enc("../../etc")}/mount`, `/images/${enc("../../../etc/passwd")}`]) {
+      const res = await api(path.endsWith("mount") ? "POST" : "GET", path)
+      expect([400, 404], path).toContain(res.status)
+      expect(typeof res.body.error.message).toBe("string")
+    }
     const bad = await fetch(`${srv.url}/images/import?format=zip`, { method: "POST", body: "x" })
     expect(bad.status).toBe(400)
     const junk = await fetch(`${srv.url}/images/import?format=oci-archive&name=junk:1`, { method: "POST", body: "not a tar" })
