@@ -24,6 +24,7 @@ import {
   selectManifest
 } from "@cairn/oci-spec"
 import { Readable, Transform } from "node:stream"
+import { setTimeout as sleep } from "node:timers/promises"
 import { Authenticator, type CredentialStore, repositoryScope } from "./auth.js"
 import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"
 import { dockerConfigCredentials } from "./dockerConfig.js"
@@ -544,17 +545,44 @@ export class RegistryClient {
       location = this.location(ep, res)
       break
     }
-    if (location === undefined) {
-      const res = await ep.send({ method: "POST", path: `/v2/${ref.repository}/blobs/uploads/`, scopes: [push], signal })
-      if (res.status !== 202) throw await registryError("POST", res)
-      res.discard()
-      location = this.location(ep, res)
+    // An upload that fails midway leaves its session at an unknown offset: each retry opens a new
+    // session (the transport does not resend upload bodies itself).
+    const attempts = this.transport.retry.attempts
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (location === undefined) {
+          const res = await ep.send({ method: "POST", path: `/v2/${ref.repository}/blobs/uploads/`, scopes: [push], signal })
+          if (res.status !== 202) throw await registryError("POST", res)
+          res.discard()
+          location = this.location(ep, res)
+        }
+        await this.upload(ep, location, desc, open, push, options)
+        return { how: "uploaded" }
+      } catch (e) {
+        const again =
+          e instanceof TransportError ||
+          (e instanceof RegistryError && (e.status >= 500 || e.status === 429 || uploadRestartCodes.has(e.code ?? "")))
+        if (!again || attempt >= attempts || signal?.aborted) throw e
+        location = undefined
+        await sleep(Math.min(this.transport.retry.maxDelayMs, this.transport.retry.baseDelayMs * 2 ** (attempt - 1)), undefined, signal ? { signal } : undefined)
+      }
     }
+  }
+
+  private async upload(
+    ep: Endpoint,
+    location: URL,
+    desc: BlobDescriptor,
+    open: () => Promise<AsyncIterable<Uint8Array>>,
+    push: string,
+    options: PushBlobOptions
+  ): Promise<void> {
+    const signal = options.signal
     const chunk = options.chunkSize
     if (chunk !== undefined && chunk > 0 && desc.size > chunk) {
       location = await this.uploadChunks(ep, location, desc, await open(), chunk, push, options)
       const done = withDigest(location, desc.digest)
-      const res = await ep.send({ method: "PUT", path: done.href, scopes: [push], signal })
+      const res = await ep.send({ method: "PUT", path: done.href, scopes: [push], signal, retry: false })
       if (res.status !== 201) throw await registryError("PUT", res)
       res.discard()
     } else {
@@ -580,12 +608,12 @@ export class RegistryClient {
         },
         bodyLength: desc.size,
         scopes: [push],
-        signal
+        signal,
+        retry: false
       })
       if (res.status !== 201) throw await registryError("PUT", res)
       res.discard()
     }
-    return { how: "uploaded" }
   }
 
   private location(ep: Endpoint, res: HttpResponse): URL {
@@ -617,7 +645,8 @@ export class RegistryClient {
         },
         body: chunk,
         scopes: [scope],
-        signal: options.signal
+        signal: options.signal,
+        retry: false
       })
       if (res.status !== 202) throw await registryError("PATCH", res)
       res.discard()
@@ -711,6 +740,9 @@ export class RegistryClient {
     if (this.ownsTransport) this.transport.close()
   }
 }
+
+// distribution-spec error codes after which an upload session is not worth continuing
+const uploadRestartCodes = new Set(["BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "SIZE_INVALID"])
 
 /** The referrers fallback tag (distribution-spec "Referrers Tag Schema"): `<alg>-<hex>`, truncated to 128. */
 export const referrersTag = (digest: Digest): string => `${digestAlgorithm(digest)}-${digestHex(digest)}`.slice(0, 128)

@@ -14,6 +14,8 @@ export interface EndpointRequest {
   /** token scopes the request needs (token spec), e.g. `repository:foo:pull` */
   readonly scopes: readonly string[]
   readonly signal?: AbortSignal | undefined
+  /** false: one attempt only (upload bodies, whose session state is unknown after a failure) */
+  readonly retry?: boolean
 }
 
 export class Endpoint {
@@ -43,7 +45,8 @@ export class Endpoint {
         headers: { ...req.headers, ...(authorization ? { authorization } : {}) },
         ...(req.body === undefined ? {} : { body: req.body }),
         ...(req.bodyLength === undefined ? {} : { bodyLength: req.bodyLength }),
-        ...(req.signal ? { signal: req.signal } : {})
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.retry === false ? { retry: false } : {})
       })
       if (res.status !== 401 || !ours || round >= 2) return res
       res.discard()

@@ -18,6 +18,8 @@ export interface HttpRequest {
   /** Content-Length of a streamed body, when known */
   readonly bodyLength?: number
   readonly signal?: AbortSignal
+  /** false: a single attempt, no retry on network errors, 5xx or 429 (default true) */
+  readonly retry?: boolean
 }
 
 export interface HttpResponse {
@@ -135,18 +137,19 @@ export class Transport {
     const method = req.method.toUpperCase()
     const firstUrl = new URL(req.url)
     let lastReason = ""
+    const attempts = req.retry === false ? 1 : this.retry.attempts
     for (let attempt = 1; ; attempt++) {
       let delay: number | undefined
       try {
         const res = await this.follow(method, firstUrl, req)
-        if (!retryable.has(res.status) || attempt >= this.retry.attempts) return res
+        if (!retryable.has(res.status) || attempt >= attempts) return res
         lastReason = `HTTP ${res.status}`
         delay = parseRetryAfter(res.header("retry-after"))
         res.discard()
       } catch (e) {
         if (req.signal?.aborted) throw req.signal.reason ?? e
         lastReason = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-        if (attempt >= this.retry.attempts) {
+        if (attempt >= attempts) {
           throw new TransportError({ method, url: firstUrl.href, reason: lastReason, attempts: attempt })
         }
       }

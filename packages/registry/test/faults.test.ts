@@ -197,6 +197,28 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
     }
   })
 
+  it("restarts an upload cut midway in a new session, monolithic or chunked", async () => {
+    for (const chunkSize of [undefined, 256 * 1024]) {
+      fresh()
+      const blob = makeImage([{ "up.bin": randomFile(1_500_000) }])
+      const l = blob.layers[0]!
+      let cut = false
+      const target = chunkSize === undefined ? "PUT" : "PATCH"
+      proxy.rule = (r) => {
+        if (cut || r.method !== target || !r.path.includes("/blobs/uploads/")) return undefined
+        cut = true
+        return { kind: "cutRequest", after: chunkSize === undefined ? 700_000 : 100_000 }
+      }
+      const r = await client.pushBlob(`${proxy.host}/faults/upload`, l, () => blob.source.open(l.digest), chunkSize ? { chunkSize } : {})
+      expect(r.how).toBe("uploaded")
+      expect(cut).toBe(true)
+      expect(proxy.seen.filter((x) => x.method === "POST" && x.path.includes("/blobs/uploads/"))).toHaveLength(2)
+      const sink = new DirSink(tempDir())
+      await client.pullBlob(`${reg.host}/faults/upload`, l, sink)
+      expect(sink.read(l.digest).equals(blob.source.blobs.get(l.digest)!)).toBe(true)
+    }
+  })
+
   it("fails with ManifestTooLargeError over 4 MiB, announced or streamed", async () => {
     const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20)
     for (const headers of [{ "content-type": "application/vnd.oci.image.manifest.v1+json", "content-length": String(big.length) }, { "content-type": "application/vnd.oci.image.manifest.v1+json" }]) {

@@ -21,6 +21,7 @@ export type Fault =
   | { readonly kind: "redirect"; readonly location: string }
   | { readonly kind: "body"; readonly body: Buffer; readonly headers: Record<string, string> }
   | { readonly kind: "delay"; readonly ms: number }
+  | { readonly kind: "cutRequest"; readonly after: number }
 
 export interface FaultProxy {
   readonly host: string
@@ -78,7 +79,8 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
     }
     forward(fault)
     function forward(fault: Fault | undefined) {
-    const headers = { ...req.headers, host: target }
+    // keep the client's Host: the registry builds upload Locations from it, so they point here
+    const headers = { ...req.headers }
     if (fault?.kind === "dropRange") delete headers.range
     const up = request(`http://${target}${req.url}`, { method: req.method, headers }, (ures) => {
       const out = { ...ures.headers }
@@ -88,6 +90,23 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
       pump(ures, res, s, fault).catch(() => res.destroy())
     })
     up.on("error", () => res.destroy())
+    if (fault?.kind === "cutRequest") {
+      // forward part of the request body (the registry's session gets it), then drop both sides
+      let got = 0
+      req.on("data", (c: Buffer) => {
+        if (got >= fault.after) return
+        const part = c.subarray(0, fault.after - got)
+        got += part.length
+        up.write(part)
+        if (got >= fault.after) {
+          setTimeout(() => {
+            up.destroy()
+            req.socket.destroy()
+          }, 50)
+        }
+      })
+      return
+    }
     req.pipe(up)
     }
   })
