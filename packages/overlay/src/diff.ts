@@ -129,6 +129,18 @@ async function emit(plan: Planned[], writer: TarWriter, options: DiffOptions): P
   return skipped
 }
 
+async function writePlan(plan: Planned[], out: Writable | string, options: DiffOptions): Promise<DiffResult> {
+  let skipped: string[] = []
+  const result = await writeLayer(
+    out,
+    async (w) => {
+      skipped = await emit(plan, w, options)
+    },
+    options
+  )
+  return { ...result, skipped }
+}
+
 // ---------------------------------------------------------------- overlayfs upper directory
 
 function planUpper(upper: FsNode, options: DiffOptions): Planned[] {
@@ -171,17 +183,7 @@ function planUpper(upper: FsNode, options: DiffOptions): Planned[] {
  * (image-spec layer.md "Whiteouts"; overlayfs.rst "whiteouts and opaque directories").
  */
 export async function diffUpper(upper: string, out: Writable | string, options: DiffOptions = {}): Promise<DiffResult> {
-  const tree = await scanTree(upper)
-  const plan = planUpper(tree, options)
-  let skipped: string[] = []
-  const result = await writeLayer(
-    out,
-    async (w) => {
-      skipped = await emit(plan, w, options)
-    },
-    options
-  )
-  return { ...result, skipped }
+  return writePlan(planUpper(await scanTree(upper), options), out, options)
 }
 
 /**
@@ -318,16 +320,7 @@ export async function diffDirs(
   options: DiffOptions = {}
 ): Promise<DiffResult> {
   const [lo, up] = await Promise.all([scanTree(lower), scanTree(upper)])
-  const { plan } = await planDirs(lo, up, options)
-  let skipped: string[] = []
-  const result = await writeLayer(
-    out,
-    async (w) => {
-      skipped = await emit(plan, w, options)
-    },
-    options
-  )
-  return { ...result, skipped }
+  return writePlan((await planDirs(lo, up, options)).plan, out, options)
 }
 
 function change(kind: Change["kind"], raw: Buffer): Change {
