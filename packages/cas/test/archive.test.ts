@@ -1,5 +1,4 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
 import * as tar from "tar-stream"
 import { describe, expect, it } from "vitest"
 import { ArchiveFormatError, GraphCycleError, InvalidTagError, Store, UnsafeArchivePathError } from "../src/index.js"

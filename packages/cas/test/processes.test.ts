@@ -1,6 +1,5 @@
 // Several real processes against one store: SIGKILL at random points, and concurrent writers.
 import { execFileSync, spawn } from "node:child_process"
-import { readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
