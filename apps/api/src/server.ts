@@ -34,6 +34,8 @@ export interface ServerOptions {
   readonly maxImportBytes?: number
   /** upload sessions idle this long are dropped (default 15 minutes) */
   readonly uploadTimeoutMs?: number
+  /** open upload sessions at most (default 1024); more answer 429 */
+  readonly maxUploadSessions?: number
   /** how long close() lets in-flight requests finish before abandoning them (default 10 s) */
   readonly shutdownTimeoutMs?: number
 }
@@ -95,7 +97,11 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     maxImportBytes: options.maxImportBytes ?? 8 * GiB
   }
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
-  const uploads = new UploadSessions(engine.store, engine.root, { timeoutMs: options.uploadTimeoutMs ?? 15 * 60_000, maxBytes: limits.maxBlobBytes })
+  const uploads = new UploadSessions(engine.store, engine.root, {
+    timeoutMs: options.uploadTimeoutMs ?? 15 * 60_000,
+    maxBytes: limits.maxBlobBytes,
+    maxSessions: options.maxUploadSessions ?? 1024
+  })
   const distribution = new Distribution(engine.store, uploads, limits)
   let events: EventHub | undefined
   const startedAt = Date.now()

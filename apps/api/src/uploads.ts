@@ -25,6 +25,8 @@ export interface UploadOptions {
   readonly timeoutMs: number
   /** largest blob a session may grow to */
   readonly maxBytes: number
+  /** open sessions at most (default 1024): each holds a file until it ends or expires */
+  readonly maxSessions?: number
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -73,6 +75,12 @@ export class UploadSessions {
   }
 
   async create(name: string): Promise<UploadSession> {
+    if (this.sessions.size >= (this.options.maxSessions ?? 1024)) {
+      await this.sweep()
+      if (this.sessions.size >= (this.options.maxSessions ?? 1024)) {
+        throw new DistributionError({ status: 429, code: "TOOMANYREQUESTS", reason: "too many open upload sessions; finish or cancel some, or retry later" })
+      }
+    }
     const id = randomUUID()
     const path = join(this.dir, `${process.pid}-${id}`)
     const fh = await open(path, "wx", 0o600)

@@ -71,7 +71,7 @@ describe("read-only mode", () => {
 describe("limits", () => {
   let srv: Running
   beforeAll(async () => {
-    srv = await startStoreServer({ maxJsonBytes: 64, maxManifestBytes: 256, maxBlobBytes: 1000, uploadTimeoutMs: 150 })
+    srv = await startStoreServer({ maxJsonBytes: 64, maxManifestBytes: 256, maxBlobBytes: 1000, uploadTimeoutMs: 150, maxUploadSessions: 2 })
   })
   afterAll(() => srv.stop())
 
@@ -107,6 +107,17 @@ describe("limits", () => {
     expect(late.status).toBe(404)
     expect(((await late.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("BLOB_UPLOAD_UNKNOWN")
     expect(await readdir(join(srv.root, "api-uploads"))).toEqual([])
+  })
+
+  it("caps open upload sessions with 429", async () => {
+    const a = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+    const b = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+    expect([a.status, b.status]).toEqual([202, 202])
+    const c = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+    expect(c.status).toBe(429)
+    expect(((await c.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("TOOMANYREQUESTS")
+    await fetch(`${srv.url}${a.headers.get("location")}`, { method: "DELETE" })
+    await fetch(`${srv.url}${b.headers.get("location")}`, { method: "DELETE" })
   })
 
   it("answers unknown paths with a JSON 404", async () => {
