@@ -10,18 +10,10 @@ import { type ImageConfig, type ImageManifest, encodeCanonical, OciMediaType } f
 import { changesUpper, diffUpper } from "@cairn/overlay"
 import type { EngineContext } from "./context.js"
 import { findContainer } from "./containers.js"
-import { ensureSnapshots, type ImageSummary, loadImage, type LoadedImage, summarize } from "./images.js"
+import { ensureSnapshots, type ImageSummary, imageByDigest, loadImage, type LoadedImage, summarize } from "./images.js"
 import { normalizeName } from "./reference.js"
 
 const xattrNamespace = (driver: string | undefined) => (driver === "rootless" ? "user" : "trusted")
-
-/** The image a container was created from, by digest (it may have lost its names since). */
-export async function containerImage(ctx: EngineContext, digest: Digest): Promise<LoadedImage> {
-  const stored = (await ctx.store.images()).find((i) => i.descriptor.digest === digest)
-  if (stored !== undefined) return loadImage(ctx, stored)
-  const s = await ctx.store.stat(digest)
-  return loadImage(ctx, { descriptor: { mediaType: OciMediaType.ImageManifest, digest, size: s?.size ?? 0 }, names: [] })
-}
 
 /** Whether a relative path exists in the container's lower view. */
 const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (raw: Buffer) => {
@@ -103,7 +95,7 @@ export async function storeLayerFile<T extends { digest: Digest; size: number; m
 export async function commitContainer(ctx: EngineContext, idOrName: string, options: CommitOptions = {}): Promise<ImageSummary> {
   if (options.name !== undefined) normalizeName(options.name) // fail before any work
   const meta = await findContainer(ctx, idOrName)
-  const parent = await containerImage(ctx, meta.imageDigest)
+  const parent = await imageByDigest(ctx, meta.imageDigest)
   return ctx.store.withLease(async (lease) => {
     const layer = await storeLayerFile(ctx, lease, (file) =>
       diffUpper(join(ctx.layout.container(meta.id), "upper"), file, {

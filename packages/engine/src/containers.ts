@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ContainerMountedError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
-import { ensureSnapshots, resolveImage } from "./images.js"
+import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
 
@@ -123,6 +123,8 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
     const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
     if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
     if (meta.mounted !== undefined) throw new ContainerMountedError({ container: meta.id, mountpoint: meta.mounted.mountpoint })
+    // snapshots removed behind our back (fsck --repair drops broken ones) are extracted again
+    if (meta.chain.length > 0) await ensureSnapshots(ctx, await imageByDigest(ctx, meta.imageDigest))
     const dir = ctx.layout.container(meta.id)
     const chosen = mountDriverName(driver ?? ctx.driver)
     const m = await Effect.runPromise(

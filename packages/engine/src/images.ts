@@ -115,6 +115,15 @@ export async function loadImage(ctx: EngineContext, stored: StoredImage, label?:
   return { digest, descriptor: stored.descriptor, names: stored.names, manifest, config, layers, diffIds, chain: stackOf(diffIds) }
 }
 
+/** An image by manifest digest, listed or not (a container's image may have lost its names). */
+export async function imageByDigest(ctx: EngineContext, digest: Digest): Promise<LoadedImage> {
+  const stored = (await ctx.store.images()).find((i) => i.descriptor.digest === digest)
+  if (stored !== undefined) return loadImage(ctx, stored)
+  const s = await ctx.store.stat(digest)
+  if (s === undefined) throw new ImageNotFoundError({ image: digest })
+  return loadImage(ctx, { descriptor: { mediaType: OciMediaType.ImageManifest, digest, size: s.size }, names: [] })
+}
+
 export const resolveImage = async (ctx: EngineContext, input: string): Promise<LoadedImage> =>
   loadImage(ctx, await findImage(ctx, input), input)
 

@@ -14,11 +14,11 @@ import {
   MergedView,
   type ViewEntry
 } from "@cairn/overlay"
-import { containerImage, storeImage, storeLayerFile } from "./commit.js"
+import { storeImage, storeLayerFile } from "./commit.js"
 import { findContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
 import { ContainerNotFoundError, PathNotFoundInImageError } from "./errors.js"
-import { type ImageSummary, type LoadedImage, resolveImage } from "./images.js"
+import { type ImageSummary, imageByDigest, type LoadedImage, resolveImage } from "./images.js"
 import { normalizeName } from "./reference.js"
 
 export interface FileEntry {
@@ -117,7 +117,7 @@ export async function exportFs(ctx: EngineContext, what: string, dest: Writable 
     await flattenLayers(sourcesOf(ctx, img), dest, { compression: "none" })
     return
   }
-  const img = await containerImage(ctx, container.imageDigest)
+  const img = await imageByDigest(ctx, container.imageDigest)
   const upperLayer = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}.tar`)
   try {
     await diffUpper(join(ctx.layout.container(container.id), "upper"), upperLayer, {
