@@ -255,8 +255,9 @@ class LayerApplier {
     this.ensureDir(parent, h)
     const comps = [...parent, name]
     const abs = this.root.abs(comps)
+    const k = key(comps)
     this.touchParent(parent)
-    this.xattrs.delete(key(comps)) // a replaced entry's pending xattrs go with it
+    if (this.xattrs.size > 0) this.xattrs.delete(k) // a replaced entry's pending xattrs go with it
     try {
       switch (h.type) {
         case "directory":
@@ -274,7 +275,7 @@ class LayerApplier {
         case "hardlink":
           await entry.skip()
           this.hardlink(h, abs, comps)
-          this.added.add(key(comps))
+          this.added.add(k)
           return // the inode keeps its own metadata
         default:
           await entry.skip()
@@ -283,13 +284,13 @@ class LayerApplier {
     } catch (e) {
       this.fail(h, `creating the ${h.type}`, e)
     }
-    this.added.add(key(comps))
+    this.added.add(k)
     if (h.type !== "file") this.metadata(h, abs, comps, undefined)
   }
 
   /** Create missing parent directories (0755, as umoci's MkdirAll) below the root. */
   private ensureDir(parent: Buffer[], h: TarHeader) {
-    if (parent.length === 0) return
+    if (this.root.isKnownDir(parent)) return
     try {
       mkdirSync(this.root.abs(parent), { recursive: true, mode: 0o755 })
     } catch (e) {
@@ -418,12 +419,14 @@ class LayerApplier {
 
   /** Owner, mode, times, xattrs, in the order that keeps setuid bits and capabilities (chown clears both). */
   private metadata(h: TarHeader, abs: Buffer, comps: Buffer[], fd: number | undefined) {
-    const k = key(comps)
     try {
-      const xattrs = new Map(h.xattrs)
+      let xattrs = h.xattrs
       if (this.rootless) {
         const owner = rootlessOwnerXattr(h.uid, h.gid)
-        if (owner.length > 0) xattrs.set(ROOTLESS_XATTR, owner)
+        if (owner.length > 0) {
+          xattrs = new Map(h.xattrs)
+          xattrs.set(ROOTLESS_XATTR, owner)
+        }
       } else if (fd !== undefined) fchownSync(fd, h.uid, h.gid)
       else lchownSync(abs, h.uid, h.gid)
       if (h.type !== "symlink") {
@@ -431,10 +434,10 @@ class LayerApplier {
         else chmodSync(abs, h.mode)
       }
       const atime = paxTime(h, "atime") ?? h.mtime
-      if (h.type === "directory") this.dirTimes.set(k, { abs, atime, mtime: h.mtime })
+      if (h.type === "directory") this.dirTimes.set(key(comps), { abs, atime, mtime: h.mtime })
       else if (fd !== undefined) futimesSync(fd, atime, h.mtime)
       else lutimesSync(abs, atime, h.mtime)
-      if (xattrs.size > 0) this.xattrs.set(k, { path: abs, xattrs })
+      if (xattrs.size > 0) this.xattrs.set(key(comps), { path: abs, xattrs: new Map(xattrs) })
     } catch (e) {
       this.fail(h, "setting metadata", e)
     }

@@ -56,6 +56,11 @@ export class RootPath {
     this.dirs.clear()
   }
 
+  /** Whether `components` is a directory verified (or created) since the last forget(). */
+  isKnownDir(components: readonly Buffer[]): boolean {
+    return components.length === 0 || this.dirs.has(key(components))
+  }
+
   /** Record that `components` is a real directory (just created by us). */
   knowDir(components: readonly Buffer[]) {
     this.dirs.add(key(components))

@@ -38,20 +38,32 @@ class ByteSource {
       }
       if (r.value.byteLength === 0) continue
       const chunk = toBuffer(r.value)
+      // Keep unread bytes in front of the new chunk (only a partial block, so the copy is small).
       this.buf = this.available === 0 ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk])
       this.pos = 0
       return true
     }
   }
 
-  /** Exactly n bytes (n is small: a header or a metadata body), or fewer at EOF. */
+  /** Exactly n bytes (n is small: a header or a metadata body), or fewer at EOF. Copies only when n straddles chunks. */
   async read(n: number): Promise<Buffer> {
-    while (this.available < n) if (!(await this.pull())) break
-    const len = Math.min(n, this.available)
-    const out = this.buf.subarray(this.pos, this.pos + len)
-    this.pos += len
+    if (this.available >= n) {
+      const out = this.buf.subarray(this.pos, this.pos + n)
+      this.pos += n
+      this.offset += n
+      return out
+    }
+    const parts: Buffer[] = []
+    let len = 0
+    while (len < n) {
+      if (this.available === 0 && !(await this.pull())) break
+      const take = Math.min(n - len, this.available)
+      parts.push(this.buf.subarray(this.pos, this.pos + take))
+      this.pos += take
+      len += take
+    }
     this.offset += len
-    return out
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, len)
   }
 
   /** Up to `max` bytes of what is buffered (pulling once if nothing is), without copying. */
@@ -179,7 +191,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
   const it = source[Symbol.asyncIterator]()
   const src = new ByteSource(it)
   let globalPax = new Map<string, Buffer>()
-  let pending: { remaining: number; padding: number; path: string } | undefined
+  let pending: { remaining: number; padding: number; raw: Buffer } | undefined
 
   const finishBody = async () => {
     if (pending === undefined) return
@@ -187,7 +199,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
     pending = undefined
     const want = p.remaining + p.padding
     const got = await src.skip(want)
-    if (got < want) throw new TarTruncatedError({ offset: src.offset, path: p.path, expected: want, actual: got })
+    if (got < want) throw new TarTruncatedError({ offset: src.offset, path: showPath(p.raw), expected: want, actual: got })
   }
 
   const readMeta = async (size: number, path: string, start: number): Promise<Buffer> => {
@@ -229,22 +241,22 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
           throw new TarChecksumError({ offset: start, path: showPath(rawName), expected: stored, actual: sum.unsigned })
         const flag = String.fromCharCode(block[156]!)
         const size = parseNumeric(block, 124, 12)
-        const where = showPath(longName ?? rawName)
-        if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError({ offset: start, path: where, reason: "invalid size field" })
+        const where = () => showPath(longName ?? rawName)
+        if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError({ offset: start, path: where(), reason: "invalid size field" })
         if (flag === "x" || flag === "g") {
           let recs: Map<string, Buffer>
           try {
-            recs = parsePax(await readMeta(size, where, start))
+            recs = parsePax(await readMeta(size, where(), start))
           } catch (e) {
             if (e instanceof TarTruncatedError || e instanceof TarFormatError) throw e
-            throw new TarFormatError({ offset: start, path: where, reason: (e as Error).message })
+            throw new TarFormatError({ offset: start, path: where(), reason: (e as Error).message })
           }
           if (flag === "g") globalPax = new Map([...globalPax, ...recs])
           else localPax = new Map([...(localPax ?? []), ...recs])
           continue
         }
         if (flag === "L" || flag === "K") {
-          const data = field(await readMeta(size, where, start), 0, size)
+          const data = field(await readMeta(size, where(), start), 0, size)
           if (flag === "L") longName = data
           else longLink = data
           continue
@@ -253,7 +265,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
         const isUstar = magic === "ustar\0" // GNU ("ustar  ") uses the prefix area for other fields
         let type = TYPES[flag]
         if (type === undefined) {
-          throw new TarFormatError({ offset: start, path: where, reason: `unsupported entry type ${JSON.stringify(flag)}` })
+          throw new TarFormatError({ offset: start, path: where(), reason: `unsupported entry type ${JSON.stringify(flag)}` })
         }
         const pax = globalPax.size === 0 ? (localPax ?? new Map<string, Buffer>()) : new Map([...globalPax, ...(localPax ?? [])])
         let path: Buffer
@@ -311,14 +323,14 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
         }
         // Header-only types carry no body whatever the size field says (as Go's archive/tar).
         const skipBytes = hasBody ? bodySize : 0
-        pending = { remaining: skipBytes, padding: (BLOCK_SIZE - (skipBytes % BLOCK_SIZE)) % BLOCK_SIZE, path: showPath(path) }
+        pending = { remaining: skipBytes, padding: (BLOCK_SIZE - (skipBytes % BLOCK_SIZE)) % BLOCK_SIZE, raw: path }
       }
       const state = pending!
       const body: AsyncIterable<Buffer> = {
         async *[Symbol.asyncIterator]() {
           while (state.remaining > 0 && pending === state) {
             const c = await src.some(state.remaining)
-            if (c === undefined) throw new TarTruncatedError({ offset: src.offset, path: state.path, expected: state.remaining, actual: 0 })
+            if (c === undefined) throw new TarTruncatedError({ offset: src.offset, path: showPath(state.raw), expected: state.remaining, actual: 0 })
             state.remaining -= c.length
             yield c
           }
