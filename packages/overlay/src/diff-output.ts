@@ -38,6 +38,8 @@ export interface LayerOutputOptions {
   compression?: LayerCompression
   /** gzip 1-9 (default 6) or zstd 1-19 (default 3) */
   level?: number
+  /** the zstd command used where node:zlib has no zstd (default "zstd" on PATH) */
+  zstdCommand?: string
 }
 
 /** How mtimes are normalized in written layers. */
@@ -85,17 +87,23 @@ export type LayerWriteFailure =
 
 type ZstdFactory = (options: { params: Record<number, number> }) => Transform
 const nativeZstd = (zlib as unknown as { createZstdCompress?: ZstdFactory }).createZstdCompress
-let zstdBinary: boolean | undefined
+/** Whether node:zlib can write zstd here (Node >= 22.15); otherwise the zstd command is used. */
+export const nativeZstdCompress = typeof nativeZstd === "function"
+const zstdCommands = new Map<string, boolean>()
 
-function zstdCompressor(level: number): Transform {
+function zstdCompressor(level: number, command: string): Transform {
   if (nativeZstd !== undefined) {
     const params = (zlib.constants as unknown as Record<string, number>).ZSTD_c_compressionLevel
     return nativeZstd({ params: params === undefined ? {} : { [params]: level } })
   }
-  zstdBinary ??= spawnSync("zstd", ["--version"], { stdio: "ignore" }).status === 0
-  if (!zstdBinary) throw new ZstdUnavailableError({ reason: "node:zlib has no createZstdCompress and no zstd command is on PATH" })
+  let usable = zstdCommands.get(command)
+  if (usable === undefined) {
+    usable = spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0
+    zstdCommands.set(command, usable)
+  }
+  if (!usable) throw new ZstdUnavailableError({ reason: `node:zlib has no createZstdCompress and the command ${JSON.stringify(command)} does not run` })
   // -T1: single-threaded output is the same on every machine (multi-threaded framing may differ)
-  const child: ChildProcess = spawn("zstd", [`-${level}`, "-T1", "-q", "-c", "--no-progress"], {
+  const child: ChildProcess = spawn(command, [`-${level}`, "-T1", "-q", "-c", "--no-progress"], {
     stdio: ["pipe", "pipe", "pipe"]
   })
   const stderr: Buffer[] = []
@@ -111,13 +119,13 @@ function zstdCompressor(level: number): Transform {
   return duplex as unknown as Transform
 }
 
-function compressor(compression: LayerCompression, level: number | undefined): Transform {
+function compressor(compression: LayerCompression, level: number | undefined, zstdCommand: string): Transform {
   switch (compression) {
     case "gzip":
       // node:zlib writes mtime 0 and a fixed OS byte: the output depends on the input only
       return zlib.createGzip({ level: level ?? 6 })
     case "zstd":
-      return zstdCompressor(level ?? 3)
+      return zstdCompressor(level ?? 3, zstdCommand)
     case "none":
       return new PassThrough()
   }
@@ -135,7 +143,7 @@ export async function writeLayer(
 ): Promise<LayerResult> {
   const compression = options.compression ?? "gzip"
   const destination = typeof out === "string" ? out : "stream"
-  const comp = compressor(compression, options.level) // throws ZstdUnavailableError before anything is written
+  const comp = compressor(compression, options.level, options.zstdCommand ?? "zstd") // throws ZstdUnavailableError before anything is written
   const diffHasher = await createHasher("sha256")
   const blobHasher = await createHasher("sha256")
   const tar = new PassThrough()

@@ -72,6 +72,7 @@ export {
   type LayerResult,
   LayerWriteError,
   type MtimeOptions,
+  nativeZstdCompress,
   normalizeMtime,
   writeLayer,
   ZstdUnavailableError

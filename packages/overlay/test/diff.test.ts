@@ -6,6 +6,7 @@ import { join } from "node:path"
 import { Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import { changes, changesUpper, diffDirs, diffUpper, UnsupportedUpperError } from "../src/diff.js"
+import { nativeZstdCompress, ZstdUnavailableError } from "../src/diff-output.js"
 import { setXattrs } from "../src/xattr.js"
 import { isRoot, listLayer, memorySink, sh, tarBytes, tempDirs } from "./diff-support.js"
 
@@ -176,6 +177,15 @@ describe("diffDirs / changes", () => {
       .sort((a, b) => Buffer.compare(a.n, b.n))
       .map(({ n, i }) => `${n.toString("hex")} body${i} 0${i}ff`)
     expect(got).toEqual(want)
+  })
+
+  it.skipIf(nativeZstdCompress)("says what to install when zstd output has no encoder, before writing anything", async () => {
+    const { lower, upper } = lowerAndUpper()
+    const dir = tmp.make("out")
+    const err = await diffDirs(lower, upper, join(dir, "l.tar.zst"), { compression: "zstd", zstdCommand: "/nonexistent/zstd" }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ZstdUnavailableError)
+    expect((err as Error).message).toMatch(/apt-get install zstd/u)
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it("writes nothing under the destination name when the tree cannot be read", async () => {
