@@ -135,6 +135,18 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
     expect(events).not.toMatch(/event: lifecycle\ndata: [^\n]*"phase"/)
   })
 
+  it("sees an image pushed through /v2 as a local image the engine can run containers from", async () => {
+    await exec("skopeo", ["copy", "--dest-tls-verify=false", `oci:${image.layout}:latest`, `docker://127.0.0.1:${srv.port}/pushed/app:v1`])
+    const inspect = await api("GET", `/images/${enc("pushed/app:v1")}`)
+    expect(inspect.status).toBe(200)
+    expect(inspect.body.digest).toBe(image.manifestDigest)
+    const created = await api("POST", "/containers", { image: "pushed/app:v1", name: "from-push" })
+    expect(created.status).toBe(201)
+    const mounted = await api("POST", "/containers/from-push/mount")
+    expect(await readFile(join(mounted.body.mountpoint, "data", "f1.txt"), "utf8")).toBe("second layer\n")
+    expect((await api("DELETE", "/containers/from-push?force=1")).status).toBe(204)
+  })
+
   it("answers bad requests with 400/404 JSON errors and changes nothing", async () => {
     const before = await api("GET", "/containers")
     const malformed = await api("POST", "/containers", "{image:")
