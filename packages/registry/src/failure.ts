@@ -62,9 +62,28 @@ export const isRegistryFailure = (e: unknown): e is RegistryFailure => known.som
 
 /**
  * Runs Promise code as an Effect: its AbortSignal fires on interruption (so a failed sibling
- * download stops the others); known failures are typed, anything else is a defect (a bug).
+ * download stops the others), and the interruption waits until the Promise has settled, so no
+ * sink write is still running when the pull has already failed. Known failures are typed,
+ * anything else is a defect (a bug).
  */
 export const attempt = <A>(f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, RegistryFailure> =>
-  Effect.tryPromise({ try: f, catch: (e) => e }).pipe(
-    Effect.catch((e) => (isRegistryFailure(e) ? Effect.fail(e) : Effect.die(e)))
-  )
+  Effect.callback<A, RegistryFailure>((resume) => {
+    const controller = new AbortController()
+    let running: Promise<A>
+    try {
+      running = f(controller.signal)
+    } catch (e) {
+      running = Promise.reject(e)
+    }
+    running.then(
+      (a) => resume(Effect.succeed(a)),
+      (e) => resume(isRegistryFailure(e) ? Effect.fail(e) : Effect.die(e))
+    )
+    return Effect.promise(() => {
+      controller.abort()
+      return running.then(
+        () => undefined,
+        () => undefined
+      )
+    })
+  })

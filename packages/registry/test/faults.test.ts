@@ -15,6 +15,7 @@ import {
   staticCredentials,
   TransportError
 } from "../src/index.js"
+import type { BlobSink } from "../src/index.js"
 import { DirSink } from "./support/dirSink.js"
 import { type FaultProxy, startBlobStore, startFaultProxy } from "./support/faultProxy.js"
 import { makeImage, randomFile, type TestImage } from "./support/image.js"
@@ -217,6 +218,44 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
       await client.pullBlob(`${reg.host}/faults/upload`, l, sink)
       expect(sink.read(l.digest).equals(blob.source.blobs.get(l.digest)!)).toBe(true)
     }
+  })
+
+  it("fails only after every other blob's sink write has stopped", async () => {
+    fresh()
+    const two = makeImage([{ "big.bin": randomFile(3_000_000) }, { "small.bin": randomFile(100_000) }])
+    const direct = new RegistryClient({ credentials: staticCredentials({}) })
+    await pushImage(direct, two.source, two.manifest.digest, `${reg.host}/faults/two:1`)
+    direct.close()
+    const bad = two.layers[1]!
+    proxy.rule = (r) => (r.method === "GET" && r.path.endsWith(bad.digest) ? { kind: "corrupt", at: 5 } : undefined)
+    const inner = new DirSink(tempDir())
+    let active = 0
+    // a slow store: the big layer is still being written when the small one fails
+    const slow: BlobSink = {
+      has: (d) => inner.has(d),
+      ingestOffset: (d) => inner.ingestOffset(d),
+      resume: (desc, offset, data) => inner.resume(desc, offset, data),
+      async put(desc, data) {
+        active++
+        try {
+          return await inner.put(
+            desc,
+            (async function* () {
+              for await (const c of data) {
+                await new Promise((r) => setTimeout(r, 10))
+                yield c
+              }
+            })()
+          )
+        } finally {
+          active--
+        }
+      }
+    }
+    const e = await pullImage(client, `${repo().replace("/faults/app", "/faults/two")}:1`, slow).catch((x) => x)
+    expect(e).toBeInstanceOf(DigestMismatchError)
+    expect(active).toBe(0)
+    expect(await inner.has(two.layers[0]!.digest)).toBe(false)
   })
 
   it("fails with ManifestTooLargeError over 4 MiB, announced or streamed", async () => {
