@@ -17,6 +17,7 @@ import {
   type MountTool,
   mountToolEffect,
   overlayInKernel,
+  probeMountInPrivateNamespace,
   type StackDepth
 } from "./kernel.js"
 
@@ -77,7 +78,10 @@ const userNamespaces = (): { allowed: boolean; reason: string } => {
   }
 }
 
-/** Mounts a one-file overlay in a temp dir with a driver and unmounts it: the cheapest proof. */
+/**
+ * Mounts an overlay in a temp dir with a driver and unmounts it: the cheapest proof. (fuse
+ * and rootless; a process killed in between leaves at most this probe's fuse mount.)
+ */
 const probe = (driver: Driver): Effect.Effect<string | undefined> =>
   Effect.acquireUseRelease(
     Effect.tryPromise(async () => {
@@ -93,6 +97,21 @@ const probe = (driver: Driver): Effect.Effect<string | undefined> =>
       ),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
   ).pipe(Effect.catch((e) => Effect.succeed(`no temp dir for the probe in ${tmpdir()}: ${e.message}`)))
+
+/** The kernel driver's probe: the same overlay, mounted in a throwaway mount namespace. */
+const probeKernel: Effect.Effect<string | undefined> = Effect.acquireUseRelease(
+  Effect.tryPromise(async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-probe-kernel-"))
+    for (const d of ["lower", "upper", "work", "merged"]) await mkdir(join(dir, d))
+    return dir
+  }),
+  (dir) =>
+    probeMountInPrivateNamespace(["-t", "overlay", "overlay", "-o", `lowerdir=lower,upperdir=upper,workdir=work`, join(dir, "merged")], dir).pipe(
+      Effect.map((r) => (r.ok ? undefined : r.stderr || "mount failed")),
+      Effect.catch((e) => Effect.succeed(e.message))
+    ),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
+).pipe(Effect.catch((e) => Effect.succeed(`no temp dir for the probe in ${tmpdir()}: ${e.message}`)))
 
 let cached: DetectReport | undefined
 
@@ -119,7 +138,7 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
     if (!overlay.available) drivers.push({ driver: "kernel", usable: false, reasons: kernelReasons })
     else if (!capSysAdmin) drivers.push({ driver: "kernel", usable: false, reasons: [...kernelReasons, `uid ${uid} lacks CAP_SYS_ADMIN: run as root for kernel mounts`] })
     else {
-      const failure = yield* probe(kernelDriver)
+      const failure = yield* probeKernel
       drivers.push({ driver: "kernel", usable: failure === undefined, reasons: [...kernelReasons, "CAP_SYS_ADMIN held", failure === undefined ? "probe mount succeeded" : `probe mount failed: ${failure}`] })
     }
 

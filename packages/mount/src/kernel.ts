@@ -5,7 +5,6 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { runCommand } from "./command.js"
 import { TooManyLayersError } from "./errors.js"
-import { unmountEffect } from "./unmount.js"
 
 export interface KernelVersion {
   readonly major: number
@@ -45,19 +44,27 @@ export interface StackDepth {
 
 let cached: StackDepth | undefined
 
-const tryDepth = (dir: string, n: number) =>
-  Effect.gen(function*() {
-    const lowers = Array.from({ length: n }, (_, i) => i.toString(36)).join(":")
-    const target = join(dir, "m")
-    const r = yield* runCommand("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers}`, target], { cwd: join(dir, "l") })
-    if (r.exitCode !== 0) return false
-    yield* unmountEffect(target, { lazy: true }).pipe(Effect.orDie)
-    return true
-  })
+/**
+ * Tries a mount inside a private mount namespace (`unshare --mount`, root only): the mount
+ * vanishes with that short-lived process, so a probe can never leak one, even if we are
+ * killed mid-probe. Succeeds with whether the mount worked.
+ */
+export const probeMountInPrivateNamespace = (args: ReadonlyArray<string>, cwd?: string) =>
+  runCommand("unshare", ["--mount", "--propagation", "private", "mount", "-n", "-c", "-i", ...args], cwd === undefined ? {} : { cwd }).pipe(
+    Effect.map((r) => ({ ok: r.exitCode === 0, stderr: r.stderr.trim() }))
+  )
+
+const tryDepth = (dir: string, n: number) => {
+  const lowers = Array.from({ length: n }, (_, i) => i.toString(36)).join(":")
+  return probeMountInPrivateNamespace(["-t", "overlay", "overlay", "-o", `lowerdir=${lowers}`, join(dir, "m")], join(dir, "l")).pipe(
+    Effect.map((r) => r.ok)
+  )
+}
 
 /**
  * The kernel's overlay stack depth. Root probes it once per process by mounting N and N+1
- * empty lowers in a temp dir (a few ms); without privilege it reports the kernel constant.
+ * empty lowers in a temp dir, in a throwaway mount namespace (a few ms); without privilege
+ * (or without unshare) it reports the kernel constant.
  * Probing beats guessing: distributions can patch OVL_MAX_STACK.
  */
 export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() => {
