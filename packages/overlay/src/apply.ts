@@ -139,6 +139,7 @@ export async function applyLayer(
       yield c
     }
   }
+  mkdirSync(target, { recursive: true })
   const applier = new LayerApplier(target, options)
   let entries = 0
   for await (const entry of readTar(compression === "none" && blobHasher ? counted2(data, tarHasher) : hashedTar())) {
@@ -186,7 +187,14 @@ export const applyLayerEffect = (
   target: string,
   options: ApplyOptions = {}
 ): Effect.Effect<ApplyResult, ApplyLayerError> =>
-  Effect.tryPromise({ try: () => applyLayer(source, target, options), catch: (e) => e as ApplyLayerError })
+  Effect.tryPromise({
+    try: () => applyLayer(source, target, options),
+    // Typed failures keep their tag; anything else (an I/O error of the source, say) is wrapped.
+    catch: (e) =>
+      typeof e === "object" && e !== null && "_tag" in e
+        ? (e as ApplyLayerError)
+        : new ApplyEntryError({ path: target, operation: "applying the layer", reason: e instanceof Error ? e.message : String(e) })
+  })
 
 export type ApplyLayerError =
   | import("./errors.js").TarChecksumError

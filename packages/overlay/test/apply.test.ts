@@ -241,6 +241,39 @@ describe("applyLayer", () => {
     expect(tag).toBe("DiffIdMismatchError")
   })
 
+  it("keeps memory flat while streaming a large file (256 MiB through 1 MiB chunks)", async () => {
+    const size = 256 * 1024 * 1024
+    const header = rawTar([{ name: "big.bin", size, body: Buffer.alloc(0) }], { trailer: false }).subarray(0, 512)
+    const chunk = Buffer.alloc(1 << 20, 0x5a)
+    const before = process.memoryUsage().rss
+    let peak = before
+    async function* source() {
+      yield header
+      for (let i = 0; i < size / chunk.length; i++) {
+        peak = Math.max(peak, process.memoryUsage().rss)
+        yield chunk
+      }
+      yield Buffer.alloc(1024)
+    }
+    const r = await applyLayer(source(), target, { hasher: nodeBackend })
+    expect(r.entries).toBe(1)
+    expect(lstatSync(p("big.bin")).size).toBe(size)
+    expect(peak - before).toBeLessThan(100 * 1024 * 1024)
+  })
+
+  it("creates a missing target and wraps untyped failures in the Effect form", async () => {
+    const fresh = join(dir, "new", "layer")
+    await applyLayer(layer([{ name: "a", body: "1" }]), fresh)
+    expect(readFileSync(join(fresh, "a"), "utf8")).toBe("1")
+    async function* broken() {
+      yield rawTar([{ name: "a", body: "1" }]).subarray(0, 512)
+      throw new Error("network down")
+    }
+    const tag = await Effect.runPromise(applyLayerEffect(broken(), target).pipe(Effect.flip, Effect.map((e) => `${e._tag}: ${e.message}`)))
+    expect(tag).toContain("ApplyEntryError")
+    expect(tag).toContain("network down")
+  })
+
   it("lists trees for comparison (smoke)", async () => {
     await applyLayer(layer([{ name: "a", body: "1", mtime: 7 }]), target)
     expect(listTree(target).map((r) => [r.path, r.type, r.mtime])).toEqual([["a", "file", "7.000000000"]])
