@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import { parseDigest } from "@cairn/digest"
 import { afterEach, describe, expect, it } from "vitest"
 import { parseRetryAfter, RegistryClient, staticCredentials, Transport } from "../src/index.js"
 
@@ -95,5 +96,35 @@ describe("RegistryClient endpoints", () => {
     expect(c.endpoint("ghcr.io").base.href).toBe("https://ghcr.io/")
     expect(c.endpoint("docker.io").base.href).toBe("https://registry-1.docker.io/")
     c.close()
+  })
+})
+
+describe("referrers API", () => {
+  it("follows Link pages and applies the artifactType filter when the registry did not", async () => {
+    const subject = parseDigest(`sha256:${"1".repeat(64)}`)
+    const desc = (n: string, artifactType: string) => ({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: `sha256:${n.repeat(64)}`,
+      size: 10,
+      artifactType
+    })
+    const pages: Record<string, unknown[]> = { "": [desc("a", "application/x-sig")], "2": [desc("b", "application/x-sbom")] }
+    const host = await serve("127.0.0.1", (req, res) => {
+      const url = new URL(req.url ?? "/", "http://x")
+      if (url.pathname !== `/v2/some/repo/referrers/${subject}`) return res.writeHead(404).end()
+      const page = url.searchParams.get("page") ?? ""
+      const headers: Record<string, string> = { "content-type": "application/vnd.oci.image.index.v1+json" }
+      if (page === "") headers.link = `</v2/some/repo/referrers/${subject}?page=2>; rel="next"`
+      res.writeHead(200, headers).end(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: pages[page] }))
+    })
+    const c = new RegistryClient({ credentials: staticCredentials({}) })
+    try {
+      const all = await c.referrers(`${host}/some/repo`, subject)
+      expect(all.manifests.map((m) => m.artifactType)).toEqual(["application/x-sig", "application/x-sbom"])
+      const sboms = await c.referrers(`${host}/some/repo`, subject, { artifactType: "application/x-sbom" })
+      expect(sboms.manifests.map((m) => m.digest)).toEqual([`sha256:${"b".repeat(64)}`])
+    } finally {
+      c.close()
+    }
   })
 })
