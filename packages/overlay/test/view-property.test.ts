@@ -6,8 +6,9 @@ import { buffer } from "node:stream/consumers"
 import fc from "fast-check"
 import { afterAll, describe, expect, it } from "vitest"
 import { applyLayer, applyLayers } from "../src/apply.js"
+import { flatten } from "../src/flatten.js"
 import { MergedView } from "../src/view.js"
-import { buildLayer, isRoot, numRuns, propertyTimeout, stackArb, tempDirs, treeListing } from "./diff-support.js"
+import { buildLayer, isRoot, memorySink, numRuns, propertyTimeout, stackArb, tempDirs, treeListing } from "./diff-support.js"
 
 const tmp = tempDirs()
 afterAll(() => tmp.cleanup())
@@ -65,6 +66,23 @@ describe("merged view, flat apply and a real overlayfs mount agree", () => {
         tmp.cleanup()
       }),
       { numRuns: numRuns(25) }
+    )
+  }, propertyTimeout)
+
+  it("and flatten's single layer extracts to the same tree as the whole stack, mtimes included", async () => {
+    await fc.assert(
+      fc.asyncProperty(stackArb, async (stack) => {
+        const blobs = await Promise.all(stack.map(buildLayer))
+        const flat = tmp.make("flat")
+        await applyLayers(blobs.map((b) => Readable.from([b])), flat)
+        const out = memorySink()
+        await flatten(blobs.map((b) => () => Readable.from([b])), out.sink, { compression: "none" })
+        const viaFlatten = tmp.make("flattened")
+        await applyLayer(Readable.from([out.bytes()]), viaFlatten)
+        expect(treeListing(viaFlatten, { mtime: true })).toEqual(treeListing(flat, { mtime: true }))
+        tmp.cleanup()
+      }),
+      { numRuns: numRuns(15) }
     )
   }, propertyTimeout)
 })
