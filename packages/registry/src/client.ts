@@ -39,6 +39,7 @@ import {
   UnsupportedManifestError
 } from "./errors.js"
 import { isLoopbackRegistry, parseReference, parseRepository, type Reference, referenceTarget, registryHost } from "./reference.js"
+import { isRegistryFailure } from "./failure.js"
 import { type HttpResponse, Transport, type TransportOptions } from "./transport.js"
 
 /** distribution-spec "Pushing manifests": registries SHOULD accept manifests up to 4 MiB. */
@@ -449,9 +450,10 @@ export class RegistryClient {
             canResume = false
             continue
           }
-          // the sink failed by itself; its own verification errors pass through as they are
-          if (e instanceof DigestMismatchError || e instanceof SizeMismatchError || e instanceof BlobSinkError) throw e
-          if (isNetworkCut(e) || e instanceof RegistryError || e instanceof ContentLengthError || e instanceof TransportError) throw e
+          // the request or the sink failed by itself; typed failures (the sink's own verification
+          // errors included) pass through as they are
+          if (isRegistryFailure(e)) throw e
+          if (options.signal?.aborted) throw options.signal.reason ?? e
           throw new BlobSinkError({ digest: desc.digest, reason: (e as Error)?.message ?? String(e), cause: e })
         }
         if (options.signal?.aborted) throw options.signal.reason ?? sourceError
