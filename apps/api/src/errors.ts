@@ -19,6 +19,8 @@ export type DistributionCode =
   | "UNSUPPORTED"
   | "TOOMANYREQUESTS"
   | "RANGE_INVALID"
+  /** what the reference implementation answers for a server-side failure */
+  | "UNKNOWN"
 
 /** A /v2 failure, answered as `{"errors":[{"code","message","detail"}]}` with `status`. */
 export class DistributionError extends Data.TaggedError("DistributionError")<{

@@ -38,6 +38,8 @@ export interface ServerOptions {
   readonly maxUploadSessions?: number
   /** how long close() lets in-flight requests finish before abandoning them (default 10 s) */
   readonly shutdownTimeoutMs?: number
+  /** where server-side failures (5xx) are reported, one line each (default stderr) */
+  readonly log?: (line: string) => void
 }
 
 export interface ServerAddress {
@@ -80,7 +82,7 @@ const errorResponse = (e: unknown, v2: boolean): HttpServerResponse.HttpServerRe
   const message = e instanceof Error ? e.message : String(e)
   const status = engineErrorStatus(tag)
   if (v2) {
-    const code = status === 404 ? "BLOB_UNKNOWN" : "UNSUPPORTED"
+    const code = status === 404 ? "BLOB_UNKNOWN" : status >= 500 ? "UNKNOWN" : "UNSUPPORTED"
     return HttpServerResponse.jsonUnsafe({ errors: [{ code, message, detail: { tag } }] }, { status })
   }
   return HttpServerResponse.jsonUnsafe({ error: { code: tag, message } }, { status })
@@ -97,6 +99,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     maxImportBytes: options.maxImportBytes ?? 8 * GiB
   }
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const uploads = new UploadSessions(engine.store, engine.root, {
     timeoutMs: options.uploadTimeoutMs ?? 15 * 60_000,
     maxBytes: limits.maxBlobBytes,
@@ -139,6 +142,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } catch (e) {
       const res = errorResponse(e, v2)
+      if (res.status >= 500 && res.status !== 503) log(`cairn-api: ${req.method} ${req.url} -> ${res.status}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } finally {
       inFlight.delete(req)
