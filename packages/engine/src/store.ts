@@ -47,6 +47,14 @@ export interface ImageStore {
   exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
 
+/**
+ * An image without a name is kept in index.json under this reserved ref.name (which no local
+ * name can take: names have no "@"), so it can be listed, found by digest and removed again
+ * like any tagged entry.
+ */
+export const DANGLING_PREFIX = "cairn.dangling@"
+const danglingName = (digest: Digest) => `${DANGLING_PREFIX}${digest}`
+
 /** The image store over @cairn/cas: the engine root is the OCI layout itself. */
 export class CasImageStore implements ImageStore {
   constructor(readonly cas: Store) {}
@@ -60,7 +68,7 @@ export class CasImageStore implements ImageStore {
     for (const d of await this.cas.index()) {
       const name = d.annotations?.[REF_NAME]
       const entry = byDigest.get(d.digest) ?? { descriptor: d, names: [] }
-      if (name !== undefined && !entry.names.includes(name)) entry.names.push(name)
+      if (name !== undefined && !name.startsWith(DANGLING_PREFIX) && !entry.names.includes(name)) entry.names.push(name)
       byDigest.set(d.digest, entry)
     }
     return [...byDigest.values()]
@@ -78,23 +86,22 @@ export class CasImageStore implements ImageStore {
     await this.cas.put(desc, data, lease === undefined ? {} : { lease })
   }
   async tag(name: string, descriptor: Descriptor) {
-    const { annotations, ...rest } = descriptor
-    const kept = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME))
-    await this.cas.tag(name, Object.keys(kept).length > 0 ? { ...rest, annotations: kept } : rest)
-    // the untagged entry of this manifest (if any) is now redundant
-    await this.dropUntagged(descriptor.digest)
+    await this.cas.tag(name, plain(descriptor))
+    // the image has a name now: its dangling entry (if any) goes
+    await this.cas.untag(danglingName(descriptor.digest))
   }
   untag(name: string) {
     return this.cas.untag(name)
   }
   async addUntagged(descriptor: Descriptor) {
-    const { annotations, ...rest } = descriptor
-    const kept = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== REF_NAME))
-    await this.cas.addRoot(Object.keys(kept).length > 0 ? { ...rest, annotations: kept } : rest)
+    const named = (await this.cas.index()).some((d) => d.digest === descriptor.digest && d.annotations?.[REF_NAME] !== undefined)
+    if (!named) await this.cas.tag(danglingName(descriptor.digest), plain(descriptor))
   }
-  private async dropUntagged(digest: Digest) {
-    const entries = await this.cas.index()
-    if (entries.some((d) => d.digest === digest && d.annotations?.[REF_NAME] === undefined)) await removeRoot(this.cas, digest)
+  async removeManifest(digest: Digest) {
+    for (const d of await this.cas.index()) {
+      const name = d.annotations?.[REF_NAME]
+      if (d.digest === digest && name !== undefined) await this.cas.untag(name)
+    }
   }
   sink(lease?: string): BlobSink {
     const o = lease === undefined ? {} : { lease }
@@ -112,7 +119,7 @@ export class CasImageStore implements ImageStore {
     return this.cas.importArchive(file)
   }
   async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined) {
-    const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
+    const clean = plain(descriptor)
     if (kind === "oci") {
       await this.cas.copyTo(await Store.open(dest), [name === undefined ? { descriptor: clean } : { descriptor: clean, tag: name }])
     } else if (kind === "oci-archive") {
@@ -130,17 +137,7 @@ export class CasImageStore implements ImageStore {
   withLease<T>(f: (lease: string) => Promise<T>): Promise<T> {
     return this.cas.withLease((l) => f(l.id))
   }
-  async removeManifest(digest: Digest) {
-    for (const d of await this.cas.index()) {
-      const name = d.annotations?.[REF_NAME]
-      if (d.digest === digest && name !== undefined) await this.cas.untag(name)
-    }
-    await removeRoot(this.cas, digest)
-  }
 }
 
-// untagged index.json entries can only be dropped when cas offers it
-const removeRoot = async (cas: Store, digest: Digest): Promise<void> => {
-  const f = (cas as unknown as { removeRoot?: (d: Digest) => Promise<unknown> }).removeRoot
-  if (f !== undefined) await f.call(cas, digest)
-}
+/** A descriptor without its ref.name (names are set by tag). */
+const plain = (d: Descriptor): Descriptor => ({ mediaType: d.mediaType, digest: d.digest, size: d.size })

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultRoot, Engine, normalizeName, parseTransport, resolveUser } from "../src/index.js"
@@ -79,5 +79,34 @@ describe("history with empty layers", () => {
       ["ADD busybox", false, layers[0]!.digest]
     ])
     expect(rows[1]!.size).toBe(layers[1]!.size)
+  })
+})
+
+describe("images without a name", () => {
+  it("are listed without names, found by digest, and removed again", async () => {
+    const dir = tempDir()
+    try {
+      const built = buildLayout(join(dir, "src"), "x", [{ files: { a: "a\n" } }])
+      const indexPath = join(dir, "src", "index.json")
+      const index = JSON.parse(readFileSync(indexPath, "utf8"))
+      delete index.manifests[0].annotations
+      writeFileSync(indexPath, JSON.stringify(index))
+      const engine = await Engine.open({ root: join(dir, "root") })
+      const img = await engine.importImage(`oci:${join(dir, "src")}`)
+      expect(img.name).toBeUndefined()
+      expect((await engine.listImages()).map((i) => [i.digest, i.names])).toEqual([[built.manifestDigest, []]])
+      await engine.tag(built.manifestDigest, "named")
+      expect((await engine.listImages()).map((i) => i.names)).toEqual([["named:latest"]])
+      await engine.untag("named")
+      expect(await engine.listImages()).toEqual([])
+      const again = await engine.importImage(`oci:${join(dir, "src")}`)
+      const removed = await engine.removeImage(again.digest.slice(7, 20))
+      expect(removed.deleted[0]).toBe(built.manifestDigest)
+      expect(await engine.listImages()).toEqual([])
+      expect((await engine.df()).snapshots).toEqual([])
+      await engine.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
