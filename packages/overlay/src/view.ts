@@ -288,7 +288,8 @@ async function indexLayer(root: Node, layer: number, bytes: AsyncIterable<Uint8A
     let node: Node
     if (p.header.type === "hardlink") {
       const target = resolve(root, cleanComponents(p.header.linkpath), false)
-      if (target === undefined || target.content === undefined) continue // dangling: appliers reject it too
+      // a link to nothing or to a directory: appliers reject it too; links to symlinks/devices are fine
+      if (target === undefined || target.type === "directory") continue
       node = { ...target, name, path, layer, ordinal: p.ordinal, implicit: false, children: undefined }
     } else {
       node = {

@@ -63,7 +63,8 @@ describe("MergedView", () => {
           [
             { path: "usr/lib/libz.so", type: "file", body: "zlib v1", mode: 0o755 },
             { path: "lib", type: "symlink", target: "usr/lib" },
-            { path: "hl", type: "hardlink", target: "usr/lib/libz.so" }
+            { path: "hl", type: "hardlink", target: "usr/lib/libz.so" },
+            { path: "hl-to-link", type: "hardlink", target: "lib" }
           ],
           [
             { path: "usr/lib/libz.so", type: "file", body: "zlib v2 (longer)" },
@@ -80,6 +81,7 @@ describe("MergedView", () => {
     expect([hl?.type, hl?.header.mode, hl?.content?.layer]).toEqual(["file", 0o755, 0])
     expect(await text(v.readFile("hl"))).toBe("zlib v1")
     expect(v.stat("lib")?.type).toBe("symlink")
+    expect(v.stat("hl-to-link")?.header.linkpath.toString()).toBe("usr/lib") // a hardlinked symlink is that symlink
     expect(v.statFollow("lib")?.type).toBe("directory")
     expect(v.stat("usr/lib/libz.so")?.header.size).toBe(16)
   })
