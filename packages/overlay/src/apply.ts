@@ -125,14 +125,18 @@ export async function applyLayer(
     : undefined
   const tarHasher = await createHasher(options.expectedDiffId ? digestAlgorithm(options.expectedDiffId) : "sha256", options.hasher)
   let size = 0
+  let hashBlob = blobHasher !== undefined
   async function* counted() {
     for await (const c of toSource(source)) {
       size += c.byteLength
-      blobHasher?.update(c)
+      if (hashBlob) blobHasher!.update(c)
       yield c
     }
   }
   const { compression, data } = await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
+  // A plain tar is its own blob: hash it once, as the diffID (when both use one algorithm).
+  const blobIsTar = compression === "none" && blobHasher?.algorithm === tarHasher.algorithm
+  if (blobIsTar) hashBlob = false
   async function* hashedTar() {
     for await (const c of data) {
       tarHasher.update(c)
@@ -142,13 +146,13 @@ export async function applyLayer(
   mkdirSync(target, { recursive: true })
   const applier = new LayerApplier(target, options)
   let entries = 0
-  for await (const entry of readTar(compression === "none" && blobHasher ? counted2(data, tarHasher) : hashedTar())) {
+  for await (const entry of readTar(hashedTar())) {
     await applier.apply(entry)
     entries++
   }
   applier.finish()
   const diffId = tarHasher.digest()
-  const digest = blobHasher ? blobHasher.digest() : undefined
+  const digest = blobIsTar ? diffId : blobHasher?.digest()
   if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
     throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
   if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId)
@@ -156,14 +160,6 @@ export async function applyLayer(
   const result: ApplyResult = { diffId, compression, size, tarSize: tarHasher.bytes, entries, warnings: applier.warnings }
   if (digest !== undefined) result.digest = digest
   return result
-}
-
-// For an uncompressed layer both hashers see the same bytes; the tar hasher is fed here.
-async function* counted2(data: AsyncIterable<Buffer>, h: { update(c: Uint8Array): void }) {
-  for await (const c of data) {
-    h.update(c)
-    yield c
-  }
 }
 
 /** Apply layers bottom first into one directory (what `umoci raw unpack` produces). */
