@@ -93,7 +93,7 @@ describe("readTar", () => {
   })
 
   it("applies global PAX records to later entries, local ones overriding", async () => {
-    const g = paxRecords([["uname", "global"]])
+    const g = paxRecords([["uname", "global"], ["path", "not/for/everyone"]])
     const tar = Buffer.concat([
       entryBytes({ name: "pax_global_header", type: "g", body: g }),
       entryBytes({ name: "a", body: "1" }),
@@ -102,6 +102,7 @@ describe("readTar", () => {
     ])
     const [a, b] = await collect(chunked(tar))
     expect(a!.uname).toBe("global")
+    expect(a!.path.toString()).toBe("a")
     expect(b!.uname).toBe("local")
   })
 

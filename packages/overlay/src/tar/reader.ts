@@ -251,7 +251,9 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
             if (e instanceof TarTruncatedError || e instanceof TarFormatError) throw e
             throw new TarFormatError({ offset: start, path: where(), reason: (e as Error).message })
           }
-          if (flag === "g") globalPax = new Map([...globalPax, ...recs])
+          // Global records carry defaults (uname, mtime, xattrs...); a global path/linkpath/size
+          // would rename or resize every later entry, which no tool means: they are ignored.
+          if (flag === "g") globalPax = new Map([...globalPax, ...[...recs].filter(([k]) => k !== "path" && k !== "linkpath" && k !== "size")])
           else localPax = new Map([...(localPax ?? []), ...recs])
           continue
         }
