@@ -36,7 +36,8 @@ export async function extractLayer(
   const blob = await store.open(layer.digest)
   await applyLayer(blob.pipe(counting(onBytes)), target, {
     form: "overlay",
-    overlay: { lowers },
+    // unprivileged processes cannot write trusted.* xattrs; their (rootless) mounts read user.overlay.*
+    overlay: { lowers, xattrNamespace: process.getuid?.() === 0 ? "trusted" : "user" },
     expectedDiffId: diffId,
     expectedDigest: layer.digest
   })

@@ -1,7 +1,9 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import type { Digest } from "@cairn/digest"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultRoot, Engine, normalizeName, parseTransport, resolveUser } from "../src/index.js"
+import { ensureSnapshot } from "../src/snapshots.js"
 import { buildLayout, busyboxLayer, tempDir } from "./fixtures.js"
 
 describe("names, transports and the default root", () => {
@@ -104,6 +106,38 @@ describe("images without a name", () => {
       expect(removed.deleted[0]).toBe(built.manifestDigest)
       expect(await engine.listImages()).toEqual([])
       expect((await engine.df()).snapshots).toEqual([])
+      await engine.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("racing extractions of one chainID", () => {
+  it("lets the loser discard its copy when another process renamed its snapshot in first", async () => {
+    const dir = tempDir()
+    try {
+      const built = buildLayout(join(dir, "src"), "r", [{ files: { a: "ours\n" } }])
+      const engine = await Engine.open({ root: join(dir, "root") })
+      const ctx = engine.service.context
+      const chain = built.diffIds[0]!.slice(7)
+      const layers = [{ digest: built.layerDigests[0] as Digest, size: 0, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }]
+      const blob = readFileSync(join(dir, "src", "blobs", "sha256", built.layerDigests[0]!.slice(7)))
+      layers[0]!.size = blob.length
+      await ctx.store.put(layers[0]!, blob)
+      const racing = {
+        ...ctx,
+        extract: async (...args: Parameters<typeof ctx.extract>) => {
+          await ctx.extract(...args)
+          // the other process finishes first: a complete snapshot appears under the final name
+          mkdirSync(join(dir, "root", "snapshots", chain, "fs"), { recursive: true })
+          writeFileSync(join(dir, "root", "snapshots", chain, "fs", "a"), "theirs\n")
+          writeFileSync(join(dir, "root", "snapshots", chain, "meta.json"), JSON.stringify({ chainId: built.diffIds[0], diffId: built.diffIds[0] }))
+        }
+      }
+      expect(await ensureSnapshot(racing, layers, [built.diffIds[0] as Digest], 0)).toBe(false)
+      expect(readFileSync(join(dir, "root", "snapshots", chain, "fs", "a"), "utf8")).toBe("theirs\n")
+      expect(readdirSync(join(dir, "root", "snapshots"))).toEqual([chain])
       await engine.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
