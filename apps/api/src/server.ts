@@ -117,7 +117,8 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     req: IncomingMessage,
     v2: boolean,
     write: boolean,
-    handler: () => Promise<HttpServerResponse.HttpServerResponse>
+    handler: () => Promise<HttpServerResponse.HttpServerResponse>,
+    sendContinue?: () => void
   ): Promise<HttpServerResponse.HttpServerResponse> => {
     inFlight.add(req)
     try {
@@ -138,6 +139,9 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
           ? new DistributionError({ status: 405, code: "DENIED", reason: "this registry is read-only" })
           : new ApiError({ status: 403, code: "READ_ONLY", reason: "the server runs in read-only mode" })
       }
+      // RFC 9110 10.1.1: a client that sent Expect: 100-continue waits for this before the body;
+      // sent only once the request is authorised, so a refused upload never crosses the wire
+      if (sendContinue && /100-continue/i.test(req.headers.expect ?? "")) sendContinue()
       const res = await handler()
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } catch (e) {
@@ -151,6 +155,15 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
   }
 
   const incoming = Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (r) => NodeHttpServerRequest.toIncomingMessage(r) as IncomingMessage)
+  // the platform's request knows whether a 100 Continue is pending; we read bodies from Node directly
+  const continuer = Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (r) => () => {
+    const own = (r as unknown as { writeContinue?: () => void }).writeContinue
+    if (typeof own === "function") own.call(r)
+    else {
+      const res = NodeHttpServerRequest.toServerResponse(r) as http.ServerResponse
+      if (!res.headersSent) res.writeContinue()
+    }
+  })
 
   const v2Handler = Effect.gen(function* () {
     const req = yield* incoming
@@ -160,7 +173,8 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
     const method = req.method ?? "GET"
     const write = method !== "GET" && method !== "HEAD"
-    return yield* Effect.promise(() => guard(req, true, write, () => distribution.handle({ method, path, query, req })))
+    const sendContinue = yield* continuer
+    return yield* Effect.promise(() => guard(req, true, write, () => distribution.handle({ method, path, query, req }), sendContinue))
   })
 
   const jsonHandler = (route: JsonRoute) =>
@@ -170,6 +184,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       const url = req.url ?? "/"
       const q = url.indexOf("?")
       const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
+      const sendContinue = yield* continuer
       return yield* Effect.promise(() =>
         guard(req, false, route.write, async () => {
           const body = route.request ? await decodeJsonBody(req, route.request, limits.maxJsonBytes) : undefined
@@ -186,7 +201,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
           if (HttpServerResponse.isHttpServerResponse(result)) return result
           if (route.response === "none") return HttpServerResponse.empty({ status: route.status ?? 204 })
           return HttpServerResponse.jsonUnsafe(result ?? null, { status: route.status ?? 200 })
-        })
+        }, sendContinue)
       )
     })
 

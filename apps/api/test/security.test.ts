@@ -1,11 +1,30 @@
 // Authentication, read-only mode, body limits and upload expiry: the right status and a JSON
 // error, and nothing changed in the store.
 import { readdir } from "node:fs/promises"
+import * as http from "node:http"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { randomBlob, raw, type Running, sha256, startStoreServer } from "./fixtures.js"
 
 const TOKEN = "tok-0123456789"
+
+/** A POST with Expect: 100-continue: the body goes only after the server's 100 Continue. */
+const expectContinue = (port: number, path: string, body: Buffer, headers: Record<string, string> = {}) =>
+  new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+    let continued = false
+    const req = http.request({ host: "127.0.0.1", port, method: "POST", path, agent: false, headers: { ...headers, Expect: "100-continue", "Content-Length": String(body.length) } })
+    req.on("continue", () => {
+      continued = true
+      req.end(body)
+    })
+    req.on("response", (res) => {
+      res.resume()
+      res.on("end", () => resolve({ continued, status: res.statusCode ?? 0 }))
+      if (!continued) req.destroy()
+    })
+    req.on("error", reject)
+    req.flushHeaders()
+  })
 
 describe("bearer token", () => {
   let srv: Running
@@ -32,6 +51,16 @@ describe("bearer token", () => {
     expect(res.status).toBe(401)
     expect(await srv.engine.store.has(sha256(data))).toBe(false)
     expect(await readdir(join(srv.root, "api-uploads"))).toEqual([])
+  })
+
+  it("answers Expect: 100-continue only for an authorised upload", async () => {
+    const data = randomBlob(1000)
+    const path = `/v2/cont/blobs/uploads/?digest=${sha256(data)}`
+    const refused = await expectContinue(srv.port, path, data)
+    expect(refused).toEqual({ continued: false, status: 401 })
+    const ok = await expectContinue(srv.port, path, data, { Authorization: `Bearer ${TOKEN}` })
+    expect(ok).toEqual({ continued: true, status: 201 })
+    expect(await srv.engine.store.has(sha256(data))).toBe(true)
   })
 
   it("accepts the token as bearer or as a Basic password, and trades Basic for a token at /token", async () => {
