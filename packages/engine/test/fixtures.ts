@@ -144,7 +144,8 @@ export const haveTool = (name: string): boolean => {
   }
 }
 
-export const mountinfoLines = (): Array<string> =>
+/** Lines of /proc/self/mountinfo that mention `under` (a test's own temp dir: files run in parallel). */
+export const mountinfoLines = (under = "cairn-engine-"): Array<string> =>
   readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
-    .filter((l) => l.includes("cairn-engine-"))
+    .filter((l) => l.includes(under))
