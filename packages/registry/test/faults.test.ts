@@ -99,6 +99,17 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
     expect(sink.puts.filter((d) => d === layer().digest)).toHaveLength(2)
   })
 
+  it("restarts a cut blob from byte 0 for a sink that cannot resume", async () => {
+    fresh()
+    proxy.rule = (r) => (isLayerGet(r) && layerGets().length === 1 ? { kind: "cut", after: 800_000 } : undefined)
+    const inner = new DirSink(tempDir())
+    const putOnly: BlobSink = { has: (d) => inner.has(d), put: (desc, data) => inner.put(desc, data) }
+    await pullImage(client, `${repo()}:1`, putOnly)
+    expect(inner.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+    expect(layerGets().map((g) => g.headers.range)).toEqual([undefined, undefined])
+    expect(layerGets()[1]!.sent).toBe(layer().size)
+  })
+
   it("retries 500s and a 429, waiting as long as Retry-After says", async () => {
     fresh()
     let manifest500 = 0
