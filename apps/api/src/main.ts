@@ -112,6 +112,9 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     await engine.close()
     return 1
   }
+  if (!token && !/^(127\.|::1$|localhost$)/.test(opts.host)) {
+    process.stderr.write(`cairn-api: warning: serving ${opts.host} without a token; anyone who can reach it can read and write the store\n`)
+  }
   process.stdout.write(`cairn-api listening on ${address.url} (root ${engine.root}${opts.readOnly ? ", read-only" : ""}${token ? ", token required" : ""})\n`)
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"))

@@ -61,9 +61,9 @@ export class UploadSessions {
     await mkdir(this.dir, { recursive: true })
     for (const f of await readdir(this.dir)) {
       const pid = Number(/^(\d+)-/.exec(f)?.[1])
-      if (!Number.isInteger(pid) || pid === process.pid || !pidAlive(pid)) {
-        if (pid !== process.pid) await rm(join(this.dir, f), { force: true })
-      }
+      // another live server over this root keeps its sessions; anything else is debris
+      const live = Number.isInteger(pid) && (pid === process.pid || pidAlive(pid))
+      if (!live) await rm(join(this.dir, f), { force: true, recursive: true })
     }
     const every = Math.max(50, Math.min(30_000, Math.floor(this.options.timeoutMs / 2)))
     this.sweeper = setInterval(() => void this.sweep(), every)
