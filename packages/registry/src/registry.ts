@@ -2,9 +2,13 @@
 import type { Digest } from "@cairn/digest"
 import type { ImageIndex, PlatformLike } from "@cairn/oci-spec"
 import { Context, Effect, Layer } from "effect"
-import type { BlobSink, BlobSource } from "./blobTransfer.js"
+import type { BlobDescriptor, BlobSink, BlobSource } from "./blobTransfer.js"
 import {
   type FetchedManifest,
+  type PullBlobOptions,
+  type PullBlobResult,
+  type PushBlobOptions,
+  type PushBlobResult,
   RegistryClient,
   type RegistryClientOptions,
   type RepositoryRef,
@@ -19,6 +23,15 @@ export interface RegistryShape {
   readonly client: RegistryClient
   readonly resolve: (ref: RepositoryRef, options?: { platform?: PlatformLike | string }) => Effect.Effect<ResolvedImage, RegistryFailure>
   readonly getManifest: (ref: RepositoryRef) => Effect.Effect<FetchedManifest, RegistryFailure>
+  readonly headManifest: (ref: RepositoryRef) => Effect.Effect<{ digest: Digest | undefined; size: number; mediaType: string | undefined } | undefined, RegistryFailure>
+  readonly statBlob: (ref: RepositoryRef, digest: Digest) => Effect.Effect<{ size: number } | undefined, RegistryFailure>
+  readonly pullBlob: (ref: RepositoryRef, desc: BlobDescriptor, sink: BlobSink, options?: Omit<PullBlobOptions, "signal">) => Effect.Effect<PullBlobResult, RegistryFailure>
+  readonly pushBlob: (
+    ref: RepositoryRef,
+    desc: BlobDescriptor,
+    open: () => Promise<AsyncIterable<Uint8Array>>,
+    options?: Omit<PushBlobOptions, "signal">
+  ) => Effect.Effect<PushBlobResult, RegistryFailure>
   readonly putManifest: (ref: RepositoryRef, manifest: { bytes: Uint8Array; mediaType: string }) => Effect.Effect<Digest, RegistryFailure>
   readonly pull: (ref: RepositoryRef, sink: BlobSink, options?: PullOptions) => Effect.Effect<PullResult, RegistryFailure>
   readonly push: (source: BlobSource, root: Digest, target: RepositoryRef, options?: PushOptions) => Effect.Effect<PushResult, RegistryFailure>
@@ -34,6 +47,10 @@ export class Registry extends Context.Service<Registry, RegistryShape>()("@cairn
       client,
       resolve: (ref, options = {}) => attempt((signal) => client.resolve(ref, { ...options, signal })),
       getManifest: (ref) => attempt((signal) => client.getManifest(ref, { signal })),
+      headManifest: (ref) => attempt((signal) => client.headManifest(ref, { signal })),
+      statBlob: (ref, digest) => attempt((signal) => client.statBlob(ref, digest, { signal })),
+      pullBlob: (ref, desc, sink, options = {}) => attempt((signal) => client.pullBlob(ref, desc, sink, { ...options, signal })),
+      pushBlob: (ref, desc, open, options = {}) => attempt((signal) => client.pushBlob(ref, desc, open, { ...options, signal })),
       putManifest: (ref, manifest) => attempt((signal) => client.putManifest(ref, manifest, { signal })),
       pull: (ref, sink, options) => pullImageEffect(client, ref, sink, options),
       push: (source, root, target, options) => pushImageEffect(client, source, root, target, options),

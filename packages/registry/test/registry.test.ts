@@ -188,6 +188,11 @@ describe.skipIf(!haveRegistry)("against docker-registry", () => {
       const registry = yield* Registry
       yield* registry.push(img.source, img.manifest.digest, `${reg.host}/effect/app:1`)
       const tags = yield* registry.listTags(`${reg.host}/effect/app`)
+      const stat = yield* registry.statBlob(`${reg.host}/effect/app`, img.layers[0]!.digest)
+      const sink = new DirSink(tempDir())
+      const blob = yield* registry.pullBlob(`${reg.host}/effect/app`, img.layers[0]!, sink)
+      expect(stat).toEqual({ size: img.layers[0]!.size })
+      expect(blob).toEqual({ skipped: false, transferred: img.layers[0]!.size, resumedFrom: 0 })
       const missing = yield* registry.getManifest(`${reg.host}/effect/app:missing`).pipe(
         Effect.catchTag("RegistryError", (e) => Effect.succeed(e.status))
       )
