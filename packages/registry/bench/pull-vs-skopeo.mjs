@@ -48,11 +48,20 @@ writeFileSync(
 )
 const registry = spawn("/usr/bin/docker-registry", ["serve", join(work, "config.yml")], { stdio: "ignore" })
 const host = `127.0.0.1:${port}`
+let cleaned = false
 const cleanup = () => {
+  if (cleaned) return
+  cleaned = true
   registry.kill("SIGTERM")
   rmSync(work, { recursive: true, force: true })
 }
 process.on("exit", cleanup)
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    cleanup()
+    process.exit(130)
+  })
+}
 for (let i = 0; ; i++) {
   try {
     if ((await fetch(`http://${host}/v2/`)).ok) break
@@ -158,3 +167,6 @@ for (const r of rows) {
   console.log(`| ${r.name} | ${r.median.toFixed(2)} | ${r.mbps.toFixed(0)} | ${(skopeo / r.median).toFixed(2)}x | ${r.runs.map((x) => x.toFixed(2)).join(" ")} |`)
 }
 if (values.json) writeFileSync(values.json, JSON.stringify({ bytes, layers: nLayers, runs, concurrency, rows }, null, 2))
+// the registry child and keep-alive sockets would keep the loop alive
+cleanup()
+process.exit(0)
