@@ -8,6 +8,7 @@ import type { ProgressListener } from "./progress.js"
 import { type EngineOptions, EngineService, type EngineShape, makeEngine } from "./service.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
+import type { EngineError } from "./engineError.js"
 import type { InfoReport } from "./info.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
@@ -25,7 +26,7 @@ export class Engine {
   }
 
   /** The Effect API: a Layer providing EngineService for `options.root`. */
-  static layer(options: EngineOptions = {}): Layer.Layer<EngineService, unknown> {
+  static layer(options: EngineOptions = {}): Layer.Layer<EngineService, EngineError> {
     return Layer.effect(
       EngineService,
       Effect.acquireRelease(makeEngine(options), (e) => Effect.promise(() => e.close())).pipe(Effect.map((e) => EngineService.of(e.shape)))
