@@ -110,7 +110,16 @@ const importImage = async (ctx: JsonContext) => {
       if (e instanceof BodyTooLargeError) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message, detail: { limit: e.limit } })
       throw e
     }
-    return ctx.engine.importImage(`${format}:${file}`, name)
+    try {
+      return await ctx.engine.importImage(`${format}:${file}`, name)
+    } catch (e) {
+      // an I/O failure without an errno came from reading the archive itself: the upload is bad
+      const tagged = e as { _tag?: string; cause?: { code?: unknown } }
+      if (tagged._tag === "EngineIOError" && tagged.cause?.code === undefined) {
+        throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${format} could not be imported: ${(e as Error).message}` })
+      }
+      throw e
+    }
   })
 }
 
