@@ -4,11 +4,11 @@ import { randomBytes } from "node:crypto"
 import { mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Digest } from "@cairn/digest"
-import { type ActiveMount, acquireMount, cleanupStale, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
+import { type ActiveMount, acquireMount, cleanupStale, DRIVER_NAMES, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
 import { Effect } from "effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
-import { AmbiguousReferenceError, ContainerMountedError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
+import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
@@ -40,8 +40,13 @@ export interface ContainerSummary {
 
 /** ENGINE.md spells drivers as the CLI shows them; @cairn/mount has its own names. */
 export type DriverChoice = DriverName | "overlay" | "fuse-overlayfs" | "auto"
-export const mountDriverName = (d: DriverChoice): DriverName | "auto" =>
-  d === "overlay" ? "kernel" : d === "fuse-overlayfs" ? "fuse" : d
+export function mountDriverName(d: DriverChoice): DriverName | "auto" {
+  const name = d === "overlay" ? "kernel" : d === "fuse-overlayfs" ? "fuse" : d
+  if (name !== "auto" && !DRIVER_NAMES.includes(name)) {
+    throw new InvalidReferenceError({ input: String(d), reason: "a mount driver is auto, overlay (kernel), rootless, fuse-overlayfs (fuse) or copy" })
+  }
+  return name
+}
 
 // Mounts made by this process; the copy and rootless drivers can only be undone by their maker.
 const active = new Map<string, ActiveMount>()

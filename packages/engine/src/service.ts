@@ -95,6 +95,7 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
   Effect.tryPromise({ try: () => openEngine(options), catch: typed("open engine root", options.root ?? defaultRoot()) })
 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
+  const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
   const layout = new RootLayout(options.root ?? defaultRoot())
   await mkdir(layout.root, { recursive: true })
   const cas = await Store.open(layout.root)
@@ -105,7 +106,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     layout,
     store,
     progress,
-    driver: mountDriverName(options.driver ?? "auto"),
+    driver,
     concurrency: options.concurrency ?? 2,
     extract: (layer, diffId, target, onBytes, lowers) => extractLayer(store, layer, diffId, target, onBytes, lowers),
     applyFlat: (layer, diffId, target) => applyFlat(store, layer, diffId, target)
