@@ -34,7 +34,7 @@ async function putOnce(store) {
 }
 
 const baselineRss = process.resourceUsage().maxRSS / 1024 // node + effect + this package loaded
-const dir = mkdtempSync(join(tmpdir(), "cairn-bench-"))
+const dir = mkdtempSync(join(process.env.CAIRN_BENCH_DIR ?? tmpdir(), "cairn-bench-"))
 try {
   const store = await Store.open(dir)
   const bytes = MB << 20

@@ -83,22 +83,27 @@ async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
 }
 
 const SYNC_EVERY = 64 << 20
+const WRITES_IN_FLIGHT = 4
 
 /**
- * Append `source` to `fh` while hashing. One write in flight overlaps the hashing of the next
- * chunk (so a chunk must not be modified once yielded: the Node stream contract), and a
- * background fdatasync every 64 MiB keeps writeback going alongside, so the final fsync of a
- * large blob has little left to flush and dirty pages stay bounded.
+ * Write `source` to `fh` from `position` on while hashing it. Up to four positional writes are
+ * in flight while the next chunks are hashed, so the hashing thread rarely waits for the
+ * thread pool (a chunk must therefore not be modified once yielded: the Node stream contract),
+ * and a background fdatasync every 64 MiB keeps writeback going alongside, so the final fsync
+ * of a large blob has little left to flush and dirty pages stay bounded.
  */
 async function writeHashed(
   fh: import("node:fs/promises").FileHandle,
+  position: number,
   source: AsyncIterable<Uint8Array>,
   hasher: Hasher,
   limit: number | undefined
 ): Promise<void> {
-  let pending: Promise<unknown> = Promise.resolve()
+  const inFlight: Promise<unknown>[] = []
   let syncing: Promise<unknown> | undefined
   let sinceSync = 0
+  let pos = position
+  let sourceError: { error: unknown } | undefined
   try {
     for await (const chunk of source) {
       if (chunk.length === 0) continue
@@ -106,8 +111,9 @@ async function writeHashed(
         throw new SizeMismatchError({ expected: limit, actual: hasher.bytes + chunk.length, early: true })
       }
       hasher.update(chunk)
-      await pending
-      pending = fh.write(chunk)
+      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
+      inFlight.push(writeFully(fh, chunk, pos))
+      pos += chunk.length
       sinceSync += chunk.length
       if (sinceSync >= SYNC_EVERY && syncing === undefined) {
         sinceSync = 0
@@ -116,9 +122,31 @@ async function writeHashed(
         })
       }
     }
-  } finally {
-    await pending
-    await syncing?.catch(() => {})
+  } catch (error) {
+    sourceError = { error }
+  }
+  // every hashed byte is on its way to disk: wait for all of it before reporting either outcome
+  const results = await Promise.allSettled(inFlight)
+  await syncing?.catch(() => {})
+  const failed = results.find((r) => r.status === "rejected")
+  if (failed) throw failed.reason
+  if (sourceError) throw sourceError.error
+}
+
+/** Failures of our own writes, as opposed to the source's: the partial bytes are then not trusted. */
+const writeFailures = new WeakSet<object>()
+
+/** pwrite until the whole chunk is down (a short write is legal). */
+async function writeFully(fh: import("node:fs/promises").FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  try {
+    while (done < chunk.length) {
+      const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done)
+      done += bytesWritten
+    }
+  } catch (e) {
+    if (typeof e === "object" && e !== null) writeFailures.add(e)
+    throw e
   }
 }
 
@@ -362,16 +390,18 @@ export class BlobStore {
     lock: LockHandle | undefined
   ): Promise<StagedBlob> {
     const keyed = lock !== undefined
-    const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY | constants.O_APPEND
+    // positional writes: no O_APPEND (Linux pwrite ignores the position with it)
+    const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY
     const fh = await open(path, flags, 0o644)
     const discardFile = async () => {
       await unlink(path).catch(() => {})
       await unlink(`${path}.hashstate`).catch(() => {})
     }
     try {
-      await writeHashed(fh, source, hasher, size)
+      await writeHashed(fh, offset, source, hasher, size)
     } catch (e) {
-      const badBytes = e instanceof SizeMismatchError || e instanceof DigestMismatchError
+      const badBytes =
+        e instanceof SizeMismatchError || e instanceof DigestMismatchError || (typeof e === "object" && e !== null && writeFailures.has(e))
       if (keyed && !badBytes) {
         // keep what arrived, durable, with the hash state, for resume()
         await fh.sync().catch(() => {})

@@ -9,42 +9,22 @@ const store = await Store.open(dir)
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`)
 say({ ready: true })
 
-if (mode === "put") {
-  // keep putting fresh blobs until killed
-  for (let k = Number(arg); ; k++) {
-    const data = blobData(k, (2 + (k % 4)) << 20)
-    say({ op: "put", k })
-    await store.put(data, { digest: blobData.digest(data), size: data.length })
-  }
-} else if (mode === "tag") {
-  const target = (await store.resolve("base")).digest
-  for (let k = Number(arg); ; k++) {
-    say({ op: "tag", k })
-    await store.tag(`t${k % 7}`, target)
-    if (k % 3 === 0) await store.untag(`t${(k + 1) % 7}`)
-  }
-} else if (mode === "gc") {
-  for (let k = Number(arg); ; k++) {
-    say({ op: "gc", k })
-    await store.put(blobData(k, 64 << 10))
-    await store.gc()
-  }
-} else if (mode === "mixed") {
+if (mode === "mixed") {
   // put, tag and gc interleaved, for kills that land anywhere; waits for "go" so the parent can
   // start the process (slow on a loaded machine) before it needs it
   await new Promise((r) => process.stdin.once("data", r))
   say({ go: true })
   const target = (await store.resolve("base")).digest
-  for (let k = Number(arg); ; k++) {
-    const data = blobData(k, (1 + (k % 3)) << 18)
-    say({ op: "put", k })
-    await store.put(data, { digest: blobData.digest(data), size: data.length })
-    say({ op: "tag", k })
-    await store.tag(`t${k % 7}`, target)
-    if (k % 2 === 0) {
-      say({ op: "gc", k })
-      await store.gc()
-    }
+  // arg "from,phase": the phase picks which operation comes first, so kills land in all three
+  const [from, phase] = arg.split(",").map(Number)
+  for (let k = from; ; k++) {
+    const op = ["put", "tag", "gc"][(k - from + phase) % 3]
+    say({ op, k })
+    if (op === "put") {
+      const data = blobData(k, (1 + (k % 3)) << 18)
+      await store.put(data, { digest: blobData.digest(data), size: data.length })
+    } else if (op === "tag") await store.tag(`t${k % 7}`, target)
+    else await store.gc()
   }
 } else if (mode === "worker") {
   // concurrency: put an overlapping set of blobs, a manifest per blob, and tag each
