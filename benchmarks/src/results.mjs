@@ -105,13 +105,15 @@ function markdown(r) {
       continue
     }
     L.push(`One \`cairn extract\` (WASM hasher) of the ${p.corpus} layer under \`node --cpu-prof\`: ${f(p.wallS, 2)} s wall (${f(p.mbPerS, 0)} MB/s with the profiler on), CPU ${f(p.userS, 2)} s user + ${f(p.sysS, 2)} s sys over all threads. The profile samples the main JS thread only; node:zlib inflate (async) and async fs calls run on the libuv threadpool and show there as idle time.`, "")
+    const [b1, b2, b3] = p.buckets
+    if (b1) L.push(`Main-thread time goes first to **${b1.bucket}** (${f(b1.share * 100, 0)}%)${b2 ? `, then ${b2.bucket} (${f(b2.share * 100, 0)}%)` : ""}${b3 ? ` and ${b3.bucket} (${f(b3.share * 100, 0)}%)` : ""}.`, "")
     L.push("| bucket (main thread self time) | ms | share |", "| --- | ---: | ---: |")
     for (const b of p.buckets) L.push(`| ${b.bucket} | ${f(b.ms, 0)} | ${f(b.share * 100, 1)}% |`)
     L.push("", "| top self-time functions | bucket | ms | share |", "| --- | --- | ---: | ---: |")
     for (const t of p.top) L.push(`| \`${cell(t.name)}\` | ${t.bucket} | ${f(t.ms, 0)} | ${f(t.share * 100, 1)}% |`)
     L.push("")
   }
-  if (r.bounds?.length) L.push("", ...r.bounds.map((/** @type {string} */ s) => `- ${s}`))
+  if (r.bounds?.length) L.push("### Floors measured in the same run", "", ...r.bounds.map((/** @type {string} */ s) => `- ${s}`))
   L.push("")
   return L.join("\n")
 }
@@ -130,9 +132,8 @@ function bounds(r) {
     if (zl) parts.push(`node:zlib gunzip alone ${f(zl.medianS, 2)} s (${f((zl.medianS / cairn.medianS) * 100, 0)}% of cairn's time)`)
     if (gz) parts.push(`gzip -dc alone ${f(gz.medianS, 2)} s`)
     if (raw) parts.push(`GNU tar writing the decompressed tar ${f(raw.medianS, 2)} s`)
-    const hash = r.tables.find((/** @type {any} */ x) => x.id === "sha256-large")?.rows.find((/** @type {any} */ x) => x.id === "cairn-wasm" && x.mbPerS)
-    const gzBytes = r.corpus.corpora[t.corpus]?.compressedBytes ?? 0
-    if (hash) parts.push(`WASM sha256 of both digests' bytes (tar + gzip) alone ~${f((t.bytes + gzBytes) / 1e6 / hash.mbPerS, 2)} s`)
+    const node = get("cairn-node")
+    if (node) parts.push(`with the node:crypto hasher instead of WASM cairn takes ${f(node.medianS, 2)} s (${f((1 - node.medianS / cairn.medianS) * 100, 0)}% less: the WASM hashing cost)`)
     out.push(parts.join("; "))
   }
   return out
@@ -158,7 +159,7 @@ function svg(r) {
       if (row.mbPerS) {
         const w = Math.max(1, (row.mbPerS / max) * barW)
         body.push(`<rect x="${barX}" y="${y - 18}" width="${w.toFixed(1)}" height="16" fill="${color[/** @type {"cairn"} */ (row.kind)]}"/>`)
-        body.push(`<text x="${barX + w + 6}" y="${y - 6}" font-size="12">${f(row.mbPerS, 0)}</text>`)
+        body.push(`<text x="${(barX + w + 6).toFixed(1)}" y="${y - 6}" font-size="12">${f(row.mbPerS, 0)}</text>`)
       } else {
         body.push(`<text x="${barX}" y="${y - 6}" font-size="11" fill="#b91c1c">${esc((row.skipped ? `skipped: ${row.skipped}` : `failed: ${row.failed ?? "no runs"}`).slice(0, 80))}</text>`)
       }
