@@ -37,10 +37,17 @@ describe("interop with umoci and skopeo", () => {
     expect(run("umoci", ["stat", "--image", `${dir}:base`])).toContain("umoci insert")
     expect(run("umoci", ["ls", "--layout", dir]).split("\n").sort()).toContain("base")
     JSON.parse(run("skopeo", ["inspect", `oci:${dir}:docker.io/library/busybox:1.36`]))
-    // and skopeo can write into a cairn layout, which stays fsck-clean
+    // and skopeo and umoci can write into a cairn layout, which stays fsck-clean with its working state
     run("skopeo", ["copy", `oci:${dir}:base`, `oci:${dir}:again`])
+    run("umoci", ["gc", "--layout", dir])
     expect((await store.fsck()).ok).toBe(true)
     expect((await store.tags()).map((t) => t.name).sort()).toEqual(["again", "base", "docker.io/library/busybox:1.36"])
+    expect(await store.ingestOffset(`sha256:${"ab".repeat(32)}`)).toBe(5000)
+    // exportLayout writes a fresh layout holding just the named images
+    const out = join(tempDir(), "exported")
+    await store.exportLayout(out, ["again"])
+    expect(JSON.parse(run("skopeo", ["inspect", `oci:${out}:again`])).Layers).toHaveLength(1)
+    expect((await (await Store.open(out)).fsck()).blobs).toBe(3)
   })
 
   it.skipIf(!both)("imports docker-archive and oci-archive tarballs skopeo wrote", async () => {
