@@ -13,7 +13,7 @@ export interface CliOptions {
   readonly shutdownTimeoutMs?: number
 }
 
-const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only]
+const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS]
 
   --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
   --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one)
@@ -96,7 +96,13 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       return 2
     }
   }
-  const engine = await Engine.open(opts.root ? { root: opts.root } : {})
+  let engine: Engine
+  try {
+    engine = await Engine.open(opts.root ? { root: opts.root } : {})
+  } catch (e) {
+    process.stderr.write(`cairn-api: cannot open the engine root${opts.root ? ` ${opts.root}` : ""}: ${(e as Error).message}\n`)
+    return 1
+  }
   const server = createServer(await servedEngine(engine), {
     host: opts.host,
     port: opts.port,
