@@ -13,6 +13,7 @@ import { benchDir, ensureCorpus, expectedListing, imageLayers, scaleFromEnv } fr
 import { checkTree, sha256File } from "./listing.mjs"
 import { median, sync, timed } from "./measure.mjs"
 import { machineInfo, toolVersions } from "./machine.mjs"
+import { freezeCairn } from "./freeze.mjs"
 import { profileExtract } from "./profile.mjs"
 import { pullUnavailable } from "./pull.mjs"
 import { pushImage, startRegistry } from "./registry.mjs"
@@ -28,7 +29,6 @@ const scale = scaleFromEnv(env)
 const runs = Number(env.CAIRN_BENCH_RUNS ?? (quick ? 3 : 5))
 const outDir = env.CAIRN_BENCH_OUT ?? join(benchDir, "results")
 const only = env.CAIRN_BENCH_ONLY ? new Set(env.CAIRN_BENCH_ONLY.split(",")) : undefined
-const worker = join(benchDir, "src", "worker.mjs")
 const log = (/** @type {string} */ m) => process.stderr.write(`[bench] ${m}\n`)
 const has = (/** @type {string} */ bin) => {
   try {
@@ -56,17 +56,22 @@ const corpus = await ensureCorpus({ scale })
 const oci = corpus.oci
 const scratch = await mkdtemp(join(tmpdir(), "cairn-bench-"))
 const cleanups = [() => rm(scratch, { recursive: true, force: true })]
+// the cairn code under test, copied once: a rebuild of packages/*/dist during the run changes nothing
+const frozen = await freezeCairn(join(benchDir, ".corpus", `frozen-${process.pid}`))
+cleanups.push(() => rm(frozen.root, { recursive: true, force: true }))
+const worker = frozen.worker
+log(`measuring cairn ${frozen.commit}: ${frozen.packages.map((p) => `@cairn/${p}`).join(", ")} (frozen copies of dist/)`)
 const cleanup = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {})
 }
 process.on("SIGINT", () => cleanup().then(() => process.exit(130)))
 
 // --- what is available ------------------------------------------------------------------
-const overlaySkip = await import("@cairn/overlay").then(
+const overlaySkip = await import(frozen.entry("overlay")).then(
   (m) => (typeof m.applyLayer === "function" ? undefined : "@cairn/overlay does not export applyLayer() yet"),
   (e) => `@cairn/overlay cannot be loaded (not built? run npm run build): ${short(e)}`
 )
-const digestSkip = await import("@cairn/digest").then(
+const digestSkip = await import(frozen.entry("digest")).then(
   (m) => (typeof m.createHasher === "function" ? undefined : "@cairn/digest does not export createHasher()"),
   (e) => `@cairn/digest cannot be loaded (not built? run npm run build): ${short(e)}`
 )
@@ -185,7 +190,7 @@ if (!only || only.has("pull")) {
     }
     return undefined
   }
-  const cairnPullSkip = setupSkip ?? (await pullUnavailable())
+  const cairnPullSkip = setupSkip ?? (await pullUnavailable(frozen.entry))
   pullGroup = {
     id: "pull",
     title: `Pull of the ${pullTag} image from a local docker-registry (127.0.0.1, plain HTTP)`,
@@ -305,7 +310,7 @@ const result = {
   runs,
   ...(env.CAIRN_BENCH_NOTE ? { note: env.CAIRN_BENCH_NOTE } : {}),
   machine: machineInfo(),
-  versions: toolVersions(benchDir),
+  versions: { ...toolVersions(benchDir), cairnCommit: frozen.commit },
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,

@@ -6,10 +6,11 @@ import { access } from "node:fs/promises"
 const short = (e) => String(/** @type {Error} */ (e).message).split("\n")[0].replace(/ imported from .*/, "")
 
 /** Why cairn pull cannot run yet, or undefined when both packages expose what it needs. */
-export async function pullUnavailable() {
+/** @param {(name: string) => string} [entry] where a package's entry module is (default: the installed one) */
+export async function pullUnavailable(entry = (name) => `@cairn/${name}`) {
   try {
-    const registry = await import("@cairn/registry")
-    const cas = await import("@cairn/cas")
+    const registry = await import(entry("registry"))
+    const cas = await import(entry("cas"))
     if (typeof registry.pullImage !== "function" || typeof registry.RegistryClient !== "function") return "@cairn/registry does not export pullImage() and RegistryClient yet"
     if (typeof cas.Store?.open !== "function") return "@cairn/cas does not export Store.open() yet"
     return undefined

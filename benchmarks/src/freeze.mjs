@@ -1,0 +1,42 @@
+// Freezes the cairn packages a run measures: copies each workspace package's package.json and
+// dist/ (plus the worker scripts) into one directory, so that a rebuild of packages/*/dist by
+// someone's `npm test` in the middle of a run cannot change the code being timed.
+// Third-party modules (effect, hash-wasm, ...) still resolve from the repo's node_modules above.
+import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { cp, mkdir, readdir } from "node:fs/promises"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { benchDir } from "./corpus.mjs"
+
+/**
+ * @param {string} root where the frozen copy goes (under the repository, so node_modules resolve)
+ * @returns {Promise<{ root: string, worker: string, entry: (name: string) => string, commit: string, packages: string[] }>}
+ */
+export async function freezeCairn(root) {
+  const repo = join(benchDir, "..")
+  const packages = []
+  for (const name of (await readdir(join(repo, "packages"))).sort()) {
+    const src = join(repo, "packages", name)
+    if (!existsSync(join(src, "dist", "index.js"))) continue
+    const dest = join(root, "node_modules", "@cairn", name)
+    await mkdir(dest, { recursive: true })
+    await cp(join(src, "package.json"), join(dest, "package.json"))
+    await cp(join(src, "dist"), join(dest, "dist"), { recursive: true })
+    packages.push(name)
+  }
+  for (const f of ["worker.mjs", "pull.mjs"]) await cp(join(benchDir, "src", f), join(root, f))
+  let commit = "unknown"
+  try {
+    const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim()
+    const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages"]).toString().trim() !== ""
+    commit = `${head}${dirty ? " (+ uncommitted changes in packages/)" : ""}`
+  } catch {}
+  return {
+    root,
+    worker: join(root, "worker.mjs"),
+    entry: (name) => pathToFileURL(join(root, "node_modules", "@cairn", name, "dist", "index.js")).href,
+    commit,
+    packages
+  }
+}
