@@ -241,6 +241,16 @@ function resolve(root: Node, components: Buffer[], follow: boolean, hops = { n: 
   return cur
 }
 
+/** The directory at exactly these components, following no symlinks; undefined when any is not a directory. */
+function lexicalDir(root: Node, components: Buffer[]): Node | undefined {
+  let cur: Node | undefined = root
+  for (const c of components) {
+    cur = cur.children?.get(key(c))
+    if (cur?.children === undefined) return undefined
+  }
+  return cur
+}
+
 interface Pending {
   header: TarHeader
   ordinal: number
@@ -270,13 +280,15 @@ async function indexLayer(root: Node, layer: number, bytes: AsyncIterable<Uint8A
     parent.children?.delete(key(n.name))
     if (observer.remove) for (const s of subtree(n)) observer.remove(layer, toView(s), cause)
   }
+  // deletions name lower paths lexically: a whiteout under what a lower layer has as a symlink
+  // hides nothing (in overlayfs the layer's directory covers the symlink; flat appliers agree)
   for (const dir of opaque) {
-    const d = resolve(root, dir, true)
+    const d = lexicalDir(root, dir)
     if (d?.children === undefined) continue
     for (const c of [...d.children.values()]) removeNode(d, c, "opaque")
   }
   for (const comps of whiteouts) {
-    const parent = resolve(root, comps.slice(0, -1), true)
+    const parent = lexicalDir(root, comps.slice(0, -1))
     const victim = parent?.children?.get(key(comps[comps.length - 1]!))
     if (parent && victim) removeNode(parent, victim, "whiteout")
   }

@@ -117,4 +117,25 @@ describe("MergedView", () => {
     const truncated = await Effect.runPromise(Effect.flip(MergedView.buildEffect([() => Readable.from([good.subarray(0, 1000)])])))
     expect(truncated._tag).toBe("TarTruncatedError")
   })
+
+  it("does not follow a lower symlink to apply a whiteout or an opaque marker below it", async () => {
+    const v = await MergedView.build(
+      await sources([
+        [
+          { path: "a", type: "symlink", target: "x" },
+          { path: "b", type: "symlink", target: "x" },
+          { path: "x", type: "directory" },
+          { path: "x/x", type: "file", body: "kept" },
+          { path: "x/y", type: "file", body: "kept" }
+        ],
+        [
+          { path: "a", type: "directory" },
+          { path: "a/x", type: "whiteout" },
+          { path: "b", type: "directory" },
+          { path: "b", type: "opaque" }
+        ]
+      ])
+    )
+    expect(paths(v)).toEqual(["a/@1", "b/@1", "x/@0", "x/x@0", "x/y@0"])
+  })
 })
