@@ -3,6 +3,7 @@ import { bench } from "./bench.js"
 import { commit, create, diff, mount, ps, rm, umount } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
 import { copy, pull, push } from "./registry.js"
+import { serve } from "./serve.js"
 import { df, fsck, info, prune } from "./system.js"
 
 /** Every command, in the order `cairn --help` lists them. */
@@ -35,5 +36,6 @@ export const commands: readonly Command[] = [
   prune,
   fsck,
   info,
+  serve,
   bench
 ]

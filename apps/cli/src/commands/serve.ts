@@ -1,0 +1,31 @@
+import { main as apiMain } from "@cairn/api"
+import { command } from "../command.js"
+
+export const serve = command({
+  name: "serve",
+  summary: "Serve this root over HTTP: the JSON API, /openapi.json and an OCI registry at /v2/ (cairn-api)",
+  usage: "",
+  description:
+    "Binds 127.0.0.1 unless --listen says otherwise. With a token (--token-file or $CAIRN_API_TOKEN) every request\n" +
+    "needs `Authorization: Bearer TOKEN`. SIGINT/SIGTERM finish in-flight requests, then stop; no partial blob stays visible.",
+  examples: [
+    "cairn serve --listen 127.0.0.1:5000",
+    "skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/busybox:latest oci:./bb:latest",
+    "CAIRN_API_TOKEN=s3cret cairn serve --read-only"
+  ],
+  options: {
+    listen: { type: "string", value: "HOST:PORT", description: "address to listen on (default 127.0.0.1:5000; port 0 picks a free one)" },
+    "token-file": { type: "string", value: "FILE", description: "bearer token required on every request" },
+    "read-only": { type: "boolean", description: "refuse every write" }
+  },
+  args: { min: 0, max: 0 },
+  async run(ctx, _args, opts) {
+    const argv: string[] = []
+    if (ctx.root !== undefined) argv.push("--root", ctx.root)
+    if (typeof opts["listen"] === "string") argv.push("--listen", opts["listen"])
+    if (typeof opts["token-file"] === "string") argv.push("--token-file", opts["token-file"])
+    if (opts["read-only"]) argv.push("--read-only")
+    const code = await apiMain(argv)
+    if (code !== 0) process.exitCode = code
+  }
+})
