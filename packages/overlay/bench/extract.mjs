@@ -1,5 +1,5 @@
 // Extract one layer file N times with cairn's applyLayer and print MB/s of uncompressed tar.
-// usage: node bench/extract.mjs [layer.tar[.gz|.zst]] [runs=5] [--node-hash] [--fzstd]
+// usage: node bench/extract.mjs [layer.tar[.gz|.zst]] [runs=5] [--node-hash] [--off-thread] [--fzstd]
 // Without a layer file it makes a synthetic gzip layer (2,000 small files and a 64 MiB file).
 // Needs a build (npm run build) — the benchmark imports dist/ like a consumer would.
 import { execFileSync } from "node:child_process"
@@ -34,7 +34,12 @@ for (let i = 0; i < runs; i++) {
   const dir = mkdtempSync(join(tmpdir(), "cairn-bench-"))
   try {
     const t0 = process.hrtime.bigint()
-    const r = await applyLayer(file, dir, { computeDigest: true, hasher, ...(args.includes("--fzstd") ? { zstd: "fzstd" } : {}) })
+    const r = await applyLayer(file, dir, {
+      computeDigest: true,
+      hasher,
+      hashOffThread: args.includes("--off-thread"),
+      ...(args.includes("--fzstd") ? { zstd: "fzstd" } : {})
+    })
     const s = Number(process.hrtime.bigint() - t0) / 1e9
     times.push(s)
     tarSize = r.tarSize
@@ -47,6 +52,6 @@ for (let i = 0; i < runs; i++) {
 times.sort((a, b) => a - b)
 const median = times[Math.floor(times.length / 2)]
 console.log(
-  JSON.stringify({ file, runs, hasher: hasher.name, tarMB: +(tarSize / 1e6).toFixed(1), medianSeconds: +median.toFixed(3), medianMBps: +(tarSize / 1e6 / median).toFixed(1), peakRssMB: Math.round(peakRss / 1e6) })
+  JSON.stringify({ file, runs, hasher: hasher.name, offThread: args.includes("--off-thread"), tarMB: +(tarSize / 1e6).toFixed(1), medianSeconds: +median.toFixed(3), medianMBps: +(tarSize / 1e6 / median).toFixed(1), peakRssMB: Math.round(peakRss / 1e6) })
 )
 if (scratch) rmSync(scratch, { recursive: true, force: true })

@@ -29,6 +29,7 @@ import { type Compression, decompress, type ZstdDecoder } from "./compression.js
 import { ApplyEntryError, DiffIdMismatchError, LayerDigestMismatchError, showPath, UnsafeEntryError } from "./errors.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
+import { OffThreadHashers } from "./offthread.js"
 import { readTar, type TarEntry } from "./tar/reader.js"
 import { classifyWhiteout, type OverlayXattrNamespace, overlayOpaqueXattr, overlayWhiteoutXattr, ROOTLESS_XATTR } from "./whiteout.js"
 import { setXattrs } from "./xattr.js"
@@ -57,6 +58,8 @@ export interface ApplyOptions {
   computeDigest?: boolean
   /** hash backend (default: @cairn/digest's WASM core) */
   hasher?: HasherBackend
+  /** hash on a worker thread, beside decompression and writes (needs @cairn/digest built: the worker loads its dist) */
+  hashOffThread?: boolean
   /** don't chown; keep owners in the `user.rootlesscontainers` xattr as umoci does; skip device nodes. Default: not running as root */
   rootless?: boolean
   zstd?: ZstdDecoder
@@ -120,46 +123,67 @@ export async function applyLayer(
   options: ApplyOptions = {}
 ): Promise<ApplyResult> {
   const wantDigest = options.computeDigest === true || options.expectedDigest !== undefined
-  const blobHasher = wantDigest
-    ? await createHasher(options.expectedDigest ? digestAlgorithm(options.expectedDigest) : "sha256", options.hasher)
-    : undefined
-  const tarHasher = await createHasher(options.expectedDiffId ? digestAlgorithm(options.expectedDiffId) : "sha256", options.hasher)
-  let size = 0
-  let hashBlob = blobHasher !== undefined
-  async function* counted() {
-    for await (const c of toSource(source)) {
-      size += c.byteLength
-      if (hashBlob) blobHasher!.update(c)
-      yield c
+  const tarAlg = options.expectedDiffId ? digestAlgorithm(options.expectedDiffId) : "sha256"
+  const blobAlg = options.expectedDigest ? digestAlgorithm(options.expectedDigest) : "sha256"
+  // Hashing on the calling thread, or on a worker (id 0: tar, id 1: blob).
+  const off = options.hashOffThread ? await OffThreadHashers.start(wantDigest ? [tarAlg, blobAlg] : [tarAlg], options.hasher) : undefined
+  try {
+    const blobHasher = wantDigest && !off ? await createHasher(blobAlg, options.hasher) : undefined
+    const tarHasher = off ? undefined : await createHasher(tarAlg, options.hasher)
+    let size = 0
+    let hashBlob = wantDigest
+    async function* counted() {
+      for await (const c of toSource(source)) {
+        size += c.byteLength
+        if (hashBlob) {
+          if (off) await off.update(1, c)
+          else blobHasher!.update(c)
+        }
+        yield c
+      }
     }
-  }
-  const { compression, data } = await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
-  // A plain tar is its own blob: hash it once, as the diffID (when both use one algorithm).
-  const blobIsTar = compression === "none" && blobHasher?.algorithm === tarHasher.algorithm
-  if (blobIsTar) hashBlob = false
-  async function* hashedTar() {
-    for await (const c of data) {
-      tarHasher.update(c)
-      yield c
+    const { compression, data } = await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
+    // A plain tar is its own blob: hash it once, as the diffID (when both use one algorithm).
+    const blobIsTar = wantDigest && compression === "none" && blobAlg === tarAlg
+    if (blobIsTar) hashBlob = false
+    async function* hashedTar() {
+      for await (const c of data) {
+        if (off) await off.update(0, c)
+        else tarHasher!.update(c)
+        yield c
+      }
     }
+    mkdirSync(target, { recursive: true })
+    const applier = new LayerApplier(target, options)
+    let entries = 0
+    for await (const entry of readTar(hashedTar())) {
+      await applier.apply(entry)
+      entries++
+    }
+    applier.finish()
+    let diffId: Digest
+    let digest: Digest | undefined
+    let tarSize: number
+    if (off) {
+      const r = await off.digests()
+      diffId = r.digests[0]!
+      tarSize = r.bytes[0]!
+      digest = wantDigest ? (blobIsTar ? diffId : r.digests[1]) : undefined
+    } else {
+      diffId = tarHasher!.digest()
+      tarSize = tarHasher!.bytes
+      digest = blobIsTar ? diffId : blobHasher?.digest()
+    }
+    if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
+      throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
+    if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId)
+      throw new DiffIdMismatchError({ expected: options.expectedDiffId, actual: diffId })
+    const result: ApplyResult = { diffId, compression, size, tarSize, entries, warnings: applier.warnings }
+    if (digest !== undefined) result.digest = digest
+    return result
+  } finally {
+    await off?.close()
   }
-  mkdirSync(target, { recursive: true })
-  const applier = new LayerApplier(target, options)
-  let entries = 0
-  for await (const entry of readTar(hashedTar())) {
-    await applier.apply(entry)
-    entries++
-  }
-  applier.finish()
-  const diffId = tarHasher.digest()
-  const digest = blobIsTar ? diffId : blobHasher?.digest()
-  if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
-    throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
-  if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId)
-    throw new DiffIdMismatchError({ expected: options.expectedDiffId, actual: diffId })
-  const result: ApplyResult = { diffId, compression, size, tarSize: tarHasher.bytes, entries, warnings: applier.warnings }
-  if (digest !== undefined) result.digest = digest
-  return result
 }
 
 /** Apply layers bottom first into one directory (what `umoci raw unpack` produces). */
