@@ -22,7 +22,14 @@ if (mode === "mixed") {
     say({ op, k })
     if (op === "put") {
       const data = blobData(k, (1 + (k % 3)) << 18)
-      await store.put(data, { digest: blobData.digest(data), size: data.length })
+      // a trickling source, like a download: kills land mid-ingest and leave partial bytes
+      async function* trickle() {
+        for (let o = 0; o < data.length; o += 32 << 10) {
+          yield data.subarray(o, o + (32 << 10))
+          await new Promise((r) => setTimeout(r, 2))
+        }
+      }
+      await store.put({ digest: blobData.digest(data), size: data.length }, trickle())
     } else if (op === "tag") await store.tag(`t${k % 7}`, target)
     else await store.gc()
   }
