@@ -15,6 +15,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   chmodSync,
   symlinkSync,
   unlinkSync,
@@ -58,7 +59,11 @@ export interface ApplyOptions {
   computeDigest?: boolean
   /** hash backend (default: @cairn/digest's WASM core) */
   hasher?: HasherBackend
-  /** hash on a worker thread, beside decompression and writes (needs @cairn/digest built: the worker loads its dist) */
+  /**
+   * hash on a worker thread, beside decompression and writes (DESIGN.md "The hot path"); the worker
+   * loads @cairn/digest's build. Default: on for a layer file of at least 16 MiB, where it pays for
+   * the worker's start; off for streams and small files.
+   */
   hashOffThread?: boolean
   /** don't chown; keep owners in the `user.rootlesscontainers` xattr as umoci does; skip device nodes. Default: not running as root */
   rootless?: boolean
@@ -126,7 +131,7 @@ export async function applyLayer(
   const tarAlg = options.expectedDiffId ? digestAlgorithm(options.expectedDiffId) : "sha256"
   const blobAlg = options.expectedDigest ? digestAlgorithm(options.expectedDigest) : "sha256"
   // Hashing on the calling thread, or on a worker (id 0: tar, id 1: blob).
-  const off = options.hashOffThread ? await OffThreadHashers.start(wantDigest ? [tarAlg, blobAlg] : [tarAlg], options.hasher) : undefined
+  const off = (options.hashOffThread ?? offThreadByDefault(source)) ? await OffThreadHashers.start(wantDigest ? [tarAlg, blobAlg] : [tarAlg], options.hasher) : undefined
   try {
     const blobHasher = wantDigest && !off ? await createHasher(blobAlg, options.hasher) : undefined
     const tarHasher = off ? undefined : await createHasher(tarAlg, options.hasher)
@@ -185,6 +190,17 @@ export async function applyLayer(
     await off?.close()
   }
 }
+
+/** A worker costs tens of milliseconds to start: worth it for big layer files only. */
+function offThreadByDefault(source: AsyncIterable<Uint8Array> | string): boolean {
+  if (typeof source !== "string") return false
+  try {
+    return statSync(source).size >= OFF_THREAD_MIN_BYTES
+  } catch {
+    return false
+  }
+}
+const OFF_THREAD_MIN_BYTES = 16 * 1024 * 1024
 
 /** Apply layers bottom first into one directory (what `umoci raw unpack` produces). */
 export async function applyLayers(

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -104,6 +105,20 @@ describe("applyLayer", () => {
     const wrong = "sha256:2222222222222222222222222222222222222222222222222222222222222222" as Digest
     const e = await applyLayer(chunked(gz), join(dir, "w"), { hashOffThread: true, expectedDiffId: wrong }).catch((x) => x)
     expect(e).toBeInstanceOf(DiffIdMismatchError)
+  })
+
+  it.skipIf(!digestBuilt)("hashes big layer files on a worker by default, through many turns of its ring, with the same digests", async () => {
+    // 24 MiB of incompressible bytes: blob and tar streams together pass ~48 MiB through an 8 MiB ring
+    const tar = rawTar([{ name: "big", body: randomBytes(24 << 20) }, { name: "small", body: "s" }])
+    const gz = gzipSync(tar, { level: 1 })
+    const f = join(dir, "big.tar.gz")
+    writeFileSync(f, gz)
+    const want = { diffId: await digestBytes(tar), digest: await digestBytes(gz), tarSize: tar.length, entries: 2 }
+    const byDefault = await applyLayer(f, join(dir, "default"), { computeDigest: true })
+    expect(byDefault).toMatchObject(want)
+    const onThread = await applyLayer(f, join(dir, "on-thread"), { computeDigest: true, hashOffThread: false })
+    expect(onThread).toMatchObject(want)
+    expect(readFileSync(join(dir, "default/big")).equals(readFileSync(join(dir, "on-thread/big")))).toBe(true)
   })
 
   it("applies zstd layers with the fzstd decoder and from a file path", async () => {
