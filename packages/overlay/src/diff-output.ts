@@ -157,6 +157,8 @@ export async function writeLayer(
   } else sink = out
 
   const flowing = pipeline(tar, hashingStream(diffHasher), comp, hashingStream(blobHasher), sink)
+  // the output can fail while produce() still runs: handled now, awaited (and reported) below
+  flowing.catch(() => undefined)
   let failure: unknown
   try {
     await produce(writer)
