@@ -2,7 +2,7 @@
 // flat form onto a rootfs. The blob digest and the diffID are both verified on the way.
 import { Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
-import { applyLayer } from "@cairn/overlay"
+import { applyLayer, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
 import type { ImageStore, LayerDescriptor } from "./store.js"
 
 export const counting = (onBytes: (n: number) => void) => {
@@ -39,11 +39,18 @@ export async function extractLayer(
     // unprivileged processes cannot write trusted.* xattrs; their (rootless) mounts read user.overlay.*
     overlay: { lowers, xattrNamespace: process.getuid?.() === 0 ? "trusted" : "user" },
     expectedDiffId: diffId,
-    expectedDigest: layer.digest
+    expectedDigest: layer.digest,
+    // both digests on the other core, beside decompression and writes, when the layer is big enough
+    hashOffThread: layer.size >= OFF_THREAD_MIN_BYTES
   })
 }
 
 export async function applyFlat(store: ImageStore, layer: LayerDescriptor, diffId: Digest, target: string): Promise<void> {
   const blob = await store.open(layer.digest)
-  await applyLayer(blob, target, { form: "flat", expectedDiffId: diffId, expectedDigest: layer.digest })
+  await applyLayer(blob, target, {
+    form: "flat",
+    expectedDiffId: diffId,
+    expectedDigest: layer.digest,
+    hashOffThread: layer.size >= OFF_THREAD_MIN_BYTES
+  })
 }

@@ -191,7 +191,10 @@ export async function applyLayer(
   }
 }
 
-/** A worker costs tens of milliseconds to start: worth it for big layer files only. */
+/** Layers at least this big hash on a worker by default: below it the worker's start (tens of ms) costs more than it saves. */
+export const OFF_THREAD_MIN_BYTES = 16 * 1024 * 1024
+
+/** Off-thread hashing by default for big layer files; callers streaming a blob of known size pass hashOffThread themselves. */
 function offThreadByDefault(source: AsyncIterable<Uint8Array> | string): boolean {
   if (typeof source !== "string") return false
   try {
@@ -200,7 +203,6 @@ function offThreadByDefault(source: AsyncIterable<Uint8Array> | string): boolean
     return false
   }
 }
-const OFF_THREAD_MIN_BYTES = 16 * 1024 * 1024
 
 /** Apply layers bottom first into one directory (what `umoci raw unpack` produces). */
 export async function applyLayers(

@@ -49,6 +49,7 @@ export {
   applyLayer,
   applyLayerEffect,
   applyLayers,
+  OFF_THREAD_MIN_BYTES,
   type OverlayFormOptions,
   rootlessOwnerXattr
 } from "./apply.js"

@@ -19,6 +19,7 @@ export const bench = command({
     hasher: { type: "string", value: "wasm|node", description: "sha256 backend: the WASM core (default) or node:crypto" },
     mode: { type: "string", value: "flat|overlay", description: "one flat rootfs (default) or one overlay-form dir per layer" },
     concurrency: { type: "string", value: "N", description: "layers extracted at once in overlay mode (default 1)" },
+    "hash-thread": { type: "string", value: "main|worker", description: "where sha256 runs (default: worker for layers >= 16 MiB, as imports do)" },
     scratch: { type: "string", value: "DIR", description: "where scratch roots go (default the temp dir)" }
   },
   args: { min: 2, max: 2 },
@@ -32,8 +33,11 @@ export const bench = command({
     if (mode !== "flat" && mode !== "overlay") throw new UsageError(`--mode must be flat or overlay, got "${mode}"`, "bench")
     const concurrency = opts["concurrency"] === undefined ? 1 : Number(opts["concurrency"])
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1`, "bench")
+    const thread = opts["hash-thread"]
+    if (thread !== undefined && thread !== "main" && thread !== "worker") throw new UsageError(`--hash-thread must be main or worker, got "${thread}"`, "bench")
     const engine = await ctx.engine()
     const report = await benchExtract(engine, image!, {
+      ...(thread === undefined ? {} : { hashOffThread: thread === "worker" }),
       runs,
       hasher,
       mode,
@@ -55,7 +59,7 @@ export const bench = command({
       f1(l.uncompressedMBps),
       l.filesPerSecond.toFixed(0),
       ms(l.split.decompression),
-      ms(l.split.hashing),
+      l.hashedOffThread ? "worker" : ms(l.split.hashing),
       ms(l.split.filesystemAndTar)
     ])
     const t = report.total
