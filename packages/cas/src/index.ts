@@ -27,6 +27,8 @@ export {
   UnsupportedLayerError
 } from "./errors.js"
 export type { FsckOptions, FsckReport } from "./fsck.js"
+export { writeFileAtomic } from "./atomicFile.js"
+export { type LockOptions, withLock } from "./lockFile.js"
 export type { GcOptions, GcReport } from "./gc.js"
 export { childrenOf, type GraphNode, type GraphSource, type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
 export { Layout, type OpenOptions } from "./layout.js"

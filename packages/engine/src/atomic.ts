@@ -1,38 +1,7 @@
-// Metadata files of the engine root: written to a temp name, fsynced, renamed, dir fsynced,
-// so a reader (or a crash) sees the old or the new document, never a torn one.
-import { randomBytes } from "node:crypto"
-import { open, readFile, rename, unlink } from "node:fs/promises"
-import { basename, dirname, join } from "node:path"
-
-export const tempName = (path: string): string =>
-  join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fd = await open(dir, "r")
-  try {
-    await fd.sync()
-  } finally {
-    await fd.close()
-  }
-}
-
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = tempName(path)
-  const fd = await open(tmp, "w", 0o644)
-  try {
-    await fd.writeFile(data)
-    await fd.sync()
-  } finally {
-    await fd.close()
-  }
-  try {
-    await rename(tmp, path)
-  } catch (e) {
-    await unlink(tmp).catch(() => {})
-    throw e
-  }
-  await fsyncDir(dirname(path))
-}
+// Metadata files of the engine root go through @cairn/cas's writeFileAtomic (temp + fsync +
+// rename + dir fsync), so a reader (or a crash) sees the old or the new document, never a torn one.
+import { readFile } from "node:fs/promises"
+import { writeFileAtomic } from "@cairn/cas"
 
 export const writeJsonAtomic = (path: string, value: unknown): Promise<void> =>
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`)
