@@ -29,13 +29,5 @@ export interface ServedEngine {
   close(): Promise<void>
 }
 
-/**
- * The engine as the service uses it: `engine.store` when the engine exposes its store, else a
- * store opened over the same root (the engine root is the OCI layout itself).
- */
-export const servedEngine = async <E extends Omit<ServedEngine, "store">>(engine: E & { readonly store?: Store }): Promise<ServedEngine> => {
-  if (engine.store !== undefined) return engine as unknown as ServedEngine
-  const { Store: CasStore } = await import("@cairn/cas")
-  const store = await CasStore.open(engine.root)
-  return new Proxy(engine, { get: (t, k) => (k === "store" ? store : Reflect.get(t, k, t)) }) as unknown as ServedEngine
-}
+/** The engine as the service uses it: its own `engine.store` serves /v2, no second Store over the root. */
+export const servedEngine = async (engine: ServedEngine): Promise<ServedEngine> => engine

@@ -1,6 +1,7 @@
 // The Promise facade: `const engine = await Engine.open({ root })`. Every method runs the
 // matching Effect of the EngineService, so both APIs share one implementation.
 import type { Readable, Writable } from "node:stream"
+import type { Store } from "@cairn/cas"
 import { Effect, Layer } from "effect"
 import type { ContainerSummary, DriverChoice } from "./containers.js"
 import type { HistoryRow, ImageInspect, ImageSummary } from "./images.js"
@@ -35,6 +36,10 @@ export class Engine {
 
   get root(): string {
     return this.service.root
+  }
+  /** The @cairn/cas store over the root (the root is the OCI layout); shared, do not close it. */
+  get store(): Store {
+    return this.service.store
   }
   on(_event: "progress", listener: ProgressListener): () => void {
     return this.service.onProgress(listener)

@@ -46,6 +46,8 @@ type Op<Args extends Array<unknown>, A> = (...args: Args) => Effect.Effect<A, En
 export interface EngineShape {
   readonly root: string
   readonly context: EngineContext
+  /** the @cairn/cas store the engine opened over its root (the root is the OCI layout) */
+  readonly store: Store
   readonly onProgress: (listener: ProgressListener) => () => void
   readonly importImage: Op<[source: string, name?: string], ImageSummary>
   readonly exportImage: Op<[image: string, dest: string], void>
@@ -122,6 +124,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
+    store: cas,
     onProgress: (l) => progress.on(l),
     importImage: lift("importImage", (source: string, name?: string) => importImage(ctx, source, name)),
     exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
