@@ -149,6 +149,8 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
     expect(events).toContain("event: progress")
     // progress events are never relabelled as lifecycle events
     expect(events).not.toMatch(/event: lifecycle\ndata: [^\n]*"phase"/)
+    // lifecycle events arrive too: the container the earlier test created, by id and name
+    expect(events).toMatch(/event: lifecycle\ndata: \{"type":"container\.created","id":"[0-9a-f]{64}","name":"c1"\}/)
   })
 
   it("sees an image pushed through /v2 as a local image the engine can run containers from", async () => {

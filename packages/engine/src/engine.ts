@@ -5,8 +5,8 @@ import type { Store } from "@cairn/cas"
 import { Effect, Layer } from "effect"
 import type { ContainerSummary, DriverChoice } from "./containers.js"
 import type { HistoryRow, ImageInspect, ImageSummary } from "./images.js"
-import type { ProgressListener } from "./progress.js"
-import { type EngineOptions, EngineService, type EngineShape, makeEngine } from "./service.js"
+import type { ProgressEvent, ProgressListener } from "./progress.js"
+import { type EngineEvent, type EngineEventListener, type EngineOptions, EngineService, type EngineShape, makeEngine } from "./service.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 import type { EngineError } from "./engineError.js"
@@ -41,8 +41,14 @@ export class Engine {
   get store(): Store {
     return this.service.store
   }
-  on(_event: "progress", listener: ProgressListener): () => void {
-    return this.service.onProgress(listener)
+  /** "progress": bytes per layer/blob; "event": lifecycle changes (EngineEvent). Returns the unsubscribe function. */
+  on(event: "progress", listener: ProgressListener): () => void
+  on(event: "event", listener: EngineEventListener): () => void
+  on(event: "progress" | "event", listener: (e: ProgressEvent | EngineEvent) => void): () => void
+  on(event: string, listener: (e: never) => void): () => void {
+    if (event === "event") return this.service.onEvent(listener as EngineEventListener)
+    if (event === "progress") return this.service.onProgress(listener as ProgressListener)
+    throw new TypeError(`unknown engine event ${JSON.stringify(event)}: "progress" or "event"`)
   }
   close(): Promise<void> {
     return this.closeScope()

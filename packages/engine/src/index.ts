@@ -1,5 +1,5 @@
 export { Engine } from "./engine.js"
-export { EngineService, type EngineOptions, type EngineShape, makeEngine } from "./service.js"
+export { type EngineEvent, type EngineEventListener, EngineService, type EngineOptions, type EngineShape, makeEngine } from "./service.js"
 export type { EngineError, EngineOwnError, LowerPackageError } from "./engineError.js"
 export * from "./errors.js"
 export type { ProgressEvent, ProgressListener } from "./progress.js"

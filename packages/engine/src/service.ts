@@ -10,6 +10,7 @@ import {
   type ContainerSummary,
   createContainer,
   type DriverChoice,
+  findContainer,
   listContainers,
   mountContainer,
   mountDriverName,
@@ -21,11 +22,22 @@ import type { EngineContext } from "./context.js"
 import type { EngineError } from "./engineError.js"
 import { EngineIOError } from "./errors.js"
 import { exportImage, importImage } from "./importExport.js"
-import { type HistoryRow, history, type ImageInspect, type ImageSummary, inspectImage, listImages, tagImage, untagImage } from "./images.js"
+import {
+  findImage,
+  type HistoryRow,
+  history,
+  type ImageInspect,
+  type ImageSummary,
+  inspectImage,
+  listImages,
+  tagImage,
+  untagImage
+} from "./images.js"
 import { type InfoReport, info } from "./info.js"
 import { applyFlat, extractLayer } from "./layers.js"
 import { ProgressEmitter, type ProgressListener } from "./progress.js"
 import { removeImage } from "./removeImage.js"
+import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
 import { type DiskUsage, df, type FsckResult, fsck, type PruneResult, prune } from "./space.js"
@@ -41,6 +53,46 @@ export interface EngineOptions {
   readonly concurrency?: number
 }
 
+/**
+ * A lifecycle change of the root, for watchers such as the API's /events stream (ENGINE.md
+ * "Lifecycle events"). `id` is the image's manifest digest or the container's id; `name` the
+ * image name (name:tag) or container name concerned.
+ */
+export interface EngineEvent {
+  readonly type:
+    | "image.imported"
+    | "image.tagged"
+    | "image.removed"
+    | "container.created"
+    | "container.mounted"
+    | "container.unmounted"
+    | "container.committed"
+    | "container.removed"
+  readonly id: string
+  readonly name?: string
+}
+
+export type EngineEventListener = (e: EngineEvent) => void
+
+/** Synchronous fan-out; a listener that throws is skipped, never fails the operation that emitted. */
+class EventListeners {
+  private readonly listeners = new Set<EngineEventListener>()
+  on(listener: EngineEventListener): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+  emit(type: EngineEvent["type"], id: string, name?: string): void {
+    const e: EngineEvent = name === undefined || name === "" ? { type, id } : { type, id, name }
+    for (const l of this.listeners) {
+      try {
+        l(e)
+      } catch {}
+    }
+  }
+}
+
 type Op<Args extends Array<unknown>, A> = (...args: Args) => Effect.Effect<A, EngineError>
 
 export interface EngineShape {
@@ -49,6 +101,8 @@ export interface EngineShape {
   /** the @cairn/cas store the engine opened over its root (the root is the OCI layout) */
   readonly store: Store
   readonly onProgress: (listener: ProgressListener) => () => void
+  /** lifecycle events (EngineEvent), emitted after the operation succeeded */
+  readonly onEvent: (listener: EngineEventListener) => () => void
   readonly importImage: Op<[source: string, name?: string], ImageSummary>
   readonly exportImage: Op<[image: string, dest: string], void>
   readonly listImages: Op<[], Array<ImageSummary>>
@@ -121,36 +175,87 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
   await reconcileMounts(ctx)
 
   const lift = lifter(layout.root)
+  const events = new EventListeners()
+  // what an event names is looked up around the operation; a failed lookup only drops the event
+  const imageDigest = (input: string) => findImage(ctx, input).then((i) => i.descriptor.digest as string, () => undefined)
+  const container = (idOrName: string) => findContainer(ctx, idOrName).catch(() => undefined)
+  const named = (name: string | undefined) => {
+    if (name === undefined) return undefined
+    try {
+      return normalizeName(name)
+    } catch {
+      return undefined
+    }
+  }
+  const imported = (s: ImageSummary, name?: string): ImageSummary => {
+    events.emit("image.imported", s.digest, named(name) ?? s.names[0])
+    return s
+  }
+  const onContainer = async <A>(type: EngineEvent["type"], idOrName: string, f: () => Promise<A>): Promise<A> => {
+    const before = await container(idOrName)
+    const r = await f()
+    const c = before ?? (await container(idOrName))
+    if (c !== undefined) events.emit(type, c.id, c.name)
+    return r
+  }
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
     store: cas,
     onProgress: (l) => progress.on(l),
-    importImage: lift("importImage", (source: string, name?: string) => importImage(ctx, source, name)),
+    onEvent: (l) => events.on(l),
+    importImage: lift("importImage", async (source: string, name?: string) => imported(await importImage(ctx, source, name), name)),
     exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
     history: lift("history", (image: string) => history(ctx, image)),
-    tag: lift("tag", (image: string, name: string) => tagImage(ctx, image, name)),
-    untag: lift("untag", (name: string) => untagImage(ctx, name)),
-    removeImage: lift("removeImage", (image: string, o?: { force?: boolean }) => removeImage(ctx, image, o)),
+    tag: lift("tag", async (image: string, name: string) => {
+      await tagImage(ctx, image, name)
+      const digest = await imageDigest(name)
+      if (digest !== undefined) events.emit("image.tagged", digest, named(name))
+    }),
+    untag: lift("untag", async (name: string) => {
+      const digest = await imageDigest(name)
+      await untagImage(ctx, name)
+      if (digest !== undefined) events.emit("image.removed", digest, named(name))
+    }),
+    removeImage: lift("removeImage", async (image: string, o?: { force?: boolean }) => {
+      const digest = await imageDigest(image)
+      const r = await removeImage(ctx, image, o)
+      const name = named(image)
+      const id = digest ?? r.deleted[0]
+      if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
+      return r
+    }),
     unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir)),
     bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
     listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
-    flatten: lift("flatten", (image: string, name: string) => flatten(ctx, image, name)),
+    flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
     exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
     analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => pull(ctx, ref, name, o)),
+    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await pull(ctx, ref, name, o), name)),
     push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
-    copy: lift("copy", (src: string, dst: string) => copy(ctx, src, dst)),
-    createContainer: lift("createContainer", (image: string, o?: { name?: string }) => createContainer(ctx, image, o)),
+    copy: lift("copy", async (src: string, dst: string) => {
+      const r = await copy(ctx, src, dst)
+      if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
+      return r
+    }),
+    createContainer: lift("createContainer", async (image: string, o?: { name?: string }) => {
+      const c = await createContainer(ctx, image, o)
+      events.emit("container.created", c.id, c.name)
+      return c
+    }),
     listContainers: lift("listContainers", () => listContainers(ctx)),
-    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice }) => mountContainer(ctx, id, o?.driver)),
-    unmountContainer: lift("unmountContainer", (id: string) => unmountContainer(ctx, id)),
+    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice }) =>
+      onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver))
+    ),
+    unmountContainer: lift("unmountContainer", (id: string) => onContainer("container.unmounted", id, () => unmountContainer(ctx, id))),
     diffContainer: lift("diffContainer", (id: string) => diffContainer(ctx, id)),
-    commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) => commitContainer(ctx, id, o)),
-    removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => removeContainer(ctx, id, o)),
+    commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) =>
+      onContainer("container.committed", id, () => commitContainer(ctx, id, o))
+    ),
+    removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => onContainer("container.removed", id, () => removeContainer(ctx, id, o))),
     df: lift("df", () => df(ctx)),
     prune: lift("prune", (o?: { dryRun?: boolean }) => prune(ctx, o)),
     fsck: lift("fsck", (o?: { repair?: boolean }) => fsck(ctx, o)),
