@@ -94,13 +94,34 @@ export function ensureSnapshot(
   const key = `${ctx.layout.root}\0${chainId}`
   const running = inFlight.get(key)
   if (running !== undefined) return running.then(() => false)
-  // lowers (top first) let a hardlink to a file of a lower layer be copied from there
+  // lowers (top first) let a hardlink to a file of a lower layer be copied from there, and give a
+  // parent directory the layer doesn't list its lower metadata: so a layer is applied only once
+  // the snapshot below it exists (containerd's unpacker also applies in order)
   const lowers = lowerDirs(ctx.layout, chain.slice(0, index))
-  const p = extractOnce(ctx, layers[index]!, diffIds[index]!, chainId, index > 0 ? chain[index - 1] : undefined, ref, lowers).finally(() =>
-    inFlight.delete(key)
-  )
+  const below = index > 0 ? parentSnapshot(ctx, layers, diffIds, index - 1, chain[index - 1]!, ref) : Promise.resolve()
+  const p = below
+    .then(() => extractOnce(ctx, layers[index]!, diffIds[index]!, chainId, index > 0 ? chain[index - 1] : undefined, ref, lowers))
+    .finally(() => inFlight.delete(key))
   inFlight.set(key, p)
   return p
+}
+
+/** Waits for the snapshot below a layer: already there, being extracted, or extracted now (its blob is in the store). */
+async function parentSnapshot(
+  ctx: SnapshotContext,
+  layers: ReadonlyArray<LayerDescriptor>,
+  diffIds: ReadonlyArray<Digest>,
+  index: number,
+  chainId: Digest,
+  ref: string | undefined
+): Promise<void> {
+  const running = inFlight.get(`${ctx.layout.root}\0${chainId}`)
+  if (running !== undefined) {
+    await running
+    return
+  }
+  if ((await readSnapshotMeta(ctx.layout, chainId)) !== undefined) return
+  await ensureSnapshot(ctx, layers, diffIds, index, ref)
 }
 
 async function extractOnce(

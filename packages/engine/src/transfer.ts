@@ -56,9 +56,21 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
       }
       return
     }
+    complete.add(desc.digest)
     const ids = await diffIds
-    for (const [i, l] of layers.entries()) if (l.digest === desc.digest) await ensureSnapshot(ctx, layers, ids, i, input)
+    // layers are applied in order (each over the snapshot below it), each as soon as its blob and
+    // everything below are in, while later blobs still download
+    applied = applied.then(async () => {
+      while (next < layers.length && complete.has(layers[next]!.digest)) {
+        await ensureSnapshot(ctx, layers, ids, next, input)
+        next++
+      }
+    })
+    await applied
   }
+  const complete = new Set<string>()
+  let next = 0
+  let applied: Promise<void> = Promise.resolve()
   let addLease: (more: ReadonlyArray<Digest>) => Promise<void> = async () => {}
   const pinned: Reference = { ...resolved.reference, digest: resolved.manifest.digest }
   return ctx.store.withLease((lease) => withSnapshotLease(ctx.layout, [], async (add) => {

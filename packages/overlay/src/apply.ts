@@ -334,9 +334,40 @@ class LayerApplier {
     if (h.type !== "file") this.metadata(h, abs, comps, undefined)
   }
 
-  /** Create missing parent directories (0755, as umoci's MkdirAll) below the root. */
+  /**
+   * Create missing parent directories below the root: 0755 root-owned as umoci's MkdirAll, except
+   * in overlay form, where a parent that a lower layer has is created with that directory's mode,
+   * owner and times — this layer's copy shadows the lower one in the mount, and must not change
+   * what the container sees (containerd's mkparent does the same).
+   */
   private ensureDir(parent: Buffer[], h: TarHeader) {
     if (this.root.isKnownDir(parent)) return
+    if (this.form === "overlay" && (this.options.overlay?.lowers?.length ?? 0) > 0) {
+      for (let i = 1; i <= parent.length; i++) {
+        const sub = parent.slice(0, i)
+        if (this.root.isKnownDir(sub)) continue
+        const abs = this.root.abs(sub)
+        let present = false
+        try {
+          present = lstatSync(abs).isDirectory()
+        } catch {}
+        if (!present) {
+          try {
+            mkdirSync(abs, { mode: 0o755 })
+            const st = this.lowerDir(sub)
+            if (st !== undefined) {
+              if (!this.rootless) lchownSync(abs, st.uid, st.gid)
+              chmodSync(abs, st.mode & 0o7777)
+              this.parentTimes.set(key(sub), { abs, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 })
+            }
+          } catch (e) {
+            if (errno(e) !== "EEXIST") this.fail(h, "creating parent directories", e)
+          }
+        }
+        this.root.knowDir(sub)
+      }
+      return
+    }
     try {
       mkdirSync(this.root.abs(parent), { recursive: true, mode: 0o755 })
     } catch (e) {
@@ -424,6 +455,18 @@ class LayerApplier {
     if (key(comps) === key([...lparent, lc.at(-1)!])) return // a link to itself: already there
     this.replace(abs)
     linkSync(linkAbs, abs)
+  }
+
+  /** The topmost lower layer's directory at `comps` (overlay form), if one has it. */
+  private lowerDir(comps: Buffer[]): Stats | undefined {
+    for (const lower of this.options.overlay?.lowers ?? []) {
+      try {
+        const st = lstatSync(new RootPath(lower).abs(comps))
+        if (st.isDirectory()) return st
+        return undefined // a file or whiteout above hides any deeper directory
+      } catch {}
+    }
+    return undefined
   }
 
   /** Overlay form: a hardlink to a file of a lower layer becomes a copy of it in this layer. */

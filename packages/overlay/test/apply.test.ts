@@ -121,6 +121,24 @@ describe("applyLayer", () => {
     expect(readFileSync(join(dir, "default/big")).equals(readFileSync(join(dir, "on-thread/big")))).toBe(true)
   })
 
+  it("overlay form: a parent a layer does not list keeps the lower directory's mode, owner and mtime", async () => {
+    const lower = join(dir, "lower")
+    await applyLayer(chunked(rawTar([{ name: "tmp/", type: "5", mode: 0o1777, uid: 7, gid: 8, mtime: 1_400_000_000 }])), lower, {
+      form: "overlay"
+    })
+    const upper = join(dir, "upper")
+    // only tmp/new is in the layer: tmp/ itself is an implicit parent
+    await applyLayer(chunked(rawTar([{ name: "tmp/new", body: "x" }])), upper, { form: "overlay", overlay: { lowers: [lower] } })
+    const st = lstatSync(join(upper, "tmp"))
+    expect(st.mode & 0o7777).toBe(0o1777)
+    expect([st.uid, st.gid]).toEqual([7, 8])
+    expect(Math.round(st.mtimeMs / 1000)).toBe(1_400_000_000)
+    // without lowers (flat form or a base layer) an implicit parent is 0755, as umoci's MkdirAll
+    const base = join(dir, "base")
+    await applyLayer(chunked(rawTar([{ name: "srv/x", body: "x" }])), base, { form: "overlay" })
+    expect(lstatSync(join(base, "srv")).mode & 0o7777).toBe(0o755)
+  })
+
   it("applies zstd layers with the fzstd decoder and from a file path", async () => {
     const tar = rawTar([{ name: "z/file", body: "zstd body" }])
     const f = join(dir, "layer.tar.zst")

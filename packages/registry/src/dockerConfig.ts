@@ -105,6 +105,8 @@ export function runCredentialHelper(
         reject(new AuthError({ registry, reason: `${program} get printed something that is not JSON` }))
       }
     })
+    // a helper may exit without reading its input (EPIPE): its exit status and output decide, above
+    child.stdin.on("error", () => undefined)
     child.stdin.end(server)
   })
 }
