@@ -1,10 +1,10 @@
 // Freezes the cairn packages a run measures: copies each workspace package's package.json and
-// dist/ (plus the worker scripts) into one directory, so that a rebuild of packages/*/dist by
+// published files (dist/, overlay's worker/; plus the bench's own worker scripts) into one directory, so that a rebuild of packages/*/dist by
 // someone's `npm test` in the middle of a run cannot change the code being timed.
 // Third-party modules (effect, hash-wasm, ...) still resolve from the repo's node_modules above.
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { cp, mkdir, readdir } from "node:fs/promises"
+import { cp, mkdir, readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { benchDir } from "./corpus.mjs"
@@ -22,7 +22,12 @@ export async function freezeCairn(root) {
     const dest = join(root, "node_modules", "@cairn", name)
     await mkdir(dest, { recursive: true })
     await cp(join(src, "package.json"), join(dest, "package.json"))
-    await cp(join(src, "dist"), join(dest, "dist"), { recursive: true })
+    // what the package publishes (its `files`): dist/, and e.g. overlay's worker/ scripts
+    const { files = ["dist"] } = JSON.parse(await readFile(join(src, "package.json"), "utf8"))
+    for (const f of files) {
+      if (f.startsWith("!") || f.includes("*") || !existsSync(join(src, f))) continue
+      await cp(join(src, f), join(dest, f), { recursive: true })
+    }
     packages.push(name)
   }
   for (const f of ["worker.mjs", "pull.mjs"]) await cp(join(benchDir, "src", f), join(root, f))
