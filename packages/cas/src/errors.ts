@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** A directory that is not (or not yet) a usable OCI image layout. */
 export class LayoutError extends Data.TaggedError("LayoutError")<{

@@ -1,7 +1,10 @@
 // Decoding of OCI / Docker documents from their exact bytes (the digest is over those bytes, never
 // over a re-serialization: descriptor.md "Digests").
 import { type Digest, digestAlgorithm, digestBytes } from "@cairn/digest"
-import { Effect, Result, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { decodeData, Descriptor } from "./descriptor.js"
 import { DockerManifest, DockerManifestList } from "./docker.js"
 import { ImageConfig } from "./imageConfig.js"

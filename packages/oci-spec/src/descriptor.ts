@@ -1,6 +1,6 @@
 // Content descriptors (image-spec descriptor.md) and the field schemas every document shares.
 import { type Digest, parseDigest } from "@cairn/digest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Platform } from "./platform.js"
 
 /**

@@ -1,6 +1,6 @@
 // Docker image manifest v2 schema 2 and manifest list (distribution "manifest-v2-2"),
 // and lossless conversion to and from the OCI forms.
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Descriptor, openStruct } from "./descriptor.js"
 import type { ImageIndex } from "./imageIndex.js"
 import type { ImageManifest } from "./imageManifest.js"

@@ -1,5 +1,5 @@
 // Image configuration (image-spec config.md).
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { DigestString, openStruct } from "./descriptor.js"
 
 // Docker writes `null` for empty maps/lists in configs (e.g. "Volumes": null); accept it as the spec's

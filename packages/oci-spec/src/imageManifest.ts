@@ -1,5 +1,5 @@
 // Image manifest (image-spec manifest.md).
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Annotations, Descriptor, MediaTypeString, openStruct } from "./descriptor.js"
 import { OciMediaType } from "./mediaTypes.js"
 

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** The document kinds this package decodes; used in errors and by {@link decodeDocument}. */
 export type DocumentKind =

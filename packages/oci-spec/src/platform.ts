@@ -1,5 +1,6 @@
 // Platforms (image-index.md "platform") and containerd-style normalization and matching.
-import { Data, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 
 export const Platform = Schema.StructWithRest(
   Schema.Struct({
