@@ -57,7 +57,7 @@ export class LockTimeoutError extends Data.TaggedError("LockTimeoutError")<{
   readonly waitedMs: number
 }> {
   override get message() {
-    return `lock ${this.path} still held by ${this.holder || "an unknown process"} after ${this.waitedMs} ms`
+    return `lock ${this.path} still held by ${this.holder || "an unknown process"} after ${this.waitedMs} ms: is that process stuck? (a dead holder's lock is broken automatically)`
   }
 }
 

@@ -24,7 +24,6 @@ import type {
   ImageNotFoundError,
   InvalidReferenceError,
   InvalidSourceError,
-  LockTimeoutError,
   PathNotFoundInImageError,
   SnapshotError,
   UnsupportedImageError
@@ -42,7 +41,6 @@ export type EngineOwnError =
   | InvalidReferenceError
   | InvalidSourceError
   | SnapshotError
-  | LockTimeoutError
   | EngineIOError
   | UnsupportedImageError
   | PathNotFoundInImageError

@@ -94,16 +94,8 @@ export class SnapshotError extends Data.TaggedError("SnapshotError")<{
   }
 }
 
-/** A cross-process lock of the engine root could not be taken in time. */
-export class LockTimeoutError extends Data.TaggedError("LockTimeoutError")<{
-  readonly path: string
-  readonly holder: string
-  readonly waitedMs: number
-}> {
-  override get message() {
-    return `lock ${this.path} still held by ${this.holder || "an unknown process"} after ${this.waitedMs} ms: is another cairn command stuck?`
-  }
-}
+/** A cross-process lock of the engine root could not be taken in time: the store's error, one class for both. */
+export { LockTimeoutError } from "@cairn/cas"
 
 /** A filesystem operation of the engine itself failed. */
 export class EngineIOError extends Data.TaggedError("EngineIOError")<{
