@@ -5,7 +5,6 @@ import { createReadStream } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Store } from "@cairn/cas"
 import { type Algorithm, type Digest, type Hasher, type HasherBackend, nodeBackend, wasmBackend } from "@cairn/digest"
 import { applyLayer, decompress, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
 import type { Engine } from "./engine.js"
@@ -119,8 +118,8 @@ export async function benchExtract(engine: Engine, image: string, options: Bench
   const mode = options.mode ?? "flat"
   const concurrency = mode === "overlay" ? Math.max(1, Math.floor(options.concurrency ?? 1)) : 1
   const info = await engine.inspectImage(image)
-  const store = await Store.open(engine.root, { create: false })
-  const blobPath = (d: Digest) => join(engine.root, "blobs", d.slice(0, d.indexOf(":")), d.slice(d.indexOf(":") + 1))
+  const store = engine.store
+  const blobPath = (d: Digest) => store.layout.blobPath(d)
   for (const l of info.layers) if (!(await store.has(l.digest))) throw new Error(`layer ${l.digest} of ${image} is not in the store`)
 
   const offThread = (size: number) => options.hashOffThread ?? size >= OFF_THREAD_MIN_BYTES
