@@ -28,6 +28,3 @@ export interface ServedEngine {
   readFile?(image: string, path: string): Promise<Readable>
   close(): Promise<void>
 }
-
-/** The engine as the service uses it: its own `engine.store` serves /v2, no second Store over the root. */
-export const servedEngine = async (engine: ServedEngine): Promise<ServedEngine> => engine

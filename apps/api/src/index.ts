@@ -1,5 +1,5 @@
 export { createServer, type CairnServer, type ServerAddress, type ServerOptions } from "./server.js"
-export { type ServedEngine, servedEngine } from "./engineApi.js"
+export type { ServedEngine } from "./engineApi.js"
 export { ApiError, BodyTooLargeError, DistributionError, type DistributionCode } from "./errors.js"
 export { isRepositoryName, isTag } from "./names.js"
 export { openApiDocument } from "./openapi.js"

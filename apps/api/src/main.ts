@@ -1,7 +1,6 @@
 // The `cairn-api` binary: one engine root served over HTTP until SIGINT/SIGTERM.
 import { readFile } from "node:fs/promises"
 import { Engine } from "@cairn/engine"
-import { servedEngine } from "./engineApi.js"
 import { createServer } from "./server.js"
 
 export interface CliOptions {
@@ -103,7 +102,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     process.stderr.write(`cairn-api: cannot open the engine root${opts.root ? ` ${opts.root}` : ""}: ${(e as Error).message}\n`)
     return 1
   }
-  const server = createServer(await servedEngine(engine), {
+  const server = createServer(engine, {
     host: opts.host,
     port: opts.port,
     readOnly: opts.readOnly,

@@ -4,7 +4,6 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Engine } from "@cairn/engine"
-import { servedEngine } from "../src/engineApi.js"
 import { type CairnServer, createServer, type ServerOptions } from "../src/server.js"
 import { tempDir } from "./fixtures.js"
 
@@ -41,7 +40,7 @@ export interface EngineServer {
 export const startEngineServer = async (options: ServerOptions = {}): Promise<EngineServer> => {
   const root = await tempDir("cairn-api-engine-")
   const engine = await Engine.open({ root })
-  const server = createServer(await servedEngine(engine), options)
+  const server = createServer(engine, options)
   const { url, port } = await server.listen()
   return {
     root,
