@@ -24,13 +24,13 @@ import {
   type Stats,
   copyFileSync
 } from "node:fs"
-import { createHasher, type Digest, digestAlgorithm, type HasherBackend } from "@cairn/digest"
+import { type Algorithm, createHasher, type Digest, digestAlgorithm, type HasherBackend } from "@cairn/digest"
 import { Effect } from "effect"
 import { type Compression, decompress, type ZstdDecoder } from "./compression.js"
 import { ApplyEntryError, DiffIdMismatchError, LayerDigestMismatchError, showPath, UnsafeEntryError } from "./errors.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
-import { OffThreadHashers } from "./offthread.js"
+import { OffThreadHasher } from "./offthread.js"
 import { readTar, type TarEntry } from "./tar/reader.js"
 import { classifyWhiteout, type OverlayXattrNamespace, overlayOpaqueXattr, overlayWhiteoutXattr, ROOTLESS_XATTR } from "./whiteout.js"
 import { setXattrs } from "./xattr.js"
@@ -130,18 +130,25 @@ export async function applyLayer(
   const wantDigest = options.computeDigest === true || options.expectedDigest !== undefined
   const tarAlg = options.expectedDiffId ? digestAlgorithm(options.expectedDiffId) : "sha256"
   const blobAlg = options.expectedDigest ? digestAlgorithm(options.expectedDigest) : "sha256"
-  // Hashing on the calling thread, or on a worker (id 0: tar, id 1: blob).
-  const off = (options.hashOffThread ?? offThreadByDefault(source)) ? await OffThreadHashers.start(wantDigest ? [tarAlg, blobAlg] : [tarAlg], options.hasher) : undefined
+  // Hashing on the calling thread, or each digest on its own worker (the two chains run at once).
+  const offThread = options.hashOffThread ?? offThreadByDefault(source)
+  const workers: OffThreadHasher[] = []
+  const startWorker = async (alg: Algorithm) => {
+    const w = await OffThreadHasher.start(alg, options.hasher)
+    workers.push(w)
+    return w
+  }
   try {
-    const blobHasher = wantDigest && !off ? await createHasher(blobAlg, options.hasher) : undefined
-    const tarHasher = off ? undefined : await createHasher(tarAlg, options.hasher)
+    const [offTar, offBlob] = offThread ? await Promise.all([startWorker(tarAlg), wantDigest ? startWorker(blobAlg) : undefined]) : []
+    const blobHasher = wantDigest && !offBlob ? await createHasher(blobAlg, options.hasher) : undefined
+    const tarHasher = offTar ? undefined : await createHasher(tarAlg, options.hasher)
     let size = 0
     let hashBlob = wantDigest
     async function* counted() {
       for await (const c of toSource(source)) {
         size += c.byteLength
         if (hashBlob) {
-          if (off) await off.update(1, c)
+          if (offBlob) await offBlob.update(c)
           else blobHasher!.update(c)
         }
         yield c
@@ -153,7 +160,7 @@ export async function applyLayer(
     if (blobIsTar) hashBlob = false
     async function* hashedTar() {
       for await (const c of data) {
-        if (off) await off.update(0, c)
+        if (offTar) await offTar.update(c)
         else tarHasher!.update(c)
         yield c
       }
@@ -167,18 +174,16 @@ export async function applyLayer(
     }
     applier.finish()
     let diffId: Digest
-    let digest: Digest | undefined
     let tarSize: number
-    if (off) {
-      const r = await off.digests()
-      diffId = r.digests[0]!
-      tarSize = r.bytes[0]!
-      digest = wantDigest ? (blobIsTar ? diffId : r.digests[1]) : undefined
-    } else {
+    if (offTar) ({ digest: diffId, bytes: tarSize } = await offTar.digest())
+    else {
       diffId = tarHasher!.digest()
       tarSize = tarHasher!.bytes
-      digest = blobIsTar ? diffId : blobHasher?.digest()
     }
+    let digest: Digest | undefined
+    if (blobIsTar) digest = diffId
+    else if (offBlob) digest = (await offBlob.digest()).digest
+    else digest = blobHasher?.digest()
     if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
       throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
     if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId)
@@ -187,7 +192,7 @@ export async function applyLayer(
     if (digest !== undefined) result.digest = digest
     return result
   } finally {
-    await off?.close()
+    await Promise.all(workers.map((w) => w.close()))
   }
 }
 

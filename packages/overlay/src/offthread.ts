@@ -7,28 +7,30 @@ const RING = 8 * 1024 * 1024
 const PIECE = 1024 * 1024
 
 /**
- * Several digests computed on a worker thread, so hashing (WASM by default) runs on the other
- * core beside decompression and file writes (DESIGN.md, "The hot path"). Chunks are copied into
- * a fixed SharedArrayBuffer ring and the worker hashes them in place; the producer waits only
- * when the ring is full. No allocation per chunk, so memory stays flat whatever the layer size.
+ * One digest computed on its own worker thread, so hashing (WASM by default) runs beside
+ * decompression and file writes (DESIGN.md, "The hot path"). applyLayer starts one per digest:
+ * the blob digest and the diffID are two independent sha256 chains, and on separate workers they
+ * run at the same time instead of one after the other. Chunks are copied into a fixed
+ * SharedArrayBuffer ring and the worker hashes them in place; the producer waits only when the
+ * ring is full. No allocation per chunk, so memory stays flat whatever the layer size.
  */
-export class OffThreadHashers {
+export class OffThreadHasher {
   /** bytes written into the ring / bytes the worker has hashed, since the start */
   private head = 0
   private tail = 0
   private waiting: Array<() => void> = []
   private failure: Error | undefined
-  private result: { resolve: (r: { digests: Digest[]; bytes: number[] }) => void; reject: (e: Error) => void } | undefined
+  private result: { resolve: (r: { digest: Digest; bytes: number }) => void; reject: (e: Error) => void } | undefined
 
   private constructor(
     private readonly worker: Worker,
     private readonly ring: Uint8Array
   ) {
-    worker.on("message", (m: { type: string; bytes?: number }) => {
+    worker.on("message", (m: { type: string; bytes?: number; digest?: Digest }) => {
       if (m.type === "ack") {
         this.tail += m.bytes as number
         this.wake()
-      } else if (m.type === "digests") this.result?.resolve(m as unknown as { digests: Digest[]; bytes: number[] })
+      } else if (m.type === "digest") this.result?.resolve({ digest: m.digest as Digest, bytes: m.bytes as number })
     })
     worker.on("error", (e) => {
       this.failure = e
@@ -37,10 +39,10 @@ export class OffThreadHashers {
     })
   }
 
-  static async start(algorithms: readonly Algorithm[], backend?: HasherBackend): Promise<OffThreadHashers> {
+  static async start(algorithm: Algorithm, backend?: HasherBackend): Promise<OffThreadHasher> {
     const ring = new SharedArrayBuffer(RING)
     const worker = new Worker(new URL("../worker/hash-worker.mjs", import.meta.url), {
-      workerData: { algorithms, backend: backend?.name ?? "wasm", ring },
+      workerData: { algorithm, backend: backend?.name ?? "wasm", ring },
       // A fresh loader: the worker imports @cairn/digest's build, whatever flags the parent runs with.
       execArgv: []
     })
@@ -48,7 +50,7 @@ export class OffThreadHashers {
       worker.once("message", () => resolve())
       worker.once("error", reject)
     })
-    return new OffThreadHashers(worker, new Uint8Array(ring))
+    return new OffThreadHasher(worker, new Uint8Array(ring))
   }
 
   private wake() {
@@ -57,30 +59,24 @@ export class OffThreadHashers {
     for (const w of ws) w()
   }
 
-  private post(id: number, chunk: Uint8Array) {
-    const at = this.head % RING
-    this.ring.set(chunk, at)
-    this.head += chunk.byteLength
-    this.worker.postMessage({ type: "chunk", id, at, length: chunk.byteLength })
-  }
-
-  async update(id: number, chunk: Uint8Array): Promise<void> {
+  async update(chunk: Uint8Array): Promise<void> {
     for (let off = 0; off < chunk.byteLength; ) {
       if (this.failure) throw this.failure
-      // a piece never crosses the end of the ring, so the worker always reads one contiguous view;
-      // the blob and tar producers interleave across awaits, so size the piece after any wait
-      const size = () => Math.min(chunk.byteLength - off, PIECE, RING - (this.head % RING))
-      while (this.head + size() - this.tail > RING && !this.failure) await new Promise<void>((r) => this.waiting.push(r))
+      // a piece never crosses the end of the ring, so the worker always reads one contiguous view
+      const n = Math.min(chunk.byteLength - off, PIECE, RING - (this.head % RING))
+      while (this.head + n - this.tail > RING && !this.failure) await new Promise<void>((r) => this.waiting.push(r))
       if (this.failure) throw this.failure
-      const n = size()
-      this.post(id, chunk.subarray(off, off + n))
+      const at = this.head % RING
+      this.ring.set(chunk.subarray(off, off + n), at)
+      this.head += n
+      this.worker.postMessage({ type: "chunk", at, length: n })
       off += n
     }
   }
 
-  async digests(): Promise<{ digests: Digest[]; bytes: number[] }> {
+  async digest(): Promise<{ digest: Digest; bytes: number }> {
     if (this.failure) throw this.failure
-    const p = new Promise<{ digests: Digest[]; bytes: number[] }>((resolve, reject) => (this.result = { resolve, reject }))
+    const p = new Promise<{ digest: Digest; bytes: number }>((resolve, reject) => (this.result = { resolve, reject }))
     this.worker.postMessage({ type: "digest" })
     return p
   }

@@ -105,10 +105,13 @@ describe("applyLayer", () => {
     const wrong = "sha256:2222222222222222222222222222222222222222222222222222222222222222" as Digest
     const e = await applyLayer(chunked(gz), join(dir, "w"), { hashOffThread: true, expectedDiffId: wrong }).catch((x) => x)
     expect(e).toBeInstanceOf(DiffIdMismatchError)
+    const eBlob = await applyLayer(chunked(gz), join(dir, "wb"), { hashOffThread: true, expectedDigest: wrong }).catch((x) => x)
+    expect(eBlob).toBeInstanceOf(LayerDigestMismatchError)
+    expect(eBlob.actual).toBe(await digestBytes(gz))
   })
 
   it.skipIf(!digestBuilt)("hashes big layer files on a worker by default, through many turns of its ring, with the same digests", async () => {
-    // 24 MiB of incompressible bytes: blob and tar streams together pass ~48 MiB through an 8 MiB ring
+    // 24 MiB of incompressible bytes: the blob and the tar stream each pass ~24 MiB through their worker's 8 MiB ring
     const tar = rawTar([{ name: "big", body: randomBytes(24 << 20) }, { name: "small", body: "s" }])
     const gz = gzipSync(tar, { level: 1 })
     const f = join(dir, "big.tar.gz")

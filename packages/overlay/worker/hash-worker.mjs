@@ -1,4 +1,4 @@
-// Hashes byte streams off the main thread for applyLayer's `hashOffThread` option: the parent
+// Hashes one byte stream off the main thread for applyLayer's `hashOffThread` option: the parent
 // copies chunks into a shared ring and names them by offset; we hash them in place and ack.
 // Plain JS beside src/ and dist/ so the same file serves tests (src) and builds (dist).
 import { parentPort, workerData } from "node:worker_threads"
@@ -6,13 +6,13 @@ import { createHasher, nodeBackend, wasmBackend } from "@cairn/digest"
 
 const backend = workerData.backend === "node" ? nodeBackend : wasmBackend
 const ring = new Uint8Array(workerData.ring)
-const hashers = await Promise.all(workerData.algorithms.map((a) => createHasher(a, backend)))
+const hasher = await createHasher(workerData.algorithm, backend)
 parentPort.on("message", (m) => {
   if (m.type === "chunk") {
-    hashers[m.id].update(ring.subarray(m.at, m.at + m.length))
+    hasher.update(ring.subarray(m.at, m.at + m.length))
     parentPort.postMessage({ type: "ack", bytes: m.length })
   } else if (m.type === "digest") {
-    parentPort.postMessage({ type: "digests", digests: hashers.map((h) => h.digest()), bytes: hashers.map((h) => h.bytes) })
+    parentPort.postMessage({ type: "digest", digest: hasher.digest(), bytes: hasher.bytes })
   }
 })
 parentPort.postMessage({ type: "ready" })
