@@ -112,9 +112,14 @@ export class ToolMissingError extends Data.TaggedError("ToolMissingError")<{
 export class MountFailedError extends Data.TaggedError("MountFailedError")<{
   readonly driver: string
   readonly target: string
+  /** What was run: a mount(8) command line, or the mount(2) call the helper made. */
   readonly command: string
+  /** The program's exit status; 32 (mount(8)'s "mount failure") when mount(2) itself returned an error. */
   readonly exitCode: number
+  /** What the program printed, or for mount(2) the errno text ("Invalid argument"). */
   readonly stderr: string
+  /** The errno name ("EINVAL", "EBUSY") when mount(2) was called directly (the helper). */
+  readonly errno?: string | undefined
   /** The latest overlayfs line of the kernel log, when readable: usually the real reason. */
   readonly kernelLog?: string | undefined
 }> {
@@ -124,7 +129,31 @@ export class MountFailedError extends Data.TaggedError("MountFailedError")<{
       : this.kernelLog !== undefined
         ? ` (kernel log: "${this.kernelLog}")`
         : " (see dmesg for the kernel's reason)"
+    if (this.errno !== undefined) {
+      const call = this.command.length > 300 ? `${this.command.slice(0, 300)}…` : this.command
+      return `${this.driver} mount at ${this.target} failed: ${call}: ${this.errno} (${this.stderr.trim()})${hint}`
+    }
     return `${this.driver} mount at ${this.target} failed with exit code ${this.exitCode}: ${this.stderr.trim() || "no output"}${hint}`
+  }
+}
+
+/**
+ * The process that makes mount(2)/umount2(2) calls (perl) exited, or could not start, before
+ * answering. Whether the call took effect is unknown to it: callers check mountinfo.
+ */
+export class MountHelperExitedError extends Data.TaggedError("MountHelperExitedError")<{
+  readonly pid: number | undefined
+  readonly exitCode: number | null
+  readonly signal: string | null
+  /** "was killed by SIGKILL", "exited with code 255", "could not start: spawn perl ENOENT". */
+  readonly reason: string
+  /** The helper's last stderr output (perl's own complaint), if any. */
+  readonly stderr: string
+  /** The call that was pending, when known. */
+  readonly call?: string | undefined
+}> {
+  override get message() {
+    return `the mount(2) helper process (perl${this.pid === undefined ? "" : `, pid ${this.pid}`}) ${this.reason} before answering${this.call === undefined ? "" : ` ${this.call}`}${this.stderr === "" ? "" : `: ${this.stderr}`}: the next call starts a new helper; CAIRN_MOUNT_HELPER=0 uses mount(8) instead`
   }
 }
 
@@ -132,7 +161,10 @@ export class MountFailedError extends Data.TaggedError("MountFailedError")<{
 export class UnmountFailedError extends Data.TaggedError("UnmountFailedError")<{
   readonly target: string
   readonly attempts: number
+  /** What umount(8) printed, or for umount2(2) the errno name and text ("EBUSY: Device or resource busy"). */
   readonly stderr: string
+  /** The errno name of the last umount2(2) call ("EBUSY"), when the helper made it. */
+  readonly errno?: string | undefined
 }> {
   override get message() {
     return `unmount of ${this.target} failed after ${this.attempts} attempts: ${this.stderr.trim()}: stop processes using it (fuser -m ${this.target}) or unmount lazily ({ lazy: true })`
@@ -163,4 +195,5 @@ export type MountError =
   | NoUsableDriverError
   | ToolMissingError
   | MountFailedError
+  | MountHelperExitedError
   | FileSystemError
