@@ -9,6 +9,7 @@ import { fuseDriver } from "./drivers/fuse.js"
 import { kernelDriver } from "./drivers/kernel.js"
 import { rootlessDriver } from "./drivers/rootless.js"
 import { NoUsableDriverError } from "./errors.js"
+import { type HelperStatus, helperStatus, pingHelper } from "./syscall.js"
 import {
   type KernelVersion,
   kernelAtLeast,
@@ -38,6 +39,11 @@ export interface DetectReport {
   readonly maxStackDepth: StackDepth
   /** util-linux mount(8) version and whether it can pass `lowerdir+=` (no page limit, no links). */
   readonly mountTool: MountTool
+  /**
+   * How the kernel driver mounts: "mount(2) via helper" (one long-lived perl process making
+   * the syscalls) or "mount(8)" per call, and why (CAIRN_MOUNT_HELPER=0, no perl, unknown arch).
+   */
+  readonly mountCall: Pick<HelperStatus, "via" | "reason">
   /** In preference order: kernel, rootless, fuse, copy. */
   readonly drivers: ReadonlyArray<DriverVerdict>
 }
@@ -115,6 +121,8 @@ const probeKernel: Effect.Effect<string | undefined> = Effect.acquireUseRelease(
 
 let cached: DetectReport | undefined
 
+const pick = ({ via, reason }: HelperStatus) => ({ via, reason })
+
 /**
  * Which drivers work here and why the others don't. Facts are read from /proc and /sys;
  * each candidate driver is then proven with a tiny real mount. Cached per process.
@@ -139,7 +147,14 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
     else if (!capSysAdmin) drivers.push({ driver: "kernel", usable: false, reasons: [...kernelReasons, `uid ${uid} lacks CAP_SYS_ADMIN: run as root for kernel mounts`] })
     else {
       const failure = yield* probeKernel
-      drivers.push({ driver: "kernel", usable: failure === undefined, reasons: [...kernelReasons, "CAP_SYS_ADMIN held", failure === undefined ? "probe mount succeeded" : `probe mount failed: ${failure}`] })
+      // the helper answering a ping proves perl runs it here; if not, helperStatus() says mount(8) from now on
+      if (failure === undefined && helperStatus().enabled) yield* Effect.ignore(pingHelper)
+      const { via, reason } = helperStatus()
+      drivers.push({
+        driver: "kernel",
+        usable: failure === undefined,
+        reasons: [...kernelReasons, "CAP_SYS_ADMIN held", failure === undefined ? "probe mount succeeded" : `probe mount failed: ${failure}`, `mounts with ${via}: ${reason}`]
+      })
     }
 
     const rootlessReasons: Array<string> = [userns.reason]
@@ -174,7 +189,7 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
         getfattr !== undefined ? "getfattr/setfattr found: opaque directories honoured" : "getfattr not found (Debian package attr): opaque directories in layers are not honoured"
       ]
     })
-    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, mountTool, drivers }
+    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, mountTool, mountCall: pick(helperStatus()), drivers }
     cached = report
     return report
   })

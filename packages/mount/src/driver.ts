@@ -4,7 +4,7 @@ import type { OverlaySpec } from "./spec.js"
 import type { UnmountOptions } from "./unmount.js"
 
 /**
- * - kernel: overlayfs via mount(8), needs root or CAP_SYS_ADMIN;
+ * - kernel: overlayfs via mount(2) (a long-lived helper) or mount(8), needs root or CAP_SYS_ADMIN;
  * - rootless: kernel overlayfs inside a new user + mount namespace (userxattr);
  * - fuse: fuse-overlayfs in user space;
  * - copy: the merged tree materialized into the target (works anywhere, slower).

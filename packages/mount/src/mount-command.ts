@@ -3,8 +3,21 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { describeCommand, runCommand } from "./command.js"
-import { FileSystemError, MountFailedError, type ToolMissingError } from "./errors.js"
+import { FileSystemError, MountFailedError, MountHelperExitedError, type ToolMissingError } from "./errors.js"
+import { listMountsEffect, mountAt } from "./mountinfo.js"
 import type { MountPlan } from "./plan.js"
+import {
+  describeMountCall,
+  helperStatus,
+  MNT_DETACH,
+  MS_BIND,
+  MS_RDONLY,
+  MS_REMOUNT,
+  type MountCall,
+  mountFlags,
+  sysMount,
+  sysUmount
+} from "./syscall.js"
 
 const fsError = (operation: string, path: string) => (e: unknown) =>
   new FileSystemError({
@@ -91,6 +104,78 @@ export const performMount = (
           })
         }
       }))
+
+/** A mount(2) call that returned an errno, as the driver's MountFailedError. */
+const syscallFailed = (driver: string, call: MountCall, errno: { readonly code: string; readonly detail: string }, kernelLog: string | undefined) =>
+  new MountFailedError({ driver, target: call.target, command: describeMountCall(call), exitCode: 32, stderr: errno.detail, errno: errno.code, kernelLog })
+
+/** Calls mount(2) through the helper; an errno becomes MountFailedError (with the overlayfs log line). */
+const callMount = (driver: string, call: MountCall): Effect.Effect<void, MountFailedError | MountHelperExitedError> =>
+  sysMount(call).pipe(
+    Effect.mapError((e) => new MountHelperExitedError({ pid: e.pid, exitCode: e.exitCode, signal: e.signal, reason: e.reason, stderr: e.stderr, call: describeMountCall(call) })),
+    Effect.flatMap((r) =>
+      r.errno === 0
+        ? Effect.void
+        : (call.fstype === "overlay" ? lastOverlayLogLine : Effect.succeed(undefined)).pipe(
+            Effect.flatMap((kernelLog) => Effect.fail(syscallFailed(driver, call, r, kernelLog)))
+          )
+    )
+  )
+
+/** Takes back a mount this call made: a plain umount2(2), else a detach (nobody uses it yet). */
+const undoMount = (target: string): Effect.Effect<void> =>
+  sysUmount(target, 0).pipe(
+    Effect.flatMap((r) => (r.errno === 0 ? Effect.void : Effect.asVoid(sysUmount(target, MNT_DETACH)))),
+    Effect.catch(() => Effect.asVoid(runCommand("umount", ["-l", target]))),
+    Effect.ignore
+  )
+
+/**
+ * The mount(2) calls for a plan (every strategy but lowerdir+, which needs fsconfig(2)):
+ * - overlay: mount("overlay", target, "overlay", flags, data) in the plan's cwd, generic
+ *   options of the data turned into MS_* flags as mount(8) does;
+ * - bind: mount(source, target, NULL, MS_BIND) then a read-only remount, which a bind mount
+ *   needs (mount(2): MS_RDONLY is ignored on the first call); if that fails, the bind is undone.
+ */
+export const planCalls = (plan: MountPlan, cwd: string | undefined): ReadonlyArray<MountCall> => {
+  if (plan.strategy === "bind") {
+    const { flags } = mountFlags(plan.data)
+    return [
+      { source: plan.source ?? "", target: plan.target, fstype: null, flags: MS_BIND, data: null },
+      { source: null, target: plan.target, fstype: null, flags: MS_REMOUNT | MS_BIND | MS_RDONLY | flags, data: null }
+    ]
+  }
+  const { flags, data } = mountFlags(plan.data)
+  return [{ cwd, source: "overlay", target: plan.target, fstype: "overlay", flags, data }]
+}
+
+/**
+ * Performs a kernel plan with mount(2) through the helper. If the helper dies mid-call,
+ * whatever it left at the target is detached and the typed MountHelperExitedError returned;
+ * if it could not run at all (helperStatus() now off), mount(8) does this call instead.
+ */
+export const performSyscallMount = (
+  plan: MountPlan,
+  fallback: Effect.Effect<void, MountFailedError | ToolMissingError | FileSystemError>
+): Effect.Effect<void, MountFailedError | MountHelperExitedError | ToolMissingError | FileSystemError> =>
+  withPlanCwd(plan, (cwd) =>
+    Effect.gen(function*() {
+      const [first, ...rest] = planCalls(plan, cwd)
+      if (first === undefined) return
+      yield* callMount("kernel", first)
+      for (const call of rest) yield* callMount("kernel", call).pipe(Effect.tapError(() => undoMount(plan.target)))
+    })
+  ).pipe(
+    Effect.catchTag("MountHelperExitedError", (e) =>
+      Effect.gen(function*() {
+        // preflight made sure the target was no mount point: one there now is this call's
+        const left = yield* listMountsEffect().pipe(Effect.map((ms) => mountAt(ms, plan.target) !== undefined), Effect.orElseSucceed(() => true))
+        if (left) yield* undoMount(plan.target)
+        else if (!helperStatus().enabled) return yield* fallback
+        return yield* e
+      })
+    )
+  )
 
 /**
  * mount(8) flags for every call: -n no utab/mtab write, -c no path canonicalization (the

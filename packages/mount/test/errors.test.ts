@@ -20,7 +20,7 @@ import {
   TooManyLayersError,
   UnsupportedUpperFilesystemError
 } from "../src/index.js"
-import { containerDirs, dirs, isRoot, noLeak } from "./fixtures.js"
+import { containerDirs, dirs, isRoot, noLeak, viaMountCall } from "./fixtures.js"
 
 if (!isRoot) console.warn("[@cairn/mount] skipping bad-input mount tests: they need root to build tmpfs/overlay fixtures")
 
@@ -117,12 +117,17 @@ describe.skipIf(!isRoot)("bad input is a typed error saying what to do", () => {
     expect(m).toBeUndefined()
   })
 
-  it("reports a mount the kernel refuses with the kernel's own reason", async () => {
+  it.each(["mount(2) via helper", "mount(8)"] as const)("reports a mount the kernel refuses with the kernel's own reason (%s)", async (via) => {
     const [l2] = dirs(root, "lower2")
-    const e = await failure({ lowers: [lower, l2 as string], upper, work, target, options: { userxattr: true, metacopy: true, redirectDir: "on" } })
+    const e = await viaMountCall(via, () => failure({ lowers: [lower, l2 as string], upper, work, target, options: { userxattr: true, metacopy: true, redirectDir: "on" } }))
     expect(e).toBeInstanceOf(MountFailedError)
     expect(e).toMatchObject({ driver: "kernel", exitCode: 32 })
-    expect((e as MountFailedError).command).toMatch(/mount .*-t overlay overlay -o lowerdir=/)
+    if (via === "mount(8)") expect((e as MountFailedError).command).toMatch(/mount .*-t overlay overlay -o lowerdir=/)
+    else {
+      expect((e as MountFailedError).command).toMatch(/^mount\(2\) overlay on \/\S+\/merged -o lowerdir=/)
+      expect(e).toMatchObject({ errno: "EINVAL", stderr: "Invalid argument" })
+      expect((e as Error).message).toMatch(/: EINVAL \(Invalid argument\)/)
+    }
     expect((e as MountFailedError).kernelLog ?? "no dmesg access").toMatch(/overlayfs: |no dmesg access/)
   })
 
@@ -142,6 +147,7 @@ describe("chooseDriver", () => {
     fuse: { device: false, binary: undefined, fusermount: undefined },
     maxStackDepth: { limit: 500, source: "default" },
     mountTool: { version: "2.38.1", lowerdirPlus: false },
+    mountCall: { via: "mount(8)", reason: "CAIRN_MOUNT_HELPER=0" },
     drivers: (["kernel", "rootless", "fuse", "copy"] as const).map((driver) => ({ driver, usable: usable[driver] === true, reasons: [`${driver} reason`] }))
   })
 

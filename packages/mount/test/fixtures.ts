@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process"
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { expect } from "vitest"
 import { parseMountInfo } from "../src/index.js"
 
@@ -100,4 +101,31 @@ export const containerDirs = () => {
   const { dir: root, cleanup } = tempRoot()
   const [lower, upper, work, target] = dirs(root, "lower", "upper", "work", "merged") as [string, string, string, string]
   return { root, cleanup, lower, upper, work, target }
+}
+
+/** The package directory (tests that run a child Node load its dist/). */
+export const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..")
+
+/**
+ * Builds dist/ for tests whose child process cannot load TypeScript. Test files run in
+ * parallel: the lock keeps two `tsc -b` from writing the same files at once.
+ */
+export const buildDist = () =>
+  execFileSync("flock", ["/tmp/cairn-mount-test-build.lock", process.execPath, join(packageDir, "../../node_modules/typescript/bin/tsc"), "-b"], {
+    cwd: packageDir,
+    stdio: "pipe",
+    timeout: 120_000
+  })
+
+/** Runs body with the kernel driver on mount(2) via the helper (default) or forced onto mount(8). */
+export const viaMountCall = async <A>(via: "mount(2) via helper" | "mount(8)", body: () => Promise<A>): Promise<A> => {
+  const saved = process.env.CAIRN_MOUNT_HELPER
+  if (via === "mount(8)") process.env.CAIRN_MOUNT_HELPER = "0"
+  else delete process.env.CAIRN_MOUNT_HELPER
+  try {
+    return await body()
+  } finally {
+    if (saved === undefined) delete process.env.CAIRN_MOUNT_HELPER
+    else process.env.CAIRN_MOUNT_HELPER = saved
+  }
 }

@@ -3,7 +3,7 @@ import { chownSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { dirs, haveTool, isRoot, isWhiteout, noLeak, tempRoot, writeTree, xattr } from "./fixtures.js"
+import { buildDist, dirs, haveTool, isRoot, isWhiteout, noLeak, tempRoot, writeTree, xattr } from "./fixtures.js"
 
 // The rootless paths for real: the test body runs in a child process as uid 65534 (nobody),
 // against the built package (a child cannot load TypeScript), so user namespaces, userxattr
@@ -63,7 +63,7 @@ describe.skipIf(!canRun)("as an unprivileged user (uid 65534)", () => {
   let cleanup = () => {}
   let result = {} as ScenarioResult
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(pkg, "../../node_modules/typescript/bin/tsc"), "-b"], { cwd: pkg, stdio: "pipe", timeout: 120_000 })
+    buildDist()
     ;({ dir: root, cleanup } = tempRoot())
     writeTree(join(root, "base"), { "etc/os-release": "base\n", "etc/hosts": "127.0.0.1\n", "bin/sh": "#!sh\n", "var/cache/a": "a" })
     writeTree(join(root, "top"), { "etc/os-release": "top\n" })

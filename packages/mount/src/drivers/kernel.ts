@@ -1,13 +1,18 @@
 import { Effect } from "effect"
 import type { ActiveMount, Driver } from "../driver.js"
 import { checkStackDepth, mountToolEffect } from "../kernel.js"
-import { MOUNT_FLAGS, mountArgs, performMount } from "../mount-command.js"
+import { MOUNT_FLAGS, mountArgs, performMount, performSyscallMount } from "../mount-command.js"
 import { planOverlayMountEffect } from "../plan.js"
 import { preflight } from "../preflight.js"
 import { overlaySpecEffect } from "../spec.js"
+import { helperStatus } from "../syscall.js"
 import { unmountEffect } from "../unmount.js"
 
-/** Kernel overlayfs through util-linux mount(8); needs root or CAP_SYS_ADMIN. */
+/**
+ * Kernel overlayfs; needs root or CAP_SYS_ADMIN. mount(2) through the long-lived helper
+ * (syscall.ts), else util-linux mount(8) per call; `lowerdir+=` plans always use mount(8),
+ * which sends them with fsconfig(2).
+ */
 export const kernelDriver: Driver = {
   name: "kernel",
   mount: (input) =>
@@ -17,7 +22,8 @@ export const kernelDriver: Driver = {
       yield* checkStackDepth(spec.lowers.length)
       const { lowerdirPlus } = yield* mountToolEffect
       const plan = yield* planOverlayMountEffect(spec, { lowerdirPlus })
-      yield* performMount(plan, { driver: "kernel", file: "mount", args: (p) => [...MOUNT_FLAGS, ...mountArgs(p)] })
+      const viaMount8 = performMount(plan, { driver: "kernel", file: "mount", args: (p) => [...MOUNT_FLAGS, ...mountArgs(p)] })
+      yield* helperStatus().enabled && plan.strategy !== "lowerdir+" ? performSyscallMount(plan, viaMount8) : viaMount8
       const mounted: ActiveMount = {
         driver: "kernel",
         spec,
