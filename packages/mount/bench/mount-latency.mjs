@@ -1,6 +1,8 @@
 // Mount + unmount latency by layer count, per driver: median of RUNS runs (after one warm-up).
 // Usage: npm run bench [-- out.json]   (root for kernel/fuse; CAIRN_BENCH_RUNS, CAIRN_BENCH_DRIVERS)
 // The copy driver materializes every layer (seconds at 200 layers): it gets at most 3 runs.
+// The kernel driver runs twice: as configured (mount(2) through the helper unless
+// CAIRN_MOUNT_HELPER=0) and forced onto mount(8)/umount(8), the row "kernel via mount(8)".
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
@@ -77,13 +79,23 @@ try {
       }
     }
     for (const driver of drivers) {
-      const s = spec(driver)
-      const t = await time(async (lap) => {
-        const m = await mount(s, { driver })
-        lap()
-        await m.unmount()
-      }, driver === "copy" ? Math.min(RUNS, 3) : RUNS)
-      rows.push(row(driver, n, t))
+      const variants = driver === "kernel" ? [[`kernel (${report.mountCall.via})`, undefined], ["kernel via mount(8)", "0"]] : [[driver, undefined]]
+      for (const [label, helperEnv] of variants) {
+        const saved = process.env.CAIRN_MOUNT_HELPER
+        if (helperEnv !== undefined) process.env.CAIRN_MOUNT_HELPER = helperEnv
+        try {
+          const s = spec(label.replace(/\W+/g, "-"))
+          const t = await time(async (lap) => {
+            const m = await mount(s, { driver })
+            lap()
+            await m.unmount()
+          }, driver === "copy" ? Math.min(RUNS, 3) : RUNS)
+          rows.push(row(label, n, t))
+        } finally {
+          if (saved === undefined) delete process.env.CAIRN_MOUNT_HELPER
+          else process.env.CAIRN_MOUNT_HELPER = saved
+        }
+      }
     }
   }
 } finally {
@@ -91,13 +103,14 @@ try {
   rmSync(root, { recursive: true, force: true })
 }
 
-const result = { kernel: report.kernel.release, loadavg: loadavg(), node: process.version, runs: RUNS, unit: "ms per mount+unmount", rows }
+const result = { kernel: report.kernel.release, mountCall: report.mountCall, loadavg: loadavg(), node: process.version, runs: RUNS, unit: "ms per mount+unmount", rows }
 console.log(`mount + unmount latency (median of ${RUNS} runs, copy at most 3; kernel ${report.kernel.release})`)
 console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(" ")} on ${cpus().length} CPUs (latency includes process spawns; compare with the baseline row)`)
-console.log("driver               layers  median ms    min ms  mount ms  unmount ms")
+console.log(`kernel driver: ${report.mountCall.via} (${report.mountCall.reason})`)
+console.log("driver                        layers  median ms    min ms  mount ms  unmount ms")
 for (const r of rows) {
   const cells = [r.medianMs, r.minMs, r.mountMedianMs, r.unmountMedianMs].map((x, i) => x.toFixed(2).padStart([10, 9, 9, 11][i]))
-  console.log(`${r.driver.padEnd(20)} ${String(r.layers).padStart(6)} ${cells.join(" ")}`)
+  console.log(`${r.driver.padEnd(29)} ${String(r.layers).padStart(6)} ${cells.join(" ")}`)
 }
 if (out) writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
 else console.log(JSON.stringify(result))
