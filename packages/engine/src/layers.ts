@@ -25,22 +25,34 @@ export const counting = (onBytes: (n: number) => void) => {
   })
 }
 
+export interface ExtractOptions {
+  /**
+   * The store verified this blob's digest while this process put it there, moments ago (a pull
+   * extracting each layer as its blob completes): hash the tar for its diffID only. A blob of
+   * unknown age (already in the store, imported earlier) leaves this unset and is checked against
+   * both digests.
+   */
+  readonly blobJustVerified?: boolean
+}
+
 export async function extractLayer(
   store: ImageStore,
   layer: LayerDescriptor,
   diffId: Digest,
   target: string,
   onBytes: (n: number) => void,
-  lowers: ReadonlyArray<string> = []
+  lowers: ReadonlyArray<string> = [],
+  options: ExtractOptions = {}
 ): Promise<void> {
   const blob = await store.open(layer.digest)
   await applyLayer(blob.pipe(counting(onBytes)), target, {
     form: "overlay",
     // unprivileged processes cannot write trusted.* xattrs; their (rootless) mounts read user.overlay.*
     overlay: { lowers, xattrNamespace: process.getuid?.() === 0 ? "trusted" : "user" },
+    // the diffID is always verified: the store only ever checked the compressed bytes
     expectedDiffId: diffId,
-    expectedDigest: layer.digest,
-    // both digests on the other core, beside decompression and writes, when the layer is big enough
+    ...(options.blobJustVerified === true ? {} : { expectedDigest: layer.digest }),
+    // the digests on the other core, beside decompression and writes, when the layer is big enough
     hashOffThread: layer.size >= OFF_THREAD_MIN_BYTES
   })
 }

@@ -9,7 +9,8 @@ import { exportImage, fetchLayout, importImage } from "./importExport.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
-import { ensureSnapshot, stackOf } from "./snapshots.js"
+import { extractLayer } from "./layers.js"
+import { ensureSnapshot, type SnapshotContext, stackOf } from "./snapshots.js"
 
 export interface PullOptions {
   readonly platform?: string
@@ -43,7 +44,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     configFailed = rej
   })
   diffIds.catch(() => {})
-  const onBlobComplete = async (desc: Descriptor) => {
+  const onBlobComplete = async (desc: Descriptor, info: { readonly skipped: boolean }) => {
     if (desc.digest === image.config.digest) {
       try {
         const config = (await decodeConfig(await ctx.store.read(desc.digest))).value
@@ -57,18 +58,30 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
       return
     }
     complete.add(desc.digest)
+    if (!info.skipped) justVerified.add(desc.digest)
     const ids = await diffIds
     // layers are applied in order (each over the snapshot below it), each as soon as its blob and
     // everything below are in, while later blobs still download
     applied = applied.then(async () => {
       while (next < layers.length && complete.has(layers[next]!.digest)) {
-        await ensureSnapshot(ctx, layers, ids, next, input)
+        await ensureSnapshot(snapshots, layers, ids, next, input)
         next++
       }
     })
     await applied
   }
   const complete = new Set<string>()
+  // blobs this pull put into the store (not found there): the store's put checked size and digest
+  // on the way in, so their extraction hashes the tar for the diffID only; blobs found in the store
+  // are of unknown age and keep both checks (ctx.extract)
+  const justVerified = new Set<string>()
+  const snapshots: SnapshotContext = {
+    ...ctx,
+    extract: (layer, diffId, target, onBytes, lowers) =>
+      justVerified.has(layer.digest)
+        ? extractLayer(ctx.store, layer, diffId, target, onBytes, lowers, { blobJustVerified: true })
+        : ctx.extract(layer, diffId, target, onBytes, lowers)
+  }
   let next = 0
   let applied: Promise<void> = Promise.resolve()
   let addLease: (more: ReadonlyArray<Digest>) => Promise<void> = async () => {}
