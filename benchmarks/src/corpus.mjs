@@ -4,6 +4,7 @@
 //   small  one gzip layer of ~50,000 small files, pseudo-random 0-8 KiB
 //   large  one gzip layer holding a single ~1 GiB pseudo-random file
 //   multi  a multi-layer image made with umoci (repack) + one opaque-dir layer (raw add-layer)
+//   pull   libs + small + large as one 3-layer image (the same blobs), for the pull benchmark
 // Tars are made with GNU tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner
 // and compressed with `gzip -6 -n`, so the bytes depend only on the inputs.
 import { execFileSync } from "node:child_process"
@@ -100,12 +101,17 @@ function makeLayer(stage, top, rawTar, gzPath) {
   run("sh", ["-c", 'gzip -6 -n -c "$1" > "$2"', "sh", rawTar, gzPath])
 }
 
-/** Adds a one-layer image to the OCI layout at `oci`, tagged `tag` (image-spec v1.1 layout). */
+/** Adds an image of `layers` (bottom first) to the OCI layout at `oci`, tagged `tag` (image-spec v1.1 layout). */
 async function addImage(oci, tag, layers) {
   const blobs = join(oci, "blobs", "sha256")
   const putBlob = async (bytes) => {
     const hex = createHash("sha256").update(bytes).digest("hex")
-    await writeFile(join(blobs, hex), bytes)
+    // content-addressed: a blob already there holds these bytes (another run may be reading it)
+    const path = join(blobs, hex)
+    if (!existsSync(path)) {
+      await writeFile(`${path}.tmp-${process.pid}`, bytes)
+      await rename(`${path}.tmp-${process.pid}`, path)
+    }
     return { digest: `sha256:${hex}`, size: bytes.length }
   }
   const config = Buffer.from(JSON.stringify({
@@ -124,8 +130,8 @@ async function addImage(oci, tag, layers) {
   const index = JSON.parse(await readFile(indexPath, "utf8"))
   index.manifests = (index.manifests ?? []).filter((m) => m.annotations?.["org.opencontainers.image.ref.name"] !== tag)
   index.manifests.push({ mediaType: "application/vnd.oci.image.manifest.v1+json", ...man, annotations: { "org.opencontainers.image.ref.name": tag } })
-  await writeFile(`${indexPath}.tmp`, JSON.stringify(index))
-  await rename(`${indexPath}.tmp`, indexPath)
+  await writeFile(`${indexPath}.tmp-${process.pid}`, JSON.stringify(index))
+  await rename(`${indexPath}.tmp-${process.pid}`, indexPath)
 }
 
 /** Reads an image's manifest + config from the layout: layer blobs and diffIDs in order. */
@@ -262,7 +268,15 @@ export async function ensureCorpus(opts = {}) {
   const scale = opts.scale ?? 1
   const root = opts.dir ?? join(benchDir, ".corpus", `v${CORPUS_VERSION}-scale-${scale}`)
   const manifestPath = join(root, "corpus.json")
-  if (existsSync(manifestPath)) return JSON.parse(await readFile(manifestPath, "utf8"))
+  if (existsSync(manifestPath)) {
+    const cached = JSON.parse(await readFile(manifestPath, "utf8"))
+    if (cached.corpora.pull) return cached
+    // a corpus built before the pull image existed: add it from the blobs already there
+    await addPullImage(cached)
+    await writeFile(`${manifestPath}.tmp`, JSON.stringify(cached, null, 2))
+    await rename(`${manifestPath}.tmp`, manifestPath)
+    return cached
+  }
   log(`building the corpus at scale ${scale} in ${root} (cached for later runs)`)
   await rm(root, { recursive: true, force: true })
   await mkdir(join(root, "raw"), { recursive: true })
@@ -298,10 +312,44 @@ export async function ensureCorpus(opts = {}) {
   }
   corpora.multi = { name: "multi", tag: "multi", layers: layers.length, compressedBytes: layers.reduce((s, l) => s + l.size, 0), tarBytes, files: multiExpected.files, entries: multiExpected.entries.length }
   const desc = { version: CORPUS_VERSION, scale, root, oci, corpora, builtSeconds: (Date.now() - started) / 1000 }
+  await addPullImage(desc)
   await writeFile(`${manifestPath}.tmp`, JSON.stringify(desc, null, 2))
   await rename(`${manifestPath}.tmp`, manifestPath)
   log(`done in ${desc.builtSeconds.toFixed(0)} s`)
   return desc
+}
+
+/** The single-layer corpora stacked, bottom first, as the pull benchmark's image (`pull`). */
+export const PULL_PARTS = /** @type {const} */ (["libs", "small", "large"])
+
+/**
+ * Adds the `pull` image to the layout: one manifest + config over the blobs of the libs, small
+ * and large layers (≥ 500 MB of gzip at scale 1, issue 7), so nothing is compressed again.
+ * Deterministic: the same blobs give the same manifest digest. Records it in `desc.corpora.pull`.
+ * @param {{ root: string, oci: string, corpora: Record<string, any> }} desc
+ */
+async function addPullImage(desc) {
+  const layers = []
+  const listings = []
+  for (const part of PULL_PARTS) {
+    const [layer] = await imageLayers(desc.oci, part)
+    layers.push(layer)
+    listings.push(await expectedListing(desc, part))
+  }
+  await addImage(desc.oci, "pull", layers)
+  // the layers are disjoint trees but for shared parent dirs (data/ of small and large)
+  const entries = new Set(listings.flatMap((l) => l.entries)).size
+  desc.corpora.pull = {
+    name: "pull",
+    tag: "pull",
+    layers: layers.length,
+    parts: [...PULL_PARTS],
+    compressedBytes: layers.reduce((s, l) => s + l.size, 0),
+    tarBytes: PULL_PARTS.reduce((s, p) => s + desc.corpora[p].tarBytes, 0),
+    files: listings.reduce((s, l) => s + l.files, 0),
+    entries
+  }
+  log(`pull: ${PULL_PARTS.join(" + ")} as one ${layers.length}-layer image, ${(desc.corpora.pull.compressedBytes / MB).toFixed(0)} MB gzip, ${(desc.corpora.pull.tarBytes / MB).toFixed(0)} MB tar`)
 }
 
 /** @param {{ root: string }} corpus @param {string} name */

@@ -79,18 +79,35 @@ export async function listTree(root, sampleCount = 64) {
  * @returns {Promise<string | undefined>}
  */
 export async function checkTree(root, expected) {
+  return checkUnion(root, [expected])
+}
+
+/**
+ * Checks `root` against the union of listings of disjoint trees laid one over the other (the
+ * layers of a multi-layer image without whiteouts): every entry of every listing present, an
+ * entry they share (a parent dir) identical in each, nothing else; and each listing's content
+ * sample hashing as recorded.
+ * @param {string} root
+ * @param {Listing[]} listings
+ * @returns {Promise<string | undefined>}
+ */
+export async function checkUnion(root, listings) {
   const all = await walk(root)
   const got = all.map((e) => e.line)
-  if (got.length !== expected.entries.length || got.some((l, i) => l !== expected.entries[i])) {
-    const want = new Set(expected.entries)
+  // a line holds every field of one path, and walk lists each path once: equal sets = equal trees
+  const wantSet = new Set(listings.flatMap((l) => l.entries))
+  const want = [...wantSet]
+  if (got.length !== wantSet.size || got.some((l) => !wantSet.has(l))) {
     const have = new Set(got)
-    const missing = expected.entries.filter((l) => !have.has(l)).slice(0, 3)
-    const extra = got.filter((l) => !want.has(l)).slice(0, 3)
-    return `listing differs (${got.length} entries, expected ${expected.entries.length}); missing: ${JSON.stringify(missing)}; unexpected: ${JSON.stringify(extra)}`
+    const missing = want.filter((l) => !have.has(l)).slice(0, 3)
+    const extra = got.filter((l) => !wantSet.has(l)).slice(0, 3)
+    return `listing differs (${got.length} entries, expected ${want.length}); missing: ${JSON.stringify(missing)}; unexpected: ${JSON.stringify(extra)}`
   }
-  const h = createHash("sha256")
-  for (const p of expected.sample) h.update(`${p} ${await sha256File(join(root, p))}\n`)
-  const sampleHash = h.digest("hex")
-  if (sampleHash !== expected.sampleHash) return `content sample hash ${sampleHash} != expected ${expected.sampleHash}`
+  for (const expected of listings) {
+    const h = createHash("sha256")
+    for (const p of expected.sample) h.update(`${p} ${await sha256File(join(root, p))}\n`)
+    const sampleHash = h.digest("hex")
+    if (sampleHash !== expected.sampleHash) return `content sample hash ${sampleHash} != expected ${expected.sampleHash}`
+  }
   return undefined
 }

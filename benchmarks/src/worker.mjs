@@ -1,6 +1,6 @@
 // One cairn contender run, in its own process so that its peak RSS is its own.
 // Usage: node src/worker.mjs '<json task>'; prints one JSON line: { ok, ms, maxRssKB, ... }.
-// Tasks: extract (flat apply of layers, verifying both digests), sha256, gunzip, pull.
+// Tasks: extract (flat apply of layers, verifying both digests), sha256, gunzip, fetch, pull.
 import { createReadStream } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { Writable } from "node:stream"
@@ -56,12 +56,19 @@ const tasks = {
     await pipeline(createReadStream(task.path, { highWaterMark: 1 << 20 }), createGunzip({ chunkSize: 1 << 20 }), devNull())
     return {}
   },
-  async pull() {
-    const { pullToSink } = await import("./pull.mjs")
-    await import("@cairn/registry")
-    await import("@cairn/cas")
+  // download only, into an engine root's store (the engine's fetch path)
+  async fetch() {
+    const { fetchIntoEngine, loadPull } = await import("./pull.mjs")
+    await loadPull()
     loaded = process.hrtime.bigint()
-    return await pullToSink(task)
+    return await fetchIntoEngine(task)
+  },
+  // Engine.pull: download + each layer extracted into its snapshot as its blob completes
+  async pull() {
+    const { pullIntoEngine, loadPull } = await import("./pull.mjs")
+    await loadPull()
+    loaded = process.hrtime.bigint()
+    return await pullIntoEngine(task)
   }
 }
 

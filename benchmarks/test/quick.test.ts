@@ -16,7 +16,8 @@ const CONTENDERS: Record<string, string[]> = {
   "extract-large": ["cairn-wasm", "cairn-node", "tar-xzf", "umoci", "tar-xf", "gzip-dc", "node-gunzip"],
   "extract-multi": ["cairn-wasm", "umoci"],
   "sha256-large": ["cairn-wasm", "cairn-node", "sha256sum"],
-  pull: ["cairn-pull", "skopeo"]
+  pull: ["cairn-pull", "skopeo"],
+  "pull-unpack": ["cairn-pull-unpack", "skopeo-umoci"]
 }
 
 interface Row { id: string; skipped?: string; failed?: string; medianS?: number; mbPerS?: number }
@@ -62,6 +63,9 @@ describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
     const md = await readFile(join(out, "latest.md"), "utf8")
     expect(md).toContain("## Method")
     expect(md).toContain("GNU tar -xzf")
+    // issue 7's pull target sits beside issue 4's
+    expect(md).toMatch(/\| 7 \| pull \| .*skopeo copy .*≥ 1\.5×/)
+    expect(md).toMatch(/\| 4 \| libs \| .*GNU tar -xzf .*≥ 1\.3×/)
     expect(await readFile(join(out, "throughput.svg"), "utf8")).toMatch(/^<svg[\s\S]*<\/svg>\n$/)
   })
 })
