@@ -3,7 +3,7 @@ import { delimiter, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { listMounts, mount, mountAt } from "../src/index.js"
 import { helperPid, helperStatus } from "../src/syscall.js"
-import { containerDirs, isRoot, noLeak, writeTree } from "./fixtures.js"
+import { containerDirs, isRoot, noLeak, viaMountCall, writeTree } from "./fixtures.js"
 
 // Its own file: a helper found broken stays off for the rest of the process (one test worker).
 if (!isRoot) console.warn("[@cairn/mount] skipping mount(2) helper fallback tests: they need root")
@@ -21,9 +21,11 @@ describe.skipIf(!isRoot)("without a working helper the kernel driver uses mount(
     cleanup()
   })
 
-  it("says so when perl is not on PATH", () => {
+  it("says so when perl is not on PATH", async () => {
     process.env.PATH = join(root, "empty")
-    expect(helperStatus()).toMatchObject({ enabled: false, via: "mount(8)", reason: expect.stringMatching(/perl not found \(Debian package perl-base\)/) })
+    await viaMountCall("mount(2) via helper", async () => {
+      expect(helperStatus()).toMatchObject({ enabled: false, via: "mount(8)", reason: expect.stringMatching(/perl not found \(Debian package perl-base\)/) })
+    })
   })
 
   it("falls back for good when perl cannot run the helper, and the mount still succeeds", async () => {
@@ -32,14 +34,16 @@ describe.skipIf(!isRoot)("without a working helper the kernel driver uses mount(
     writeFileSync(fake, "#!/bin/sh\necho 'cannot run the helper' >&2\nexit 3\n")
     chmodSync(fake, 0o755)
     process.env.PATH = `${root}${delimiter}${savedPath ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`
-    expect(helperStatus().enabled).toBe(true)
-    await noLeak(async () => {
-      const m = await mount({ lowers: [lower], upper, work, target }, { driver: "kernel" })
-      expect(readFileSync(join(m.path, "etc/os-release"), "utf8")).toBe("base\n")
-      await m.unmount()
-      expect(mountAt(await listMounts(), target)).toBeUndefined()
+    await viaMountCall("mount(2) via helper", async () => {
+      expect(helperStatus().enabled).toBe(true)
+      await noLeak(async () => {
+        const m = await mount({ lowers: [lower], upper, work, target }, { driver: "kernel" })
+        expect(readFileSync(join(m.path, "etc/os-release"), "utf8")).toBe("base\n")
+        await m.unmount()
+        expect(mountAt(await listMounts(), target)).toBeUndefined()
+      })
+      expect(helperStatus()).toMatchObject({ enabled: false, via: "mount(8)", reason: expect.stringMatching(/helper failed \(exited with code 3: cannot run the helper\)/) })
+      expect(helperPid()).toBeUndefined()
     })
-    expect(helperStatus()).toMatchObject({ enabled: false, via: "mount(8)", reason: expect.stringMatching(/helper failed \(exited with code 3: cannot run the helper\)/) })
-    expect(helperPid()).toBeUndefined()
   })
 })

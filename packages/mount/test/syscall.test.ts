@@ -150,6 +150,19 @@ describe.skipIf(!helperUsable)("mount(2) through the helper", () => {
     expect(result).toEqual({ shared: "0", count: 121, some: ["0", "57", "119"] })
   })
 
+  it("answers concurrent calls in order, each mount with its own layers", async () => {
+    const specs = Array.from({ length: 4 }, (_, i) => {
+      const [l, l2, u, w, t] = dirs(root, `c${i}/l`, `c${i}/l2`, `c${i}/u`, `c${i}/w`, `c${i}/m`) as [string, string, string, string, string]
+      writeTree(l, { id: `${i}\n` })
+      return { lowers: [l, l2], upper: u, work: w, target: t }
+    })
+    await noLeak(async () => {
+      const ms = await Promise.all(specs.map((s) => mount(s, { driver: "kernel" })))
+      expect(ms.map((m) => readFileSync(join(m.path, "id"), "utf8"))).toEqual(["0\n", "1\n", "2\n", "3\n"])
+      await Promise.all(ms.map((m) => m.unmount()))
+    })
+  })
+
   it("reports a missing lower as ENOENT from mount(2), typed, and leaves nothing mounted", async () => {
     // past preflight (which would name the path first): the plan goes to the helper as is
     const plan = planOverlayMount({ lowers: [lower, join(root, "gone")], upper, work, target })
