@@ -19,6 +19,7 @@ export {
   resumeHasher,
   wasmBackend
 } from "./hasher.js"
+export { OFF_THREAD_MIN_BYTES, OffThreadHasher } from "./offthread.js"
 export {
   digestBytes,
   digestReadable,

@@ -24,13 +24,12 @@ import {
   type Stats,
   copyFileSync
 } from "node:fs"
-import { type Algorithm, createHasher, type Digest, digestAlgorithm, type HasherBackend } from "@cairn/digest"
+import { type Algorithm, createHasher, type Digest, digestAlgorithm, type HasherBackend, OFF_THREAD_MIN_BYTES, OffThreadHasher } from "@cairn/digest"
 import { Effect } from "effect"
 import { type Compression, decompress, type ZstdDecoder } from "./compression.js"
 import { ApplyEntryError, DiffIdMismatchError, LayerDigestMismatchError, showPath, UnsafeEntryError } from "./errors.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
-import { OffThreadHasher } from "./offthread.js"
 import { readTar, type TarEntry } from "./tar/reader.js"
 import { classifyWhiteout, type OverlayXattrNamespace, overlayOpaqueXattr, overlayWhiteoutXattr, ROOTLESS_XATTR } from "./whiteout.js"
 import { setXattrs } from "./xattr.js"
@@ -175,14 +174,16 @@ export async function applyLayer(
     applier.finish()
     let diffId: Digest
     let tarSize: number
-    if (offTar) ({ digest: diffId, bytes: tarSize } = await offTar.digest())
-    else {
+    if (offTar) {
+      diffId = await offTar.digest()
+      tarSize = offTar.bytes
+    } else {
       diffId = tarHasher!.digest()
       tarSize = tarHasher!.bytes
     }
     let digest: Digest | undefined
     if (blobIsTar) digest = diffId
-    else if (offBlob) digest = (await offBlob.digest()).digest
+    else if (offBlob) digest = await offBlob.digest()
     else digest = blobHasher?.digest()
     if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
       throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
@@ -196,8 +197,8 @@ export async function applyLayer(
   }
 }
 
-/** Layers at least this big hash on a worker by default: below it the worker's start (tens of ms) costs more than it saves. */
-export const OFF_THREAD_MIN_BYTES = 16 * 1024 * 1024
+/** Layers at least this big hash on workers by default (@cairn/digest's threshold). */
+export { OFF_THREAD_MIN_BYTES }
 
 /** Off-thread hashing by default for big layer files; callers streaming a blob of known size pass hashOffThread themselves. */
 function offThreadByDefault(source: AsyncIterable<Uint8Array> | string): boolean {
