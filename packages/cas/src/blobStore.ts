@@ -13,6 +13,8 @@ import {
   digestHex,
   formatDigest,
   type Hasher,
+  OFF_THREAD_MIN_BYTES,
+  OffThreadHasher,
   parseDigest,
   resumeHasher,
   SizeMismatchError,
@@ -82,6 +84,9 @@ async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
   for await (const c of input as AsyncIterable<Uint8Array | string>) yield typeof c === "string" ? Buffer.from(c, "utf8") : c
 }
 
+/** A hasher on the calling thread, or on a worker for big blobs: the ingest path awaits either. */
+type IngestHasher = Hasher | OffThreadHasher
+
 const SYNC_EVERY = 64 << 20
 const WRITES_IN_FLIGHT = 4
 
@@ -96,7 +101,7 @@ async function writeHashed(
   fh: import("node:fs/promises").FileHandle,
   position: number,
   source: AsyncIterable<Uint8Array>,
-  hasher: Hasher,
+  hasher: IngestHasher,
   limit: number | undefined
 ): Promise<void> {
   const inFlight: Promise<unknown>[] = []
@@ -110,7 +115,8 @@ async function writeHashed(
       if (limit !== undefined && hasher.bytes + chunk.length > limit) {
         throw new SizeMismatchError({ expected: limit, actual: hasher.bytes + chunk.length, early: true })
       }
-      hasher.update(chunk)
+      const handed = hasher.update(chunk)
+      if (handed !== undefined) await handed
       if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
       inFlight.push(writeFully(fh, chunk, pos))
       pos += chunk.length
@@ -309,7 +315,10 @@ export class BlobStore {
     }
     try {
       await unlink(`${path}.hashstate`).catch(() => {})
-      const hasher = await createHasher(want ? digestAlgorithm(want) : (expected.algorithm ?? "sha256"))
+      const algorithm = want ? digestAlgorithm(want) : (expected.algorithm ?? "sha256")
+      // a big blob hashes on a worker: beside the network and the writes, and beside other blobs' hashing
+      const big = expected.size !== undefined && expected.size >= OFF_THREAD_MIN_BYTES
+      const hasher = big ? await OffThreadHasher.start(algorithm) : await createHasher(algorithm)
       return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock)
     } catch (e) {
       await lock?.release()
@@ -383,7 +392,24 @@ export class BlobStore {
   private async ingest(
     path: string,
     offset: number,
-    hasher: Hasher,
+    hasher: IngestHasher,
+    source: AsyncIterable<Uint8Array>,
+    want: Digest | undefined,
+    size: number | undefined,
+    lock: LockHandle | undefined
+  ): Promise<StagedBlob> {
+    try {
+      return await this.writeAndVerify(path, offset, hasher, source, want, size, lock)
+    } finally {
+      // a worker's digest and state are taken by now: stop it whatever happened
+      if (hasher instanceof OffThreadHasher) await hasher.close()
+    }
+  }
+
+  private async writeAndVerify(
+    path: string,
+    offset: number,
+    hasher: IngestHasher,
     source: AsyncIterable<Uint8Array>,
     want: Digest | undefined,
     size: number | undefined,
@@ -406,7 +432,7 @@ export class BlobStore {
         // keep what arrived, durable, with the hash state, for resume()
         await fh.sync().catch(() => {})
         await fh.close()
-        const state = hasher.save?.()
+        const state = await Promise.resolve(hasher.save?.()).catch(() => undefined)
         if (state) {
           await writeFileAtomic(`${path}.hashstate`, JSON.stringify({ bytes: hasher.bytes, state: Buffer.from(state).toString("base64") })).catch(() => {})
         }
@@ -420,7 +446,7 @@ export class BlobStore {
       if (size !== undefined && hasher.bytes !== size) {
         throw new SizeMismatchError({ expected: size, actual: hasher.bytes, early: false })
       }
-      const actual = hasher.digest()
+      const actual = await hasher.digest()
       if (want !== undefined && actual !== want) {
         throw new DigestMismatchError({ expected: want, actual, bytes: hasher.bytes })
       }

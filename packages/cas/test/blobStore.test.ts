@@ -137,6 +137,44 @@ describe("put", () => {
   })
 })
 
+describe("big blobs (hashed on a worker)", () => {
+  // OFF_THREAD_MIN_BYTES is 16 MiB: a put that announces at least that hashes off the main thread
+  const big = randomBytes(20 << 20)
+  const desc = { digest: sha(big), size: big.length }
+
+  it("verifies and stores them like small ones", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    const chunks = Array.from({ length: 20 }, (_, i) => big.subarray(i << 20, (i + 1) << 20))
+    expect(await store.put(desc, chunks)).toEqual({ ...desc, created: true })
+    expect(readFileSync(store.layout.blobPath(desc.digest)).equals(big)).toBe(true)
+  })
+
+  it("rejects wrong bytes under a big descriptor and keeps nothing", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    const other = Buffer.from(big)
+    other.writeUInt8(other.readUInt8(other.length - 1) ^ 1, other.length - 1)
+    const e = await store.put(desc, [other]).catch((x) => x)
+    expect(e).toBeInstanceOf(DigestMismatchError)
+    expect(e.actual).toBe(sha(other))
+    expect(await store.has(desc.digest)).toBe(false)
+    expect(await store.ingestOffset(desc.digest)).toBe(0)
+  })
+
+  it("saves the worker's hash state when the source breaks, and resumes from it", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    await expect(store.put(desc, cutOff(big, 9_000_000))).rejects.toThrow("connection reset")
+    const offset = await store.ingestOffset(desc.digest)
+    expect(offset).toBe(9_000_000)
+    const saved = JSON.parse(readFileSync(join(dir, "ingest", `sha256-${desc.digest.slice(7)}.hashstate`), "utf8"))
+    expect(saved.bytes).toBe(offset)
+    expect(await store.resume(desc, offset, [big.subarray(offset)])).toEqual({ ...desc, created: true })
+    expect(readFileSync(store.layout.blobPath(desc.digest)).equals(big)).toBe(true)
+  })
+})
+
 describe("resumable ingest", () => {
   it("keeps the partial bytes of an interrupted put and resumes from them", async () => {
     const dir = tempDir()
