@@ -19,10 +19,22 @@ import { createLease, releaseLease } from "./leases.js"
 import { isValidRefName, REF_NAME, validateRefName } from "./refName.js"
 import { addRoot, tag } from "./tags.js"
 
-export interface ImportOptions {
+/**
+ * By default the archive's images are tagged with their names (untagged ones added as plain
+ * index.json roots), as `docker load` does. With `tag: false` nothing lands in index.json: the
+ * blobs and manifests are held by the caller's `lease` instead (a copy passing through the store).
+ */
+export type ImportOptions = {
   /** how errors name the archive (default: its path, or "<stream>") */
   readonly name?: string
-}
+} & (
+  | {
+      readonly tag?: true
+      /** hold what is stored under this live lease too (default: a lease of the import's own, released once tagged) */
+      readonly lease?: string
+    }
+  | { readonly tag: false; readonly lease: string }
+)
 
 export interface ImportedImage {
   readonly descriptor: Descriptor
@@ -86,6 +98,8 @@ async function firstBytes(path: string, n: number): Promise<Buffer> {
 
 export async function importArchive(store: BlobStore, input: string | AsyncIterable<Uint8Array> | Readable, options: ImportOptions = {}): Promise<ImportReport> {
   const archive = options.name ?? (typeof input === "string" ? input : "<stream>")
+  // untagged and unleased, the blobs would be GC's to take the moment they land
+  if (options.tag === false && typeof options.lease !== "string") throw new TypeError("importArchive with tag: false needs the lease that holds its blobs")
   const members = new Map<string, Member>()
   const staged: StagedBlob[] = []
   try {
@@ -139,24 +153,28 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
           : undefined
     if (!plan) throw new ArchiveFormatError({ archive, reason: "neither manifest.json (docker-archive) nor oci-layout + index.json (oci-archive) found" })
 
-    // everything checked: make it visible, under a lease until tagged
-    const lease = await store.withGcLock(() => createLease(store.layout, { ttlMs: 24 * 3_600_000 }))
+    // everything checked: make it visible, under a lease until tagged (or for as long as the
+    // caller holds its own)
+    const own = options.lease === undefined ? (await store.withGcLock(() => createLease(store.layout, { ttlMs: 24 * 3_600_000 }))).id : undefined
+    const lease = options.lease ?? own!
     let created = 0
     try {
       for (const ref of plan.blobs.values()) {
         if (ref.staged) {
-          if ((await ref.staged.commit({ lease: lease.id })).created) created++
-        } else await store.put({ digest: ref.digest, size: ref.size }, [], { lease: lease.id })
+          if ((await ref.staged.commit({ lease })).created) created++
+        } else await store.put({ digest: ref.digest, size: ref.size }, [], { lease })
       }
       for (const doc of plan.documents) {
-        if ((await store.put(doc, { lease: lease.id })).created) created++
+        if ((await store.put(doc, { lease })).created) created++
       }
-      for (const image of plan.images) {
-        if (image.tags.length === 0) await addRoot(store, image.descriptor)
-        for (const t of image.tags) await tag(store, t, image.descriptor)
+      if (options.tag !== false) {
+        for (const image of plan.images) {
+          if (image.tags.length === 0) await addRoot(store, image.descriptor)
+          for (const t of image.tags) await tag(store, t, image.descriptor)
+        }
       }
     } finally {
-      await store.withGcLock(() => releaseLease(store.layout, lease.id))
+      if (own !== undefined) await store.withGcLock(() => releaseLease(store.layout, own))
     }
     return { format: plan.format, images: plan.images, created }
   } finally {

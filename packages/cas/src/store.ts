@@ -150,7 +150,10 @@ export class Store {
     return this.copyTo(await Store.open(dir), names)
   }
 
-  /** Import a `docker save` tarball (classic or OCI-embedding) or an oci-archive, from a path or a stream. */
+  /**
+   * Import a `docker save` tarball (classic or OCI-embedding) or an oci-archive, from a path or a
+   * stream; its images are tagged, or with `{ tag: false, lease }` only held by that lease.
+   */
   importArchive(input: string | AsyncIterable<Uint8Array> | Readable, options?: ImportOptions): Promise<ImportReport> {
     return importArchive(this.blobs, input, options)
   }

@@ -110,6 +110,88 @@ describe("docker-archive import", () => {
   })
 })
 
+describe("import held by a lease, untagged", () => {
+  const blobsOf = async (store: Store) => {
+    const out: string[] = []
+    for await (const b of store.list()) out.push(b.digest)
+    return out.sort()
+  }
+
+  it("stores a docker-archive without touching index.json; GC keeps it until the lease goes", async () => {
+    const store = await Store.open(tempDir())
+    const { layer, files } = dockerSave()
+    const lease = await store.createLease()
+    const r = await store.importArchive(once(await tarOf(files)), { tag: false, lease: lease.id })
+    expect(r.images).toHaveLength(1)
+    expect(r.images[0]?.tags).toEqual(["demo:1"]) // the archive's names, reported, not applied
+    expect(await store.index()).toEqual([])
+    const manifest = JSON.parse(Buffer.from(await store.read(r.images[0]!.descriptor.digest)).toString())
+    expect(manifest.layers[0].digest).toBe(sha(layer))
+    const stored = await blobsOf(store)
+    expect(stored).toHaveLength(3) // layer, config, synthesized manifest
+    expect([...(await store.leases())[0]!.digests].sort()).toEqual(stored)
+    expect((await store.gc()).removed).toEqual([])
+    await store.releaseLease(lease.id)
+    expect((await store.gc()).removed).toHaveLength(3)
+    expect(await blobsOf(store)).toEqual([])
+  })
+
+  it("adds blobs the store already held to the lease, and leaves existing tags alone", async () => {
+    const store = await Store.open(tempDir())
+    const { files } = dockerSave()
+    const archive = await tarOf(files)
+    await store.importArchive(once(archive)) // tags demo:1
+    await store.untag("demo:1")
+    const lease = await store.createLease()
+    const r = await store.importArchive(once(archive), { tag: false, lease: lease.id })
+    expect(r.created).toBe(0)
+    expect(await store.tags()).toEqual([])
+    expect((await store.gc()).removed).toEqual([])
+    expect(await blobsOf(store)).toHaveLength(3)
+  })
+
+  it("reads an oci-archive with named and unnamed images, adding no tag and no untagged root", async () => {
+    const src = await Store.open(tempDir())
+    const a = await putImage(src, 2)
+    const b = await putImage(src, 1)
+    const file = `${tempDir()}/two.tar`
+    await src.exportOciArchive([{ descriptor: a.manifest, names: ["a:1"] }, { descriptor: b.manifest, names: [] }], file)
+    const store = await Store.open(tempDir())
+    await store.withLease(async (lease) => {
+      const r = await store.importArchive(file, { tag: false, lease: lease.id })
+      expect(r.format).toBe("oci-archive")
+      expect(r.images.map((i) => [i.descriptor.digest, i.tags])).toEqual([
+        [a.manifest.digest, ["a:1"]],
+        [b.manifest.digest, []]
+      ])
+      expect(await store.index()).toEqual([])
+      expect((await store.gc()).removed).toEqual([])
+    })
+    expect((await store.gc()).removed).toHaveLength(a.blobs.length + b.blobs.length)
+  })
+
+  it("fails a bad archive with the same typed errors, storing and leasing nothing", async () => {
+    const store = await Store.open(tempDir())
+    const lease = await store.createLease()
+    const { files } = dockerSave()
+    const wrong = { ...files, "abc/layer.tar": Buffer.alloc(1024, 0) }
+    await expect(store.importArchive(once(await tarOf(wrong)), { tag: false, lease: lease.id })).rejects.toBeInstanceOf(ArchiveFormatError)
+    await expect(store.importArchive(once(await tarOf({ ...files, "../x": "boo" })), { tag: false, lease: lease.id })).rejects.toBeInstanceOf(
+      UnsafeArchivePathError
+    )
+    await nothingStored(store)
+    expect(await store.index()).toEqual([])
+    expect((await store.leases())[0]?.digests).toEqual([])
+  })
+
+  it("refuses tag: false without a lease (the blobs would be GC's at once)", async () => {
+    const store = await Store.open(tempDir())
+    const { files } = dockerSave()
+    await expect(store.importArchive(once(await tarOf(files)), { tag: false } as never)).rejects.toBeInstanceOf(TypeError)
+    await nothingStored(store)
+  })
+})
+
 describe("copy between layouts", () => {
   it("copies only the blobs the target lacks", async () => {
     const src = await Store.open(tempDir())
