@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs"
 import { access, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Readable } from "node:stream"
+import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
@@ -112,19 +113,24 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
   throw new InvalidSourceError({ source, reason: `${t.kind}: is not an import source (use pull for docker://)` })
 }
 
-async function importArchive(ctx: EngineContext, source: string, file: string, ref: string | undefined, target: string | undefined): Promise<ImageSummary> {
+/** Reads an archive into the store: tagging its images as docker load does, or held by `lease` only. */
+async function readArchive(ctx: EngineContext, source: string, file: string, lease?: string): Promise<ImportReport> {
   try {
     await access(file)
   } catch (e) {
     throw new InvalidSourceError({ source, reason: `${file} cannot be read (${(e as NodeJS.ErrnoException).code})` })
   }
-  const report = await ctx.store.importArchive(file)
-  // the archive's own names land as docker load would; names that are not name:tag are dropped
-  for (const img of report.images) {
-    for (const tag of img.tags) if (defaultImportName(tag) !== tag) await ctx.store.untag(tag)
-  }
+  return ctx.store.importArchive(file, lease)
+}
+
+/** The one image of an archive named `ref` (its only image when no ref is given). */
+function chooseArchiveImage(source: string, report: ImportReport, ref: string | undefined): ImportedImage {
+  // a name as written wins; else docker's equivalence (skopeo writes RepoTags as
+  // docker.io/library/busybox:1, which busybox:1 names too)
   const wanted = ref === undefined ? undefined : (defaultImportName(ref) ?? ref)
-  const candidates = report.images.filter((i) => wanted === undefined || i.tags.includes(ref!) || i.tags.includes(wanted))
+  const exact = report.images.filter((i) => ref !== undefined && i.tags.includes(ref))
+  const candidates =
+    exact.length > 0 ? exact : report.images.filter((i) => wanted === undefined || i.tags.some((t) => t === wanted || defaultImportName(t) === wanted))
   if (candidates.length !== 1) {
     const names = report.images.map((i) => i.tags.join(",") || i.descriptor.digest)
     throw new InvalidSourceError({
@@ -132,10 +138,30 @@ async function importArchive(ctx: EngineContext, source: string, file: string, r
       reason: candidates.length === 0 ? `no image named ${JSON.stringify(ref)}; it has ${names.join(", ")}` : `it holds ${candidates.length} images (${names.join(", ")}): name one with :REF`
     })
   }
-  const chosen = candidates[0]!
+  return candidates[0]!
+}
+
+async function importArchive(ctx: EngineContext, source: string, file: string, ref: string | undefined, target: string | undefined): Promise<ImageSummary> {
+  const report = await readArchive(ctx, source, file)
+  // the archive's own names land as docker load would; names that are not name:tag are dropped
+  for (const img of report.images) {
+    for (const tag of img.tags) if (defaultImportName(tag) !== tag) await ctx.store.untag(tag)
+  }
+  const chosen = chooseArchiveImage(source, report, ref)
   const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
   const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))
   return adoptImage(ctx, descriptor, target ?? firstName, source)
+}
+
+/**
+ * An archive's image (picked by :REF as importImage picks it) put into the store under `lease`,
+ * untagged: none of the archive's images gets a name or an index.json entry.
+ */
+export async function fetchArchive(ctx: EngineContext, source: string, lease: string): Promise<Descriptor> {
+  const t = parseTransport(source)
+  if (t.kind !== "oci-archive" && t.kind !== "docker-archive") throw new InvalidSourceError({ source, reason: "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]" })
+  const chosen = chooseArchiveImage(source, await readArchive(ctx, source, t.path, lease), t.ref)
+  return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))).descriptor
 }
 
 /** The source's tag as a local name, when it is one. */

@@ -41,8 +41,11 @@ export interface ImageStore {
   sink(lease?: string): BlobSink
   /** The store as the registry client's BlobSource. */
   source(): BlobSource
-  /** Imports a docker-archive or oci-archive (cas verifies everything before anything is visible). */
-  importArchive(file: string): Promise<ImportReport>
+  /**
+   * Imports a docker-archive or oci-archive (cas verifies everything before anything is visible),
+   * tagging its images; with `lease`, nothing is tagged and the lease holds what was stored.
+   */
+  importArchive(file: string, lease?: string): Promise<ImportReport>
   /** Writes one image to an OCI layout dir, an oci-archive or a docker-archive under `name`. */
   exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
@@ -115,8 +118,8 @@ export class CasImageStore implements ImageStore {
   source(): BlobSource {
     return { stat: (d) => this.cas.stat(d), open: (d) => this.cas.open(d) }
   }
-  importArchive(file: string) {
-    return this.cas.importArchive(file)
+  importArchive(file: string, lease?: string) {
+    return this.cas.importArchive(file, lease === undefined ? {} : { tag: false, lease })
   }
   async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined) {
     const clean = plain(descriptor)

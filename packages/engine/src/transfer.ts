@@ -4,8 +4,7 @@ import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
 import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
-import { InvalidSourceError } from "./errors.js"
-import { exportImage, fetchLayout, importImage } from "./importExport.js"
+import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
@@ -143,12 +142,15 @@ export async function copy(ctx: EngineContext, src: string, dst: string, client 
     await exportImage(ctx, s.image, dst)
     return { digest: (await findImage(ctx, s.image)).descriptor.digest }
   }
-  if (s.kind !== "docker" && s.kind !== "oci") {
-    throw new InvalidSourceError({ source: src, reason: "copy from an archive goes through this root: copy it to local:NAME first" })
-  }
-  // remote to remote: through the store, untagged and leased, so nothing lingers as an image
+  // anything else: through the store, untagged and leased, so nothing lingers as an image (the
+  // lease goes when the copy ends, and prune takes what no image shares)
   return ctx.store.withLease(async (lease) => {
-    const descriptor = s.kind === "docker" ? await fetchRemote(ctx, s.ref, lease, client) : await fetchLayout(ctx, src, lease)
+    const descriptor =
+      s.kind === "docker"
+        ? await fetchRemote(ctx, s.ref, lease, client)
+        : s.kind === "oci"
+          ? await fetchLayout(ctx, src, lease)
+          : await fetchArchive(ctx, src, lease)
     if (d.kind === "docker") {
       const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref))
       return { digest: r.digest }

@@ -54,6 +54,8 @@ describe("import and export: oci, oci-archive, docker-archive", () => {
     expect(r.status, r.stderr).toBe(0)
     const img = await engine.importImage(`docker-archive:${file}`)
     expect(img.name).toBe("busybox:skopeo")
+    // skopeo wrote RepoTags as docker.io/library/busybox:skopeo; the short name picks it as well
+    expect(await engine.importImage(`docker-archive:${file}:busybox:skopeo`, "picked")).toMatchObject({ name: "picked:latest", digest: img.digest })
     expect(img.layers).toBe(2)
     const unpacked = join(dir, "from-skopeo")
     await engine.unpack("busybox:skopeo", unpacked)

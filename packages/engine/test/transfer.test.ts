@@ -1,11 +1,34 @@
+import { execFileSync, spawnSync } from "node:child_process"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine, type ProgressEvent } from "../src/index.js"
-import { buildLayout, busyboxLayer, tempDir } from "./fixtures.js"
+import { buildLayout, busyboxLayer, haveTool, tempDir } from "./fixtures.js"
 import { haveRegistry, startRegistry } from "./registryServer.js"
 
 if (!haveRegistry) console.warn("skipping pull/push/copy: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
+const haveSkopeo = haveTool("skopeo")
+const haveUmoci = haveTool("umoci")
+if (!haveSkopeo) console.warn("skipping copies from skopeo-written archives: skopeo is not installed (Debian package skopeo)")
+if (!haveUmoci) console.warn("skipping the umoci read of a copied layout: umoci is not installed (Debian package umoci)")
+
+/** skopeo's JSON output for `args`, failing the test with its stderr. */
+const skopeo = (...args: Array<string>): Record<string, unknown> => {
+  const r = spawnSync("skopeo", args, { encoding: "utf8" })
+  expect(r.status, r.stderr).toBe(0)
+  return args[0] === "inspect" ? JSON.parse(r.stdout) : {}
+}
+
+/** The root holds no image, no index.json entry and no lease, and prune leaves no blob. */
+async function nothingLeft(engine: Engine): Promise<void> {
+  expect(await engine.listImages()).toEqual([])
+  expect(await engine.store.index()).toEqual([])
+  expect(await engine.store.leases()).toEqual([])
+  await engine.prune()
+  const blobs: Array<string> = []
+  for await (const b of engine.store.list()) blobs.push(b.digest)
+  expect(blobs).toEqual([])
+}
 
 describe.skipIf(!haveRegistry)("pull, push and copy against docker-registry", () => {
   let dir: string
@@ -83,5 +106,101 @@ describe.skipIf(!haveRegistry)("pull, push and copy against docker-registry", ()
     const index = JSON.parse(readFileSync(join(dir, "out", "index.json"), "utf8"))
     expect(index.manifests[0].digest).toBe(digest)
     await engine.close()
+  })
+
+  describe.skipIf(!haveSkopeo)("copy from archives, through the store and leased", () => {
+    let built: ReturnType<typeof buildLayout>
+    let dockerArchive: string
+    let ociArchive: string
+    beforeAll(() => {
+      built = buildLayout(join(dir, "arch-src"), "bb", [busyboxLayer, { files: { "etc/motd": "archived\n" } }])
+      dockerArchive = join(dir, "skopeo.docker.tar")
+      ociArchive = join(dir, "skopeo.oci.tar")
+      skopeo("copy", `oci:${join(dir, "arch-src")}:bb`, `docker-archive:${dockerArchive}:busybox:arch`)
+      skopeo("copy", `oci:${join(dir, "arch-src")}:bb`, `oci-archive:${ociArchive}:bb:arch`)
+    })
+
+    it("copies a skopeo-written docker-archive to a registry, where skopeo reads the same manifest and layers", async () => {
+      const engine = await Engine.open({ root: join(dir, "from-docker-archive") })
+      const r = await engine.copy(`docker-archive:${dockerArchive}`, `docker://${registry.host}/arch/bb:1`)
+      const ref = `docker://${registry.host}/arch/bb:1`
+      expect(skopeo("inspect", "--tls-verify=false", ref).Digest).toBe(r.digest)
+      // docker-archive holds no manifest: cairn writes one, so compare what it describes
+      const config = skopeo("inspect", "--tls-verify=false", "--config", ref) as { rootfs: { diff_ids: Array<string> } }
+      expect(config.rootfs.diff_ids).toEqual(built.diffIds)
+      const pushed = skopeo("inspect", "--tls-verify=false", "--raw", ref) as unknown as { layers: Array<{ digest: string }> }
+      const archived = JSON.parse(execFileSync("tar", ["-xOf", dockerArchive, "manifest.json"], { encoding: "utf8" }))[0].Layers as Array<string>
+      expect(pushed.layers.map((l) => l.digest.slice(7))).toEqual(archived.map((l) => execFileSync("sh", ["-c", `tar -xOf '${dockerArchive}' '${l}' | sha256sum`], { encoding: "utf8" }).slice(0, 64)))
+      await nothingLeft(engine)
+      // the same archive without its last layer: cas's typed error, and still nothing in the root
+      const broken = join(dir, "broken")
+      execFileSync("mkdir", ["-p", broken])
+      execFileSync("tar", ["-C", broken, "-xf", dockerArchive])
+      rmSync(join(broken, archived.at(-1)!))
+      execFileSync("tar", ["-C", broken, "-cf", join(dir, "broken.tar"), "."])
+      await expect(engine.copy(`docker-archive:${join(dir, "broken.tar")}`, `docker://${registry.host}/arch/broken:1`)).rejects.toMatchObject({
+        _tag: "ArchiveFormatError",
+        reason: `layer ${archived.at(-1)} named in manifest.json is not in the archive`
+      })
+      await nothingLeft(engine)
+      await engine.close()
+    })
+
+    it("copies an oci-archive to an OCI layout that skopeo and umoci read, with the manifest digest unchanged", async () => {
+      const engine = await Engine.open({ root: join(dir, "from-oci-archive") })
+      const out = join(dir, "arch-out")
+      expect(await engine.copy(`oci-archive:${ociArchive}:bb:arch`, `oci:${out}:copied`)).toEqual({ digest: built.manifestDigest })
+      expect(skopeo("inspect", `oci:${out}:copied`).Digest).toBe(built.manifestDigest)
+      if (haveUmoci) {
+        const ls = spawnSync("umoci", ["ls", "--layout", out], { encoding: "utf8" })
+        expect(ls.status, ls.stderr).toBe(0)
+        expect(ls.stdout.split("\n")).toContain("copied")
+        const stat = spawnSync("umoci", ["stat", "--image", `${out}:copied`, "--json"], { encoding: "utf8" })
+        expect(stat.status, stat.stderr).toBe(0)
+      }
+      await nothingLeft(engine)
+      await engine.close()
+    })
+
+    it("copies between the two archive kinds, each read back by skopeo", async () => {
+      const engine = await Engine.open({ root: join(dir, "archive-to-archive") })
+      const asDocker = join(dir, "converted.docker.tar")
+      const asOci = join(dir, "converted.oci.tar")
+      expect(await engine.copy(`oci-archive:${ociArchive}`, `docker-archive:${asDocker}:conv/bb:2`)).toEqual({ digest: built.manifestDigest })
+      const fromDocker = skopeo("inspect", "--config", `docker-archive:${asDocker}`) as { rootfs: { diff_ids: Array<string> } }
+      expect(fromDocker.rootfs.diff_ids).toEqual(built.diffIds)
+      expect(JSON.parse(execFileSync("tar", ["-xOf", asDocker, "manifest.json"], { encoding: "utf8" }))[0].RepoTags).toEqual(["conv/bb:2"])
+      const r = await engine.copy(`docker-archive:${dockerArchive}:busybox:arch`, `oci-archive:${asOci}:conv`)
+      expect(skopeo("inspect", `oci-archive:${asOci}:conv`).Digest).toBe(r.digest)
+      const fromOci = skopeo("inspect", "--config", `oci-archive:${asOci}:conv`) as { rootfs: { diff_ids: Array<string> } }
+      expect(fromOci.rootfs.diff_ids).toEqual(built.diffIds)
+      await nothingLeft(engine)
+      await engine.close()
+    })
+
+    it("names the images of a multi-image archive when its :REF is missing or unknown, leaving nothing behind", async () => {
+      const layout = join(dir, "multi")
+      const one = buildLayout(layout, "one", [busyboxLayer])
+      const two = buildLayout(layout, "two", [busyboxLayer, { files: { "two.txt": "2\n" } }])
+      const multi = join(dir, "multi.oci.tar")
+      execFileSync("tar", ["-C", layout, "-cf", multi, "."]) // an oci-archive is a tarred OCI layout
+      const engine = await Engine.open({ root: join(dir, "multi-root") })
+      const out = `oci:${join(dir, "multi-out")}:x`
+      await expect(engine.copy(`oci-archive:${multi}`, out)).rejects.toMatchObject({
+        _tag: "InvalidSourceError",
+        source: `oci-archive:${multi}`,
+        reason: "it holds 2 images (one, two): name one with :REF"
+      })
+      await expect(engine.copy(`oci-archive:${multi}:three`, `docker://${registry.host}/multi/x:1`)).rejects.toMatchObject({
+        _tag: "InvalidSourceError",
+        reason: 'no image named "three"; it has one, two'
+      })
+      expect(existsSync(join(dir, "multi-out"))).toBe(false)
+      await nothingLeft(engine)
+      expect(await engine.copy(`oci-archive:${multi}:two`, out)).toEqual({ digest: two.manifestDigest })
+      expect(await engine.copy(`oci-archive:${multi}:one`, `docker://${registry.host}/multi/one:1`)).toEqual({ digest: one.manifestDigest })
+      await nothingLeft(engine)
+      await engine.close()
+    })
   })
 })
