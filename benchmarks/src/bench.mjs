@@ -65,7 +65,8 @@ log(`measuring cairn ${frozen.commit}: ${frozen.packages.map((p) => `@cairn/${p}
 const cleanup = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {})
 }
-process.on("SIGINT", () => cleanup().then(() => process.exit(130)))
+// a harness that stops us (Ctrl-C, or a timeout's SIGTERM) gets no frozen copy, scratch dir or registry left behind
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => cleanup().then(() => process.exit(130)))
 
 // --- what is available ------------------------------------------------------------------
 const overlaySkip = await import(frozen.entry("overlay")).then(
