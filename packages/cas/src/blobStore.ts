@@ -319,7 +319,12 @@ export class BlobStore {
       // a big blob hashes on a worker: beside the network and the writes, and beside other blobs' hashing
       const big = expected.size !== undefined && expected.size >= OFF_THREAD_MIN_BYTES
       const hasher = big ? await OffThreadHasher.start(algorithm) : await createHasher(algorithm)
-      return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock)
+      try {
+        return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock)
+      } finally {
+        // its digest and any saved state are taken by now: stop the worker whatever happened
+        if (hasher instanceof OffThreadHasher) await hasher.close()
+      }
     } catch (e) {
       await lock?.release()
       throw e
@@ -390,23 +395,6 @@ export class BlobStore {
   }
 
   private async ingest(
-    path: string,
-    offset: number,
-    hasher: IngestHasher,
-    source: AsyncIterable<Uint8Array>,
-    want: Digest | undefined,
-    size: number | undefined,
-    lock: LockHandle | undefined
-  ): Promise<StagedBlob> {
-    try {
-      return await this.writeAndVerify(path, offset, hasher, source, want, size, lock)
-    } finally {
-      // a worker's digest and state are taken by now: stop it whatever happened
-      if (hasher instanceof OffThreadHasher) await hasher.close()
-    }
-  }
-
-  private async writeAndVerify(
     path: string,
     offset: number,
     hasher: IngestHasher,
