@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process"
+import { accessSync, constants } from "node:fs"
+import { delimiter, join } from "node:path"
 import { Effect } from "effect"
 import { ToolMissingError } from "./errors.js"
 
@@ -48,3 +50,16 @@ export const runCommand = (
 /** `command arg arg` for messages (quoted where needed). */
 export const describeCommand = (file: string, args: ReadonlyArray<string>): string =>
   [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ")
+
+/** The executable `name` on PATH (the sbin dirs when PATH is unset), or undefined. */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(delimiter)) {
+    if (dir === "") continue
+    const p = join(dir, name)
+    try {
+      accessSync(p, constants.X_OK)
+      return p
+    } catch {}
+  }
+  return undefined
+}

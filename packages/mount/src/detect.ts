@@ -1,7 +1,7 @@
-import { accessSync, constants, readFileSync } from "node:fs"
+import { constants, readFileSync } from "node:fs"
 import { access, mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { delimiter, join } from "node:path"
+import { join } from "node:path"
 import { Effect } from "effect"
 import { DRIVER_NAMES, type Driver, type DriverName } from "./driver.js"
 import { copyDriver } from "./drivers/copy.js"
@@ -9,6 +9,7 @@ import { fuseDriver } from "./drivers/fuse.js"
 import { kernelDriver } from "./drivers/kernel.js"
 import { rootlessDriver } from "./drivers/rootless.js"
 import { NoUsableDriverError } from "./errors.js"
+import { findOnPath } from "./command.js"
 import { type HelperStatus, helperStatus, pingHelper } from "./syscall.js"
 import {
   type KernelVersion,
@@ -210,13 +211,3 @@ export const chooseDriver = (report: DetectReport, allow: ReadonlyArray<DriverNa
 export const chooseDriverEffect = (report: DetectReport, allow?: ReadonlyArray<DriverName>): Effect.Effect<DriverName, NoUsableDriverError> =>
   Effect.try({ try: () => chooseDriver(report, allow), catch: (e) => e as NoUsableDriverError })
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(delimiter)) {
-    const p = join(dir, name)
-    try {
-      accessSync(p, constants.X_OK)
-      return p
-    } catch {}
-  }
-  return undefined
-}

@@ -3,10 +3,9 @@
 // `syscall` builtin is all we need). Fork/exec of util-linux dominated latency: 73-123 ms for
 // a 100-layer mount+unmount under load, against ~2 ms + one sync for the calls themselves.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { accessSync, constants } from "node:fs"
-import { delimiter, join } from "node:path"
 import { getSystemErrorName } from "node:util"
 import { Effect } from "effect"
+import { findOnPath } from "./command.js"
 import { MountHelperExitedError } from "./errors.js"
 
 /**
@@ -156,17 +155,6 @@ const parseReply = (line: string): SyscallResult => {
 
 const hex = (s: string | null): string => (s === null ? "-" : Buffer.from(s, "utf8").toString("hex"))
 
-const findOnPath = (name: string): string | undefined => {
-  for (const dir of (process.env.PATH ?? "/usr/bin:/bin").split(delimiter)) {
-    if (dir === "") continue
-    const p = join(dir, name)
-    try {
-      accessSync(p, constants.X_OK)
-      return p
-    } catch {}
-  }
-  return undefined
-}
 
 /** A helper that could not start or died without ever answering: do not try again in this process. */
 let broken: string | undefined
