@@ -15,12 +15,6 @@ export interface DecompressOptions {
 
 /** Output chunk size for zlib: large chunks mean fewer writes and hash calls downstream. */
 const CHUNK = 256 * 1024
-/**
- * Decompressed bytes the decoder may hold ahead of its reader. With the stream default (16 KiB,
- * less than one CHUNK) the decoder stops after every chunk until the main thread has written it,
- * so inflating (on the threadpool) and writing took turns; with room for a few chunks they overlap.
- */
-const READ_AHEAD = 4 * 1024 * 1024
 
 type ZstdFactory = (opts?: { chunkSize?: number }) => Transform
 const nativeZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress
@@ -60,8 +54,7 @@ class FzstdTransform extends Transform {
 
 /** A streaming decompressor for `kind` (a pass-through for "none"). */
 export function createDecompressor(kind: Compression, options: DecompressOptions = {}): Transform {
-  // node:zlib hands its options to the Transform constructor (lib/zlib.js ZlibBase); the types omit that
-  if (kind === "gzip") return zlib.createGunzip({ chunkSize: CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions)
+  if (kind === "gzip") return zlib.createGunzip({ chunkSize: CHUNK })
   if (kind === "zstd") {
     const which = options.zstd ?? "auto"
     if (which === "native" && !nativeZstdAvailable) throw new DecompressionError({ compression: "zstd", reason: "node:zlib has no zstd decoder on this Node version (needs >= 22.15); use zstd: \"fzstd\" or \"auto\"" })
