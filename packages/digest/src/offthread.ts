@@ -3,7 +3,7 @@ import { type Algorithm, type Digest, formatDigest } from "./digest.js"
 import { defaultBackend, type HasherBackend } from "./hasher.js"
 
 /** The ring of bytes shared with the worker: bounds memory exactly, keeps both threads busy. */
-const RING = 8 * 1024 * 1024
+const RING = 4 * 1024 * 1024
 /** Largest piece handed over at once, so the producer never waits for a whole ring to drain. */
 const PIECE = 1024 * 1024
 

@@ -6,7 +6,7 @@ const sha = (alg: string, b: Uint8Array) => `${alg}:${createHash(alg).update(b).
 
 describe("OffThreadHasher", () => {
   it("gives the same digest as hashing on the calling thread, through several turns of its ring, on both backends", async () => {
-    // 20 MiB in uneven chunks: more than two turns of the 8 MiB ring, pieces split at its end
+    // 20 MiB in uneven chunks: five turns of the 4 MiB ring, pieces split at its end
     const data = randomBytes(20 << 20)
     for (const backend of [wasmBackend, nodeBackend]) {
       const h = await OffThreadHasher.start("sha256", backend)

@@ -108,7 +108,7 @@ describe("applyLayer", () => {
   })
 
   it("hashes big layer files on a worker by default, through many turns of its ring, with the same digests", async () => {
-    // 24 MiB of incompressible bytes: the blob and the tar stream each pass ~24 MiB through their worker's 8 MiB ring
+    // 24 MiB of incompressible bytes: the blob and the tar stream each pass ~24 MiB through their worker's 4 MiB ring
     const tar = rawTar([{ name: "big", body: randomBytes(24 << 20) }, { name: "small", body: "s" }])
     const gz = gzipSync(tar, { level: 1 })
     const f = join(dir, "big.tar.gz")
