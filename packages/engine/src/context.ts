@@ -1,5 +1,6 @@
 import type { Digest } from "@cairn/digest"
 import type { DriverName } from "@cairn/mount"
+import type { ExtractOptions } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -12,8 +13,15 @@ export interface EngineContext {
   readonly driver: DriverName | "auto"
   /** bounded concurrency of layer extraction */
   readonly concurrency: number
-  /** extracts one layer blob in overlay form into an empty dir, verifying its diffID */
-  readonly extract: (layer: LayerDescriptor, diffId: Digest, target: string, onBytes: (n: number) => void, lowers: ReadonlyArray<string>) => Promise<void>
+  /** extracts one layer blob in overlay form into an empty dir, verifying its diffID (and its digest unless options say the blob was just verified) */
+  readonly extract: (
+    layer: LayerDescriptor,
+    diffId: Digest,
+    target: string,
+    onBytes: (n: number) => void,
+    lowers: ReadonlyArray<string>,
+    options?: ExtractOptions
+  ) => Promise<void>
   /** applies one layer blob in flat form (whiteouts delete) onto a rootfs dir */
   readonly applyFlat: (layer: LayerDescriptor, diffId: Digest, target: string) => Promise<void>
 }

@@ -164,7 +164,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     progress,
     driver,
     concurrency: options.concurrency ?? 2,
-    extract: (layer, diffId, target, onBytes, lowers) => extractLayer(store, layer, diffId, target, onBytes, lowers),
+    extract: (layer, diffId, target, onBytes, lowers, o) => extractLayer(store, layer, diffId, target, onBytes, lowers, o),
     applyFlat: (layer, diffId, target) => applyFlat(store, layer, diffId, target)
   }
   // open-time repair: half extractions and half-created/removed containers of dead processes,

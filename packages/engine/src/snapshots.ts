@@ -7,6 +7,7 @@ import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { chainIds, type Digest, digestHex } from "@cairn/digest"
 import { pidAlive, readJson, tempOwner, writeJsonAtomic } from "./atomic.js"
+import type { ExtractOptions } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -26,7 +27,14 @@ export interface SnapshotContext {
   readonly store: ImageStore
   readonly progress: ProgressEmitter
   /** extracts one layer blob in overlay form into an empty dir (verifying its diffID) */
-  readonly extract: (layer: LayerDescriptor, diffId: Digest, target: string, onBytes: (n: number) => void, lowers: ReadonlyArray<string>) => Promise<void>
+  readonly extract: (
+    layer: LayerDescriptor,
+    diffId: Digest,
+    target: string,
+    onBytes: (n: number) => void,
+    lowers: ReadonlyArray<string>,
+    options?: ExtractOptions
+  ) => Promise<void>
 }
 
 /** Bytes of regular files below dir (what `du --apparent-size` would roughly say). */

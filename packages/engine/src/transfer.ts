@@ -8,7 +8,6 @@ import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExp
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
-import { extractLayer } from "./layers.js"
 import { ensureSnapshot, type SnapshotContext, stackOf } from "./snapshots.js"
 
 export interface PullOptions {
@@ -72,14 +71,12 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   const complete = new Set<string>()
   // blobs this pull put into the store (not found there): the store's put checked size and digest
   // on the way in, so their extraction hashes the tar for the diffID only; blobs found in the store
-  // are of unknown age and keep both checks (ctx.extract)
+  // are of unknown age and keep both checks
   const justVerified = new Set<string>()
   const snapshots: SnapshotContext = {
     ...ctx,
     extract: (layer, diffId, target, onBytes, lowers) =>
-      justVerified.has(layer.digest)
-        ? extractLayer(ctx.store, layer, diffId, target, onBytes, lowers, { blobJustVerified: true })
-        : ctx.extract(layer, diffId, target, onBytes, lowers)
+      ctx.extract(layer, diffId, target, onBytes, lowers, { blobJustVerified: justVerified.has(layer.digest) })
   }
   let next = 0
   let applied: Promise<void> = Promise.resolve()
