@@ -44,19 +44,12 @@ export async function fetchIntoEngine(task) {
   // loopback registries get plain HTTP without asking, as skopeo gets --src-tls-verify=false
   const client = new RegistryClient()
   try {
-    const store = engine.store
-    return await store.withLease(async (/** @type {{ id: string }} */ lease) => {
-      const o = { lease: lease.id }
-      // the engine's BlobSink over its store (store.ts sink()): what it puts is held by the lease
-      const sink = {
-        has: (/** @type {string} */ d) => store.has(d),
-        put: (/** @type {any} */ desc, /** @type {AsyncIterable<Uint8Array>} */ data) => store.put(desc, data, o),
-        ingestOffset: (/** @type {any} */ d) => store.ingestOffset(d),
-        resume: (/** @type {any} */ desc, /** @type {number} */ offset, /** @type {AsyncIterable<Uint8Array>} */ data) => store.resume(desc, offset, data, o)
-      }
-      const r = await pullImage(client, task.reference, sink, { verify: false })
+    // the engine's image store: its sink(lease) is what the engine's own fetch path pulls into
+    const images = engine.service.context.store
+    return await images.withLease(async (/** @type {string} */ lease) => {
+      const r = await pullImage(client, task.reference, images.sink(lease), { verify: false })
       const m = r.resolved.manifest
-      await store.tag(task.name, { mediaType: m.mediaType, digest: m.digest, size: m.size })
+      await images.tag(task.name, { mediaType: m.mediaType, digest: m.digest, size: m.size })
       return { manifest: m.digest, bytesTransferred: r.bytesTransferred }
     })
   } finally {
