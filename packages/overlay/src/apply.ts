@@ -59,9 +59,9 @@ export interface ApplyOptions {
   /** hash backend (default: @cairn/digest's WASM core) */
   hasher?: HasherBackend
   /**
-   * hash on a worker thread, beside decompression and writes (DESIGN.md "The hot path"); the worker
-   * loads @cairn/digest's build. Default: on for a layer file of at least 16 MiB, where it pays for
-   * the worker's start; off for streams and small files.
+   * hash on worker threads, one per digest, beside decompression and writes (DESIGN.md "The hot
+   * path"; @cairn/digest's OffThreadHasher). Default: on for a layer file of at least 16 MiB, where
+   * it pays for the workers' start; off for streams and small files.
    */
   hashOffThread?: boolean
   /** don't chown; keep owners in the `user.rootlesscontainers` xattr as umoci does; skip device nodes. Default: not running as root */
