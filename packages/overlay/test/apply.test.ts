@@ -19,7 +19,6 @@ import { listTree, xattrTree } from "./listing.js"
 import { chunked, type RawEntry, rawTar } from "./rawtar.js"
 
 const isRoot = process.geteuid?.() === 0
-// The hashing worker loads @cairn/digest's build (workers do not see vitest's source condition).
 if (!isRoot) console.warn("not root: ownership, device and trusted.* xattr tests are skipped")
 const CAP_SETUID = Buffer.from("0100000280000000000000000000000000000000", "hex")
 
