@@ -27,6 +27,8 @@ export const presentedToken = (headers: IncomingHttpHeaders): { scheme: "bearer"
   return colon < 0 ? undefined : { scheme: "basic", token: decoded.slice(colon + 1) }
 }
 
-/** The challenge sent with every 401 (RFC 6750; distribution token auth spec). */
-export const challenge = (host: string | undefined): string =>
-  `Bearer realm="http://${host ?? "127.0.0.1"}${TOKEN_REALM_PATH}",service="${SERVICE}"`
+/** The challenge sent with every 401 (RFC 6750; distribution token auth spec); `base` is scheme://host[:port]. */
+export const challenge = (base: string): string => `Bearer realm="${base}${TOKEN_REALM_PATH}",service="${SERVICE}"`
+
+/** Shortest secret a token may be: shorter ones can be guessed over a loopback connection. */
+export const MIN_TOKEN_BYTES = 16

@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs"
 import { stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
 import { REF_NAME } from "@cairn/cas"
-import { type Digest, digestAlgorithm, digestBytes, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
+import { type Digest, digestAlgorithm, digestBytes, digestHex, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
 import { type AnyManifest, type Descriptor, decodeAnyManifest, isIndexMediaType, OciDecodeError, OciMediaType } from "@cairn/oci-spec"
 import { HttpServerResponse } from "effect/http"
 import { BodyTooLargeError, DistributionError } from "./errors.js"
@@ -17,7 +17,12 @@ import type { UploadSession, UploadSessions } from "./uploads.js"
 export interface DistributionOptions {
   readonly maxManifestBytes: number
   readonly maxBlobBytes: number
+  /** how long a pushed blob is held for the manifest that will reference it (default 1 hour) */
+  readonly uploadGraceMs?: number
 }
+
+/** The lease that holds a pushed blob or untagged manifest until something references it. */
+export const pushLeaseId = (d: Digest): string => `api-push-${digestAlgorithm(d)}-${digestHex(d)}`
 
 export interface V2Request {
   readonly method: string
@@ -116,6 +121,8 @@ export class Distribution {
   private readonly facts = new Map<string, ManifestFacts>()
   // index.json is replaced by rename on every change: same inode, size and mtime = same content
   private indexCache: { key: string; entries: readonly Descriptor[] } | undefined
+  // digests this process holds by a push lease (a restart forgets them; the leases then expire)
+  private readonly held = new Set<Digest>()
 
   constructor(
     readonly store: RegistryStore,
@@ -257,6 +264,9 @@ export class Distribution {
     }
     const mediaType =
       (doc.value as { mediaType?: string }).mediaType ?? (contentType && MANIFEST_KINDS.has(contentType) ? contentType : doc.kind === "index" ? OciMediaType.ImageIndex : OciMediaType.ImageManifest)
+    // held before it is visible: a manifest pushed by digest (an index's child) has no tag yet,
+    // and a tagged one is unreferenced until the tag is written
+    await this.hold(digest)
     await this.store.put({ digest, size: bytes.length }, bytes)
     const artifactType = v.artifactType ?? (v.config && !isIndexMediaType(mediaType) ? v.config.mediaType : undefined)
     this.facts.set(digest, {
@@ -269,6 +279,9 @@ export class Distribution {
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length, ...(v.artifactType ? { artifactType: v.artifactType } : {}) } as Descriptor
     if (parsed.kind === "tag") await this.store.tag(refName(name, parsed.tag), descriptor)
     else if (v.subject) await this.store.addRoot(descriptor) // a referrer has no tag; keep it from GC
+    // now referenced by a tag, a root or (by digest) its own lease: what it names needs no lease
+    if (parsed.kind === "tag" || v.subject) await this.release(digest)
+    for (const d of [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])]) await this.release(d.digest as Digest)
     return HttpServerResponse.empty({
       status: 201,
       headers: { Location: `/v2/${name}/manifests/${digest}`, ...digestHeaders(digest), ...(v.subject ? { "OCI-Subject": v.subject.digest } : {}) }
@@ -340,11 +353,47 @@ export class Distribution {
     return d
   }
 
+  // ---- push leases ---------------------------------------------------------------------------
+
+  /** Hold `digest` from GC for the upload grace period (renewed by every push of it). */
+  private async hold(digest: Digest): Promise<void> {
+    await this.store.createLease({ id: pushLeaseId(digest), ttlMs: this.options.uploadGraceMs ?? 3_600_000, digests: [digest] })
+    this.held.add(digest)
+  }
+
+  private async release(digest: Digest): Promise<void> {
+    if (!this.held.delete(digest)) return
+    await this.store.releaseLease(pushLeaseId(digest))
+  }
+
+  /**
+   * Verify `data` as `digest` and make it visible, held by a push lease. The bytes are staged
+   * under a temporary name, never under the digest the client claims, so an aborted or refused
+   * upload leaves nothing behind in the store's ingest area.
+   */
+  async putVerified(digest: Digest, size: number | undefined, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (size !== undefined && size > this.options.maxBlobBytes) throw new BodyTooLargeError({ limit: this.options.maxBlobBytes, received: size })
+    const have = await this.store.stat(digest)
+    if (have && (size === undefined || have.size === size)) {
+      await this.hold(digest)
+      // the first writer's copy is what GC must keep: it may have gone between stat and hold
+      if (await this.store.has(digest)) return
+    }
+    const staged = await this.store.stage(data, { algorithm: digestAlgorithm(digest), ...(size === undefined ? {} : { size }) })
+    try {
+      if (staged.digest !== digest) throw new DigestMismatchError({ expected: digest, actual: staged.digest, bytes: staged.size })
+      await this.hold(digest)
+    } catch (e) {
+      await staged.discard()
+      throw e
+    }
+    await staged.commit()
+  }
+
   /** Store a whole blob from a request body: verified by the store before it becomes visible. */
   private async putBlob(digest: Digest, req: IncomingMessage) {
-    const size = contentLength(req)
     try {
-      await this.store.put(limitedBody(req, this.options.maxBlobBytes), size === undefined ? { digest } : { digest, size })
+      await this.putVerified(digest, contentLength(req), limitedBody(req, this.options.maxBlobBytes))
     } catch (e) {
       throw this.uploadFailure(e, digest)
     }
@@ -368,7 +417,10 @@ export class Distribution {
     if (mount !== null) {
       // one store behind every repository: a mount succeeds whenever the blob is here
       const d = parseBlobDigest(mount)
-      if (d && (await this.store.has(d))) return this.created(name, d)
+      if (d && (await this.store.has(d))) {
+        await this.hold(d)
+        if (await this.store.has(d)) return this.created(name, d)
+      }
     } else if (r.query.has("digest")) {
       const digest = this.requireDigest(r.query.get("digest"))
       await this.putBlob(digest, r.req)
@@ -417,7 +469,7 @@ export class Distribution {
       return this.created(s.name, digest)
     }
     try {
-      await this.uploads.finish(s, digest, hasBody ? limitedBody(r.req, this.options.maxBlobBytes) : undefined)
+      await this.uploads.finish(s, hasBody ? limitedBody(r.req, this.options.maxBlobBytes) : undefined, (size, data) => this.putVerified(digest, size, data))
     } catch (e) {
       throw this.uploadFailure(e, digest)
     }

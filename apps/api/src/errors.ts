@@ -54,3 +54,10 @@ export class BodyTooLargeError extends Data.TaggedError("BodyTooLargeError")<{ r
     return `request body exceeds ${this.limit} bytes (got at least ${this.received})`
   }
 }
+
+/** A request body that stopped arriving: no byte for `idleMs` (408; the connection is closed). */
+export class BodyStalledError extends Data.TaggedError("BodyStalledError")<{ readonly idleMs: number }> {
+  override get message() {
+    return `the request body stopped arriving (no data for ${this.idleMs} ms)`
+  }
+}

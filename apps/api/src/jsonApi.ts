@@ -114,9 +114,11 @@ const importImage = async (ctx: JsonContext) => {
       return await ctx.engine.importImage(`${format}:${file}`, name)
     } catch (e) {
       // an I/O failure without an errno came from reading the archive itself: the upload is bad
-      const tagged = e as { _tag?: string; cause?: { code?: unknown } }
+      const tagged = e as { _tag?: string; cause?: { code?: unknown; message?: unknown } }
       if (tagged._tag === "EngineIOError" && tagged.cause?.code === undefined) {
-        throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${format} could not be imported: ${(e as Error).message}` })
+        // name the upload, not the temp file it was staged in or the root it went to
+        const why = typeof tagged.cause?.message === "string" ? tagged.cause.message : (e as Error).message
+        throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${format} could not be imported: ${why}` })
       }
       throw e
     }
@@ -223,7 +225,11 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
     write: true,
     query: { force: "1 to remove even when containers use it" },
     response: json(S.RemoveImageResult),
-    run: (ctx) => ctx.engine.removeImage(param(ctx, "image"), { force: flag(ctx, "force") })
+    run: async (ctx) => {
+      const r = (await ctx.engine.removeImage(param(ctx, "image"), { force: flag(ctx, "force") })) as { untagged: string[]; deleted: string[] }
+      // the engine lists the manifest both as deleted and again among what the prune removed
+      return { untagged: [...new Set(r.untagged)], deleted: [...new Set(r.deleted)] }
+    }
   },
   // ---- containers
   { method: "GET", path: "/containers", summary: "List containers", write: false, response: json(Schema.Array(S.ContainerSummary)), run: (ctx) => ctx.engine.listContainers() },

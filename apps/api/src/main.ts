@@ -1,7 +1,8 @@
 // The `cairn-api` binary: one engine root served over HTTP until SIGINT/SIGTERM.
 import { readFile } from "node:fs/promises"
 import { Engine } from "@cairn/engine"
-import { createServer } from "./server.js"
+import { MIN_TOKEN_BYTES } from "./auth.js"
+import { createServer, refuseListen } from "./server.js"
 
 export interface CliOptions {
   readonly root?: string
@@ -10,13 +11,17 @@ export interface CliOptions {
   readonly tokenFile?: string
   readonly readOnly: boolean
   readonly shutdownTimeoutMs?: number
+  readonly publicUrl?: string
 }
 
-const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS]
+const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS] [--public-url URL]
 
   --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
-  --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one)
-  --token-file FILE  require this bearer token (else CAIRN_API_TOKEN when set)
+  --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one); an address
+                     other than loopback needs a token
+  --token-file FILE  require this bearer token, at least ${MIN_TOKEN_BYTES} bytes (else CAIRN_API_TOKEN when set)
+  --public-url URL   where clients reach the service (e.g. https://… behind a TLS proxy): the token
+                     realm in 401 challenges (default: the listen address)
   --read-only        refuse every write
   --shutdown-timeout SECONDS
                      on SIGINT/SIGTERM, how long in-flight requests may finish (default 10)
@@ -30,6 +35,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
   let tokenFile: string | undefined
   let readOnly = false
   let shutdownTimeoutMs: number | undefined
+  let publicUrl: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
@@ -54,6 +60,20 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
         shutdownTimeoutMs = v * 1000
         break
       }
+      case "--public-url": {
+        const v = value()
+        let u: URL
+        try {
+          u = new URL(v)
+        } catch {
+          throw new UsageError(`--public-url wants an http:// or https:// URL, got ${v}`)
+        }
+        if ((u.protocol !== "http:" && u.protocol !== "https:") || u.search !== "" || u.hash !== "") {
+          throw new UsageError(`--public-url wants an http:// or https:// URL without query, got ${v}`)
+        }
+        publicUrl = `${u.origin}${u.pathname.replace(/\/+$/, "")}`
+        break
+      }
       case "--read-only":
         readOnly = true
         break
@@ -67,7 +87,24 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
   const port = Number(m?.[3])
   if (!m || port > 65535) throw new UsageError(`--listen wants HOST:PORT, got ${listen}`)
-  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }) }
+  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }), ...(publicUrl ? { publicUrl } : {}) }
+}
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the address is already in use (another server on this port?)",
+  EADDRNOTAVAIL: "no interface on this machine has that address",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  ENOTFOUND: "the host name does not resolve"
+}
+
+/** Why listen() failed, with the errno code, from the error or anything it wraps. */
+const listenFailure = (e: unknown): string => {
+  for (let x = e as { code?: unknown; cause?: unknown; message?: unknown } | undefined, n = 0; x && n < 5; x = x.cause as typeof x, n++) {
+    const code = typeof x.code === "string" ? x.code : undefined
+    if (code) return `${code}: ${LISTEN_ERRORS[code] ?? (typeof x.message === "string" && x.message !== "" ? x.message : "system error")}`
+  }
+  const message = e instanceof Error ? e.message : String(e)
+  return message === "" ? "unknown error" : message
 }
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
@@ -82,8 +119,10 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  let token = process.env.CAIRN_API_TOKEN
+  let token = process.env.CAIRN_API_TOKEN || undefined
+  let tokenSource = "CAIRN_API_TOKEN"
   if (opts.tokenFile) {
+    tokenSource = `token file ${opts.tokenFile}`
     try {
       token = (await readFile(opts.tokenFile, "utf8")).trim()
     } catch (e) {
@@ -94,6 +133,15 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
       process.stderr.write(`cairn-api: token file ${opts.tokenFile} is empty\n`)
       return 2
     }
+  }
+  if (token !== undefined && Buffer.byteLength(token, "utf8") < MIN_TOKEN_BYTES) {
+    process.stderr.write(`cairn-api: the token from ${tokenSource} is ${Buffer.byteLength(token, "utf8")} bytes; use at least ${MIN_TOKEN_BYTES} (e.g. openssl rand -hex 32)\n`)
+    return 2
+  }
+  const refused = refuseListen(opts.host, token !== undefined)
+  if (refused) {
+    process.stderr.write(`cairn-api: ${refused}\n`)
+    return 2
   }
   let engine: Engine
   try {
@@ -107,18 +155,16 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     port: opts.port,
     readOnly: opts.readOnly,
     ...(opts.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: opts.shutdownTimeoutMs }),
+    ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
     ...(token ? { token } : {})
   })
   let address: Awaited<ReturnType<typeof server.listen>>
   try {
     address = await server.listen()
   } catch (e) {
-    process.stderr.write(`cairn-api: cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}\n`)
+    process.stderr.write(`cairn-api: cannot listen on ${opts.host}:${opts.port}: ${listenFailure(e)}\n`)
     await engine.close()
     return 1
-  }
-  if (!token && !/^(127\.|::1$|localhost$)/.test(opts.host)) {
-    process.stderr.write(`cairn-api: warning: serving ${opts.host} without a token; anyone who can reach it can read and write the store\n`)
   }
   process.stdout.write(`cairn-api listening on ${address.url} (root ${engine.root}${opts.readOnly ? ", read-only" : ""}${token ? ", token required" : ""})\n`)
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

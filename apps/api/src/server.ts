@@ -3,16 +3,18 @@
 // here with authentication, read-only checks, shutdown state and error bodies.
 import * as http from "node:http"
 import type { IncomingMessage } from "node:http"
+import { tmpdir } from "node:os"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
 import type { ServedEngine } from "./engineApi.js"
-import { ApiError, BodyTooLargeError, DistributionError } from "./errors.js"
+import { ApiError, BodyStalledError, BodyTooLargeError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
 import { decodeJsonBody, engineErrorStatus, type JsonRoute, jsonRoutes } from "./jsonApi.js"
 import { openApiDocument } from "./openapi.js"
+import { hasBody, isJsonType, isLoopbackAddress, mediaType, refuseRequest } from "./policy.js"
 import { UploadSessions } from "./uploads.js"
 
 export interface ServerOptions {
@@ -32,6 +34,25 @@ export interface ServerOptions {
   readonly maxBlobBytes?: number
   /** an archive sent to POST /images/import (default 8 GiB) */
   readonly maxImportBytes?: number
+  /**
+   * Blobs pushed to /v2 are held by a lease until a manifest referencing them arrives, or for
+   * this long (default 1 hour), so garbage collection cannot take them between the two.
+   */
+  readonly uploadGraceMs?: number
+  /** a connection must send its request headers within this time (default 60 s) */
+  readonly headersTimeoutMs?: number
+  /** an idle keep-alive connection is closed after this time (default 5 s) */
+  readonly keepAliveTimeoutMs?: number
+  /**
+   * A request body that sends no byte for this long is aborted (default 60 s). It measures
+   * progress, not total time: an upload may take hours as long as bytes keep arriving.
+   */
+  readonly bodyIdleTimeoutMs?: number
+  /**
+   * The URL clients reach the service at (e.g. https://registry.example:5000 behind a TLS proxy):
+   * the token realm in 401 challenges and an allowed `Origin`. Default: the bound address.
+   */
+  readonly publicUrl?: string
   /** upload sessions idle this long are dropped (default 15 minutes) */
   readonly uploadTimeoutMs?: number
   /** open upload sessions at most (default 1024); more answer 429 */
@@ -64,22 +85,42 @@ const GiB = 1 << 30
 
 const safeHost = (h: string | undefined) => (h && /^[A-Za-z0-9.:[\]-]+$/.test(h) ? h : undefined)
 
-const errorResponse = (e: unknown, v2: boolean): HttpServerResponse.HttpServerResponse => {
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** Replace server-side paths (under the root or the temp directory) in text sent to a client. */
+export const pathScrubber = (prefixes: readonly string[]): ((text: string) => string) => {
+  const alternatives = [...new Set(prefixes.filter((p) => p.length > 1))].sort((a, b) => b.length - a.length).map(escapeRegExp)
+  if (alternatives.length === 0) return (t) => t
+  const re = new RegExp(`(?:${alternatives.join("|")})(?:/[^\\s'"\`,;)]*)?`, "g")
+  return (text) => text.replace(re, "<server path>")
+}
+
+/** A request the client gave up on (closed the connection) or stopped sending: not a server failure. */
+const clientGaveUp = (e: unknown, req: IncomingMessage): boolean =>
+  e instanceof BodyStalledError ||
+  (typeof e === "object" && e !== null && ((e as { code?: unknown }).code === "ECONNRESET" || (e as { code?: unknown }).code === "ERR_STREAM_PREMATURE_CLOSE")) ||
+  (req.destroyed && !req.complete)
+
+const errorResponse = (e: unknown, v2: boolean, scrub: (text: string) => string = (t) => t): HttpServerResponse.HttpServerResponse => {
   if (e instanceof DistributionError) {
     return HttpServerResponse.jsonUnsafe(
-      { errors: [{ code: e.code, message: e.reason, detail: e.detail ?? null }] },
+      { errors: [{ code: e.code, message: scrub(e.reason), detail: e.detail ?? null }] },
       { status: e.status, headers: e.headers ?? {} }
     )
   }
   if (e instanceof ApiError) {
-    if (v2) return errorResponse(new DistributionError({ status: e.status, code: e.status === 401 ? "UNAUTHORIZED" : e.status === 403 || e.status === 405 ? "DENIED" : "UNSUPPORTED", reason: e.reason, ...(e.headers ? { headers: e.headers } : {}) }), true)
-    return HttpServerResponse.jsonUnsafe({ error: { code: e.code, message: e.reason, ...(e.detail === undefined ? {} : { detail: e.detail }) } }, { status: e.status, headers: e.headers ?? {} })
+    if (v2) return errorResponse(new DistributionError({ status: e.status, code: e.status === 401 ? "UNAUTHORIZED" : e.status === 403 || e.status === 405 ? "DENIED" : "UNSUPPORTED", reason: e.reason, ...(e.headers ? { headers: e.headers } : {}) }), true, scrub)
+    return HttpServerResponse.jsonUnsafe({ error: { code: e.code, message: scrub(e.reason), ...(e.detail === undefined ? {} : { detail: e.detail }) } }, { status: e.status, headers: e.headers ?? {} })
   }
   if (e instanceof BodyTooLargeError) {
     return errorResponse(v2 ? new DistributionError({ status: 413, code: "SIZE_INVALID", reason: e.message }) : new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message }), v2)
   }
+  if (e instanceof BodyStalledError) {
+    return errorResponse(v2 ? new DistributionError({ status: 408, code: "BLOB_UPLOAD_INVALID", reason: e.message }) : new ApiError({ status: 408, code: "BODY_STALLED", reason: e.message }), v2)
+  }
   const tag = typeof (e as { _tag?: unknown })?._tag === "string" ? (e as { _tag: string })._tag : "InternalError"
-  const message = e instanceof Error ? e.message : String(e)
+  // engine and store messages may name files under the root: the client gets them without
+  const message = scrub(e instanceof Error ? e.message : String(e))
   const status = engineErrorStatus(tag)
   if (v2) {
     const code = status === 404 ? "BLOB_UNKNOWN" : status >= 500 ? "UNKNOWN" : "UNSUPPORTED"
@@ -88,10 +129,31 @@ const errorResponse = (e: unknown, v2: boolean): HttpServerResponse.HttpServerRe
   return HttpServerResponse.jsonUnsafe({ error: { code: tag, message } }, { status })
 }
 
+/** Why serving `host` is refused, or undefined: without a token only loopback addresses are served. */
+export const refuseListen = (host: string, tokenRequired: boolean): string | undefined =>
+  tokenRequired || isLoopbackAddress(host)
+    ? undefined
+    : `refusing to serve ${host} without a token: anyone who can reach it could read and write the store; give --token-file (or CAIRN_API_TOKEN), or listen on 127.0.0.1`
+
+const BLOB_TYPES = new Set(["application/octet-stream"])
+const ARCHIVE_TYPES = new Set(["application/x-tar", "application/octet-stream"])
+
+const unsupportedType = (req: IncomingMessage, wanted: string) =>
+  new ApiError({
+    status: 415,
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    reason: `${req.method} ${(req.url ?? "").split("?")[0]} wants ${wanted}, not ${req.headers["content-type"] ?? "a body without Content-Type"}`
+  })
+
 export function createServer(engine: ServedEngine, options: ServerOptions = {}): CairnServer {
   const host = options.host ?? "127.0.0.1"
   const readOnly = options.readOnly ?? false
   const token = options.token !== undefined && options.token !== "" ? options.token : undefined
+  const headersTimeoutMs = options.headersTimeoutMs ?? 60_000
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 5_000
+  const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 60_000
+  const publicUrl = options.publicUrl?.replace(/\/+$/, "")
+  const scrub = pathScrubber([engine.root, tmpdir()])
   const limits = {
     maxJsonBytes: options.maxJsonBytes ?? MiB,
     maxManifestBytes: options.maxManifestBytes ?? 4 * MiB,
@@ -105,12 +167,41 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     maxBytes: limits.maxBlobBytes,
     maxSessions: options.maxUploadSessions ?? 1024
   })
-  const distribution = new Distribution(engine.store, uploads, limits)
+  const distribution = new Distribution(engine.store, uploads, { ...limits, uploadGraceMs: options.uploadGraceMs ?? 3_600_000 })
   let events: EventHub | undefined
   const startedAt = Date.now()
   let closing = false
   const inFlight = new Set<IncomingMessage>()
   let idle: (() => void) | undefined
+  let address: ServerAddress | undefined
+  const policy = { tokenRequired: token !== undefined, ownOrigins: publicUrl ? [new URL(publicUrl).origin] : [] }
+
+  // where GET /token lives, as clients reach it: --public-url, else the bound address (the Host
+  // header only when bound to every interface, where the address names no one host)
+  const realmBase = (req: IncomingMessage): string => {
+    if (publicUrl) return publicUrl
+    if (address && address.host !== "0.0.0.0" && address.host !== "::") return address.url
+    return `http://${safeHost(req.headers.host) ?? "127.0.0.1"}`
+  }
+
+  // a body that stops arriving is aborted after bodyIdleTimeoutMs without a byte (progress, not a
+  // wall limit); once it has all arrived the socket may sit quiet while the handler works
+  const watchBody = (req: IncomingMessage): { done(): void } => {
+    let answered = false
+    if (bodyIdleTimeoutMs > 0 && hasBody(req) && !req.complete) {
+      req.setTimeout(bodyIdleTimeoutMs, () => {
+        if (!req.complete) req.destroy(new BodyStalledError({ idleMs: bodyIdleTimeoutMs }))
+      })
+      req.once("end", () => {
+        if (!answered) req.socket?.setTimeout(0)
+      })
+    }
+    return {
+      done: () => {
+        answered = true
+      }
+    }
+  }
 
   // every request passes here: shutdown state, auth, read-only, then the handler; errors become bodies
   const guard = async (
@@ -121,8 +212,11 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     sendContinue?: () => void
   ): Promise<HttpServerResponse.HttpServerResponse> => {
     inFlight.add(req)
+    const body = watchBody(req)
     try {
       if (closing) throw new ApiError({ status: 503, code: "SHUTTING_DOWN", reason: "the server is shutting down", headers: { Connection: "close" } })
+      const refusal = refuseRequest(req, policy)
+      if (refusal) throw new ApiError({ ...refusal, headers: { Connection: "close" } })
       if (token !== undefined) {
         const given = presentedToken(req.headers)
         if (!given || !tokenMatches(given.token, token)) {
@@ -130,7 +224,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
             status: 401,
             code: "UNAUTHORIZED",
             reason: given ? "the token presented is not valid" : "authentication required: send Authorization: Bearer <token>",
-            headers: { "WWW-Authenticate": challenge(safeHost(req.headers.host)) }
+            headers: { "WWW-Authenticate": challenge(realmBase(req)) }
           })
         }
       }
@@ -145,10 +239,18 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       const res = await handler()
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } catch (e) {
-      const res = errorResponse(e, v2)
+      if (clientGaveUp(e, req)) {
+        // the client went away or stopped sending: one line, no stack; nothing it sent was kept
+        const why = e instanceof BodyStalledError ? e.message : "the client closed the connection"
+        log(`cairn-api: ${req.method} ${(req.url ?? "").split("?")[0]}: client aborted the request (${why}, ${req.socket?.bytesRead ?? 0} bytes read)`)
+        const res = errorResponse(e instanceof BodyStalledError ? e : new ApiError({ status: 400, code: "CLIENT_ABORTED", reason: "the request was aborted by the client" }), v2)
+        return HttpServerResponse.setHeader(res, "Connection", "close")
+      }
+      const res = errorResponse(e, v2, scrub)
       if (res.status >= 500 && res.status !== 503) log(`cairn-api: ${req.method} ${req.url} -> ${res.status}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } finally {
+      body.done()
       inFlight.delete(req)
       if (inFlight.size === 0) idle?.()
     }
@@ -174,7 +276,25 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     const method = req.method ?? "GET"
     const write = method !== "GET" && method !== "HEAD"
     const sendContinue = yield* continuer
-    return yield* Effect.promise(() => guard(req, true, write, () => distribution.handle({ method, path, query, req }), sendContinue))
+    return yield* Effect.promise(() =>
+      guard(
+        req,
+        true,
+        write,
+        () => {
+          const type = mediaType(req)
+          if (write && type !== undefined && !BLOB_TYPES.has(type) && !(isJsonType(type) && /\/manifests\//.test(path))) {
+            throw new DistributionError({
+              status: 415,
+              code: "UNSUPPORTED",
+              reason: `Content-Type ${type} is not accepted here: blobs are application/octet-stream, manifests their JSON media type`
+            })
+          }
+          return distribution.handle({ method, path, query, req })
+        },
+        sendContinue
+      )
+    )
   })
 
   const jsonHandler = (route: JsonRoute) =>
@@ -187,6 +307,14 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       const sendContinue = yield* continuer
       return yield* Effect.promise(() =>
         guard(req, false, route.write, async () => {
+          // a browser form or no-cors fetch can send only urlencoded, multipart or text/plain bodies
+          // without asking first: a JSON endpoint takes application/json, an upload its own types
+          const type = mediaType(req)
+          if (route.requestBinary !== undefined) {
+            if (type !== undefined && !ARCHIVE_TYPES.has(type)) throw unsupportedType(req, [...ARCHIVE_TYPES].join(" or "))
+          } else if ((type !== undefined || hasBody(req)) && !isJsonType(type)) {
+            throw unsupportedType(req, "application/json")
+          }
           const body = route.request ? await decodeJsonBody(req, route.request, limits.maxJsonBytes) : undefined
           const result = await route.run({
             engine,
@@ -209,6 +337,8 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
   const tokenHandler = Effect.gen(function* () {
     const req = yield* incoming
     return yield* Effect.promise(async () => {
+      const refusal = refuseRequest(req, policy)
+      if (refusal) return errorResponse(new DistributionError({ status: refusal.status, code: "DENIED", reason: refusal.reason }), true)
       const given = presentedToken(req.headers)
       if (token === undefined) return HttpServerResponse.jsonUnsafe({ token: "anonymous", access_token: "anonymous" })
       if (!given || !tokenMatches(given.token, token)) {
@@ -247,7 +377,6 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
 
   let nodeServer: http.Server | undefined
   let runtime: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown> | undefined
-  let address: ServerAddress | undefined
 
   return {
     uploads,
@@ -256,10 +385,19 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     },
     async listen() {
       if (address) return address
+      const refused = refuseListen(host, token !== undefined)
+      if (refused) throw new Error(refused)
       await uploads.start()
       events = new EventHub(engine)
-      // no request timeout: a large blob upload may legitimately take longer than Node's 300 s
-      nodeServer = http.createServer({ requestTimeout: 0 })
+      // no wall limit on a request: a large blob upload may take longer than Node's 300 s; the
+      // body idle timeout (watchBody) ends one that stops. Headers must arrive in time, and a
+      // keep-alive connection may idle only briefly.
+      nodeServer = http.createServer({
+        requestTimeout: 0,
+        headersTimeout: headersTimeoutMs,
+        keepAliveTimeout: keepAliveTimeoutMs,
+        connectionsCheckingInterval: Math.max(20, Math.min(30_000, Math.floor(headersTimeoutMs / 4)))
+      })
       const server = nodeServer
       const layer = HttpRouter.serve(routes, { disableListenLog: true, disableLogger: true }).pipe(
         Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port ?? 0, host, gracefulShutdownTimeout: shutdownTimeoutMs }))

@@ -1,13 +1,12 @@
 // Blob upload sessions (distribution-spec v1.1 "Pushing blobs": POST / PATCH / PUT). A session's
 // bytes live in a server-named file under <root>/api-uploads/ — never under a name from the
-// request — and reach the store only at the closing PUT, through Store.put, which verifies size
-// and digest before anything is visible. Sessions are in memory: a restart forgets them, and
+// request — and reach the store only at the closing PUT, through the caller's verified put, which
+// checks size and digest before anything is visible. Sessions are in memory: a restart forgets them, and
 // the next start removes the files a dead process left.
 import { randomUUID } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { mkdir, open, readdir, rm, stat, truncate } from "node:fs/promises"
 import { join } from "node:path"
-import type { Digest } from "@cairn/digest"
 import { DistributionError } from "./errors.js"
 import type { RegistryStore } from "./registryStore.js"
 
@@ -134,15 +133,19 @@ export class UploadSessions {
   }
 
   /**
-   * Close the session: append `last` (the PUT body), then hand the bytes to the store, which
-   * checks them against `digest`. The session ends either way (a wrong digest restarts the push).
+   * Close the session: append `last` (the PUT body), then hand the bytes to `put`, which checks
+   * them against the digest. The session ends either way (a wrong digest restarts the push).
    */
-  async finish(s: UploadSession, digest: Digest, last: AsyncIterable<Uint8Array> | undefined): Promise<{ size: number }> {
+  async finish(
+    s: UploadSession,
+    last: AsyncIterable<Uint8Array> | undefined,
+    put: (size: number, data: AsyncIterable<Uint8Array>) => Promise<void>
+  ): Promise<{ size: number }> {
     if (last) await this.append(s, last)
     this.claim(s)
     try {
       const { size } = await stat(s.path)
-      await this.store.put({ digest, size }, createReadStream(s.path, { highWaterMark: 1 << 20 }))
+      await put(size, createReadStream(s.path, { highWaterMark: 1 << 20 }))
       return { size }
     } finally {
       await this.drop(s)

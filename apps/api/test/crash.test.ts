@@ -142,7 +142,7 @@ describe("the cairn-api process", () => {
     const stuck = randomBlob(1 << 20)
     const st = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(stuck)}`, stuck)
     const s = await fetch(`${c.url}/v2/term/app/blobs/uploads/`, { method: "POST" })
-    expect((await fetch(`${c.url}${s.headers.get("location")}`, { method: "PATCH", body: "partial" })).status).toBe(202)
+    expect((await fetch(`${c.url}${s.headers.get("location")}`, { method: "PATCH", body: "partial", headers: { "Content-Type": "application/octet-stream" } })).status).toBe(202)
     await new Promise((r) => setTimeout(r, 300))
     c.proc.kill("SIGTERM")
     await new Promise((r) => setTimeout(r, 300))

@@ -183,9 +183,9 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
       expect([400, 404], path).toContain(res.status)
       expect(typeof res.body.error.message).toBe("string")
     }
-    const bad = await fetch(`${srv.url}/images/import?format=zip`, { method: "POST", body: "x" })
+    const bad = await fetch(`${srv.url}/images/import?format=zip`, { method: "POST", body: "x", headers: { "Content-Type": "application/x-tar" } })
     expect(bad.status).toBe(400)
-    const junk = await fetch(`${srv.url}/images/import?format=oci-archive&name=junk:1`, { method: "POST", body: "not a tar" })
+    const junk = await fetch(`${srv.url}/images/import?format=oci-archive&name=junk:1`, { method: "POST", body: "not a tar", headers: { "Content-Type": "application/x-tar" } })
     expect(junk.status).toBe(400)
     expect(((await junk.json()) as { error: { message: string } }).error.message.length).toBeGreaterThan(0)
     expect((await api("GET", "/images")).body.flatMap((i: { names: string[] }) => i.names)).not.toContain("junk:1")
