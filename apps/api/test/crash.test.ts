@@ -2,7 +2,7 @@
 // serves everything that had completed; SIGTERM lets a finishing upload complete and abandons a
 // stalled one cleanly.
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdir, rm, stat } from "node:fs/promises"
+import { readdir, rm, stat, writeFile } from "node:fs/promises"
 import * as http from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -52,6 +52,25 @@ const start = async (root: string, extra: string[] = []): Promise<Child> => {
   return { proc, url, port: Number(new URL(url).port), exited }
 }
 
+/** Runs the bin to its exit (it is expected to refuse to start): exit code and stderr. */
+const refusal = (args: string[], env: Record<string, string> = {}) =>
+  new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+    const base = { ...process.env }
+    delete base.CAIRN_API_TOKEN
+    const proc = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...base, ...env } })
+    let stderr = ""
+    let stdout = ""
+    proc.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString()
+    })
+    proc.stdout?.on("data", (c: Buffer) => {
+      stdout += c.toString()
+      // it started after all: stop it, so the test fails at once instead of waiting
+      if (/listening on/.test(stdout)) proc.kill("SIGKILL")
+    })
+    proc.on("exit", (code) => resolve({ code, stderr, stdout }))
+  })
+
 /** Starts a request whose body stops half way; resolves once the server has the first half. */
 const stalledUpload = (port: number, path: string, data: Buffer) => {
   const req = http.request({ host: "127.0.0.1", port, method: "POST", path, headers: { "Content-Length": String(data.length) }, agent: false })
@@ -94,6 +113,38 @@ describe("the cairn-api process", () => {
   afterAll(async () => {
     for (const c of children) c.proc.kill("SIGKILL")
     await rm(root, { recursive: true, force: true })
+  })
+
+  it("refuses to start on a non-loopback address without a token, with one line saying why", async () => {
+    for (const listen of ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"]) {
+      const r = await refusal(["--root", root, "--listen", listen])
+      expect([listen, r.code]).toEqual([listen, 2])
+      expect(r.stderr.trim().split("\n")).toHaveLength(1)
+      expect(r.stderr).toMatch(/without a token/)
+      expect(r.stdout).not.toMatch(/listening/)
+    }
+  })
+
+  it("refuses a token of fewer than 16 bytes, from a file or the environment", async () => {
+    const file = join(`${root}-token`)
+    await writeFile(file, "tooshort\n")
+    const r = await refusal(["--root", root, "--token-file", file, "--listen", "127.0.0.1:0"])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/is 8 bytes; use at least 16/)
+    const env = await refusal(["--root", root, "--listen", "127.0.0.1:0"], { CAIRN_API_TOKEN: "x" })
+    expect(env.code).toBe(2)
+    expect(env.stderr).toMatch(/CAIRN_API_TOKEN is 1 bytes/)
+    await rm(file, { force: true })
+  })
+
+  it("says why it cannot listen when the port is taken", async () => {
+    const first = await start(root)
+    children.push(first)
+    const r = await refusal(["--root", root, "--listen", `127.0.0.1:${first.port}`])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}: EADDRINUSE: the address is already in use`))
+    first.proc.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
   })
 
   it("leaves no partial blob when SIGKILLed mid-upload, and serves what completed after a restart", async () => {
