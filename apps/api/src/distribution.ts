@@ -1,5 +1,6 @@
 // The OCI distribution API (distribution-spec v1.1) served from the store: /v2/ paths are parsed
 // here by hand because repository names span several path segments.
+import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
@@ -19,10 +20,17 @@ export interface DistributionOptions {
   readonly maxBlobBytes: number
   /** how long a pushed blob is held for the manifest that will reference it (default 1 hour) */
   readonly uploadGraceMs?: number
+  /** hold a blob a HEAD request found (default true; false where nothing can push, e.g. read-only) */
+  readonly holdOnHead?: boolean
 }
 
-/** The lease that holds a pushed blob or untagged manifest until something references it. */
-export const pushLeaseId = (d: Digest): string => `api-push-${digestAlgorithm(d)}-${digestHex(d)}`
+/**
+ * The lease that holds a blob or untagged manifest pushed to repository `name` until a manifest of
+ * that repository references it. Per repository: two pushes of the same layer to different
+ * repositories must not end each other's hold.
+ */
+export const pushLeaseId = (name: string, d: Digest): string =>
+  `api-push-${createHash("sha256").update(name).digest("hex").slice(0, 16)}-${digestAlgorithm(d)}-${digestHex(d)}`
 
 export interface V2Request {
   readonly method: string
@@ -122,7 +130,7 @@ export class Distribution {
   // index.json is replaced by rename on every change: same inode, size and mtime = same content
   private indexCache: { key: string; entries: readonly Descriptor[] } | undefined
   // digests this process holds by a push lease (a restart forgets them; the leases then expire)
-  private readonly held = new Set<Digest>()
+  private readonly held = new Set<string>()
 
   constructor(
     readonly store: RegistryStore,
@@ -151,7 +159,7 @@ export class Distribution {
         if (m === "DELETE") return this.deleteManifest(route.name, route.ref)
         break
       case "blob":
-        if (read) return this.getBlob(route.digest, r, m === "HEAD")
+        if (read) return this.getBlob(route.name, route.digest, r, m === "HEAD")
         if (m === "DELETE") {
           throw new DistributionError({ status: 405, code: "UNSUPPORTED", reason: "blobs are removed by garbage collection (POST /gc), not by DELETE" })
         }
@@ -266,7 +274,7 @@ export class Distribution {
       (doc.value as { mediaType?: string }).mediaType ?? (contentType && MANIFEST_KINDS.has(contentType) ? contentType : doc.kind === "index" ? OciMediaType.ImageIndex : OciMediaType.ImageManifest)
     // held before it is visible: a manifest pushed by digest (an index's child) has no tag yet,
     // and a tagged one is unreferenced until the tag is written
-    await this.hold(digest)
+    await this.hold(name, digest)
     await this.store.put({ digest, size: bytes.length }, bytes)
     const artifactType = v.artifactType ?? (v.config && !isIndexMediaType(mediaType) ? v.config.mediaType : undefined)
     this.facts.set(digest, {
@@ -280,8 +288,8 @@ export class Distribution {
     if (parsed.kind === "tag") await this.store.tag(refName(name, parsed.tag), descriptor)
     else if (v.subject) await this.store.addRoot(descriptor) // a referrer has no tag; keep it from GC
     // now referenced by a tag, a root or (by digest) its own lease: what it names needs no lease
-    if (parsed.kind === "tag" || v.subject) await this.release(digest)
-    for (const d of [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])]) await this.release(d.digest as Digest)
+    if (parsed.kind === "tag" || v.subject) await this.release(name, digest)
+    for (const d of [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])]) await this.release(name, d.digest as Digest)
     return HttpServerResponse.empty({
       status: 201,
       headers: { Location: `/v2/${name}/manifests/${digest}`, ...digestHeaders(digest), ...(v.subject ? { "OCI-Subject": v.subject.digest } : {}) }
@@ -305,11 +313,18 @@ export class Distribution {
 
   // ---- blobs ---------------------------------------------------------------------------------
 
-  private async getBlob(digestText: string, r: V2Request, head: boolean) {
+  private async getBlob(name: string, digestText: string, r: V2Request, head: boolean) {
     const digest = parseBlobDigest(digestText)
     if (!digest) throw new DistributionError({ status: 400, code: "DIGEST_INVALID", reason: "not a digest this registry supports", detail: { digest: digestText } })
+    const unknown = new DistributionError({ status: 404, code: "BLOB_UNKNOWN", reason: `blob unknown: ${digest}`, detail: { digest } })
     const s = await this.store.stat(digest)
-    if (!s) throw new DistributionError({ status: 404, code: "BLOB_UNKNOWN", reason: `blob unknown: ${digest}`, detail: { digest } })
+    if (!s) throw unknown
+    // HEAD is how a pusher asks whether it may skip an upload: if it skips, the blob must still
+    // be here when its manifest arrives, so it is held just like an uploaded one
+    if (head && this.options.holdOnHead !== false) {
+      await this.hold(name, digest)
+      if (!(await this.store.has(digest))) throw unknown
+    }
     const range = parseRange(r.req.headers.range, s.size)
     const base = { ...digestHeaders(digest), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream" }
     if (range.kind === "unsatisfiable") {
@@ -356,14 +371,16 @@ export class Distribution {
   // ---- push leases ---------------------------------------------------------------------------
 
   /** Hold `digest` from GC for the upload grace period (renewed by every push of it). */
-  private async hold(digest: Digest): Promise<void> {
-    await this.store.createLease({ id: pushLeaseId(digest), ttlMs: this.options.uploadGraceMs ?? 3_600_000, digests: [digest] })
-    this.held.add(digest)
+  private async hold(name: string, digest: Digest): Promise<void> {
+    const id = pushLeaseId(name, digest)
+    await this.store.createLease({ id, ttlMs: this.options.uploadGraceMs ?? 3_600_000, digests: [digest] })
+    this.held.add(id)
   }
 
-  private async release(digest: Digest): Promise<void> {
-    if (!this.held.delete(digest)) return
-    await this.store.releaseLease(pushLeaseId(digest))
+  private async release(name: string, digest: Digest): Promise<void> {
+    const id = pushLeaseId(name, digest)
+    if (!this.held.delete(id)) return
+    await this.store.releaseLease(id)
   }
 
   /**
@@ -371,18 +388,18 @@ export class Distribution {
    * under a temporary name, never under the digest the client claims, so an aborted or refused
    * upload leaves nothing behind in the store's ingest area.
    */
-  async putVerified(digest: Digest, size: number | undefined, data: AsyncIterable<Uint8Array>): Promise<void> {
+  async putVerified(name: string, digest: Digest, size: number | undefined, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (size !== undefined && size > this.options.maxBlobBytes) throw new BodyTooLargeError({ limit: this.options.maxBlobBytes, received: size })
     const have = await this.store.stat(digest)
     if (have && (size === undefined || have.size === size)) {
-      await this.hold(digest)
+      await this.hold(name, digest)
       // the first writer's copy is what GC must keep: it may have gone between stat and hold
       if (await this.store.has(digest)) return
     }
     const staged = await this.store.stage(data, { algorithm: digestAlgorithm(digest), ...(size === undefined ? {} : { size }) })
     try {
       if (staged.digest !== digest) throw new DigestMismatchError({ expected: digest, actual: staged.digest, bytes: staged.size })
-      await this.hold(digest)
+      await this.hold(name, digest)
     } catch (e) {
       await staged.discard()
       throw e
@@ -391,9 +408,9 @@ export class Distribution {
   }
 
   /** Store a whole blob from a request body: verified by the store before it becomes visible. */
-  private async putBlob(digest: Digest, req: IncomingMessage) {
+  private async putBlob(name: string, digest: Digest, req: IncomingMessage) {
     try {
-      await this.putVerified(digest, contentLength(req), limitedBody(req, this.options.maxBlobBytes))
+      await this.putVerified(name, digest, contentLength(req), limitedBody(req, this.options.maxBlobBytes))
     } catch (e) {
       throw this.uploadFailure(e, digest)
     }
@@ -418,12 +435,12 @@ export class Distribution {
       // one store behind every repository: a mount succeeds whenever the blob is here
       const d = parseBlobDigest(mount)
       if (d && (await this.store.has(d))) {
-        await this.hold(d)
+        await this.hold(name, d)
         if (await this.store.has(d)) return this.created(name, d)
       }
     } else if (r.query.has("digest")) {
       const digest = this.requireDigest(r.query.get("digest"))
-      await this.putBlob(digest, r.req)
+      await this.putBlob(name, digest, r.req)
       return this.created(name, digest)
     }
     const s = await this.uploads.create(name)
@@ -462,14 +479,14 @@ export class Distribution {
     if (s.size === 0 && hasBody) {
       // whole blob in the closing PUT: stream it straight into the store
       try {
-        await this.putBlob(digest, r.req)
+        await this.putBlob(s.name, digest, r.req)
       } finally {
         await this.uploads.drop(s)
       }
       return this.created(s.name, digest)
     }
     try {
-      await this.uploads.finish(s, hasBody ? limitedBody(r.req, this.options.maxBlobBytes) : undefined, (size, data) => this.putVerified(digest, size, data))
+      await this.uploads.finish(s, hasBody ? limitedBody(r.req, this.options.maxBlobBytes) : undefined, (size, data) => this.putVerified(s.name, digest, size, data))
     } catch (e) {
       throw this.uploadFailure(e, digest)
     }

@@ -167,7 +167,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     maxBytes: limits.maxBlobBytes,
     maxSessions: options.maxUploadSessions ?? 1024
   })
-  const distribution = new Distribution(engine.store, uploads, { ...limits, uploadGraceMs: options.uploadGraceMs ?? 3_600_000 })
+  const distribution = new Distribution(engine.store, uploads, { ...limits, uploadGraceMs: options.uploadGraceMs ?? 3_600_000, holdOnHead: !readOnly })
   let events: EventHub | undefined
   const startedAt = Date.now()
   let closing = false
