@@ -6,12 +6,13 @@ export const serve = command({
   summary: "Serve this root over HTTP: the JSON API, /openapi.json and an OCI registry at /v2/ (cairn-api)",
   usage: "",
   description:
-    "Binds 127.0.0.1 unless --listen says otherwise. With a token (--token-file or $CAIRN_API_TOKEN) every request\n" +
+    "Binds 127.0.0.1 unless --listen says otherwise (another address needs a token). With a token (--token-file or\n" +
+    "$CAIRN_API_TOKEN, at least 16 bytes) every request\n" +
     "needs `Authorization: Bearer TOKEN`. SIGINT/SIGTERM finish in-flight requests, then stop; no partial blob stays visible.",
   examples: [
     "cairn serve --listen 127.0.0.1:5000",
     "skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/busybox:latest oci:./bb:latest",
-    "CAIRN_API_TOKEN=s3cret cairn serve --read-only"
+    "CAIRN_API_TOKEN=$(openssl rand -hex 32) cairn serve --read-only"
   ],
   options: {
     listen: { type: "string", value: "HOST:PORT", description: "address to listen on (default 127.0.0.1:5000; port 0 picks a free one)" },
