@@ -129,8 +129,8 @@ export class Distribution {
   private readonly facts = new Map<string, ManifestFacts>()
   // index.json is replaced by rename on every change: same inode, size and mtime = same content
   private indexCache: { key: string; entries: readonly Descriptor[] } | undefined
-  // digests this process holds by a push lease (a restart forgets them; the leases then expire)
-  private readonly held = new Set<string>()
+  // push leases this process took, with their expiry (a restart forgets them; they then expire)
+  private readonly held = new Map<string, number>()
 
   constructor(
     readonly store: RegistryStore,
@@ -373,8 +373,13 @@ export class Distribution {
   /** Hold `digest` from GC for the upload grace period (renewed by every push of it). */
   private async hold(name: string, digest: Digest): Promise<void> {
     const id = pushLeaseId(name, digest)
-    await this.store.createLease({ id, ttlMs: this.options.uploadGraceMs ?? 3_600_000, digests: [digest] })
-    this.held.add(id)
+    const lease = await this.store.createLease({ id, ttlMs: this.options.uploadGraceMs ?? 3_600_000, digests: [digest] })
+    this.held.set(id, lease.expiresAt)
+    // HEADs without a push after them would otherwise grow this for the life of the process
+    if (this.held.size > 10_000) {
+      const now = Date.now()
+      for (const [k, expires] of this.held) if (expires <= now) this.held.delete(k)
+    }
   }
 
   private async release(name: string, digest: Digest): Promise<void> {

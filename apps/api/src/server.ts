@@ -203,6 +203,23 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     }
   }
 
+  // a streamed answer (blob, export) whose client stops reading holds its socket and file open:
+  // close it after the same idle period without progress. Not for /events, which may be quiet.
+  const watchSend = (req: IncomingMessage, res: HttpServerResponse.HttpServerResponse): void => {
+    const socket = req.socket
+    const body = res.body
+    if (bodyIdleTimeoutMs <= 0 || !socket || body._tag !== "Raw") return
+    if (/event-stream/.test(String(body.contentType ?? res.headers["content-type"] ?? ""))) return
+    const stream = body.body as NodeJS.ReadableStream & { once(e: "close", f: () => void): unknown }
+    const onTimeout = () => {
+      log(`cairn-api: ${req.method} ${(req.url ?? "").split("?")[0]}: the client stopped reading the response (no progress for ${bodyIdleTimeoutMs} ms); connection closed`)
+      socket.destroy()
+    }
+    socket.setTimeout(bodyIdleTimeoutMs)
+    socket.once("timeout", onTimeout)
+    stream.once("close", () => socket.off("timeout", onTimeout))
+  }
+
   // every request passes here: shutdown state, auth, read-only, then the handler; errors become bodies
   const guard = async (
     req: IncomingMessage,
@@ -237,6 +254,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       // sent only once the request is authorised, so a refused upload never crosses the wire
       if (sendContinue && /100-continue/i.test(req.headers.expect ?? "")) sendContinue()
       const res = await handler()
+      watchSend(req, res)
       return v2 ? HttpServerResponse.setHeader(res, "Docker-Distribution-API-Version", "registry/2.0") : res
     } catch (e) {
       if (clientGaveUp(e, req)) {

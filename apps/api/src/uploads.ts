@@ -145,7 +145,13 @@ export class UploadSessions {
     this.claim(s)
     try {
       const { size } = await stat(s.path)
-      await put(size, createReadStream(s.path, { highWaterMark: 1 << 20 }))
+      const bytes = createReadStream(s.path, { highWaterMark: 1 << 20 })
+      try {
+        await put(size, bytes)
+      } finally {
+        // `put` need not read it (the blob may be there already): close the file either way
+        bytes.destroy()
+      }
       return { size }
     } finally {
       await this.drop(s)

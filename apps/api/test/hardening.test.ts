@@ -211,6 +211,20 @@ describe("timeouts", () => {
     expect((await request(srv.port, "DELETE", loc, {})).status).toBe(204)
   })
 
+  it("closes a blob download whose client stops reading", async () => {
+    const blob = randomBlob(32 << 20)
+    await srv.engine.store.put(blob, { digest: sha256(blob) })
+    const logged = nextLog()
+    const socket = net.connect(srv.port, "127.0.0.1", () => {
+      socket.write(`GET /v2/x/blobs/${sha256(blob)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+      // read the first bytes, then never again
+      socket.once("data", () => socket.pause())
+    })
+    socket.on("error", () => {})
+    expect(await logged).toMatch(/stopped reading the response/)
+    socket.destroy()
+  })
+
   it("keeps an upload alive while bytes keep arriving, however long it takes in total", async () => {
     const data = randomBlob(12 * 1024)
     const socket = net.connect(srv.port, "127.0.0.1")
