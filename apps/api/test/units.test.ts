@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest"
 import { parseArgs } from "../src/main.js"
 import { matchV2 } from "../src/distribution.js"
 import { isRepositoryName, parseReference, splitRefName } from "../src/names.js"
+import { isLoopbackAddress, isLoopbackHostHeader } from "../src/policy.js"
 import { parseContentRange, parseRange } from "../src/range.js"
+import { pathScrubber } from "../src/server.js"
 
 describe("names", () => {
   it("accepts distribution-spec names and refuses anything that could be a path trick", () => {
@@ -59,5 +61,31 @@ describe("cairn-api arguments", () => {
     expect(parseArgs(["--listen=[::1]:0"])).toMatchObject({ host: "::1", port: 0 })
     expect(() => parseArgs(["--listen", "nohost"])).toThrow(/HOST:PORT/)
     expect(() => parseArgs(["--bogus"])).toThrow(/unknown argument/)
+  })
+
+  it("takes --public-url as an http(s) origin and path, nothing else", () => {
+    expect(parseArgs(["--public-url", "https://reg.example:5443/"])).toMatchObject({ publicUrl: "https://reg.example:5443" })
+    expect(() => parseArgs(["--public-url", "ftp://x"])).toThrow(/http/)
+    expect(() => parseArgs(["--public-url", "https://x/?q=1"])).toThrow(/without query/)
+  })
+})
+
+describe("request policy", () => {
+  it("knows loopback addresses and Host values, and nothing that merely starts like one", () => {
+    for (const ok of ["127.0.0.1", "127.255.1.2", "localhost", "::1", "[::1]", "::ffff:127.0.0.1", "LOCALHOST"]) expect(isLoopbackAddress(ok), ok).toBe(true)
+    for (const bad of ["0.0.0.0", "::", "10.0.0.1", "127.0.0.1.evil.example", "localhost.evil", "128.0.0.1", "127.0.0.256"]) {
+      expect(isLoopbackAddress(bad), bad).toBe(false)
+    }
+    for (const ok of ["127.0.0.1:5000", "localhost", "[::1]:1", "127.0.0.9"]) expect(isLoopbackHostHeader(ok), ok).toBe(true)
+    for (const bad of [undefined, "", "evil.example:5000", "127.0.0.1:5000@evil", "::1", "[::1]x", "localhost:abc"]) {
+      expect(isLoopbackHostHeader(bad), String(bad)).toBe(false)
+    }
+  })
+
+  it("replaces server paths under the given prefixes in messages", () => {
+    const scrub = pathScrubber(["/var/lib/cairn", "/tmp"])
+    expect(scrub("importImage /var/lib/cairn failed: bad")).toBe("importImage <server path> failed: bad")
+    expect(scrub("open '/tmp/cairn-api-x/image.tar': ENOENT")).toBe("open '<server path>': ENOENT")
+    expect(scrub("image busybox:latest not found")).toBe("image busybox:latest not found")
   })
 })
