@@ -102,7 +102,7 @@ export class Engine {
   analyze(image: string): Promise<Array<LayerAnalysis>> {
     return run(this.service.analyze(image))
   }
-  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number } = {}): Promise<ImageSummary> {
+  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number; streamExtract?: boolean } = {}): Promise<ImageSummary> {
     return run(this.service.pull(ref, name, options))
   }
   push(image: string, ref: string): Promise<{ digest: string }> {

@@ -118,7 +118,7 @@ export interface EngineShape {
   readonly flatten: Op<[image: string, name: string], ImageSummary>
   readonly exportFs: Op<[imageOrContainer: string, dest: Writable | string], void>
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
-  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number }], ImageSummary>
+  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number; streamExtract?: boolean }], ImageSummary>
   readonly push: Op<[image: string, ref: string], { digest: string }>
   readonly copy: Op<[src: string, dst: string], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
@@ -234,7 +234,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
     exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
     analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await pull(ctx, ref, name, o), name)),
+    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) => imported(await pull(ctx, ref, name, o), name)),
     push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
     copy: lift("copy", async (src: string, dst: string) => {
       const r = await copy(ctx, src, dst)
