@@ -1,7 +1,8 @@
 // Import from / export to OCI layouts, oci-archive and docker-archive (via @cairn/cas).
 import { createReadStream } from "node:fs"
-import { access, readFile } from "node:fs/promises"
-import { join } from "node:path"
+import { randomBytes } from "node:crypto"
+import { access, mkdir, readFile, rename, rm, stat } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
@@ -214,5 +215,32 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
     asName = normalizeName(image)
   } catch {}
   const name = t.ref ?? (asName !== undefined && stored.names.includes(asName) ? asName : stored.names[0])
-  await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
+  if (t.kind !== "oci" || (await exists(t.path))) {
+    // archives are written to a temp sibling and renamed by @cairn/cas; an existing layout gets
+    // verified blobs one by one and its index.json entry last
+    await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
+    return
+  }
+  // a new layout is built beside its path and renamed into place once complete
+  const target = resolve(t.path)
+  await mkdir(dirname(target), { recursive: true })
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+  try {
+    await ctx.store.exportImage("oci", tmp, stored.descriptor, name)
+    await rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dest, reason: `${t.path} was created by someone else meanwhile` })
+      throw e
+    })
+  } finally {
+    await rm(tmp, { recursive: true, force: true })
+  }
 }
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return false
+      throw e
+    }
+  )

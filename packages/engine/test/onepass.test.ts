@@ -182,6 +182,29 @@ describe("unpack and bundle without work done twice, nothing half-written", () =
     }
   })
 
+  it("an export of an image with a corrupt layer blob fails naming the blob, and leaves no file, layout or temp sibling", async () => {
+    const other = await Engine.open({ root: join(dir, "root-bad-export") })
+    try {
+      await other.importImage(`oci:${src}:bb`, "bad:1", { unpack: false })
+      const digest = built.layerDigests[1]!
+      const blob = join(dir, "root-bad-export", "blobs", "sha256", digest.slice(7))
+      const bytes = readFileSync(blob)
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff
+      rmSync(blob)
+      writeFileSync(blob, bytes)
+      const out = join(dir, "exports")
+      execFileSync("mkdir", ["-p", out])
+      for (const dest of [`oci-archive:${join(out, "bb.oci.tar")}`, `docker-archive:${join(out, "bb.docker.tar")}`, `oci:${join(out, "layout")}:bb`]) {
+        const e = await other.exportImage("bad:1", dest).catch((x: unknown) => x)
+        expect(e, dest).toBeInstanceOf(Error)
+        expect(String((e as Error).message), dest).toMatch(new RegExp(digest.slice(7)))
+      }
+      expect(readdirSync(out)).toEqual([])
+    } finally {
+      await other.close()
+    }
+  })
+
   it("a corrupt blob in an oci: source fails naming it, and leaves no partial output", async () => {
     const bad = join(dir, "src-bad")
     const img = buildLayout(bad, "bb", layers)
