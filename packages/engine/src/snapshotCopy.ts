@@ -20,7 +20,9 @@ const MOUNT_FAILED = 90
 
 // The mount lives in a mount namespace of its own that ends with `cp`: whatever happens to this
 // process (SIGKILL included), no mount is left over the snapshots.
-const SCRIPT = `mount -t overlay overlay -o "$1" "$2" || exit ${MOUNT_FAILED}; exec cp -a --reflink=auto -- "$2/." "$3/"`
+// "mounted" on stdout tells a failed copy (an error) from a namespace or mount that could not be
+// made (unshare refused, no overlayfs: nothing was written, extract instead).
+const SCRIPT = `mount -t overlay overlay -o "$1" "$2" || exit ${MOUNT_FAILED}; echo mounted; exec cp -a --reflink=auto -- "$2/." "$3/"`
 
 /**
  * Copies the merged tree of the snapshots `chain` (bottom first) into the empty dir `rootfs`.
@@ -48,10 +50,9 @@ export async function flatFromSnapshots(ctx: EngineContext, chain: ReadonlyArray
         "unshare",
         ["--mount", "--propagation", "private", "--", "sh", "-c", SCRIPT, "sh", options, view, rootfs],
         { cwd: dir, maxBuffer: 1 << 20 },
-        (err, _out, stderr) => {
+        (err, out, stderr) => {
           if (err === null) return res(0)
-          const c = (err as { code?: unknown }).code
-          if (c === "ENOENT" || c === MOUNT_FAILED) return res(MOUNT_FAILED) // no unshare, or no overlayfs here: extract instead
+          if (!out.includes("mounted")) return res(MOUNT_FAILED) // no unshare, no namespace, no overlayfs here: extract instead
           rej(new EngineIOError({ operation: "copy the image's merged snapshots into", path: rootfs, cause: new Error(stderr.trim() || err.message) }))
         }
       )
