@@ -8,7 +8,7 @@
 import { execFile } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { mkdir, rmdir } from "node:fs/promises"
-import { join, relative } from "node:path"
+import { join, relative, resolve } from "node:path"
 import { type Digest, digestHex } from "@cairn/digest"
 import type { EngineContext } from "./context.js"
 import { EngineIOError } from "./errors.js"
@@ -33,7 +33,8 @@ export async function flatFromSnapshots(ctx: EngineContext, chain: ReadonlyArray
   // the kernel mount needs root; snapshots made without it carry user.* markers anyway
   if (process.getuid?.() !== 0 || chain.length === 0) return false
   for (const c of chain) if ((await readSnapshotMeta(ctx.layout, c)) === undefined) return false
-  const dir = ctx.layout.snapshots
+  // absolute: the child runs in the snapshots dir, and a root may be given relative (--root r)
+  const dir = resolve(ctx.layout.snapshots)
   const base = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}-view`)
   const view = join(base, "merged")
   // overlayfs without an upper needs two lowers at least: an empty one goes at the bottom
@@ -48,7 +49,7 @@ export async function flatFromSnapshots(ctx: EngineContext, chain: ReadonlyArray
     const code = await new Promise<number>((res, rej) => {
       execFile(
         "unshare",
-        ["--mount", "--propagation", "private", "--", "sh", "-c", SCRIPT, "sh", options, view, rootfs],
+        ["--mount", "--propagation", "private", "--", "sh", "-c", SCRIPT, "sh", options, view, resolve(rootfs)],
         { cwd: dir, maxBuffer: 1 << 20 },
         (err, out, stderr) => {
           if (err === null) return res(0)

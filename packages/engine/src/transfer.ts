@@ -2,7 +2,7 @@
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
-import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
+import { type BlobProgress, parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
 import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
@@ -79,7 +79,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   // a layer whose lower snapshots exist when its download starts is extracted as it arrives
   const streaming = new StreamingExtractor(ctx, layers, async (index) => {
     if (options.streamExtract === false) return undefined
-    // the config (tiny, first in line) gives the diffIDs; a failed one fails the pull anyway
+    // the config, stored before the layers start, gives the diffIDs (its hook runs as pullImage finds it)
     const ids = await diffIds.catch(() => undefined)
     if (ids === undefined || ids.length !== layers.length) return undefined
     const chain = stackOf(ids.slice(0, index + 1))
@@ -100,11 +100,15 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   const pinned: Reference = { ...resolved.reference, digest: resolved.manifest.digest }
   return ctx.store.withLease((lease) => withSnapshotLease(ctx.layout, [], async (add) => {
     addLease = add
+    const onProgress = (p: BlobProgress) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
+    // the config first (a few KiB): the diffIDs are known before any layer's bytes arrive, so each
+    // layer's download can decide to extract as it goes (pullImage then finds the config stored)
+    await client.pullBlob(pinned, image.config, ctx.store.sink(lease), { verify: false, onProgress })
     await pullImage(client, pinned, streaming.sink(ctx.store.sink(lease)), {
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         // the store's put checks digest and size before a blob is visible: hash once, there
         verify: false,
-        onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input }),
+        onProgress,
         onBlobComplete
       })
     const descriptor = { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
