@@ -4,7 +4,7 @@
 import { createWriteStream } from "node:fs"
 import { open, rename, unlink } from "node:fs/promises"
 import { dirname } from "node:path"
-import { pipeline as pipelineCb, type Readable, type Writable } from "node:stream"
+import { PassThrough, pipeline as pipelineCb, type Readable, type Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
 import { type Digest, digestHex, digestReadable } from "@cairn/digest"
@@ -20,7 +20,7 @@ import {
 import * as tar from "tar-stream"
 import { fsyncDir, tempNameFor } from "./atomicFile.js"
 import type { BlobStore } from "./blobStore.js"
-import { UnsupportedLayerError } from "./errors.js"
+import { StoreIoError, UnsupportedLayerError } from "./errors.js"
 import { MAX_DOCUMENT_BYTES, walkGraph } from "./graph.js"
 import { INDEX_MEDIA_TYPE } from "./layout.js"
 import { REF_NAME, validateRefName } from "./refName.js"
@@ -101,7 +101,7 @@ export async function exportOciArchive(store: BlobStore, images: readonly Export
     for (const n of nodes) {
       const d = n.descriptor.digest
       const size = (await store.stat(d))?.size ?? n.descriptor.size
-      await addEntry(pack, `blobs/${d.replace(":", "/")}`, size, await store.get(d))
+      await addEntry(pack, `blobs/${d.replace(":", "/")}`, size, await store.get(d, { verify: true }))
     }
     await addEntry(pack, "index.json", 0, Buffer.from(`${JSON.stringify({ schemaVersion: 2, mediaType: INDEX_MEDIA_TYPE, manifests }, null, 2)}\n`))
   })
@@ -129,9 +129,28 @@ async function imageManifest(store: BlobStore, descriptor: Descriptor): Promise<
 /** The uncompressed stream of a layer; zstd needs a decoder Node 20 lacks. */
 async function uncompressed(store: BlobStore, layer: Descriptor): Promise<Readable> {
   const c = layerCompression(layer.mediaType) ?? "none"
-  const raw = await store.get(layer.digest)
+  const raw = await store.get(layer.digest, { verify: true })
   if (c === "none") return raw
-  if (c === "gzip") return raw.pipe(createGunzip())
+  if (c === "gzip") {
+    // the blob's digest check (at its end) or gunzip's own must fail the entry, naming the blob
+    const gunzip = createGunzip()
+    const out = new PassThrough()
+    pipelineCb(raw, gunzip, (err) => {
+      if (!err) return
+      const tagged = typeof (err as { _tag?: unknown })._tag === "string"
+      out.destroy(
+        tagged
+          ? err
+          : new StoreIoError({
+              code: (err as NodeJS.ErrnoException).code ?? "EIO",
+              path: "",
+              reason: `layer blob ${layer.digest} cannot be decompressed (${err.message}): the store's copy is damaged (cairn fsck finds it)`
+            })
+      )
+    })
+    gunzip.pipe(out)
+    return out
+  }
   raw.destroy()
   throw new UnsupportedLayerError({ digest: layer.digest, mediaType: layer.mediaType, reason: "a docker-archive needs uncompressed layers and zstd cannot be decompressed here (Node 20 has no zstd)" })
 }

@@ -1,30 +1,198 @@
-// Flat root filesystems (`umoci raw unpack`) and OCI runtime bundles (rootfs + config.json).
-import { mkdir, readdir } from "node:fs/promises"
-import { join } from "node:path"
-import type { EngineContext } from "./context.js"
-import { InvalidSourceError } from "./errors.js"
-import { resolveImage } from "./images.js"
+// Flat root filesystems (`umoci raw unpack`) and OCI runtime bundles (rootfs + config.json), of a
+// local image or straight from an oci:/oci-archive:/docker-archive: source (`umoci raw unpack
+// --image`): its blobs are read where they lie (an archive's through a scratch store that goes
+// with the operation), both digests verified, nothing added to the engine's store unless `keep`.
+// The output is built in a temporary sibling of DIR and renamed into place once complete, so a
+// failure (a corrupt layer, a full disk) leaves nothing behind, and its error names the layer.
+import { randomBytes } from "node:crypto"
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
+import { Store } from "@cairn/cas"
+import { type Digest, digestBytes, digestHex, parseDigest } from "@cairn/digest"
+import { decodeAnyManifest, decodeConfig, decodeIndex, type Descriptor, dockerToOciManifest, type ImageConfig } from "@cairn/oci-spec"
 import { writeJsonAtomic } from "./atomic.js"
+import type { EngineContext } from "./context.js"
+import { InvalidSourceError, LayerApplyError, UnsupportedImageError } from "./errors.js"
+import { resolveImage } from "./images.js"
+import { assertReadable, chooseArchiveImage, importImage, pickManifest } from "./importExport.js"
+import type { LayerBytes } from "./layers.js"
+import { parseTransport } from "./reference.js"
 import { type RuntimeSpecOptions, runtimeSpec } from "./runtimeSpec.js"
+import { withSnapshotLease } from "./snapshotLease.js"
+import { flatFromSnapshots } from "./snapshotCopy.js"
+import type { LayerDescriptor } from "./store.js"
 
-async function emptyDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true })
-  if ((await readdir(dir)).length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty" })
+export interface UnpackOptions {
+  /**
+   * With an oci:/oci-archive:/docker-archive: source: import its image into the store first
+   * (named as import names it, snapshots deferred as `import --no-unpack` does) instead of
+   * reading it where it lies and leaving nothing behind.
+   */
+  readonly keep?: boolean
 }
 
-/** Applies every layer in order (whiteouts delete) into `dir`, which must be empty or absent. */
-export async function unpack(ctx: EngineContext, image: string, dir: string): Promise<void> {
-  const img = await resolveImage(ctx, image)
-  await emptyDir(dir)
-  for (const [i, layer] of img.layers.entries()) await ctx.applyFlat(layer, img.diffIds[i]!, dir)
+/** An image to lay out flat: its config and layers, and where each layer's bytes come from. */
+interface FlatSource {
+  /** how errors name it: the image argument as given */
+  readonly label: string
+  readonly config: ImageConfig
+  readonly layers: ReadonlyArray<LayerDescriptor>
+  readonly diffIds: ReadonlyArray<Digest>
+  /** the bytes of a layer blob; undefined: the engine's store */
+  readonly open?: (layer: LayerDescriptor) => Promise<LayerBytes>
+  /** a local image: its snapshots may exist, and a flat tree can be copied from them */
+  readonly local?: Awaited<ReturnType<typeof resolveImage>>
+}
+
+const isTransport = (input: string) => /^(oci|oci-archive|docker-archive):/.test(input)
+
+/** A layout's blob, read and checked against its digest (the layout is the user's input, not the store). */
+const layoutBlobPath = (layout: string, d: Digest) => {
+  const p = parseDigest(d)
+  return join(layout, "blobs", p.slice(0, p.indexOf(":")), digestHex(p))
+}
+
+async function verifiedLayoutBlob(source: string, layout: string, d: Digest): Promise<Uint8Array> {
+  const path = layoutBlobPath(layout, d)
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(path)
+  } catch (e) {
+    throw new InvalidSourceError({ source, reason: `blob ${d} cannot be read from ${path} (${(e as NodeJS.ErrnoException).code})` })
+  }
+  const actual = await digestBytes(bytes, parseDigest(d).startsWith("sha512:") ? "sha512" : "sha256")
+  if (actual !== d) throw new InvalidSourceError({ source, reason: `${path} hashes to ${actual}, not to ${d} as its name says` })
+  return bytes
+}
+
+async function imageOf(
+  source: string,
+  descriptor: Descriptor,
+  read: (d: Digest) => Promise<Uint8Array>
+): Promise<{ config: ImageConfig; layers: Array<LayerDescriptor>; diffIds: ReadonlyArray<Digest> }> {
+  const doc = await decodeAnyManifest(await read(descriptor.digest), descriptor.mediaType)
+  if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") {
+    throw new UnsupportedImageError({ image: source, reason: `${descriptor.digest} is an ${doc.kind}, not an image manifest` })
+  }
+  const manifest = doc.kind === "manifest" ? doc.value : dockerToOciManifest(doc.value)
+  const config = (await decodeConfig(await read(manifest.config.digest))).value
+  const diffIds = config.rootfs.diff_ids
+  if (diffIds.length !== manifest.layers.length) {
+    throw new UnsupportedImageError({
+      image: source,
+      reason: `the config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers (image-spec config.md: one per layer)`
+    })
+  }
+  const layers = manifest.layers.map((l) => ({ digest: parseDigest(l.digest), size: l.size, mediaType: l.mediaType }))
+  return { config, layers, diffIds }
+}
+
+/** Runs `f` over the image `input` names: a local image, or a transport source read where it lies. */
+async function withFlatSource<T>(ctx: EngineContext, input: string, options: UnpackOptions, f: (src: FlatSource) => Promise<T>): Promise<T> {
+  if (!isTransport(input)) {
+    const img = await resolveImage(ctx, input)
+    return f({ label: input, config: img.config, layers: img.layers, diffIds: img.diffIds, local: img })
+  }
+  const t = parseTransport(input)
+  if (options.keep === true) {
+    const img = await importImage(ctx, input, undefined, { unpack: false })
+    const local = await resolveImage(ctx, img.digest)
+    return f({ label: input, config: local.config, layers: local.layers, diffIds: local.diffIds, local })
+  }
+  if (t.kind === "oci") {
+    let indexBytes: Uint8Array
+    try {
+      indexBytes = await readFile(join(t.path, "index.json"))
+    } catch (e) {
+      throw new InvalidSourceError({ source: input, reason: `${join(t.path, "index.json")} cannot be read (${(e as NodeJS.ErrnoException).code}): is it an OCI image layout?` })
+    }
+    const read = (d: Digest) => verifiedLayoutBlob(input, t.path, d)
+    const { descriptor } = await pickManifest(input, (await decodeIndex(indexBytes)).value.manifests, t.ref, read)
+    const img = await imageOf(input, descriptor, read)
+    // the layer file as it lies; applyLayer checks its digest and diffID on the way
+    return f({ label: input, ...img, open: async (l) => layoutBlobPath(t.path, l.digest) })
+  }
+  if (t.kind === "oci-archive" || t.kind === "docker-archive") {
+    await assertReadable(input, t.path)
+    // an archive is read into a scratch store (cas checks every member, as import does) that goes
+    // when the operation ends; its name marks it as this process's temp, so open() clears it after a crash
+    await mkdir(ctx.layout.snapshots, { recursive: true })
+    const scratch = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}-source`)
+    try {
+      const store = await Store.open(scratch)
+      const chosen = chooseArchiveImage(input, await store.importArchive(t.path, { name: t.path }), t.ref)
+      const read = (d: Digest) => store.read(d)
+      const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
+      const img = await imageOf(input, descriptor, read)
+      return await f({ label: input, ...img, open: (l) => store.get(l.digest) })
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+  throw new InvalidSourceError({ source: input, reason: `${t.kind}: is not a source to unpack (pull docker:// images first)` })
+}
+
+/**
+ * Builds `dir` through `build(tmp)` in a temporary sibling, renamed to `dir` once complete. `dir`
+ * must be absent or empty; on failure the sibling is removed and `dir` is as it was.
+ */
+async function intoFreshDir(dir: string, build: (tmp: string) => Promise<void>): Promise<void> {
+  const target = resolve(dir)
+  const existing = await readdir(target).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return undefined
+    throw e
+  })
+  if (existing !== undefined && existing.length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty" })
+  await mkdir(dirname(target), { recursive: true })
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+  await mkdir(tmp, { mode: 0o755 })
+  try {
+    await build(tmp)
+    // rename(2) replaces an empty directory; a target filled meanwhile fails it (ENOTEMPTY)
+    await rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dir, reason: "the target directory was filled while unpacking" })
+      throw e
+    })
+  } finally {
+    await rm(tmp, { recursive: true, force: true })
+  }
+}
+
+/** Applies the source's layers in order onto `rootfs`; a failure names the layer (index and digest). */
+async function applyAll(ctx: EngineContext, src: FlatSource, rootfs: string, shownTarget: string): Promise<void> {
+  const local = src.local
+  if (local !== undefined && local.layers.length > 0) {
+    // an image whose snapshots exist (import, pull, create made them) is copied from them
+    const copied = await withSnapshotLease(ctx.layout, local.chain, () => flatFromSnapshots(ctx, local.chain, rootfs))
+    if (copied) return
+  }
+  const open = src.open
+  for (const [i, layer] of src.layers.entries()) {
+    try {
+      await ctx.applyFlat(layer, src.diffIds[i]!, rootfs, open === undefined ? undefined : () => open(layer))
+    } catch (e) {
+      throw new LayerApplyError({ image: src.label, index: i, layers: src.layers.length, digest: layer.digest, target: shownTarget, cause: e })
+    }
+  }
+}
+
+/**
+ * Applies every layer in order (whiteouts delete) into `dir`, which must be empty or absent.
+ * `image` is a local image or an oci:/oci-archive:/docker-archive: source.
+ */
+export async function unpack(ctx: EngineContext, image: string, dir: string, options: UnpackOptions = {}): Promise<void> {
+  await withFlatSource(ctx, image, options, (src) => intoFreshDir(dir, (tmp) => applyAll(ctx, src, tmp, dir)))
 }
 
 /** DIR/rootfs + DIR/config.json (runtime-spec), ready for `crun run --bundle DIR`. */
-export async function bundle(ctx: EngineContext, image: string, dir: string, options: RuntimeSpecOptions = {}): Promise<void> {
-  const img = await resolveImage(ctx, image)
-  await emptyDir(dir)
-  const rootfs = join(dir, "rootfs")
-  await mkdir(rootfs)
-  for (const [i, layer] of img.layers.entries()) await ctx.applyFlat(layer, img.diffIds[i]!, rootfs)
-  await writeJsonAtomic(join(dir, "config.json"), await runtimeSpec(img.config, rootfs, options))
+export async function bundle(ctx: EngineContext, image: string, dir: string, options: RuntimeSpecOptions & UnpackOptions = {}): Promise<void> {
+  const { keep, ...spec } = options
+  await withFlatSource(ctx, image, keep === undefined ? {} : { keep }, (src) =>
+    intoFreshDir(dir, async (tmp) => {
+      const rootfs = join(tmp, "rootfs")
+      await mkdir(rootfs)
+      await applyAll(ctx, src, rootfs, dir)
+      await writeJsonAtomic(join(tmp, "config.json"), await runtimeSpec(src.config, rootfs, spec))
+    })
+  )
 }

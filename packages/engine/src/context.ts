@@ -1,6 +1,6 @@
 import type { Digest } from "@cairn/digest"
 import type { DriverName } from "@cairn/mount"
-import type { ExtractOptions } from "./layers.js"
+import type { ExtractOptions, LayerBytes } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -22,6 +22,9 @@ export interface EngineContext {
     lowers: ReadonlyArray<string>,
     options?: ExtractOptions
   ) => Promise<void>
-  /** applies one layer blob in flat form (whiteouts delete) onto a rootfs dir */
-  readonly applyFlat: (layer: LayerDescriptor, diffId: Digest, target: string) => Promise<void>
+  /**
+   * applies one layer blob in flat form (whiteouts delete) onto a rootfs dir, verifying both
+   * digests; its bytes come from the store, or from `source` (an image read where it lies)
+   */
+  readonly applyFlat: (layer: LayerDescriptor, diffId: Digest, target: string, source?: () => Promise<LayerBytes>) => Promise<void>
 }

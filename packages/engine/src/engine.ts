@@ -3,7 +3,9 @@
 import type { Readable, Writable } from "node:stream"
 import type { Store } from "@cairn/cas"
 import { Effect, Layer } from "effect"
+import type { UnpackOptions } from "./bundle.js"
 import type { ContainerSummary, DriverChoice } from "./containers.js"
+import type { ImportOptions } from "./importExport.js"
 import type { HistoryRow, ImageInspect, ImageSummary } from "./images.js"
 import type { ProgressEvent, ProgressListener } from "./progress.js"
 import { type EngineEvent, type EngineEventListener, type EngineOptions, EngineService, type EngineShape, makeEngine } from "./service.js"
@@ -55,8 +57,8 @@ export class Engine {
   }
 
   // images
-  importImage(source: string, name?: string): Promise<ImageSummary> {
-    return run(this.service.importImage(source, name))
+  importImage(source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
+    return run(this.service.importImage(source, name, options))
   }
   exportImage(image: string, dest: string): Promise<void> {
     return run(this.service.exportImage(image, dest))
@@ -79,10 +81,10 @@ export class Engine {
   removeImage(image: string, options: { force?: boolean } = {}): Promise<{ untagged: Array<string>; deleted: Array<string> }> {
     return run(this.service.removeImage(image, options))
   }
-  unpack(image: string, dir: string): Promise<void> {
-    return run(this.service.unpack(image, dir))
+  unpack(image: string, dir: string, options: UnpackOptions = {}): Promise<void> {
+    return run(this.service.unpack(image, dir, options))
   }
-  bundle(image: string, dir: string, options: { args?: ReadonlyArray<string> } = {}): Promise<void> {
+  bundle(image: string, dir: string, options: { args?: ReadonlyArray<string> } & UnpackOptions = {}): Promise<void> {
     return run(this.service.bundle(image, dir, options))
   }
   listFiles(image: string, path = "/"): Promise<Array<FileEntry>> {
@@ -100,7 +102,7 @@ export class Engine {
   analyze(image: string): Promise<Array<LayerAnalysis>> {
     return run(this.service.analyze(image))
   }
-  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number } = {}): Promise<ImageSummary> {
+  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number; streamExtract?: boolean } = {}): Promise<ImageSummary> {
     return run(this.service.pull(ref, name, options))
   }
   push(image: string, ref: string): Promise<{ digest: string }> {

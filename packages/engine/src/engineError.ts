@@ -24,6 +24,7 @@ import type {
   ImageNotFoundError,
   InvalidReferenceError,
   InvalidSourceError,
+  LayerApplyError,
   PathNotFoundInImageError,
   SnapshotError,
   UnsupportedImageError
@@ -40,6 +41,7 @@ export type EngineOwnError =
   | ImageInUseError
   | InvalidReferenceError
   | InvalidSourceError
+  | LayerApplyError
   | SnapshotError
   | EngineIOError
   | UnsupportedImageError

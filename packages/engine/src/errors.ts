@@ -128,3 +128,22 @@ export class PathNotFoundInImageError extends Data.TaggedError("PathNotFoundInIm
     return `${this.path}: no such file or directory in ${this.image}`
   }
 }
+
+/**
+ * A layer failed to apply (its bytes did not match a digest, its tar was bad, a write failed):
+ * which image, which layer (1-based index of how many, blob digest), and where it was going.
+ * Nothing of the failed operation is left there. `cause` is the lower package's typed error.
+ */
+export class LayerApplyError extends Data.TaggedError("LayerApplyError")<{
+  readonly image: string
+  readonly index: number
+  readonly layers: number
+  readonly digest: string
+  readonly target: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    const c = this.cause as { message?: string } | undefined
+    return `layer ${this.index + 1} of ${this.layers} (${this.digest}) of ${this.image}: ${c?.message ?? String(this.cause)}; nothing was written to ${this.target}`
+  }
+}

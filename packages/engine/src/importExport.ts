@@ -1,7 +1,8 @@
 // Import from / export to OCI layouts, oci-archive and docker-archive (via @cairn/cas).
 import { createReadStream } from "node:fs"
-import { access, readFile } from "node:fs/promises"
-import { join } from "node:path"
+import { randomBytes } from "node:crypto"
+import { access, mkdir, readFile, rename, rm, stat } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
@@ -17,7 +18,7 @@ import { stackOf } from "./snapshots.js"
 const REF_NAME = "org.opencontainers.image.ref.name"
 
 /** Picks the manifest a layout names with `ref` (or its only one), descending into an index for the host platform. */
-async function pickManifest(
+export async function pickManifest(
   source: string,
   entries: ReadonlyArray<Descriptor>,
   ref: string | undefined,
@@ -46,12 +47,27 @@ async function pickManifest(
   return { descriptor, ...(sourceName === undefined ? {} : { sourceName }) }
 }
 
-/** Tags (or keeps untagged) an imported manifest, extracts its snapshots, returns its summary. */
-export async function adoptImage(ctx: EngineContext, descriptor: Descriptor, name: string | undefined, ref: string): Promise<ImageSummary> {
+export interface ImportOptions {
+  /**
+   * Extract the layers into snapshots now (default true, as `docker load` does). false defers
+   * them to first use (`ctr images import --no-unpack`): create, mount, unpack and bundle make
+   * the missing ones.
+   */
+  readonly unpack?: boolean
+}
+
+/** Tags (or keeps untagged) an imported manifest, extracts its snapshots (unless told not to), returns its summary. */
+export async function adoptImage(
+  ctx: EngineContext,
+  descriptor: Descriptor,
+  name: string | undefined,
+  ref: string,
+  options: ImportOptions = {}
+): Promise<ImageSummary> {
   const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
   const probe = await loadImage(ctx, { descriptor: clean, names: [] }, ref)
   return withSnapshotLease(ctx.layout, stackOf(probe.diffIds), async () => {
-    await ensureSnapshots(ctx, probe, ref)
+    if (options.unpack !== false) await ensureSnapshots(ctx, probe, ref)
     if (name !== undefined) await ctx.store.tag(name, clean)
     else await ctx.store.addUntagged(clean)
     return summarize({ ...probe, names: name === undefined ? [] : [name] })
@@ -100,31 +116,36 @@ export async function fetchLayout(ctx: EngineContext, source: string, lease: str
   return (await readLayout(ctx, source, t.path, t.ref, lease)).descriptor
 }
 
-export async function importImage(ctx: EngineContext, source: string, name?: string): Promise<ImageSummary> {
+export async function importImage(ctx: EngineContext, source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
   const t = parseTransport(source)
   const target = name === undefined ? undefined : normalizeName(name)
   if (t.kind === "oci") {
     return ctx.store.withLease(async (lease) => {
       const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease)
-      return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source)
+      return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
-  if (t.kind === "oci-archive" || t.kind === "docker-archive") return importArchive(ctx, source, t.path, t.ref, target)
+  if (t.kind === "oci-archive" || t.kind === "docker-archive") return importArchive(ctx, source, t.path, t.ref, target, options)
   throw new InvalidSourceError({ source, reason: `${t.kind}: is not an import source (use pull for docker://)` })
 }
 
 /** Reads an archive into the store: tagging its images as docker load does, or held by `lease` only. */
 async function readArchive(ctx: EngineContext, source: string, file: string, lease?: string): Promise<ImportReport> {
+  await assertReadable(source, file)
+  return ctx.store.importArchive(file, lease)
+}
+
+/** An archive file that cannot be opened is the user's input to fix: say which and why. */
+export async function assertReadable(source: string, file: string): Promise<void> {
   try {
     await access(file)
   } catch (e) {
     throw new InvalidSourceError({ source, reason: `${file} cannot be read (${(e as NodeJS.ErrnoException).code})` })
   }
-  return ctx.store.importArchive(file, lease)
 }
 
 /** The one image of an archive named `ref` (its only image when no ref is given). */
-function chooseArchiveImage(source: string, report: ImportReport, ref: string | undefined): ImportedImage {
+export function chooseArchiveImage(source: string, report: ImportReport, ref: string | undefined): ImportedImage {
   // a name as written wins; else docker's equivalence (skopeo writes RepoTags as
   // docker.io/library/busybox:1, which busybox:1 names too)
   const wanted = ref === undefined ? undefined : (defaultImportName(ref) ?? ref)
@@ -141,7 +162,14 @@ function chooseArchiveImage(source: string, report: ImportReport, ref: string | 
   return candidates[0]!
 }
 
-async function importArchive(ctx: EngineContext, source: string, file: string, ref: string | undefined, target: string | undefined): Promise<ImageSummary> {
+async function importArchive(
+  ctx: EngineContext,
+  source: string,
+  file: string,
+  ref: string | undefined,
+  target: string | undefined,
+  options: ImportOptions
+): Promise<ImageSummary> {
   const report = await readArchive(ctx, source, file)
   // the archive's own names land as docker load would; names that are not name:tag are dropped
   for (const img of report.images) {
@@ -150,7 +178,7 @@ async function importArchive(ctx: EngineContext, source: string, file: string, r
   const chosen = chooseArchiveImage(source, report, ref)
   const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
   const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))
-  return adoptImage(ctx, descriptor, target ?? firstName, source)
+  return adoptImage(ctx, descriptor, target ?? firstName, source, options)
 }
 
 /**
@@ -165,7 +193,7 @@ export async function fetchArchive(ctx: EngineContext, source: string, lease: st
 }
 
 /** The source's tag as a local name, when it is one. */
-const defaultImportName = (sourceName: string | undefined): string | undefined => {
+export const defaultImportName = (sourceName: string | undefined): string | undefined => {
   if (sourceName === undefined) return undefined
   try {
     // docker's familiar form: docker.io/library/busybox:1 is busybox:1
@@ -187,5 +215,32 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
     asName = normalizeName(image)
   } catch {}
   const name = t.ref ?? (asName !== undefined && stored.names.includes(asName) ? asName : stored.names[0])
-  await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
+  if (t.kind !== "oci" || (await exists(t.path))) {
+    // archives are written to a temp sibling and renamed by @cairn/cas; an existing layout gets
+    // verified blobs one by one and its index.json entry last
+    await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
+    return
+  }
+  // a new layout is built beside its path and renamed into place once complete
+  const target = resolve(t.path)
+  await mkdir(dirname(target), { recursive: true })
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+  try {
+    await ctx.store.exportImage("oci", tmp, stored.descriptor, name)
+    await rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dest, reason: `${t.path} was created by someone else meanwhile` })
+      throw e
+    })
+  } finally {
+    await rm(tmp, { recursive: true, force: true })
+  }
 }
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return false
+      throw e
+    }
+  )

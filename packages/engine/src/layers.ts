@@ -1,6 +1,6 @@
 // Layer blobs from the store applied by @cairn/overlay: overlay form into a snapshot dir,
 // flat form onto a rootfs. The blob digest and the diffID are both verified on the way.
-import { Transform } from "node:stream"
+import { Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import { applyLayer, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -33,6 +33,11 @@ export interface ExtractOptions {
    * both digests.
    */
   readonly blobJustVerified?: boolean
+  /**
+   * The blob's bytes as they arrive, instead of the store's copy (a pull extracting a layer while
+   * it downloads): the store's put beside it checks the digest, so only the diffID is hashed here.
+   */
+  readonly source?: AsyncIterable<Uint8Array>
 }
 
 export async function extractLayer(
@@ -44,21 +49,30 @@ export async function extractLayer(
   lowers: ReadonlyArray<string> = [],
   options: ExtractOptions = {}
 ): Promise<void> {
-  const blob = await store.open(layer.digest)
+  const blob = options.source === undefined ? await store.open(layer.digest) : Readable.from(options.source, { objectMode: false })
   await applyLayer(blob.pipe(counting(onBytes)), target, {
     form: "overlay",
     // unprivileged processes cannot write trusted.* xattrs; their (rootless) mounts read user.overlay.*
     overlay: { lowers, xattrNamespace: process.getuid?.() === 0 ? "trusted" : "user" },
     // the diffID is always verified: the store only ever checked the compressed bytes
     expectedDiffId: diffId,
-    ...(options.blobJustVerified === true ? {} : { expectedDigest: layer.digest }),
+    ...(options.blobJustVerified === true || options.source !== undefined ? {} : { expectedDigest: layer.digest }),
     // the digests on the other core, beside decompression and writes, when the layer is big enough
     hashOffThread: layer.size >= OFF_THREAD_MIN_BYTES
   })
 }
 
-export async function applyFlat(store: ImageStore, layer: LayerDescriptor, diffId: Digest, target: string): Promise<void> {
-  const blob = await store.open(layer.digest)
+/** The bytes of a layer blob: a stream or a file path (a source's blob read where it lies, not from the store). */
+export type LayerBytes = AsyncIterable<Uint8Array> | string
+
+export async function applyFlat(
+  store: ImageStore,
+  layer: LayerDescriptor,
+  diffId: Digest,
+  target: string,
+  source?: () => Promise<LayerBytes>
+): Promise<void> {
+  const blob = source === undefined ? await store.open(layer.digest) : await source()
   await applyLayer(blob, target, {
     form: "flat",
     expectedDiffId: diffId,

@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
 import { Context, Effect } from "effect"
-import { bundle, unpack } from "./bundle.js"
+import { bundle, type UnpackOptions, unpack } from "./bundle.js"
 import { commitContainer, diffContainer } from "./commit.js"
 import {
   type ContainerSummary,
@@ -21,7 +21,7 @@ import {
 import type { EngineContext } from "./context.js"
 import type { EngineError } from "./engineError.js"
 import { EngineIOError } from "./errors.js"
-import { exportImage, importImage } from "./importExport.js"
+import { exportImage, type ImportOptions, importImage } from "./importExport.js"
 import {
   findImage,
   type HistoryRow,
@@ -103,7 +103,7 @@ export interface EngineShape {
   readonly onProgress: (listener: ProgressListener) => () => void
   /** lifecycle events (EngineEvent), emitted after the operation succeeded */
   readonly onEvent: (listener: EngineEventListener) => () => void
-  readonly importImage: Op<[source: string, name?: string], ImageSummary>
+  readonly importImage: Op<[source: string, name?: string, options?: ImportOptions], ImageSummary>
   readonly exportImage: Op<[image: string, dest: string], void>
   readonly listImages: Op<[], Array<ImageSummary>>
   readonly inspectImage: Op<[image: string], ImageInspect>
@@ -111,14 +111,14 @@ export interface EngineShape {
   readonly tag: Op<[image: string, name: string], void>
   readonly untag: Op<[name: string], void>
   readonly removeImage: Op<[image: string, options?: { force?: boolean }], { untagged: Array<string>; deleted: Array<string> }>
-  readonly unpack: Op<[image: string, dir: string], void>
-  readonly bundle: Op<[image: string, dir: string, options?: { args?: ReadonlyArray<string> }], void>
+  readonly unpack: Op<[image: string, dir: string, options?: UnpackOptions], void>
+  readonly bundle: Op<[image: string, dir: string, options?: { args?: ReadonlyArray<string> } & UnpackOptions], void>
   readonly listFiles: Op<[image: string, path?: string], Array<FileEntry>>
   readonly readFile: Op<[image: string, path: string], Readable>
   readonly flatten: Op<[image: string, name: string], ImageSummary>
   readonly exportFs: Op<[imageOrContainer: string, dest: Writable | string], void>
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
-  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number }], ImageSummary>
+  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number; streamExtract?: boolean }], ImageSummary>
   readonly push: Op<[image: string, ref: string], { digest: string }>
   readonly copy: Op<[src: string, dst: string], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
@@ -165,7 +165,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     driver,
     concurrency: options.concurrency ?? 2,
     extract: (layer, diffId, target, onBytes, lowers, o) => extractLayer(store, layer, diffId, target, onBytes, lowers, o),
-    applyFlat: (layer, diffId, target) => applyFlat(store, layer, diffId, target)
+    applyFlat: (layer, diffId, target, source) => applyFlat(store, layer, diffId, target, source)
   }
   // open-time repair: half extractions and half-created/removed containers of dead processes,
   // then mounts that disagree with their container's metadata
@@ -204,7 +204,7 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift("importImage", async (source: string, name?: string) => imported(await importImage(ctx, source, name), name)),
+    importImage: lift("importImage", async (source: string, name?: string, o?: ImportOptions) => imported(await importImage(ctx, source, name, o), name)),
     exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
@@ -227,14 +227,14 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
       return r
     }),
-    unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir)),
-    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
+    unpack: lift("unpack", (image: string, dir: string, o?: UnpackOptions) => unpack(ctx, image, dir, o)),
+    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => bundle(ctx, image, dir, o)),
     listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
     flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
     exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
     analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await pull(ctx, ref, name, o), name)),
+    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) => imported(await pull(ctx, ref, name, o), name)),
     push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
     copy: lift("copy", async (src: string, dst: string) => {
       const r = await copy(ctx, src, dst)

@@ -2,18 +2,21 @@
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
-import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
+import { type BlobProgress, parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
 import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
-import { ensureSnapshot, type SnapshotContext, stackOf } from "./snapshots.js"
+import { StreamingExtractor } from "./pullExtract.js"
+import { ensureSnapshot, lowerDirs, readSnapshotMeta, type SnapshotContext, stackOf } from "./snapshots.js"
 
 export interface PullOptions {
   readonly platform?: string
   readonly concurrency?: number
   readonly client?: RegistryClient
+  /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
+  readonly streamExtract?: boolean
 }
 
 /** The local name a pulled reference gets by default: registry/repository:tag as written. */
@@ -73,10 +76,23 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   // on the way in, so their extraction hashes the tar for the diffID only; blobs found in the store
   // are of unknown age and keep both checks
   const justVerified = new Set<string>()
+  // a layer whose lower snapshots exist when its download starts is extracted as it arrives
+  const streaming = new StreamingExtractor(ctx, layers, async (index) => {
+    if (options.streamExtract === false) return undefined
+    // the config, stored before the layers start, gives the diffIDs (its hook runs as pullImage finds it)
+    const ids = await diffIds.catch(() => undefined)
+    if (ids === undefined || ids.length !== layers.length) return undefined
+    const chain = stackOf(ids.slice(0, index + 1))
+    if ((await readSnapshotMeta(ctx.layout, chain[index]!)) !== undefined) return undefined // nothing to extract
+    for (const c of chain.slice(0, index)) if ((await readSnapshotMeta(ctx.layout, c)) === undefined) return undefined
+    return { diffId: ids[index]!, lowers: lowerDirs(ctx.layout, chain.slice(0, index)) }
+  })
   const snapshots: SnapshotContext = {
     ...ctx,
-    extract: (layer, diffId, target, onBytes, lowers) =>
-      ctx.extract(layer, diffId, target, onBytes, lowers, { blobJustVerified: justVerified.has(layer.digest) })
+    extract: async (layer, diffId, target, onBytes, lowers) => {
+      if (await streaming.adopt(layer, diffId, target)) return
+      await ctx.extract(layer, diffId, target, onBytes, lowers, { blobJustVerified: justVerified.has(layer.digest) })
+    }
   }
   let next = 0
   let applied: Promise<void> = Promise.resolve()
@@ -84,11 +100,15 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   const pinned: Reference = { ...resolved.reference, digest: resolved.manifest.digest }
   return ctx.store.withLease((lease) => withSnapshotLease(ctx.layout, [], async (add) => {
     addLease = add
-    await pullImage(client, pinned, ctx.store.sink(lease), {
+    const onProgress = (p: BlobProgress) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
+    // the config first (a few KiB): the diffIDs are known before any layer's bytes arrive, so each
+    // layer's download can decide to extract as it goes (pullImage then finds the config stored)
+    await client.pullBlob(pinned, image.config, ctx.store.sink(lease), { verify: false, onProgress })
+    await pullImage(client, pinned, streaming.sink(ctx.store.sink(lease)), {
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         // the store's put checks digest and size before a blob is visible: hash once, there
         verify: false,
-        onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input }),
+        onProgress,
         onBlobComplete
       })
     const descriptor = { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
@@ -96,7 +116,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     else await ctx.store.addUntagged(descriptor)
     const img = await loadImage(ctx, { descriptor, names: target === undefined ? [] : [target] })
     return summarize(img)
-  }))
+  }).finally(() => streaming.discard()))
 }
 
 export async function push(ctx: EngineContext, image: string, ref: string, client = new RegistryClient()): Promise<{ digest: string }> {

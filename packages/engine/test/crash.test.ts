@@ -1,46 +1,13 @@
-import { execFileSync, spawn } from "node:child_process"
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
-import { buildLayout, mountinfoLines, tempDir } from "./fixtures.js"
+import { buildForChildren, buildLayout, mountinfoLines, tempDir } from "./fixtures.js"
 
-const pkg = join(import.meta.dirname, "..")
 // per chain; two chains each for import and commit run side by side: 4 x 8 = 32 kills by default
 const rounds = process.env.CAIRN_STRESS === "1" ? 30 : 8
-
-const newest = (dir: string): number => {
-  let t = 0
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name)
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
-  }
-  return t
-}
-
-/** Whether every workspace package the engine needs has a build newer than its sources. */
-function builtFresh(): boolean {
-  try {
-    return ["digest", "oci-spec", "cas", "overlay", "mount", "registry", "engine"].every((p) => {
-      const dir = join(pkg, "..", p)
-      return statSync(join(dir, "dist", ".tsbuildinfo")).mtimeMs > newest(join(dir, "src"))
-    })
-  } catch {
-    return false
-  }
-}
-
-/** The child runs the built package; build it (and its deps) unless the builds are fresh. */
-function build(): string | undefined {
-  if (builtFresh()) return undefined
-  try {
-    execFileSync("npx", ["tsc", "-b", pkg], { cwd: join(pkg, "..", ".."), stdio: "pipe" })
-    return existsSync(join(pkg, "dist", "index.js")) ? undefined : "dist/index.js missing after tsc -b"
-  } catch (e) {
-    return `tsc -b failed: ${String((e as { stdout?: Buffer }).stdout ?? e).slice(0, 400)}`
-  }
-}
 
 /** Starts the child, waits until its engine is open, lets it work a random while, SIGKILLs it. */
 async function killMidway(root: string, op: string, source: string, maxMs: number): Promise<void> {
@@ -80,7 +47,7 @@ describe("crash safety: SIGKILL at random points", () => {
   let dir: string
   let skip: string | undefined
   beforeAll(() => {
-    skip = build()
+    skip = buildForChildren()
     if (skip !== undefined) console.warn(`skipping crash tests: ${skip}`)
     dir = tempDir()
     for (let i = 0; i < 3; i++) {

@@ -1,7 +1,7 @@
 // Test images built from files on this machine: GNU tar layers, gzip, a hand-written OCI layout.
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { gzipSync } from "node:zlib"
@@ -149,3 +149,38 @@ export const mountinfoLines = (under = "cairn-engine-"): Array<string> =>
   readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .filter((l) => l.includes(under))
+
+const pkg = join(import.meta.dirname, "..")
+
+const newest = (dir: string): number => {
+  let t = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs)
+  }
+  return t
+}
+
+/** Whether every workspace package the engine needs has a build newer than its sources. */
+function builtFresh(): boolean {
+  try {
+    return ["digest", "oci-spec", "cas", "overlay", "mount", "registry", "engine"].every((p) => {
+      const dir = join(pkg, "..", p)
+      return statSync(join(dir, "dist", ".tsbuildinfo")).mtimeMs > newest(join(dir, "src"))
+    })
+  } catch {
+    return false
+  }
+}
+
+/** The child runs the built package; build it (and its deps) unless the builds are fresh. */
+export function buildForChildren(): string | undefined {
+  if (builtFresh()) return undefined
+  try {
+    execFileSync("npx", ["tsc", "-b", pkg], { cwd: join(pkg, "..", ".."), stdio: "pipe" })
+    return existsSync(join(pkg, "dist", "index.js")) ? undefined : "dist/index.js missing after tsc -b"
+  } catch (e) {
+    return `tsc -b failed: ${String((e as { stdout?: Buffer }).stdout ?? e).slice(0, 400)}`
+  }
+}
+

@@ -18,16 +18,19 @@ export const importCmd = command({
   description:
     "SOURCE is oci:PATH[:TAG] (an OCI image layout directory), oci-archive:FILE or docker-archive:FILE\n" +
     "(what `docker save` writes). NAME is the local name[:tag] to give the image (default: the source's tag).\n" +
-    "Every blob is verified, and each layer is extracted once into a snapshot shared by all images over it.",
+    "Every blob is verified, and each layer is extracted once into a snapshot shared by all images over it\n" +
+    "(as `docker load` does); with --no-unpack that waits for the image's first use (create, mount).",
   examples: [
     "cairn import oci:./layout:v1 myapp:v1",
     "cairn import docker-archive:busybox.tar",
+    "cairn import --no-unpack oci:./layout:v1 myapp:v1",
     "cairn --root /tmp/cairn import oci-archive:image.tar base"
   ],
+  options: { "no-unpack": { type: "boolean", description: "store the blobs only; snapshots are made on first use (ctr images import --no-unpack)" } },
   args: { min: 1, max: 2 },
-  async run(ctx, [source, name]) {
+  async run(ctx, [source, name], opts) {
     const engine = await ctx.engine()
-    const img = await engine.importImage(source!, name)
+    const img = await engine.importImage(source!, name, opts["no-unpack"] === true ? { unpack: false } : {})
     ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`)
   }
 })
@@ -153,12 +156,17 @@ export const unpack = command({
   name: "unpack",
   summary: "Write an image's flat root filesystem into a directory",
   usage: "IMAGE DIR",
-  description: "Layers are applied in order with whiteouts performed, as `umoci raw unpack` does.",
-  examples: ["cairn unpack myapp:v1 ./rootfs"],
+  description:
+    "Layers are applied in order with whiteouts performed, as `umoci raw unpack` does; an image whose snapshots\n" +
+    "exist is copied from them. IMAGE is a local image or an oci:PATH[:TAG], oci-archive:FILE[:REF] or\n" +
+    "docker-archive:FILE[:REF] source, read where it lies (both digests verified) and not stored unless --keep.\n" +
+    "DIR must be absent or empty; it appears only once complete.",
+  examples: ["cairn unpack myapp:v1 ./rootfs", "cairn unpack oci:./layout:v1 ./rootfs", "cairn unpack --keep docker-archive:busybox.tar ./rootfs"],
+  options: { keep: { type: "boolean", description: "import a transport source's image into the store too (its snapshots deferred)" } },
   args: { min: 2, max: 2 },
-  async run(ctx, [image, dir]) {
+  async run(ctx, [image, dir], opts) {
     const engine = await ctx.engine()
-    await engine.unpack(image!, dir!)
+    await engine.unpack(image!, dir!, opts["keep"] === true ? { keep: true } : {})
     ctx.out.result({ image, dir }, () => `unpacked ${image} into ${dir}`)
   }
 })
@@ -167,11 +175,15 @@ export const bundle = command({
   name: "bundle",
   summary: "Write an OCI runtime bundle (DIR/rootfs + DIR/config.json) that crun or runc can run",
   usage: "IMAGE DIR",
-  examples: ["cairn bundle busybox ./b && crun run --bundle ./b demo"],
+  description:
+    "IMAGE is a local image or an oci:PATH[:TAG], oci-archive:FILE[:REF] or docker-archive:FILE[:REF] source\n" +
+    "(read where it lies, not stored unless --keep). DIR must be absent or empty; it appears only once complete.",
+  examples: ["cairn bundle busybox ./b && crun run --bundle ./b demo", "cairn bundle oci:./layout:v1 ./b"],
+  options: { keep: { type: "boolean", description: "import a transport source's image into the store too (its snapshots deferred)" } },
   args: { min: 2, max: 2 },
-  async run(ctx, [image, dir]) {
+  async run(ctx, [image, dir], opts) {
     const engine = await ctx.engine()
-    await engine.bundle(image!, dir!)
+    await engine.bundle(image!, dir!, opts["keep"] === true ? { keep: true } : {})
     ctx.out.result({ image, dir }, () => `bundle written to ${dir} (rootfs/ and config.json)`)
   }
 })

@@ -1,0 +1,138 @@
+// A pulled layer extracted while it downloads (DESIGN.md "The hot path": never written and read
+// back): the response bytes are teed to the store's verified put and to the extractor, at the
+// pace of the slower of the two (each side buffers at most TEE_BUFFER bytes). The extraction goes
+// to a temporary dir that becomes the snapshot only once both digests checked out (the put's blob
+// digest and size, the extractor's diffID); any failure removes it, and a mismatch leaves no blob
+// (the store discards bad bytes) either. A download that is cut keeps the store's partial ingest
+// for the registry client's Range resume; the resumed blob is then extracted from the store, once
+// complete, as a blob found in the store always is.
+import { randomBytes } from "node:crypto"
+import { mkdir, rename, rm } from "node:fs/promises"
+import { join } from "node:path"
+import { PassThrough, type Readable } from "node:stream"
+import type { Digest } from "@cairn/digest"
+import type { BlobDescriptor, BlobSink } from "@cairn/registry"
+import type { EngineContext } from "./context.js"
+import type { LayerDescriptor } from "./store.js"
+
+/** Bytes each side of the tee may hold before the source waits for it. */
+export const TEE_BUFFER = 1 << 20
+
+/** Resolves once `s` can take more (drain) or will never take any (closed, destroyed). */
+const writable = (s: PassThrough): Promise<void> =>
+  new Promise((res) => {
+    if (s.destroyed || s.writableEnded) return res()
+    const done = () => {
+      s.off("drain", done)
+      s.off("close", done)
+      res()
+    }
+    s.on("drain", done)
+    s.on("close", done)
+  })
+
+/**
+ * Two streams of the bytes of `source`: `main` (which must be read to the end; its failure stops
+ * the source) and `side` (which may stop early: `side.destroy()` lets `main` go on alone). A failure
+ * of the source ends both with it; a slow reader slows the source (no unbounded buffering).
+ */
+export function tee(source: AsyncIterable<Uint8Array>, highWaterMark = TEE_BUFFER): { main: Readable; side: PassThrough } {
+  const main = new PassThrough({ highWaterMark })
+  const side = new PassThrough({ highWaterMark })
+  const pump = async () => {
+    try {
+      for await (const chunk of source) {
+        if (main.destroyed) {
+          // the put gave up: the side must not see a clean end of a part of the blob
+          side.destroy(new Error("the store stopped reading this blob"))
+          return // breaking out returns the source: its request is closed
+        }
+        const a = main.write(chunk)
+        const b = side.destroyed ? true : side.write(chunk)
+        if (!a) await writable(main)
+        if (!b) await writable(side)
+      }
+      if (main.destroyed) side.destroy(new Error("the store stopped reading this blob"))
+      main.end()
+      if (!side.destroyed) side.end()
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e))
+      main.destroy(err)
+      side.destroy(err)
+    }
+  }
+  void pump()
+  return { main, side }
+}
+
+/** A layer extracted during its download, waiting to become its snapshot. */
+interface Prepared {
+  readonly dir: string
+  readonly diffId: Digest
+}
+
+/**
+ * The pull's sink wrapper: a fresh download (offset 0) of a layer whose snapshot is missing and
+ * whose lower snapshots exist is extracted on the way in; everything else goes to the store as it
+ * is. `adopt` later moves a prepared extraction into the snapshot dir being made.
+ */
+export class StreamingExtractor {
+  private readonly prepared = new Map<string, Prepared>()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly layers: ReadonlyArray<LayerDescriptor>,
+    /** decides, when a layer's download starts, whether it can be extracted as it arrives: the diffID and the lower dirs, or undefined */
+    private readonly plan: (index: number) => Promise<{ diffId: Digest; lowers: ReadonlyArray<string> } | undefined>
+  ) {}
+
+  sink(base: BlobSink): BlobSink {
+    return { ...base, put: (desc, data) => this.put(base, desc, data) }
+  }
+
+  private async put(base: BlobSink, desc: BlobDescriptor, data: AsyncIterable<Uint8Array>): Promise<{ created: boolean }> {
+    const index = this.layers.findIndex((l) => l.digest === desc.digest)
+    const plan = index < 0 || this.prepared.has(desc.digest) ? undefined : await this.plan(index)
+    if (plan === undefined) return base.put(desc, data)
+    const layer = this.layers[index]!
+    await mkdir(this.ctx.layout.snapshots, { recursive: true })
+    const dir = join(this.ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+    await mkdir(join(dir, "fs"), { recursive: true })
+    const { main, side } = tee(data)
+    const extracting = this.ctx.extract(layer, plan.diffId, join(dir, "fs"), () => {}, plan.lowers, { source: side })
+    // an extraction that fails stops reading: the put goes on alone (its verdict on the bytes comes first)
+    extracting.catch(() => side.destroy())
+    const [put, extracted] = await Promise.allSettled([base.put(desc, main), extracting])
+    try {
+      if (put.status === "rejected") throw put.reason
+      if (extracted.status === "rejected") throw extracted.reason
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true })
+      throw e
+    }
+    this.prepared.set(desc.digest, { dir, diffId: plan.diffId })
+    return put.value
+  }
+
+  /**
+   * Moves the extraction made during the download of `layer` into `target` (an empty dir); false
+   * when there is none (the blob was in the store already, or its download was resumed).
+   */
+  async adopt(layer: LayerDescriptor, diffId: Digest, target: string): Promise<boolean> {
+    const p = this.prepared.get(layer.digest)
+    if (p === undefined || p.diffId !== diffId) return false
+    this.prepared.delete(layer.digest)
+    try {
+      await rename(join(p.dir, "fs"), target)
+    } finally {
+      await rm(p.dir, { recursive: true, force: true })
+    }
+    return true
+  }
+
+  /** Removes what was prepared and never adopted (a pull that failed, a snapshot another process made first). */
+  async discard(): Promise<void> {
+    for (const p of this.prepared.values()) await rm(p.dir, { recursive: true, force: true })
+    this.prepared.clear()
+  }
+}

@@ -1,0 +1,189 @@
+// Pull streams into extraction (issue #13): a layer is extracted while it downloads, its bytes
+// teed to the store's verified put and to the extractor; a layer corrupted mid-stream leaves no
+// blob, no snapshot and no partial directory; a pull SIGKILLed mid-download resumes (Range) and
+// completes. Against Debian's docker-registry on 127.0.0.1, through loopback proxies.
+import { spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { createServer, request, type Server } from "node:http"
+import { join } from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Engine } from "../src/index.js"
+import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
+import { buildForChildren, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
+import { haveRegistry, startRegistry } from "./registryServer.js"
+
+if (!haveRegistry) console.warn("skipping streamed pulls: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
+
+const BIG = 6 << 20
+const STALL_AT = 2 << 20
+
+/**
+ * A loopback proxy that forwards everything, except that a GET matching `stall` gets its first
+ * `after` body bytes and then nothing more (the connection stays open): `stalled` resolves then.
+ * It records the Range header of every blob request.
+ */
+async function startStallProxy(target: string) {
+  let signal!: () => void
+  const state = {
+    stall: undefined as { path: string; after: number } | undefined,
+    stalled: new Promise<void>((r) => (signal = r)),
+    ranges: [] as Array<{ path: string; range?: string }>
+  }
+  const server: Server = createServer((req, res) => {
+    if (req.url?.includes("/blobs/") === true) state.ranges.push({ path: req.url, ...(req.headers.range === undefined ? {} : { range: req.headers.range }) })
+    const up = request(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers)
+      const rule = state.stall !== undefined && req.method === "GET" && req.url?.endsWith(state.stall.path) === true ? state.stall : undefined
+      if (rule === undefined) {
+        ures.pipe(res)
+        return
+      }
+      let sent = 0
+      ures.on("data", (c: Buffer) => {
+        if (sent >= rule.after) return
+        const part = c.subarray(0, rule.after - sent)
+        sent += part.length
+        res.write(part)
+        if (sent >= rule.after) {
+          ures.destroy()
+          signal()
+        }
+      })
+    })
+    up.on("error", () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
+  const a = server.address()
+  return {
+    host: `127.0.0.1:${typeof a === "object" && a !== null ? a.port : 0}`,
+    state,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      })
+  }
+}
+
+describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", () => {
+  let dir: string
+  let registry: { host: string; stop: () => Promise<void> }
+  let big: Buffer
+  let layerDigests: ReadonlyArray<string>
+  let diffIds: ReadonlyArray<string>
+  beforeAll(async () => {
+    dir = tempDir()
+    registry = await startRegistry()
+    big = randomBytes(BIG) // incompressible: the gzip blob is as big, and a cut lands mid-file
+    const built = buildLayout(join(dir, "src"), "big", [{ ...busyboxLayer, files: { ...busyboxLayer.files, "data/big.bin": big } }, { files: { "etc/motd": "streamed\n" } }])
+    layerDigests = built.layerDigests
+    diffIds = built.diffIds
+    const source = await Engine.open({ root: join(dir, "source") })
+    await source.importImage(`oci:${join(dir, "src")}:big`, "big:1")
+    await source.push("big:1", `${registry.host}/test/big:1`)
+    await source.close()
+  }, 120_000)
+  afterAll(async () => {
+    await registry.stop()
+    expect(mountinfoLines(dir)).toEqual([])
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** Nothing of `digest` in the root: no blob, no ingest, no snapshot of `chainHex`, no temp dir. */
+  const nothingOf = (root: string, digest: string, chainHex: string) => {
+    expect(existsSync(join(root, "blobs", "sha256", digest.slice(7)))).toBe(false)
+    expect(readdirSync(join(root, "ingest")).filter((n) => n.includes(digest.slice(7)) && !n.endsWith(".lock"))).toEqual([])
+    expect(existsSync(join(root, "snapshots", chainHex))).toBe(false)
+    expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
+  }
+
+  it("extracts the bottom layer from the response bytes, never reading its blob back from the store", async () => {
+    const engine = await Engine.open({ root: join(dir, "streamed") })
+    const store = engine.service.context.store
+    const opened: Array<string> = []
+    const open = store.open.bind(store)
+    ;(store as { open: typeof store.open }).open = (d) => {
+      opened.push(d)
+      return open(d)
+    }
+    const img = await engine.pull(`${registry.host}/test/big:1`, "big:1")
+    expect((await engine.inspectImage(img.digest)).layers.every((l) => l.snapshot)).toBe(true)
+    expect(opened).not.toContain(layerDigests[0])
+    const c = await engine.createContainer("big:1")
+    const mp = await engine.mountContainer(c.id)
+    expect(readFileSync(join(mp, "data", "big.bin")).equals(big)).toBe(true)
+    expect(readFileSync(join(mp, "etc", "motd"), "utf8")).toBe("streamed\n")
+    await engine.removeContainer(c.id, { force: true })
+    expect((await engine.fsck()).ok).toBe(true)
+    await engine.close()
+  })
+
+  it("a layer corrupted mid-stream leaves no blob, no snapshot and no partial directory", async () => {
+    const proxy = await startFaultProxy(registry.host)
+    const root = join(dir, "corrupt")
+    const engine = await Engine.open({ root })
+    try {
+      proxy.rule = (req) => (req.method === "GET" && req.path.endsWith(layerDigests[0]!) ? { kind: "corrupt", at: Math.floor(BIG / 2) } : undefined)
+      await expect(engine.pull(`${proxy.host}/test/big:1`, "big:1")).rejects.toMatchObject({ _tag: "DigestMismatchError" })
+      nothingOf(root, layerDigests[0]!, diffIds[0]!.slice(7))
+      expect(await engine.listImages()).toEqual([])
+      // the same pull without the fault completes
+      proxy.rule = () => undefined
+      const img = await engine.pull(`${proxy.host}/test/big:1`, "big:1")
+      expect((await engine.inspectImage(img.digest)).layers.every((l) => l.snapshot)).toBe(true)
+    } finally {
+      await engine.close()
+      await proxy.close()
+    }
+  })
+
+  it("a pull SIGKILLed mid-download resumes where the store's ingest stopped, and completes", async (ctx) => {
+    const skip = buildForChildren()
+    if (skip !== undefined) {
+      console.warn(`skipping the SIGKILL pull: ${skip}`)
+      ctx.skip()
+    }
+    const proxy = await startStallProxy(registry.host)
+    const root = join(dir, "killed")
+    try {
+      proxy.state.stall = { path: layerDigests[0]!, after: STALL_AT }
+      const child = spawn(process.execPath, [join(import.meta.dirname, "pull-child.mjs"), root, `${proxy.host}/test/big:1`], { stdio: ["ignore", "pipe", "pipe"] })
+      let err = ""
+      child.stderr.on("data", (d) => (err += d))
+      const exited = new Promise<void>((r) => child.once("exit", () => r()))
+      await proxy.state.stalled
+      // the bytes sent reach the store's ingest file (written as they arrive): wait for them, then kill
+      const ingest = join(root, "ingest", `sha256-${layerDigests[0]!.slice(7)}`)
+      const deadline = Date.now() + 30_000
+      while (!existsSync(ingest) || statSync(ingest).size < STALL_AT) {
+        if (Date.now() > deadline) throw new Error(`the ingest never reached ${STALL_AT} bytes: ${err}`)
+        await sleep(20)
+      }
+      child.kill("SIGKILL")
+      await exited
+      expect(err).toBe("")
+      expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith(".tmp-"))).not.toEqual([]) // the killed extraction's temp dir
+      proxy.state.stall = undefined
+      proxy.state.ranges.length = 0
+      const engine = await Engine.open({ root }) // removes the dead process's temp dirs
+      expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
+      const img = await engine.pull(`${proxy.host}/test/big:1`, "big:1")
+      // the layer's download went on from the bytes the store held: a Range request from there
+      expect(proxy.state.ranges.filter((r) => r.path.endsWith(layerDigests[0]!))).toEqual([
+        { path: expect.stringContaining(layerDigests[0]!), range: `bytes=${STALL_AT}-` }
+      ])
+      expect((await engine.inspectImage(img.digest)).layers.every((l) => l.snapshot)).toBe(true)
+      const c = await engine.createContainer("big:1")
+      const mp = await engine.mountContainer(c.id)
+      expect(readFileSync(join(mp, "data", "big.bin")).equals(big)).toBe(true)
+      await engine.removeContainer(c.id, { force: true })
+      expect((await engine.fsck()).ok).toBe(true)
+      await engine.close()
+    } finally {
+      await proxy.close()
+    }
+  }, 120_000)
+})
