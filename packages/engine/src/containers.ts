@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
+import { emptyMerged, syncCopyUpper } from "./copyUpper.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
@@ -89,7 +90,7 @@ export async function findContainer(ctx: EngineContext, idOrName: string): Promi
 }
 
 const metaPath = (ctx: EngineContext, id: string) => join(ctx.layout.container(id), "meta.json")
-const lockName = (id: string) => `container-${id.slice(0, 32)}`
+export const lockName = (id: string) => `container-${id.slice(0, 32)}`
 
 export async function createContainer(ctx: EngineContext, image: string, options: { name?: string } = {}): Promise<ContainerSummary> {
   const img = await resolveImage(ctx, image)
@@ -114,7 +115,7 @@ export async function createContainer(ctx: EngineContext, image: string, options
 }
 
 /** Lower dirs of a container: its image's snapshots, or an empty dir for an image without layers. */
-const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
+export const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
   meta.chain.length > 0 ? lowerDirs(ctx.layout, meta.chain) : [join(ctx.layout.container(meta.id), "lower")]
 
 /** Whether the kernel shows a mount at the container's merged dir (kernel and fuse drivers). */
@@ -151,13 +152,14 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
 
 async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<void> {
   const mine = active.get(meta.id)
-  if (mine !== undefined) {
+  if (meta.mounted?.driver === "copy") {
+    // the writes are in merged/, whichever process made it: record them into upper/, then empty it
+    await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
+    await emptyMerged(ctx.layout.container(meta.id))
+    active.delete(meta.id)
+  } else if (mine !== undefined) {
     await Effect.runPromise(mine.unmount({ lazy: true }))
     active.delete(meta.id)
-  } else if (meta.mounted?.driver === "copy") {
-    // another process materialized it; without its mount-time listing the changes cannot be told apart
-    await rm(join(ctx.layout.container(meta.id), "merged"), { recursive: true, force: true })
-    await mkdir(join(ctx.layout.container(meta.id), "merged"))
   } else {
     await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
   }
