@@ -164,9 +164,11 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
       )
     )
     // in the holder's namespace the upper keeps user.overlay.* xattrs, as the rootless driver's does
-    const recorded: DriverName = inHolder && m.driver === "kernel" ? "rootless" : m.driver
+    const inNamespace = inHolder && m.driver === "kernel"
+    const recorded: DriverName = inNamespace ? "rootless" : m.driver
     try {
-      const mounted = { driver: recorded, mountpoint: m.path, ...(inHolder && holder !== undefined ? { holder } : {}) }
+      // a copy (or fuse) mount does not live in the holder's namespace; a kernel mount there does
+      const mounted = { driver: recorded, mountpoint: m.path, ...(inNamespace && holder !== undefined ? { holder } : {}) }
       await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted, lastDriver: recorded })
     } catch (e) {
       await Effect.runPromise(m.unmount({ lazy: true })).catch(() => {})

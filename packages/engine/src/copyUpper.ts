@@ -7,10 +7,11 @@ import { join } from "node:path"
 import { acquireMount } from "@cairn/mount"
 import { applyLayer, diffDirs, type OverlayXattrNamespace } from "@cairn/overlay"
 import { Effect } from "effect"
+import { isHostRoot } from "./userns.js"
 
-/** The overlay xattr namespace of an upper written by `driver` (user.* for rootless, and for copy as non-root). */
+/** The overlay xattr namespace of an upper written by `driver` (user.* for rootless, and for copy when not host root). */
 export const upperXattrNamespace = (driver: string | undefined): OverlayXattrNamespace =>
-  driver === "rootless" || (driver === "copy" && process.getuid?.() !== 0) ? "user" : "trusted"
+  driver === "rootless" || (driver === "copy" && !isHostRoot()) ? "user" : "trusted"
 
 const exists = (p: string) => lstat(p).then(() => true, () => false)
 
@@ -38,7 +39,9 @@ export async function syncCopyUpper(dir: string, lowers: ReadonlyArray<string>):
       await Effect.runPromise(lowerView.unmount())
     }
     const ns = upperXattrNamespace("copy")
-    await applyLayer(layer, fresh, { form: "overlay", overlay: { xattrNamespace: ns, whiteout: ns === "user" ? "xattr" : "device" } })
+    // not host root (also inside cairn unshare): no mknod, no trusted.* xattrs, owners as they are
+    const rootless = !isHostRoot()
+    await applyLayer(layer, fresh, { form: "overlay", rootless, overlay: { xattrNamespace: ns, whiteout: rootless ? "xattr" : "device" } })
     await rename(upper, old)
     await rename(fresh, upper)
   } finally {
