@@ -136,6 +136,34 @@ describe.skipIf(skip !== undefined)("rootless cairn through cairn unshare (as ui
     expect(entries).toEqual(expect.arrayContaining(["etc/.wh.group", "etc/motd", "etc/new"]))
   })
 
+  it("keeps the writes of a --driver copy mount made outside cairn unshare, and mounts an image with whiteouts and an opaque dir inside it", () => {
+    const id = ok("create", "--name", "copied", "busybox")
+    const m = ok("--driver", "copy", "mount", id)
+    rmSync(join(m, "etc/passwd"))
+    rmSync(join(m, "bin"), { recursive: true })
+    const script = [
+      "set -e",
+      'mkdir "$M/bin"',
+      'echo x > "$M/bin/only"',
+      'echo n > "$M/etc/new"' // written as uid 65534, as the user would
+    ].join("\n")
+    expect(asNobody(["sh", "-c", script], { M: m }).status).toBe(0)
+    ok("umount", id)
+    const expected = ["C /bin", "A /bin/only", "C /etc", "A /etc/new", "D /etc/passwd"]
+    expect(ok("diff", id).split("\n")).toEqual(expected)
+    ok("commit", id, "copied:v1")
+    // the committed layer (a whiteout and an opaque dir) extracted and mounted by the kernel in the namespace
+    const next = ok("create", "copied:v1")
+    const look = 'm=$($CAIRN mount "$ID") && ls "$m/bin" "$m/etc" && $CAIRN umount "$ID"'
+    const r = asNobody([process.execPath, bin, "--root", root, "unshare", "--", "sh", "-c", look], { CAIRN: `${process.execPath} ${bin}`, ID: next })
+    expect(r.stderr).toBe("")
+    expect(r.status).toBe(0)
+    const listed = r.stdout.split("\n")
+    expect(listed).toEqual(expect.arrayContaining(["only", "new", "group", "motd"]))
+    expect(listed).not.toContain("passwd")
+    expect(listed).not.toContain("busybox")
+  })
+
   it("shows a container unmounted once the holder of its namespace is gone", async () => {
     const id = ok("create", "--name", "orphan", "busybox")
     ok("unshare", "--", process.execPath, bin, "mount", id)
