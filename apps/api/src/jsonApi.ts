@@ -40,6 +40,8 @@ export interface JsonRoute {
   readonly summary: string
   /** refused in read-only mode */
   readonly write: boolean
+  /** served without the token (a liveness probe); answers nothing about the store */
+  readonly open?: boolean
   readonly request?: Schema.Top
   readonly requestBinary?: string
   readonly query?: Readonly<Record<string, string>>
@@ -155,18 +157,27 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
   {
     method: "GET",
     path: "/health",
-    summary: "Liveness: the service answers and its engine is open",
+    summary: "Liveness: the service answers (no token needed; says nothing else)",
     write: false,
+    open: true,
     response: json(S.Health),
-    run: async (ctx) => ({ ok: true, uptimeSeconds: (Date.now() - ctx.info.startedAt) / 1000, uploads: ctx.info.uploads() })
+    run: async () => ({ ok: true })
   },
   {
     method: "GET",
     path: "/version",
-    summary: "Service and API version",
+    summary: "Service and API version, uptime and open upload sessions",
     write: false,
     response: json(S.Version),
-    run: async (ctx) => ({ name: "cairn-api", version: VERSION, api: "v1", node: process.version, readOnly: ctx.info.readOnly })
+    run: async (ctx) => ({
+      name: "cairn-api",
+      version: VERSION,
+      api: "v1",
+      node: process.version,
+      readOnly: ctx.info.readOnly,
+      uptimeSeconds: (Date.now() - ctx.info.startedAt) / 1000,
+      uploads: ctx.info.uploads()
+    })
   },
   // ---- images
   { method: "GET", path: "/images", summary: "List images", write: false, response: json(Schema.Array(S.ImageSummary)), run: (ctx) => ctx.engine.listImages() },

@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises"
 import { Engine } from "@cairn/engine"
 import { MIN_TOKEN_BYTES } from "./auth.js"
+import { VERSION } from "./jsonApi.js"
 import { createServer, refuseListen } from "./server.js"
 
 export interface CliOptions {
@@ -15,6 +16,7 @@ export interface CliOptions {
 }
 
 const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS] [--public-url URL]
+       cairn-api --version | --help
 
   --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
   --listen HOST:PORT address to bind (default 127.0.0.1:5000; port 0 picks a free one); an address
@@ -29,7 +31,7 @@ const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file 
 
 export class UsageError extends Error {}
 
-export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
+export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "version" => {
   let root: string | undefined
   let listen = "127.0.0.1:5000"
   let tokenFile: string | undefined
@@ -80,6 +82,8 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" => {
       case "-h":
       case "--help":
         return "help"
+      case "--version":
+        return "version"
       default:
         throw new UsageError(`unknown argument ${a}`)
     }
@@ -108,12 +112,16 @@ const listenFailure = (e: unknown): string => {
 }
 
 export async function main(argv: ReadonlyArray<string>): Promise<number> {
-  let opts: CliOptions | "help"
+  let opts: CliOptions | "help" | "version"
   try {
     opts = parseArgs(argv)
   } catch (e) {
     process.stderr.write(`cairn-api: ${(e as Error).message}\n\n${USAGE}`)
     return 2
+  }
+  if (opts === "version") {
+    process.stdout.write(`cairn-api ${VERSION}\n`)
+    return 0
   }
   if (opts === "help") {
     process.stdout.write(USAGE)

@@ -32,6 +32,7 @@ const operation = (r: JsonRoute) => {
     summary: r.summary,
     operationId: `${r.method.toLowerCase()}${r.path.replace(/[/:]+(\w)/g, (_, c: string) => c.toUpperCase())}`,
     ...(params.length > 0 ? { parameters: params } : {}),
+    ...(r.open === true ? { security: [] } : {}),
     ...(r.request ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.request) } } } } : {}),
     ...(r.requestBinary ? { requestBody: { required: true, content: { [r.requestBinary]: { schema: { type: "string", format: "binary" } } } } } : {}),
     responses: { [status]: ok, "400": errorResponse, "401": errorResponse, "404": errorResponse, "409": errorResponse, "500": errorResponse }

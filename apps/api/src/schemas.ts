@@ -63,8 +63,8 @@ export const DiskUsage = Schema.Struct({
 })
 export const PruneResult = Schema.Struct({ removed: Schema.Array(Str), bytes: Int })
 export const FsckReport = Schema.Struct({ ok: Schema.Boolean })
-export const Health = Schema.Struct({ ok: Schema.Boolean, uptimeSeconds: Schema.Finite, uploads: Int })
-export const Version = Schema.Struct({ name: Str, version: Str, api: Str, node: Str, readOnly: Schema.Boolean })
+export const Health = Schema.Struct({ ok: Schema.Boolean })
+export const Version = Schema.Struct({ name: Str, version: Str, api: Str, node: Str, readOnly: Schema.Boolean, uptimeSeconds: Schema.Finite, uploads: Int })
 export const ErrorBody = Schema.Struct({
   error: Schema.Struct({ code: Str, message: Str, detail: opt(Schema.Unknown) })
 })

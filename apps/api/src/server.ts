@@ -226,7 +226,8 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     v2: boolean,
     write: boolean,
     handler: () => Promise<HttpServerResponse.HttpServerResponse>,
-    sendContinue?: () => void
+    sendContinue?: () => void,
+    open = false
   ): Promise<HttpServerResponse.HttpServerResponse> => {
     inFlight.add(req)
     const body = watchBody(req)
@@ -234,7 +235,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       if (closing) throw new ApiError({ status: 503, code: "SHUTTING_DOWN", reason: "the server is shutting down", headers: { Connection: "close" } })
       const refusal = refuseRequest(req, policy)
       if (refusal) throw new ApiError({ ...refusal, headers: { Connection: "close" } })
-      if (token !== undefined) {
+      if (token !== undefined && !open) {
         const given = presentedToken(req.headers)
         if (!given || !tokenMatches(given.token, token)) {
           throw new ApiError({
@@ -347,7 +348,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
           if (HttpServerResponse.isHttpServerResponse(result)) return result
           if (route.response === "none") return HttpServerResponse.empty({ status: route.status ?? 204 })
           return HttpServerResponse.jsonUnsafe(result ?? null, { status: route.status ?? 200 })
-        }, sendContinue)
+        }, sendContinue, route.open === true)
       )
     })
 

@@ -2,7 +2,7 @@
 // serves everything that had completed; SIGTERM lets a finishing upload complete and abandons a
 // stalled one cleanly.
 import { type ChildProcess, spawn } from "node:child_process"
-import { readdir, rm, stat, writeFile } from "node:fs/promises"
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import * as http from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -113,6 +113,13 @@ describe("the cairn-api process", () => {
   afterAll(async () => {
     for (const c of children) c.proc.kill("SIGKILL")
     await rm(root, { recursive: true, force: true })
+  })
+
+  it("prints its version with --version and exits 0 without opening a root", async () => {
+    const pkg = JSON.parse(await readFile(join(appDir, "package.json"), "utf8")) as { version: string }
+    const r = await refusal(["--version", "--root", join(root, "never-created")])
+    expect(r).toEqual({ code: 0, stderr: "", stdout: `cairn-api ${pkg.version}\n` })
+    expect(await mtime(join(root, "never-created"))).toBeUndefined()
   })
 
   it("refuses to start on a non-loopback address without a token, with one line saying why", async () => {

@@ -39,10 +39,20 @@ describe("bearer token", () => {
       expect(v2.status).toBe(401)
       expect(v2.headers.get("www-authenticate")).toMatch(/^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="cairn-api"$/)
       expect(((await v2.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("UNAUTHORIZED")
-      const api = await fetch(`${srv.url}/health`, { headers })
+      const api = await fetch(`${srv.url}/version`, { headers })
       expect(api.status).toBe(401)
       expect(((await api.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED")
     }
+  })
+
+  it("serves /health without the token, saying nothing but ok (a liveness probe)", async () => {
+    const res = await fetch(`${srv.url}/health`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true })
+    const openapi = await fetch(`${srv.url}/openapi.json`, { headers: { Authorization: `Bearer ${TOKEN}` } })
+    const doc = (await openapi.json()) as { paths: Record<string, { get?: { security?: unknown[] } }> }
+    expect(doc.paths["/health"]?.get?.security).toEqual([])
+    expect(doc.paths["/version"]?.get?.security).toBeUndefined()
   })
 
   it("changes nothing for an unauthenticated push", async () => {

@@ -9,11 +9,25 @@ import { type Digest, digestHex } from "@cairn/digest"
 import { type ImageConfig, type ImageManifest, encodeCanonical, OciMediaType } from "@cairn/oci-spec"
 import { changesUpper, diffUpper } from "@cairn/overlay"
 import type { EngineContext } from "./context.js"
-import { findContainer } from "./containers.js"
+import { readJson } from "./atomic.js"
+import { type ContainerMeta, findContainer, lockName, lowersOf } from "./containers.js"
+import { syncCopyUpper, upperXattrNamespace } from "./copyUpper.js"
+import { withLock } from "./lock.js"
 import { ensureSnapshots, type ImageSummary, imageByDigest, loadImage, type LoadedImage, summarize } from "./images.js"
 import { normalizeName } from "./reference.js"
 
-const xattrNamespace = (driver: string | undefined) => (driver === "rootless" ? "user" : "trusted")
+const xattrNamespace = upperXattrNamespace
+
+/** A container mounted by the copy driver has its writes in merged/: record them into upper/ first. */
+async function syncIfCopy(ctx: EngineContext, idOrName: string): Promise<ContainerMeta> {
+  const found = await findContainer(ctx, idOrName)
+  if (found.mounted?.driver !== "copy") return found
+  return withLock(ctx.layout.locks, lockName(found.id), async () => {
+    const meta = (await readJson<ContainerMeta>(join(ctx.layout.container(found.id), "meta.json"))) ?? found
+    if (meta.mounted?.driver === "copy") await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
+    return meta
+  })
+}
 
 /** Whether a relative path exists in the container's lower view. */
 const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (raw: Buffer) => {
@@ -26,7 +40,7 @@ const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (ra
 }
 
 export async function diffContainer(ctx: EngineContext, idOrName: string): Promise<Array<{ kind: "A" | "C" | "D"; path: string }>> {
-  const meta = await findContainer(ctx, idOrName)
+  const meta = await syncIfCopy(ctx, idOrName)
   const changes = await changesUpper(join(ctx.layout.container(meta.id), "upper"), inLowers(ctx, meta.chain), {
     xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
   })
@@ -94,7 +108,7 @@ export async function storeLayerFile<T extends { digest: Digest; size: number; m
 
 export async function commitContainer(ctx: EngineContext, idOrName: string, options: CommitOptions = {}): Promise<ImageSummary> {
   if (options.name !== undefined) normalizeName(options.name) // fail before any work
-  const meta = await findContainer(ctx, idOrName)
+  const meta = await syncIfCopy(ctx, idOrName)
   const parent = await imageByDigest(ctx, meta.imageDigest)
   return ctx.store.withLease(async (lease) => {
     const layer = await storeLayerFile(ctx, lease, (file) =>

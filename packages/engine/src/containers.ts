@@ -1,17 +1,20 @@
 // Containers: a writable upper dir over an image's shared snapshots, mounted by @cairn/mount.
 // containers/<id>/{upper,work,merged,meta.json}; created under a temp name and renamed in.
 import { randomBytes } from "node:crypto"
+import { existsSync } from "node:fs"
 import { mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Digest } from "@cairn/digest"
-import { type ActiveMount, acquireMount, cleanupStale, DRIVER_NAMES, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
+import { type ActiveMount, acquireMount, chooseDriver, cleanupStale, detect, DRIVER_NAMES, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
 import { Effect } from "effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
+import { emptyMerged, syncCopyUpper } from "./copyUpper.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
+import { currentHolder, holderAlive, insideHolder, isHostRoot, type NamespaceHolder, NamespaceRequiredError } from "./userns.js"
 
 export interface ContainerMeta {
   readonly id: string
@@ -22,7 +25,12 @@ export interface ContainerMeta {
   /** chainIDs of the image's stack, bottom first: the lowers, fixed at create */
   readonly chain: ReadonlyArray<Digest>
   readonly created: string
-  readonly mounted?: { readonly driver: DriverName; readonly mountpoint: string }
+  readonly mounted?: {
+    readonly driver: DriverName
+    readonly mountpoint: string
+    /** a rootless mount made inside `cairn unshare`: it lives as long as this namespace holder */
+    readonly holder?: NamespaceHolder
+  }
   /** the driver of the last mount: tells how the upper dir marks opaque dirs (trusted. or user. xattrs) */
   readonly lastDriver?: DriverName
 }
@@ -89,7 +97,7 @@ export async function findContainer(ctx: EngineContext, idOrName: string): Promi
 }
 
 const metaPath = (ctx: EngineContext, id: string) => join(ctx.layout.container(id), "meta.json")
-const lockName = (id: string) => `container-${id.slice(0, 32)}`
+export const lockName = (id: string) => `container-${id.slice(0, 32)}`
 
 export async function createContainer(ctx: EngineContext, image: string, options: { name?: string } = {}): Promise<ContainerSummary> {
   const img = await resolveImage(ctx, image)
@@ -114,7 +122,7 @@ export async function createContainer(ctx: EngineContext, image: string, options
 }
 
 /** Lower dirs of a container: its image's snapshots, or an empty dir for an image without layers. */
-const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
+export const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
   meta.chain.length > 0 ? lowerDirs(ctx.layout, meta.chain) : [join(ctx.layout.container(meta.id), "lower")]
 
 /** Whether the kernel shows a mount at the container's merged dir (kernel and fuse drivers). */
@@ -122,7 +130,12 @@ export async function isMountedNow(ctx: EngineContext, id: string): Promise<bool
   return mountAt(await listMounts(), join(ctx.layout.container(id), "merged")) !== undefined
 }
 
-export async function mountContainer(ctx: EngineContext, idOrName: string, driver?: DriverChoice): Promise<string> {
+/**
+ * `outlive`: the mount must outlive this process (the CLI). As a non-root user that needs the
+ * root's namespace holder: inside it (`cairn unshare`) the kernel driver mounts with userxattr;
+ * outside it a rootless mount would end with this process, so it is refused with a hint.
+ */
+export async function mountContainer(ctx: EngineContext, idOrName: string, driver?: DriverChoice, options: { outlive?: boolean } = {}): Promise<string> {
   const found = await findContainer(ctx, idOrName)
   return withLock(ctx.layout.locks, lockName(found.id), async () => {
     const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
@@ -131,15 +144,32 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
     // snapshots removed behind our back (fsck --repair drops broken ones) are extracted again
     if (meta.chain.length > 0) await ensureSnapshots(ctx, await imageByDigest(ctx, meta.imageDigest))
     const dir = ctx.layout.container(meta.id)
-    const chosen = mountDriverName(driver ?? ctx.driver)
+    let chosen = mountDriverName(driver ?? ctx.driver)
+    const holder = isHostRoot() ? undefined : await currentHolder(ctx.layout.root)
+    const inHolder = insideHolder(holder)
+    if (inHolder && (chosen === "auto" || chosen === "kernel" || chosen === "rootless")) chosen = "kernel"
+    else if (options.outlive === true && !isHostRoot() && (chosen === "rootless" || (chosen === "auto" && (await autoDriver()) === "rootless"))) {
+      throw new NamespaceRequiredError({ operation: "mount", container: idOrName })
+    }
     const m = await Effect.runPromise(
       acquireMount(
-        { lowers: lowersOf(ctx, meta), upper: join(dir, "upper"), work: join(dir, "work"), target: join(dir, "merged") },
+        {
+          lowers: lowersOf(ctx, meta),
+          upper: join(dir, "upper"),
+          work: join(dir, "work"),
+          target: join(dir, "merged"),
+          ...(inHolder ? { options: { userxattr: true } } : {})
+        },
         { driver: chosen }
       )
     )
+    // in the holder's namespace the upper keeps user.overlay.* xattrs, as the rootless driver's does
+    const inNamespace = inHolder && m.driver === "kernel"
+    const recorded: DriverName = inNamespace ? "rootless" : m.driver
     try {
-      await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted: { driver: m.driver, mountpoint: m.path }, lastDriver: m.driver })
+      // a copy (or fuse) mount does not live in the holder's namespace; a kernel mount there does
+      const mounted = { driver: recorded, mountpoint: m.path, ...(inNamespace && holder !== undefined ? { holder } : {}) }
+      await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted, lastDriver: recorded })
     } catch (e) {
       await Effect.runPromise(m.unmount({ lazy: true })).catch(() => {})
       throw e
@@ -149,15 +179,31 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
   })
 }
 
+const autoDriver = async (): Promise<DriverName | undefined> => {
+  try {
+    return chooseDriver(await detect())
+  } catch {
+    return undefined // none usable: acquireMount says why
+  }
+}
+
 async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<void> {
   const mine = active.get(meta.id)
-  if (mine !== undefined) {
+  const holder = meta.mounted?.holder
+  if (holder !== undefined && mine === undefined) {
+    // a mount in the holder's namespace: gone with a dead holder; else only reachable from inside it
+    if (holderAlive(holder)) {
+      if (!insideHolder(holder)) throw new NamespaceRequiredError({ operation: "umount", container: meta.id.slice(0, 12) })
+      await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
+    }
+  } else if (meta.mounted?.driver === "copy") {
+    // the writes are in merged/, whichever process made it: record them into upper/, then empty it
+    await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
+    await emptyMerged(ctx.layout.container(meta.id))
+    active.delete(meta.id)
+  } else if (mine !== undefined) {
     await Effect.runPromise(mine.unmount({ lazy: true }))
     active.delete(meta.id)
-  } else if (meta.mounted?.driver === "copy") {
-    // another process materialized it; without its mount-time listing the changes cannot be told apart
-    await rm(join(ctx.layout.container(meta.id), "merged"), { recursive: true, force: true })
-    await mkdir(join(ctx.layout.container(meta.id), "merged"))
   } else {
     await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
   }
@@ -193,6 +239,13 @@ export async function removeContainer(ctx: EngineContext, idOrName: string, opti
   )
 }
 
+/** A rootless mount lives in a namespace held by a process: the holder, or the /proc/<pid>/root helper. */
+const mountOwnerAlive = (m: NonNullable<ContainerMeta["mounted"]>): boolean => {
+  if (m.holder !== undefined) return holderAlive(m.holder)
+  const helper = /^\/proc\/(\d+)\/root\//.exec(m.mountpoint)
+  return helper === null || existsSync(`/proc/${helper[1]}`)
+}
+
 /**
  * Open-time repair: a container whose meta says mounted but the kernel has no mount is marked
  * unmounted (killed after unmount); a mount whose meta says unmounted is unmounted (killed
@@ -204,6 +257,17 @@ export async function reconcileMounts(ctx: EngineContext): Promise<{ unmounted: 
   const mounts = await listMounts()
   for (const meta of await listContainerMetas(ctx)) {
     const merged = join(ctx.layout.container(meta.id), "merged")
+    if (meta.mounted !== undefined && !mountOwnerAlive(meta.mounted)) {
+      // its namespace died with the holder (or the process) that held it: nothing is mounted
+      await withLock(ctx.layout.locks, lockName(meta.id), async () => {
+        const now = await readJson<ContainerMeta>(metaPath(ctx, meta.id))
+        if (now?.mounted === undefined || mountOwnerAlive(now.mounted)) return
+        const { mounted: _, ...rest } = now
+        await writeJsonAtomic(metaPath(ctx, meta.id), rest)
+        marked.push(meta.id)
+      })
+      continue
+    }
     const live = mountAt(mounts, merged) !== undefined
     const kernelKind = meta.mounted === undefined || meta.mounted.driver === "kernel" || meta.mounted.driver === "fuse"
     if (live === (meta.mounted !== undefined) || !kernelKind) continue

@@ -119,7 +119,8 @@ export class Engine {
   listContainers(): Promise<Array<ContainerSummary>> {
     return run(this.service.listContainers())
   }
-  mountContainer(idOrName: string, options: { driver?: DriverChoice } = {}): Promise<string> {
+  /** `outlive`: the mount must outlive this process (a CLI); as non-root that needs `cairn unshare` (userns.ts). */
+  mountContainer(idOrName: string, options: { driver?: DriverChoice; outlive?: boolean } = {}): Promise<string> {
     return run(this.service.mountContainer(idOrName, options))
   }
   unmountContainer(idOrName: string): Promise<void> {

@@ -29,6 +29,7 @@ import type {
   SnapshotError,
   UnsupportedImageError
 } from "./errors.js"
+import type { NamespaceHolderError, NamespaceRequiredError } from "./userns.js"
 
 /** The engine's own failures. */
 export type EngineOwnError =
@@ -46,6 +47,8 @@ export type EngineOwnError =
   | EngineIOError
   | UnsupportedImageError
   | PathNotFoundInImageError
+  | NamespaceRequiredError
+  | NamespaceHolderError
 
 /** Failures of the lower packages, passed on unchanged. */
 export type LowerPackageError =

@@ -12,5 +12,15 @@ export type { FileEntry, LayerAnalysis } from "./view.js"
 export type { InfoReport } from "./info.js"
 export { type BenchExtractOptions, type BenchExtractReport, benchExtract, type LayerBench } from "./benchExtract.js"
 export { defaultRoot } from "./root.js"
+export {
+  currentHolder,
+  ensureHolder,
+  enterArgs,
+  insideHolder,
+  isHostRoot,
+  type NamespaceHolder,
+  NamespaceHolderError,
+  NamespaceRequiredError
+} from "./userns.js"
 export { normalizeName, parseTransport, type Transport } from "./reference.js"
 export { resolveUser, runtimeSpec, type RuntimeSpecOptions } from "./runtimeSpec.js"

@@ -3,6 +3,7 @@
 import { Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import { applyLayer, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
+import { isHostRoot } from "./userns.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
 
 export const counting = (onBytes: (n: number) => void) => {
@@ -52,8 +53,11 @@ export async function extractLayer(
   const blob = options.source === undefined ? await store.open(layer.digest) : Readable.from(options.source, { objectMode: false })
   await applyLayer(blob.pipe(counting(onBytes)), target, {
     form: "overlay",
-    // unprivileged processes cannot write trusted.* xattrs; their (rootless) mounts read user.overlay.*
-    overlay: { lowers, xattrNamespace: process.getuid?.() === 0 ? "trusted" : "user" },
+    // unprivileged processes (also uid 0 inside `cairn unshare`) cannot write trusted.* xattrs nor
+    // make 0/0 devices: their (rootless, userxattr) mounts read user.overlay.* and xattr whiteouts
+    ...(isHostRoot()
+      ? { overlay: { lowers, xattrNamespace: "trusted" as const } }
+      : { overlay: { lowers, xattrNamespace: "user" as const, whiteout: "xattr" as const }, rootless: true }),
     // the diffID is always verified: the store only ever checked the compressed bytes
     expectedDiffId: diffId,
     ...(options.blobJustVerified === true || options.source !== undefined ? {} : { expectedDigest: layer.digest }),

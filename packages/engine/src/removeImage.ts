@@ -36,7 +36,9 @@ export async function removeImage(
   })
   if (result.deleted.length > 0) {
     const pruned = await prune(ctx)
-    result.deleted.push(...pruned.removed)
+    // the manifest's blob is among what prune reclaims, and a plain tar layer's blob digest is its
+    // snapshot's chainID: each digest once
+    for (const d of pruned.removed) if (!result.deleted.includes(d)) result.deleted.push(d)
   }
   return result
 }

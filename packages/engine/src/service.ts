@@ -123,7 +123,7 @@ export interface EngineShape {
   readonly copy: Op<[src: string, dst: string], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
   readonly listContainers: Op<[], Array<ContainerSummary>>
-  readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice }], string>
+  readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice; outlive?: boolean }], string>
   readonly unmountContainer: Op<[idOrName: string], void>
   readonly diffContainer: Op<[idOrName: string], Array<{ kind: "A" | "C" | "D"; path: string }>>
   readonly commitContainer: Op<[idOrName: string, options?: { name?: string; message?: string; author?: string }], ImageSummary>
@@ -247,8 +247,8 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       return c
     }),
     listContainers: lift("listContainers", () => listContainers(ctx)),
-    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice }) =>
-      onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver))
+    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice; outlive?: boolean }) =>
+      onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver, { outlive: o?.outlive === true }))
     ),
     unmountContainer: lift("unmountContainer", (id: string) => onContainer("container.unmounted", id, () => unmountContainer(ctx, id))),
     diffContainer: lift("diffContainer", (id: string) => diffContainer(ctx, id)),

@@ -104,6 +104,9 @@ describe("images without a name", () => {
       const again = await engine.importImage(`oci:${join(dir, "src")}`)
       const removed = await engine.removeImage(again.digest.slice(7, 20))
       expect(removed.deleted[0]).toBe(built.manifestDigest)
+      // issue #16: the manifest digest was listed again among what prune reclaimed
+      expect(removed.deleted.length).toBeGreaterThan(1)
+      expect(new Set(removed.deleted).size).toBe(removed.deleted.length)
       expect(await engine.listImages()).toEqual([])
       expect((await engine.df()).snapshots).toEqual([])
       await engine.close()

@@ -592,7 +592,8 @@ class LayerApplier {
       this.ensureDir(parent, h)
       this.replace(abs)
       if ((this.options.overlay?.whiteout ?? "device") === "xattr") {
-        closeSync(openSync(abs, WRITE_FLAGS, 0o000))
+        // rootless: user.* xattrs need write permission on the file (and a copy needs to read it)
+        closeSync(openSync(abs, WRITE_FLAGS, this.rootless ? 0o600 : 0o000))
         this.xattrs.set(k, { path: abs, xattrs: new Map([[overlayWhiteoutXattr(this.ns), Buffer.from("y")]]) })
         const pk = key(parent)
         const px = this.xattrs.get(pk)?.xattrs ?? new Map<string, Buffer>()

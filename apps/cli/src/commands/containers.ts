@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process"
+import { constants } from "node:os"
+import { currentHolder, ensureHolder, enterArgs, insideHolder, isHostRoot } from "@cairn/engine"
 import { command } from "../command.js"
 import { ago, shortId, table } from "../output.js"
 
@@ -24,7 +27,8 @@ export const mount = command({
   args: { min: 1, max: 1 },
   async run(ctx, [id]) {
     const engine = await ctx.engine()
-    const path = await engine.mountContainer(id!)
+    // the mount must outlive this command: as non-root that takes `cairn unshare`
+    const path = await engine.mountContainer(id!, { outlive: true })
     ctx.out.result({ container: id, mountpoint: path }, () => path)
   }
 })
@@ -108,5 +112,36 @@ export const rm = command({
       ctx.out.info(id)
     }
     ctx.out.result({ removed: ids }, () => undefined)
+  }
+})
+
+const osSignals = constants.signals as Readonly<Record<string, number>>
+
+export const unshare = command({
+  name: "unshare",
+  summary: "Run a command (default: your shell) in the user namespace that holds this root's rootless mounts, like podman unshare",
+  usage: "[COMMAND [ARGS...]]",
+  description: [
+    "As a non-root user a mount lives in a user + mount namespace. The first `cairn unshare` starts a",
+    "small holder process for the root (podman's pause process; its pid is in ROOT/userns.json) that",
+    "keeps that namespace after the command ends; every `cairn unshare` enters it with nsenter, so",
+    "mounts made in there stay until `cairn umount` (run in there too), or until the holder ends.",
+    "Outside it, `cairn mount` as non-root says to run it in here. As root the command runs as it is.",
+    "Put `--` before a COMMAND that has options of its own. CAIRN_ROOT is set to the root for COMMAND."
+  ].join("\n"),
+  examples: ["cairn unshare", "cairn unshare cairn mount web", "cairn unshare -- sh -c 'cd $(cairn mount web) && ls'"],
+  args: { min: 0, max: Number.POSITIVE_INFINITY },
+  async run(ctx, argv) {
+    const engine = await ctx.engine()
+    const root = engine.root
+    const cmd = argv.length > 0 ? [...argv] : [process.env["SHELL"] || "/bin/sh"]
+    const full = isHostRoot() || insideHolder(await currentHolder(root)) ? cmd : enterArgs(await ensureHolder(root), cmd)
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(full[0]!, full.slice(1), { stdio: "inherit", env: { ...process.env, CAIRN_ROOT: root } })
+      child.on("error", (e: NodeJS.ErrnoException) =>
+        reject(new Error(e.code === "ENOENT" ? `${full[0]} not found${full[0] === "nsenter" ? " (install util-linux)" : ""}` : e.message)))
+      child.on("exit", (c, signal) => resolve(c ?? 128 + (signal === null ? 0 : (osSignals[signal] ?? 0))))
+    })
+    process.exitCode = code
   }
 })

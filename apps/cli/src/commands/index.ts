@@ -1,6 +1,6 @@
 import type { Command } from "../command.js"
 import { bench } from "./bench.js"
-import { commit, create, diff, mount, ps, rm, umount } from "./containers.js"
+import { commit, create, diff, mount, ps, rm, umount, unshare } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
 import { copy, pull, push } from "./registry.js"
 import { serve } from "./serve.js"
@@ -29,6 +29,7 @@ export const commands: readonly Command[] = [
   diff,
   commit,
   rm,
+  unshare,
   pull,
   push,
   copy,

@@ -52,6 +52,11 @@ const applyLayer = (layer: string, marks: LayerMarks, dst: string, link: boolean
     yield* walk("")
     yield* cp(["-a", "--remove-destination", link ? "-l" : "--reflink=auto", "--", `${layer}/.`, `${dst}/`], layer)
     for (const w of whiteouts) yield* remove(join(dst, w))
+    // removing a whiteout's target touched its parent: give it back the layer's times, as a mount shows them
+    for (const parent of new Set(whiteouts.map((w) => (w.includes("/") ? dirname(w) : "")))) {
+      const from = yield* io("lstat", join(layer, parent), () => lstat(join(layer, parent)))
+      yield* io("set times of", join(dst, parent), () => utimes(join(dst, parent), from.atime, from.mtime))
+    }
     for (const o of marks.opaque) yield* clearOpaque(join(dst, o))
   })
 
