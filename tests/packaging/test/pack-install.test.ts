@@ -1,7 +1,8 @@
-// Every published package, as a user gets it from npm: `npm pack` it, install the tarball (with
-// the tarballs of the @cairn packages it depends on, and `effect` beside it as a user's own
-// dependency) into an empty project outside the workspace, and run its README's example there,
-// exactly as the README shows it. A missing dependency, a file left out of `files`, or a second
+// Every published package, as a user gets it from npm: `npm pack` them all, install the tarballs
+// (and `effect`, as a user's own dependency) into an empty project outside the workspace, and run
+// each package's README example there, exactly as the README shows it. A file left out of
+// `files`, an import of a package that is not declared as a dependency (which hoisting in one
+// project would hide, so the build's imports are checked against package.json), or a second
 // copy of effect fails here, not in a user's project.
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -26,8 +27,6 @@ const published = ["packages", "apps"]
   .filter((dir) => existsSync(join(repo, dir, "package.json")))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(repo, dir, "package.json"), "utf8")) as Manifest }))
   .filter((p) => !p.manifest.private)
-const byName = new Map(published.map((p) => [p.manifest.name, p]))
-
 /** What each README example prints last (the examples assert the rest themselves). */
 const prints: Record<string, RegExp> = {
   "@cairn/digest": /^sha256:[0-9a-f]{64} chainID of two layers: sha256:[0-9a-f]{64}$/m,
@@ -47,15 +46,16 @@ function readmeExample(readme: string): { lang: string; code: string } | undefin
   return m ? { lang: m[1]!, code: `${m[2]!}\n` } : undefined
 }
 
-/** The package and the @cairn packages it needs, transitively (what a registry install would bring). */
-function closure(name: string, seen = new Set<string>()): Set<string> {
-  if (seen.has(name)) return seen
-  seen.add(name)
-  const { manifest } = byName.get(name)!
-  for (const dep of Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })) {
-    if (byName.has(dep)) closure(dep, seen)
+/** The packages a built file imports by bare name (`effect`, `@cairn/digest`), not node: or relative ones. */
+function importedPackages(js: string): Set<string> {
+  const out = new Set<string>()
+  const statements = /^\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"|^\s*import\s*"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/gm
+  for (const m of js.matchAll(statements)) {
+    const spec = m[1] ?? m[2] ?? m[3]!
+    if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/.*)?$/.test(spec)) continue // relative, absolute, node:
+    out.add(spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/"))
   }
-  return seen
+  return out
 }
 
 /** Paths of every installed copy of `name` under a project's node_modules. */
@@ -81,7 +81,7 @@ const env: NodeJS.ProcessEnv = Object.fromEntries(
 delete env.INIT_CWD
 
 let work: string
-const tarballs = new Map<string, string>()
+let project: string
 const packed = new Map<string, ReadonlyArray<string>>()
 
 beforeAll(async () => {
@@ -93,19 +93,34 @@ beforeAll(async () => {
     ["pack", "--json", "--pack-destination", dest, ...published.flatMap((p) => ["-w", p.dir])],
     { cwd: repo, env, maxBuffer: 64 << 20 }
   )
+  const tarballs: string[] = []
   for (const p of JSON.parse(stdout) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>) {
-    tarballs.set(p.name, join(dest, p.filename))
+    tarballs.push(join(dest, p.filename))
     packed.set(p.name, p.files.map((f) => f.path))
   }
+  // a user's project: the tarballs, and effect in the range the packages ask of their peer
+  project = join(work, "project")
+  mkdirSync(join(project, "tmp"), { recursive: true })
+  writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "user-project", private: true, type: "module" })}\n`)
+  const effectRange = published.find((p) => p.manifest.peerDependencies?.effect)?.manifest.peerDependencies?.effect
+  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs, `effect@${effectRange}`], {
+    cwd: project,
+    env,
+    maxBuffer: 64 << 20
+  })
 })
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true })
 })
 
-describe.concurrent("each package installed alone from its npm tarball", () => {
+it("installs one effect, the user's, that every package shares", () => {
+  expect(installedCopies(join(project, "node_modules"), "effect").map((p) => p.slice(project.length + 1))).toEqual(["node_modules/effect"])
+})
+
+describe.concurrent("each package from its npm tarball", () => {
   for (const { dir, manifest } of published) {
-    it(`${manifest.name}: the tarball holds the build, and the README example runs`, async () => {
+    it(`${manifest.name}: the tarball holds the build and declares what it imports, and the README example runs`, async () => {
       // what npm would publish: the build and what it loads at run time, no sources or tests
       const files = packed.get(manifest.name)
       expect(files, `npm pack produced no tarball for ${manifest.name}`).toBeDefined()
@@ -114,40 +129,31 @@ describe.concurrent("each package installed alone from its npm tarball", () => {
       expect(files).toContain("dist/index.js")
       expect(files).toContain("dist/index.d.ts")
 
-      // a package whose build imports effect takes it as a peer: the user's effect, one instance
-      const dist = files!.filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(repo, dir, f), "utf8"))
-      if (dist.some((js) => /from "effect(\/[^"]*)?"/.test(js))) {
+      // every package the build imports is declared; effect as a peer (the user's instance)
+      const imported = new Set(
+        files!.filter((f) => /\.m?js$/.test(f)).flatMap((f) => [...importedPackages(readFileSync(join(repo, dir, f), "utf8"))])
+      )
+      const declared = new Set(Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies }))
+      expect([...imported].filter((d) => !declared.has(d)), `${manifest.name} imports packages its package.json does not declare`).toEqual([])
+      if (imported.has("effect")) {
         expect(manifest.peerDependencies?.effect, `${manifest.name} imports effect but has no peerDependency on it`).toMatch(/^\^4\./)
         expect(manifest.dependencies?.effect).toBeUndefined()
       }
 
       const example = readmeExample(readFileSync(join(repo, dir, "README.md"), "utf8"))
       expect(example, `${dir}/README.md has no block marked <!-- example: … -->`).toBeDefined()
-
-      const project = join(work, manifest.name.replace("/", "+"))
-      const tmp = join(project, "tmp")
-      mkdirSync(tmp, { recursive: true })
-      writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "user-project", private: true, type: "module" })}\n`)
-      const needed = [...closure(manifest.name)].map((n) => tarballs.get(n)!)
-      // a user of a library installs effect beside it; the CLI brings its own
-      const peers = manifest.peerDependencies?.effect ? [`effect@${manifest.peerDependencies.effect}`] : []
-      await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...needed, ...peers], {
-        cwd: project,
-        env,
-        maxBuffer: 64 << 20
-      })
-      expect(installedCopies(join(project, "node_modules"), "effect").map((p) => p.slice(project.length + 1))).toEqual(["node_modules/effect"])
-
       const { lang, code } = example!
+      const name = manifest.name.replace("/", "+")
+      const tmp = mkdtempSync(join(project, "tmp", `${name}-`))
       const runEnv = { ...env, TMPDIR: tmp, PATH: `${join(project, "node_modules/.bin")}:${env.PATH}` }
       let stdout: string
       if (lang === "js") {
-        writeFileSync(join(project, "example.mjs"), code)
-        ;({ stdout } = await exec(process.execPath, ["example.mjs"], { cwd: project, env: runEnv }))
+        writeFileSync(join(project, `${name}.mjs`), code)
+        ;({ stdout } = await exec(process.execPath, [`${name}.mjs`], { cwd: project, env: runEnv }))
       } else {
         expect(lang).toBe("sh")
-        writeFileSync(join(project, "example.sh"), code)
-        ;({ stdout } = await exec("bash", ["-euo", "pipefail", "example.sh"], { cwd: project, env: runEnv }))
+        writeFileSync(join(project, `${name}.sh`), code)
+        ;({ stdout } = await exec("bash", ["-euo", "pipefail", `${name}.sh`], { cwd: project, env: runEnv }))
       }
       const expected = prints[manifest.name]
       expect(expected, `no expected output listed for ${manifest.name}`).toBeDefined()
