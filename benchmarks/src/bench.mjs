@@ -312,7 +312,7 @@ for (const name of ["libs", "small", "large"]) {
     { id: "umoci", label: "umoci --version", kind: "peer", skip: umociSkip, cmd: () => ["umoci", ["--version"]], check: printed("umoci --version") },
     { id: "ctr", label: "ctr --version", kind: "peer", skip: tool("ctr", "containerd"), cmd: () => ["ctr", ["--version"]], check: printed("ctr --version") }
   ]
-  groups.push({ id: "startup", title: "Start-up: one command, a fresh process", corpus: "startup", bytes: 0, bytesLabel: "", files: 0, unit: "startup", runs: Math.max(runs, 7), contenders })
+  groups.push({ id: "startup", title: "Start-up: one command, a fresh process", corpus: "startup", bytes: 0, bytesLabel: "", files: 0, unit: "startup", runs: quick ? runs : Math.max(runs, 7), contenders })
 }
 
 // pull: the registry is started only when a pull group is wanted. The image is `pull`: the
