@@ -10,7 +10,7 @@ import { existsSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { benchDir, ensureCorpus, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
+import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
 import { checkTree, checkUnion, sha256File } from "./listing.mjs"
 import { median, sync, timed } from "./measure.mjs"
 import { machineInfo, toolVersions } from "./machine.mjs"
@@ -175,7 +175,20 @@ const workerOk = async (/** @type {RunCtx} */ { stdout }) => {
 // --- groups -------------------------------------------------------------------------------
 /** @type {Group[]} */
 const groups = []
-for (const name of ["libs", "small", "large"]) {
+// the optional debootstrapped Debian layer: only when asked for (it needs the Debian mirror once)
+/** @type {string | undefined} */
+let debianSkip
+const extractCorpora = ["libs", "small", "large"]
+if (only?.has("debian") || env.CAIRN_BENCH_DEBIAN === "1") {
+  try {
+    await ensureDebian(corpus)
+    extractCorpora.push("debian")
+  } catch (e) {
+    debianSkip = `the debian corpus could not be built: ${/** @type {Error} */ (e).message}`
+    log(debianSkip)
+  }
+}
+for (const name of extractCorpora) {
   const c = corpus.corpora[name]
   const [layer] = await imageLayers(oci, name)
   const expected = await expectedListing(corpus, name)
@@ -216,7 +229,7 @@ for (const name of ["libs", "small", "large"]) {
     contenders.push({ id: "tar-xf", label: "GNU tar -xf (tar already decompressed)", kind: "baseline", skip: tarSkip, needsOut: true, cmd: (out) => ["tar", ["-xf", c.rawTar, "-C", out]], check: treeOk })
     contenders.push({ id: "node-gunzip", label: "node:zlib gunzip only", kind: "baseline", cmd: () => nodeWorker({ kind: "gunzip", path: layer.path }), check: workerOk })
   }
-  const titles = { libs: "Layer of shared libraries", small: "Layer of small files", large: "Layer of one large file" }
+  const titles = { libs: "Layer of shared libraries", small: "Layer of small files", large: "Layer of one large file", debian: "A debootstrapped Debian (bookworm, minbase) as one layer" }
   groups.push({ id: `extract-${name}`, title: titles[/** @type {"libs"} */ (name)], corpus: name, bytes: c.tarBytes, bytesLabel: "uncompressed tar", files: c.files, contenders })
 }
 {
@@ -558,6 +571,7 @@ const result = {
   scale,
   runs,
   ...(env.CAIRN_BENCH_NOTE ? { note: env.CAIRN_BENCH_NOTE } : {}),
+  ...(debianSkip ? { debianSkip } : {}),
   machine: machineInfo(),
   versions: { ...toolVersions(benchDir), containerd: ctrdLabel, cairnCommit: frozen.commit },
   corpus: { root: corpus.root, corpora: corpus.corpora },

@@ -114,6 +114,7 @@ function markdown(r) {
   L.push(`Measured ${r.finished} (${r.quick ? "QUICK mode, smoke test only" : "full run"}, corpus scale ${r.scale}, median of ${r.runs} runs per contender).`)
   L.push("The machine is shared with other engineers' builds and tests and is noisy: compare the ratios within this run, not absolute figures across runs.", "")
   if (r.note) L.push(`**Note:** ${r.note}`, "")
+  if (r.debianSkip) L.push(`**Debian layer not measured:** ${r.debianSkip}`, "")
   L.push("## Machine and versions", "")
   const m = r.machine
   L.push(`- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${m.memoryGiB} GiB; kernel ${m.kernel}; load average at the end ${m.loadAverageAtEnd}`)
