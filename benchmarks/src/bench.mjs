@@ -10,7 +10,7 @@ import { existsSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { benchDir, ensureCorpus, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
+import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
 import { checkTree, checkUnion, sha256File } from "./listing.mjs"
 import { median, sync, timed } from "./measure.mjs"
 import { machineInfo, toolVersions } from "./machine.mjs"
@@ -18,6 +18,7 @@ import { freezeCairn } from "./freeze.mjs"
 import { profileExtract } from "./profile.mjs"
 import { pullUnavailable } from "./pull.mjs"
 import { pushImage, startRegistry } from "./registry.mjs"
+import { containerdUnavailable, containerdVersion, contentDir, ociArchive, snapshotLayerDirs, startContainerd, stopAllContainerd } from "./containerd.mjs"
 import { writeResults } from "./results.mjs"
 import { mountBench } from "./mountLatency.mjs"
 
@@ -47,9 +48,15 @@ const has = (/** @type {string} */ bin) => {
  *   skip?: string,
  *   cmd?: (out: string) => [string, string[]],
  *   check?: (ctx: RunCtx) => Promise<string | undefined>,
- *   needsOut?: boolean
+ *   needsOut?: boolean,
+ *   before?: (out: string) => Promise<void>,
+ *   usage?: (out: string) => { userS: number, sysS: number, rssKB: number },
+ *   after?: (out: string) => Promise<void>
  * }} Contender
- * @typedef {{ id: string, title: string, corpus: string, bytes: number, bytesLabel: string, files: number, contenders: Contender[], note?: string }} Group
+ * before: untimed set-up of one run (e.g. a fresh containerd daemon); usage: CPU and peak RSS of
+ * helper processes during the timed run (the daemon's), added to the contender's own; after: untimed
+ * tear-down once the output is checked (always called).
+ * @typedef {{ id: string, title: string, corpus: string, bytes: number, bytesLabel: string, files: number, contenders: Contender[], note?: string, runs?: number, unit?: "startup" | "kernel" }} Group
  */
 
 const started = new Date()
@@ -62,6 +69,7 @@ const frozen = await freezeCairn(join(benchDir, ".corpus", `frozen-${process.pid
 cleanups.push(() => rm(frozen.root, { recursive: true, force: true }))
 const worker = frozen.worker
 log(`measuring cairn ${frozen.commit}: ${frozen.packages.map((p) => `@cairn/${p}`).join(", ")} (frozen copies of dist/)`)
+cleanups.push(stopAllContainerd)
 const cleanup = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {})
 }
@@ -81,6 +89,75 @@ const tool = (/** @type {string} */ bin, /** @type {string} */ pkg) => (has(bin)
 const tarSkip = tool("tar", "tar")
 const umociSkip = tool("umoci", "umoci")
 const skopeoSkip = tool("skopeo", "skopeo")
+const ctrdSkip = containerdUnavailable()
+
+// containerd: one fresh private daemon per timed run (started before, stopped after, untimed), in
+// the run's scratch dir; its CPU time during the run and its peak RSS are added to ctr's own
+/** @type {Map<string, Awaited<ReturnType<typeof startContainerd>> & { base: { userS: number, sysS: number } }>} */
+const daemons = new Map()
+const daemonOf = (/** @type {string} */ out) => {
+  const d = daemons.get(out)
+  if (!d) throw new Error(`no containerd daemon for ${out}`)
+  return d
+}
+/** @returns {Pick<Contender, "before" | "usage" | "after">} */
+const containerdHooks = () => ({
+  before: async (out) => {
+    const d = await startContainerd(join(out, "containerd"))
+    daemons.set(out, Object.assign(d, { base: d.usage() }))
+  },
+  usage: (out) => {
+    const d = daemonOf(out)
+    const u = d.usage()
+    return { userS: u.userS - d.base.userS, sysS: u.sysS - d.base.sysS, rssKB: u.rssKB }
+  },
+  after: async (out) => {
+    await daemons.get(out)?.stop()
+    daemons.delete(out)
+  }
+})
+/** `ctr -a SOCK -n bench ...` of the run's daemon. @param {string} out @param {string[]} args @returns {[string, string[]]} */
+const ctrCmd = (out, args) => ["ctr", ["-a", daemonOf(out).sock, "-n", "bench", ...args]]
+/** chainIDs of layers with these diffIDs (image-spec config.md "Layer ChainID"). @param {string[]} diffIds */
+const chainIdsOf = (diffIds) => {
+  const chain = [...diffIds]
+  for (let i = 1; i < chain.length; i++) chain[i] = `sha256:${createHash("sha256").update(`${chain[i - 1]} ${chain[i]}`).digest("hex")}`
+  return chain
+}
+/** every layer blob in the OCI-layout-like blobs dir under `dir`, with its digest. @param {string} dir @param {Array<{ digest: string }>} layers */
+const blobsIn = async (dir, layers) => {
+  for (const l of layers) {
+    const p = join(dir, "blobs", "sha256", l.digest.slice(7))
+    if (!existsSync(p)) return `layer blob ${l.digest} missing from ${dir}`
+    const got = `sha256:${await sha256File(p)}`
+    if (got !== l.digest) return `layer blob ${l.digest} has digest ${got}`
+  }
+  return undefined
+}
+/**
+ * containerd's unpacked image: its content store holds every layer blob with its digest, and the
+ * overlayfs snapshotter's snapshot of each layer (found from the mounts of a view of the top chainID)
+ * holds exactly that layer's tree. @param {string} out @param {Array<{ digest: string, diffId: string }>} layers @param {any[]} listings
+ */
+const containerdUnpackOk = async (out, layers, listings) => {
+  const d = daemonOf(out)
+  const bad = await blobsIn(contentDir(d), layers)
+  if (bad) return `containerd content store: ${bad}`
+  const chain = chainIdsOf(layers.map((l) => l.diffId))
+  let dirs
+  try {
+    dirs = await snapshotLayerDirs(d, /** @type {string} */ (chain.at(-1)))
+  } catch (e) {
+    return `containerd has no snapshot of the image (chainID ${chain.at(-1)}): ${short(e)}`
+  }
+  if (dirs.length !== listings.length) return `containerd's snapshot has ${dirs.length} layers, expected ${listings.length}`
+  for (const [i, listing] of listings.entries()) {
+    const wrong = await checkTree(dirs[i], listing)
+    if (wrong) return `containerd's snapshot of layer ${i} (${dirs[i]}): ${wrong}`
+  }
+  return undefined
+}
+const ctrdLabel = containerdVersion()
 
 /** @param {object} task */
 const nodeWorker = (task) => /** @type {[string, string[]]} */ ([process.execPath, [worker, JSON.stringify(task)]])
@@ -98,7 +175,20 @@ const workerOk = async (/** @type {RunCtx} */ { stdout }) => {
 // --- groups -------------------------------------------------------------------------------
 /** @type {Group[]} */
 const groups = []
-for (const name of ["libs", "small", "large"]) {
+// the optional debootstrapped Debian layer: only when asked for (it needs the Debian mirror once)
+/** @type {string | undefined} */
+let debianSkip
+const extractCorpora = ["libs", "small", "large"]
+if (only?.has("debian") || env.CAIRN_BENCH_DEBIAN === "1") {
+  try {
+    await ensureDebian(corpus)
+    extractCorpora.push("debian")
+  } catch (e) {
+    debianSkip = `the debian corpus could not be built: ${/** @type {Error} */ (e).message}`
+    log(debianSkip)
+  }
+}
+for (const name of extractCorpora) {
   const c = corpus.corpora[name]
   const [layer] = await imageLayers(oci, name)
   const expected = await expectedListing(corpus, name)
@@ -118,6 +208,19 @@ for (const name of ["libs", "small", "large"]) {
     cairn("node"),
     { id: "tar-xzf", label: "GNU tar -xzf", kind: "peer", skip: tarSkip, needsOut: true, cmd: (out) => ["tar", ["-xzf", layer.path, "-C", out]], check: treeOk },
     { id: "umoci", label: "umoci raw unpack", kind: "peer", skip: umociSkip, needsOut: true, cmd: (out) => ["umoci", ["raw", "unpack", "--image", `${oci}:${name}`, out]], check: treeOk },
+    {
+      // timed: ctr images import of the one-layer image's oci-archive = the blob copied into the
+      // content store with its digest checked, then unpacked (gunzip, diffID checked, files written)
+      // into an overlayfs snapshot; against cairn extract reading the blob from its path
+      id: "containerd",
+      label: `${ctrdLabel} ctr images import + unpack (overlayfs snapshotter)`,
+      kind: "peer",
+      skip: ctrdSkip ?? skopeoSkip,
+      needsOut: true,
+      ...containerdHooks(),
+      cmd: (out) => ctrCmd(out, ["images", "import", "--snapshotter", "overlayfs", join(scratch, "archives", `${name}.tar`)]),
+      check: (ctx) => containerdUnpackOk(ctx.out, [layer], [expected])
+    },
     { id: "gzip-dc", label: "gzip -dc > /dev/null (decompression only)", kind: "baseline", cmd: () => ["sh", ["-c", 'gzip -dc "$1" > /dev/null', "sh", layer.path]] }
   ]
   // baselines that only show where time goes; on small files decompression is a sliver
@@ -126,7 +229,7 @@ for (const name of ["libs", "small", "large"]) {
     contenders.push({ id: "tar-xf", label: "GNU tar -xf (tar already decompressed)", kind: "baseline", skip: tarSkip, needsOut: true, cmd: (out) => ["tar", ["-xf", c.rawTar, "-C", out]], check: treeOk })
     contenders.push({ id: "node-gunzip", label: "node:zlib gunzip only", kind: "baseline", cmd: () => nodeWorker({ kind: "gunzip", path: layer.path }), check: workerOk })
   }
-  const titles = { libs: "Layer of shared libraries", small: "Layer of small files", large: "Layer of one large file" }
+  const titles = { libs: "Layer of shared libraries", small: "Layer of small files", large: "Layer of one large file", debian: "A debootstrapped Debian (bookworm, minbase) as one layer" }
   groups.push({ id: `extract-${name}`, title: titles[/** @type {"libs"} */ (name)], corpus: name, bytes: c.tarBytes, bytesLabel: "uncompressed tar", files: c.files, contenders })
 }
 {
@@ -165,6 +268,66 @@ for (const name of ["libs", "small", "large"]) {
   })
 }
 
+// hash: the sha256 kernel alone, one fresh process per run and backend (the tier V8 leaves a
+// WASM kernel on is per process), every HasherBackend @cairn/digest exports (hash-wasm's, node:crypto's,
+// and any kernel of our own added later). The in-pipeline rate and the tier check are worked out
+// from these runs and the extraction rows in results.mjs.
+{
+  const KERNEL_MIB = quick ? 16 : 256
+  /** @type {string[]} */
+  let backends = []
+  const kernelSkip =
+    digestSkip ??
+    (await import(frozen.entry("digest")).then(
+      (m) => {
+        backends = Object.keys(m).filter((k) => k.endsWith("Backend") && k !== "defaultBackend" && typeof m[k]?.create === "function")
+        // the default backend first: its row is the reference of the table
+        const def = Object.keys(m).find((k) => k !== "defaultBackend" && m[k] === m.defaultBackend)
+        if (def) backends = [def, ...backends.filter((b) => b !== def)]
+        return backends.length ? undefined : "@cairn/digest exports no HasherBackend"
+      },
+      (e) => `@cairn/digest cannot be loaded: ${short(e)}`
+    ))
+  groups.push({
+    id: "hash",
+    title: `sha256 kernel alone: ${KERNEL_MIB} MiB in memory, 1 MiB updates, one fresh process per run`,
+    corpus: "hash",
+    bytes: KERNEL_MIB * (1 << 20),
+    bytesLabel: "bytes hashed",
+    files: 0,
+    unit: "kernel",
+    // a baseline-tier process is rare (3 in 90 in issue 13): many fresh processes, each cheap
+    runs: quick ? runs : Math.max(3 * runs, 15),
+    contenders: (kernelSkip ? ["wasmBackend"] : backends).map((b) => ({
+      id: `kernel-${b.replace(/Backend$/, "")}`,
+      label: `${b} kernel alone`,
+      kind: /** @type {const} */ ("cairn"),
+      skip: kernelSkip,
+      cmd: () => nodeWorker({ kind: "kernel", backend: b, mib: KERNEL_MIB }),
+      check: workerOk
+    }))
+  })
+}
+
+// start-up: each command as a user runs it (a fresh process), median of at least 7
+{
+  const cli = frozen.cli
+  const cliSkip = cli ? undefined : "the CLI is not built (apps/cli/dist; run npm run build)"
+  /** exit 0 and some output on stdout. @param {string} what */
+  const printed = (what) => async (/** @type {RunCtx} */ { stdout }) => (stdout.trim() ? undefined : `${what} printed nothing`)
+  /** @type {Contender[]} */
+  const contenders = [
+    { id: "cairn-help", label: "cairn --help", kind: "cairn", skip: cliSkip, cmd: () => [process.execPath, [/** @type {string} */ (cli), "--help"]], check: printed("cairn --help") },
+    { id: "cairn-images", label: "cairn images (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [/** @type {string} */ (cli), "--root", join(out, "root"), "images"]] },
+    { id: "cairn-ps", label: "cairn ps (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [/** @type {string} */ (cli), "--root", join(out, "root"), "ps"]] },
+    { id: "node", label: "node -e 0", kind: "baseline", cmd: () => [process.execPath, ["-e", "0"]] },
+    { id: "skopeo", label: "skopeo --version", kind: "peer", skip: skopeoSkip, cmd: () => ["skopeo", ["--version"]], check: printed("skopeo --version") },
+    { id: "umoci", label: "umoci --version", kind: "peer", skip: umociSkip, cmd: () => ["umoci", ["--version"]], check: printed("umoci --version") },
+    { id: "ctr", label: "ctr --version", kind: "peer", skip: tool("ctr", "containerd"), cmd: () => ["ctr", ["--version"]], check: printed("ctr --version") }
+  ]
+  groups.push({ id: "startup", title: "Start-up: one command, a fresh process", corpus: "startup", bytes: 0, bytesLabel: "", files: 0, unit: "startup", runs: quick ? runs : Math.max(runs, 7), contenders })
+}
+
 // pull: the registry is started only when a pull group is wanted. The image is `pull`: the
 // libs, small and large layers as one 3-layer image (>= 500 MB of gzip at scale 1, issue 7).
 const pullTag = "pull"
@@ -185,19 +348,10 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
     }
   }
   /** every layer blob in the OCI layout at `dir`, with its digest */
-  const blobsOk = async (/** @type {string} */ dir) => {
-    for (const l of layers) {
-      const p = join(dir, "blobs", "sha256", l.digest.slice(7))
-      if (!existsSync(p)) return `layer blob ${l.digest} missing from ${dir}`
-      const got = `sha256:${await sha256File(p)}`
-      if (got !== l.digest) return `layer blob ${l.digest} has digest ${got}`
-    }
-    return undefined
-  }
+  const blobsOk = (/** @type {string} */ dir) => blobsIn(dir, layers)
   // cairn's unpacked form: one snapshot per layer, snapshots/<chainID hex>/fs of an engine root
   // (image-spec config.md "Layer ChainID"), each holding exactly its layer's tree
-  const chain = layers.map((/** @type {{ diffId: string }} */ l) => l.diffId)
-  for (let i = 1; i < chain.length; i++) chain[i] = `sha256:${createHash("sha256").update(`${chain[i - 1]} ${chain[i]}`).digest("hex")}`
+  const chain = chainIdsOf(layers.map((/** @type {{ diffId: string }} */ l) => l.diffId))
   const snapshotsOk = async (/** @type {string} */ root) => {
     for (const [i, listing] of listings.entries()) {
       const fs = join(root, "snapshots", chain[i].slice(7), "fs")
@@ -220,7 +374,21 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
     files: 0,
     contenders: [
       { id: "cairn-pull", label: "cairn pull, download only (engine root's store, each blob hashed once)", kind: "cairn", skip: cairnSkip, needsOut: true, cmd: (out) => task("fetch", out), check: async (ctx) => (await workerOk(ctx)) ?? (await blobsOk(ctx.out)) },
-      { id: "skopeo", label: "skopeo copy docker:// oci:", kind: "peer", skip: setupSkip, needsOut: true, cmd: (out) => [skopeoCopy[0], [...skopeoCopy.slice(1), `docker://${reference}`, `oci:${out}:${pullTag}`]], check: (ctx) => blobsOk(ctx.out) }
+      { id: "skopeo", label: "skopeo copy docker:// oci:", kind: "peer", skip: setupSkip, needsOut: true, cmd: (out) => [skopeoCopy[0], [...skopeoCopy.slice(1), `docker://${reference}`, `oci:${out}:${pullTag}`]], check: (ctx) => blobsOk(ctx.out) },
+      {
+        // download only: every blob of the image into the daemon's content store, digests checked
+        id: "containerd",
+        label: `${ctrdLabel} ctr content fetch --plain-http`,
+        kind: "peer",
+        skip: setupSkip ?? ctrdSkip,
+        needsOut: true,
+        ...containerdHooks(),
+        cmd: (out) => ctrCmd(out, ["content", "fetch", "--plain-http", reference]),
+        check: async (ctx) => {
+          const bad = await blobsOk(contentDir(daemonOf(ctx.out)))
+          return bad && `containerd content store: ${bad}`
+        }
+      }
     ]
   })
   groups.push({
@@ -249,51 +417,91 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
         // one contender: the two commands in sequence, as a user would run them
         cmd: (out) => ["sh", ["-c", `${skopeoCopy.join(" ")} "docker://$1" "oci:$2/image:${pullTag}" && umoci raw unpack --image "$2/image:${pullTag}" "$2/rootfs"`, "sh", reference, out]],
         check: async (ctx) => (await blobsOk(join(ctx.out, "image"))) ?? (await checkUnion(join(ctx.out, "rootfs"), listings))
+      },
+      {
+        // download + unpack of every layer into the overlayfs snapshotter (what ctr pull does by default)
+        id: "containerd",
+        label: `${ctrdLabel} ctr images pull --plain-http (download + unpack, overlayfs snapshotter)`,
+        kind: "peer",
+        skip: setupSkip ?? ctrdSkip,
+        needsOut: true,
+        ...containerdHooks(),
+        cmd: (out) => ctrCmd(out, ["images", "pull", "--plain-http", "--snapshotter", "overlayfs", reference]),
+        check: (ctx) => containerdUnpackOk(ctx.out, layers, listings)
       }
     ]
   })
 }
 
+const selected = (/** @type {Group} */ g) => !only || only.has(g.id) || only.has(g.corpus)
+
+// --- containerd's input: an oci-archive of each selected one-layer image (skopeo, blobs as they are)
+if (!ctrdSkip && !skopeoSkip) {
+  await mkdir(join(scratch, "archives"), { recursive: true })
+  for (const g of groups.filter((x) => x.id.startsWith("extract-") && selected(x) && x.contenders.some((c) => c.id === "containerd"))) {
+    log(`making the oci-archive of ${g.corpus} for ctr images import`)
+    await ociArchive(oci, g.corpus, join(scratch, "archives", `${g.corpus}.tar`))
+  }
+}
+
 // --- warm the page cache: every input read once before any timed run --------------------
 log("warming the page cache (reading every corpus blob and raw tar once)")
-execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar > /dev/null`])
+execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
-/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number }>, failed?: string }>>} */
+/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
 const raw = {}
 for (const g of groups) {
-  if (only && !only.has(g.id) && !only.has(g.corpus)) continue
+  if (!selected(g)) continue
   raw[g.id] = {}
   for (const c of g.contenders) {
     raw[g.id][c.id] = { runs: [] }
     if (c.skip) log(`${g.id}: ${c.label}: skipped: ${c.skip}`)
   }
-  for (let round = 0; round < runs; round++) {
+  const rounds = g.runs ?? runs
+  for (let round = 0; round < rounds; round++) {
     for (const c of g.contenders) {
       const rec = raw[g.id][c.id]
       if (c.skip || rec.failed || !c.cmd) continue
       const out = join(scratch, `${g.id}-${c.id}-${round}`)
       if (c.needsOut) await mkdir(out, { recursive: true })
-      const [cmd, args] = c.cmd(out)
-      const r = await timed(cmd, args, join(scratch, "time.txt"))
-      let failure = r.code === 0 ? undefined : `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(-300)}`
-      if (!failure && c.check) failure = await c.check({ out, stdout: r.stdout })
+      /** @type {string | undefined} */
+      let failure
+      /** @type {Awaited<ReturnType<typeof timed>> | undefined} */
+      let r
+      try {
+        await c.before?.(out)
+        const [cmd, args] = c.cmd(out)
+        r = await timed(cmd, args, join(scratch, "time.txt"))
+        // a helper process's share of the work (containerd's daemon): its CPU, and its peak RSS added to the client's
+        const extra = c.usage?.(out)
+        if (extra) r = { ...r, userS: (r.userS ?? 0) + extra.userS, sysS: (r.sysS ?? 0) + extra.sysS, rssKB: (r.rssKB ?? 0) + extra.rssKB }
+        failure = r.code === 0 ? undefined : `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(-300)}`
+        if (!failure && c.check) failure = await c.check({ out, stdout: r.stdout })
+      } catch (e) {
+        failure = `set-up or check failed: ${short(e)}`
+      }
+      await c.after?.(out).catch((e) => log(`${g.id}: ${c.label}: tear-down: ${short(e)}`))
       await rm(out, { recursive: true, force: true })
       await sync()
-      if (failure) {
+      if (failure || !r) {
         rec.failed = failure
         log(`${g.id}: ${c.label}: FAILED (its time does not count): ${failure}`)
         continue
       }
       let workS
+      /** @type {Record<string, number> | undefined} */
+      let metrics
       if (c.kind === "cairn") {
         try {
           const w = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "")
           if (typeof w.workMs === "number") workS = w.workMs / 1000
+          if (w.metrics && typeof w.metrics === "object") metrics = w.metrics
         } catch {}
       }
-      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, workS })
-      log(`${g.id} round ${round + 1}/${runs}: ${c.label}: ${r.wallS.toFixed(3)} s, ${((g.bytes / r.wallS) / 1e6).toFixed(0)} MB/s, peak RSS ${r.rssKB ? (r.rssKB / 1024).toFixed(0) : "?"} MB`)
+      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, workS, metrics })
+      const rate = g.bytes ? `, ${(g.bytes / r.wallS / 1e6).toFixed(0)} MB/s` : ""
+      log(`${g.id} round ${round + 1}/${rounds}: ${c.label}: ${r.wallS.toFixed(3)} s${rate}, peak RSS ${r.rssKB ? (r.rssKB / 1024).toFixed(0) : "?"} MB${metrics ? `, ${JSON.stringify(metrics, (_k, v) => (typeof v === "number" ? Math.round(v) : v))}` : ""}`)
     }
   }
 }
@@ -326,12 +534,16 @@ const tables = groups
     bytes: g.bytes,
     bytesLabel: g.bytesLabel,
     files: g.files,
+    ...(g.unit ? { unit: g.unit } : {}),
     rows: g.contenders.map((c) => {
       const rec = raw[g.id][c.id]
       const times = rec.runs.map((r) => r.wallS)
       const med = times.length ? median(times) : undefined
       const rss = rec.runs.map((r) => r.rssKB).filter((x) => x !== undefined)
       const work = rec.runs.map((r) => r.workS).filter((x) => x !== undefined)
+      /** @type {Record<string, number[]>} */
+      const metricRuns = {}
+      for (const r of rec.runs) for (const [k, v] of Object.entries(r.metrics ?? {})) (metricRuns[k] ??= []).push(v)
       return {
         id: c.id,
         label: c.label,
@@ -340,9 +552,11 @@ const tables = groups
         ...(rec.failed ? { failed: rec.failed } : {}),
         runs: times,
         medianS: med,
-        mbPerS: med ? g.bytes / med / 1e6 : undefined,
+        mbPerS: med && g.bytes ? g.bytes / med / 1e6 : undefined,
         filesPerS: med && g.files ? g.files / med : undefined,
         ...(work.length ? { workMedianS: median(work), workMbPerS: g.bytes / median(work) / 1e6 } : {}),
+        ...(Object.keys(metricRuns).length ? { metrics: Object.fromEntries(Object.entries(metricRuns).map(([k, v]) => [k, median(v)])), metricRuns } : {}),
+        ...(rec.runs.some((r) => r.userS !== undefined) ? { cpuRuns: rec.runs.map((r) => (r.userS ?? 0) + (r.sysS ?? 0)) } : {}),
         peakRssMB: rss.length ? Math.max(...rss) / 1024 : undefined,
         userS: rec.runs.length ? median(rec.runs.map((r) => r.userS ?? 0)) : undefined,
         sysS: rec.runs.length ? median(rec.runs.map((r) => r.sysS ?? 0)) : undefined
@@ -357,8 +571,9 @@ const result = {
   scale,
   runs,
   ...(env.CAIRN_BENCH_NOTE ? { note: env.CAIRN_BENCH_NOTE } : {}),
+  ...(debianSkip ? { debianSkip } : {}),
   machine: machineInfo(),
-  versions: { ...toolVersions(benchDir), cairnCommit: frozen.commit },
+  versions: { ...toolVersions(benchDir), containerd: ctrdLabel, cairnCommit: frozen.commit },
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,

@@ -91,11 +91,11 @@ function selectLibs(budget) {
  * tar + gzip a staged tree the deterministic way; returns the raw tar path and blob path.
  * @param {string} stage @param {string[]} top @param {string} rawTar @param {string} gzPath
  */
-function makeLayer(stage, top, rawTar, gzPath) {
+function makeLayer(stage, top, rawTar, gzPath, { keepOwners = false } = {}) {
   run("tar", [
     "--create", "--file", rawTar, "--format=posix",
     "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-    "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+    "--sort=name", "--mtime=@0", ...(keepOwners ? [] : ["--owner=0", "--group=0"]), "--numeric-owner",
     "-C", stage, ...top
   ])
   run("sh", ["-c", 'gzip -6 -n -c "$1" > "$2"', "sh", rawTar, gzPath])
@@ -317,6 +317,53 @@ export async function ensureCorpus(opts = {}) {
   await rename(`${manifestPath}.tmp`, manifestPath)
   log(`done in ${desc.builtSeconds.toFixed(0)} s`)
   return desc
+}
+
+/**
+ * Optional corpus `debian`: a debootstrapped Debian (`debootstrap --variant=minbase bookworm`, from
+ * the Debian mirror) as one layer, with its real owners, modes, hard links and symlinks; /dev
+ * emptied (device nodes are the runtime's business, as in Debian's own images). The rootfs is
+ * cached in `.corpus/debian-minbase-bookworm/` (it does not depend on the scale), the layer added
+ * to the scale's layout on first use. Throws with the reason when debootstrap is missing or fails.
+ * @param {{ root: string, oci: string, corpora: Record<string, any> }} desc
+ */
+export async function ensureDebian(desc) {
+  if (desc.corpora.debian) return desc.corpora.debian
+  const rootfs = join(benchDir, ".corpus", "debian-minbase-bookworm")
+  const done = `${rootfs}.done`
+  if (!existsSync(done)) {
+    try {
+      execFileSync("sh", ["-c", "command -v debootstrap"], { stdio: "ignore" })
+    } catch {
+      throw new Error("debootstrap is not installed (Debian package debootstrap)")
+    }
+    log("debootstrap --variant=minbase bookworm (needs the Debian mirror; cached for later runs)")
+    await rm(rootfs, { recursive: true, force: true })
+    try {
+      execFileSync("debootstrap", ["--variant=minbase", "bookworm", rootfs], { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 1 << 26, timeout: 1_200_000 })
+    } catch (e) {
+      await rm(rootfs, { recursive: true, force: true })
+      throw new Error(`debootstrap --variant=minbase bookworm failed: ${String(/** @type {any} */ (e).stderr ?? e).trim().split("\n").slice(-2).join(" / ")}`)
+    }
+    for (const n of readdirSync(join(rootfs, "dev"))) await rm(join(rootfs, "dev", n), { recursive: true, force: true })
+    await writeFile(done, "")
+  }
+  const expected = await listTree(rootfs)
+  const rawTar = join(desc.root, "raw", "debian.tar")
+  const gz = join(desc.root, "debian.tar.gz")
+  makeLayer(rootfs, readdirSync(rootfs).sort(), rawTar, gz, { keepOwners: true })
+  const digest = `sha256:${await sha256File(gz)}`
+  const diffId = `sha256:${await sha256File(rawTar)}`
+  const size = statSync(gz).size
+  await rename(gz, join(desc.oci, "blobs", "sha256", digest.slice(7)))
+  await addImage(desc.oci, "debian", [{ digest, diffId, size }])
+  await writeFile(join(desc.root, "debian.expected.json"), JSON.stringify(expected))
+  desc.corpora.debian = { name: "debian", tag: "debian", layers: 1, digest, diffId, compressedBytes: size, tarBytes: statSync(rawTar).size, rawTar, files: expected.files, entries: expected.entries.length }
+  const manifestPath = join(desc.root, "corpus.json")
+  await writeFile(`${manifestPath}.tmp`, JSON.stringify(desc, null, 2))
+  await rename(`${manifestPath}.tmp`, manifestPath)
+  log(`debian: ${(statSync(rawTar).size / MB).toFixed(0)} MB tar, ${(size / MB).toFixed(0)} MB gzip, ${expected.files} files`)
+  return desc.corpora.debian
 }
 
 /** The single-layer corpora stacked, bottom first, as the pull benchmark's image (`pull`). */

@@ -11,13 +11,19 @@ import { benchDir } from "./corpus.mjs"
 
 /**
  * @param {string} root where the frozen copy goes (under the repository, so node_modules resolve)
- * @returns {Promise<{ root: string, worker: string, entry: (name: string) => string, commit: string, packages: string[] }>}
+ * @returns {Promise<{ root: string, worker: string, entry: (name: string) => string, cli: string | undefined, commit: string, packages: string[] }>}
  */
 export async function freezeCairn(root) {
   const repo = join(benchDir, "..")
   const packages = []
-  for (const name of (await readdir(join(repo, "packages"))).sort()) {
-    const src = join(repo, "packages", name)
+  // the libraries, and the apps (the CLI, whose start-up the scoreboard times, and the API it loads)
+  const dirs = []
+  for (const top of ["packages", "apps"]) {
+    if (!existsSync(join(repo, top))) continue
+    for (const name of (await readdir(join(repo, top))).sort()) dirs.push([top, name])
+  }
+  for (const [top, name] of dirs) {
+    const src = join(repo, top, name)
     if (!existsSync(join(src, "dist", "index.js"))) continue
     const dest = join(root, "node_modules", "@cairn", name)
     await mkdir(dest, { recursive: true })
@@ -28,19 +34,21 @@ export async function freezeCairn(root) {
       if (f.startsWith("!") || f.includes("*") || !existsSync(join(src, f))) continue
       await cp(join(src, f), join(dest, f), { recursive: true })
     }
-    packages.push(name)
+    if (top === "packages") packages.push(name)
   }
   for (const f of ["worker.mjs", "pull.mjs"]) await cp(join(benchDir, "src", f), join(root, f))
   let commit = "unknown"
   try {
     const head = execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"]).toString().trim()
-    const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages"]).toString().trim() !== ""
-    commit = `${head}${dirty ? " (+ uncommitted changes in packages/)" : ""}`
+    const dirty = execFileSync("git", ["-C", repo, "status", "--porcelain", "--", "packages", "apps"]).toString().trim() !== ""
+    commit = `${head}${dirty ? " (+ uncommitted changes in packages/ or apps/)" : ""}`
   } catch {}
   return {
     root,
     worker: join(root, "worker.mjs"),
     entry: (name) => pathToFileURL(join(root, "node_modules", "@cairn", name, "dist", "index.js")).href,
+    // the frozen CLI launcher (apps/cli/bin/cairn.js), when the CLI is built
+    cli: existsSync(join(root, "node_modules", "@cairn", "cli", "bin", "cairn.js")) ? join(root, "node_modules", "@cairn", "cli", "bin", "cairn.js") : undefined,
     commit,
     packages
   }

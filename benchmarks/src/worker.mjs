@@ -1,6 +1,6 @@
 // One cairn contender run, in its own process so that its peak RSS is its own.
 // Usage: node src/worker.mjs '<json task>'; prints one JSON line: { ok, ms, maxRssKB, ... }.
-// Tasks: extract (flat apply of layers, verifying both digests), sha256, gunzip, fetch, pull.
+// Tasks: extract (flat apply of layers, verifying both digests), sha256, kernel, gunzip, fetch, pull.
 import { createReadStream } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { Writable } from "node:stream"
@@ -50,6 +50,32 @@ const tasks = {
     const digest = h.digest()
     if (digest !== task.expected) throw new Error(`sha256 ${digest} != expected ${task.expected}`)
     return { digest }
+  },
+  // the hash kernel alone, in a fresh process: `mib` MiB of in-memory bytes in 1 MiB updates
+  // through one exported HasherBackend of @cairn/digest. Reports the first MiB's rate (a kernel
+  // left on V8's baseline tier shows there and stays slow) and the whole run's MB per CPU second
+  // (this thread is the only busy one). The tier check itself is done by the scoreboard over
+  // every process of the run. HOOK: when @cairn/digest exposes its own kernel measurement or tier
+  // report (see /work/notes/wasm-kernel-api.md), return it here as `metrics.*` as well.
+  async kernel() {
+    const digest = await import("@cairn/digest")
+    const backend = digest[task.backend]
+    if (!backend || typeof backend.create !== "function") throw new Error(`@cairn/digest exports no HasherBackend ${task.backend}`)
+    const { randomFillSync } = await import("node:crypto")
+    const buf = randomFillSync(Buffer.allocUnsafe(1 << 20))
+    const h = await digest.createHasher("sha256", backend)
+    loaded = process.hrtime.bigint()
+    const cpu0 = process.cpuUsage()
+    const t0 = process.hrtime.bigint()
+    h.update(buf)
+    const firstS = Number(process.hrtime.bigint() - t0) / 1e9
+    for (let i = 1; i < task.mib; i++) h.update(buf)
+    h.digest()
+    const wallS = Number(process.hrtime.bigint() - t0) / 1e9
+    const c = process.cpuUsage(cpu0)
+    const cpuS = (c.user + c.system) / 1e6
+    const bytes = task.mib * (1 << 20)
+    return { metrics: { firstMiBMBps: (1 << 20) / firstS / 1e6, mbPerCpuS: bytes / cpuS / 1e6, mbPerS: bytes / wallS / 1e6 }, backend: backend.name }
   },
   // the decompression floor: node:zlib alone, bytes thrown away
   async gunzip() {
