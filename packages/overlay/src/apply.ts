@@ -13,6 +13,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -271,6 +272,11 @@ class LayerApplier {
   private readonly parentTimes = new Map<string, Times>()
   private readonly xattrs = new Map<string, { path: Buffer; xattrs: Map<string, Buffer> }>()
   private readonly euid = process.geteuid?.() ?? 0
+  private readonly egid = process.getegid?.() ?? 0
+  /** the process umask (from /proc), or undefined when unknown: then modes are always set with fchmod */
+  private readonly umask = readUmask()
+  /** parent directory key -> its gid, for the directories files were created in since the last change of one */
+  private readonly parentGids = new Map<string, number>()
 
   constructor(target: string, private readonly options: ApplyOptions) {
     this.root = new RootPath(target)
@@ -360,6 +366,7 @@ class LayerApplier {
         if (!present) {
           try {
             mkdirSync(abs, { mode: 0o755 })
+            this.parentGids.clear()
             const st = this.lowerDir(sub)
             if (st !== undefined) {
               if (!this.rootless) lchownSync(abs, st.uid, st.gid)
@@ -380,6 +387,12 @@ class LayerApplier {
       this.fail(h, "creating parent directories", e)
     }
     this.root.knowDir(parent)
+  }
+
+  /** After anything under the root was removed or replaced: verified directories and their gids are stale. */
+  private forget() {
+    this.root.forget()
+    this.parentGids.clear()
   }
 
   /** Keep a lower directory's times so that adding or removing children does not change them. */
@@ -404,7 +417,7 @@ class LayerApplier {
     }
     if (st.isDirectory()) {
       rmSync(abs, { recursive: true, force: true })
-      this.root.forget()
+      this.forget()
     } else unlinkSync(abs)
   }
 
@@ -424,22 +437,60 @@ class LayerApplier {
 
   private async file(entry: TarEntry, abs: Buffer, comps: Buffer[]) {
     const h = entry.header
+    // The common case (owner = the process's, mode within the umask) is created with its final owner
+    // and mode: open + write + futimes + close, no fchown/fchmod. Otherwise created 0600 and set after.
+    const direct = this.createsFinal(h, comps)
+    const createMode = direct ? h.mode : 0o600
     let fd: number
     try {
-      fd = openSync(abs, WRITE_FLAGS, 0o600)
+      fd = openSync(abs, WRITE_FLAGS, createMode)
     } catch (e) {
       if (errno(e) !== "EEXIST") throw e
       this.replace(abs)
-      fd = openSync(abs, WRITE_FLAGS, 0o600)
+      fd = openSync(abs, WRITE_FLAGS, createMode)
     }
     try {
-      for await (const chunk of entry.body) {
-        let off = 0
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off)
-      }
-      this.metadata(h, abs, comps, fd)
+      // A body already in the reader's buffer is written without an await (small files).
+      const whole = entry.bodySync()
+      if (whole !== undefined) writeAll(fd, whole)
+      else for await (const chunk of entry.body) writeAll(fd, chunk)
+      if (direct) this.finalTimes(h, fd)
+      else this.metadata(h, abs, comps, fd)
     } finally {
       closeSync(fd)
+    }
+  }
+
+  /**
+   * Whether a file created now with mode `h.mode` gets its owner and mode with no further call: no
+   * xattrs, no setuid/setgid/sticky bit, no mode bit the umask would clear, and (unless rootless) the
+   * tar's uid/gid are the process's and the parent directory's gid is the process's (so neither a
+   * setgid parent nor a grpid mount gives the file another group). The parent's gid is looked up once
+   * per directory and forgotten whenever a directory's owner or mode may change.
+   */
+  private createsFinal(h: TarHeader, comps: Buffer[]): boolean {
+    if (this.umask === undefined || (h.mode & 0o7000) !== 0 || (h.mode & this.umask) !== 0 || h.xattrs.size > 0) return false
+    if (this.rootless) return rootlessOwnerXattr(h.uid, h.gid).length === 0
+    if (h.uid !== this.euid || h.gid !== this.egid) return false
+    const pk = key(comps.slice(0, -1))
+    let gid = this.parentGids.get(pk)
+    if (gid === undefined) {
+      try {
+        gid = lstatSync(this.root.abs(comps.slice(0, -1))).gid
+      } catch {
+        return false
+      }
+      this.parentGids.set(pk, gid)
+    }
+    return gid === this.egid
+  }
+
+  /** What metadata() does for a file created with its final owner and mode: its times. */
+  private finalTimes(h: TarHeader, fd: number) {
+    try {
+      futimesSync(fd, paxTime(h, "atime") ?? h.mtime, h.mtime)
+    } catch (e) {
+      this.fail(h, "setting metadata", e)
     }
   }
 
@@ -514,6 +565,7 @@ class LayerApplier {
 
   /** Owner, mode, times, xattrs, in the order that keeps setuid bits and capabilities (chown clears both). */
   private metadata(h: TarHeader, abs: Buffer, comps: Buffer[], fd: number | undefined) {
+    if (h.type === "directory" && this.parentGids.size > 0) this.parentGids.clear()
     try {
       let xattrs = h.xattrs
       if (this.rootless) {
@@ -552,7 +604,7 @@ class LayerApplier {
     }
     this.touchParent(parent)
     this.removeLower(parent)
-    this.root.forget()
+    this.forget()
   }
 
   /** Opaque directory, flat form: remove every child the lower layers put there, keep this layer's. */
@@ -618,6 +670,21 @@ class LayerApplier {
     }
     for (const [k, t] of this.parentTimes) if (!this.dirTimes.has(k)) setTimes(t)
     for (const t of this.dirTimes.values()) setTimes(t)
+  }
+}
+
+function writeAll(fd: number, chunk: Buffer) {
+  let off = 0
+  while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off)
+}
+
+/** The process umask from /proc/self/status ("Umask:\t0022"), undefined where that is not readable. */
+function readUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "latin1"))
+    return m ? Number.parseInt(m[1]!, 8) : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -35,6 +35,38 @@ const layer = (entries: RawEntry[]) => chunked(rawTar(entries), 4096)
 const p = (...s: string[]) => join(target, ...s)
 
 describe("applyLayer", () => {
+  it.skipIf(!isRoot)("gives files the tar's owner and mode whatever the parent's group, setgid bit and the umask", async () => {
+    // Files whose owner is the process's are created with their final mode and no chown: a parent
+    // directory whose group differs (setgid, or a grpid mount) or a mode the umask narrows must still come out right.
+    mkdirSync(p("pre"))
+    execFileSync("chown", ["0:50", p("pre")])
+    execFileSync("chmod", ["2775", p("pre")])
+    const big = randomBytes(70_000)
+    await applyLayer(
+      layer([
+        { name: "pre/a", body: "a", mode: 0o644, mtime: 1000 },
+        { name: "pre/b", body: big, mode: 0o666, mtime: 1001 },
+        { name: "g/", type: "5", mode: 0o2755, gid: 60, mtime: 7 },
+        { name: "g/c", body: "", mode: 0o600, mtime: 1002 },
+        { name: "g/d", body: "d", mode: 0o640, gid: 60, mtime: 1003 },
+        { name: "h/", type: "5", mode: 0o755, mtime: 8 },
+        { name: "h/e", body: "e", mode: 0o777, mtime: 1004 }
+      ]),
+      target
+    )
+    const own = (f: string) => {
+      const st = lstatSync(p(f))
+      return [st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]
+    }
+    expect(own("pre/a")).toEqual([0o644, 0, 0, 1000_000])
+    expect(own("pre/b")).toEqual([0o666, 0, 0, 1001_000])
+    expect(readFileSync(p("pre/b")).equals(big)).toBe(true)
+    expect(own("g")).toEqual([0o2755, 0, 60, 7000])
+    expect(own("g/c")).toEqual([0o600, 0, 0, 1002_000])
+    expect(own("g/d")).toEqual([0o640, 0, 60, 1003_000])
+    expect(own("h/e")).toEqual([0o777, 0, 0, 1004_000])
+  })
+
   it.skipIf(!isRoot)("creates every entry kind with mode, owner, times and xattrs", async () => {
     const r = await applyLayer(
       layer([

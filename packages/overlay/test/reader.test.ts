@@ -19,6 +19,36 @@ async function collect(data: AsyncIterable<Uint8Array>) {
 const CAP_SETUID = Buffer.from("0100000280000000000000000000000000000000", "hex") // vfs_cap_data v2, cap_setuid (bit 7)
 
 describe("readTar", () => {
+  it("bodySync hands out a buffered body whole, and leaves a straddling one to body", async () => {
+    const a = Buffer.alloc(1000, 0x61)
+    const b = Buffer.alloc(9000, 0x62)
+    const tar = rawTar([
+      { name: "a", body: a },
+      { name: "b", body: b },
+      { name: "empty", body: "" },
+      { name: "c", body: "c" }
+    ])
+    // chunks of 4096: a (header 512 + body 1000) is inside the first chunk, b's 9000 bytes straddle chunks
+    const seen: Array<[string, "sync" | "stream", Buffer]> = []
+    for await (const e of readTar(chunked(tar, 4096))) {
+      const whole = e.bodySync()
+      if (whole !== undefined) {
+        seen.push([e.header.path.toString(), "sync", Buffer.from(whole)])
+        expect(e.bodySync()).toEqual(Buffer.alloc(0)) // nothing left
+        continue
+      }
+      const parts: Buffer[] = []
+      for await (const c of e.body) parts.push(Buffer.from(c))
+      seen.push([e.header.path.toString(), "stream", Buffer.concat(parts)])
+    }
+    expect(seen).toEqual([
+      ["a", "sync", a],
+      ["b", "stream", b],
+      ["empty", "sync", Buffer.alloc(0)],
+      ["c", "stream", Buffer.from("c")] // its header ends the third chunk: the body is not read yet
+    ])
+  })
+
   it("reads ustar entries of every kind with their metadata", async () => {
     const tar = rawTar([
       { name: "./etc/", type: "5", mode: 0o1755, uid: 1, gid: 2, mtime: 1700000000, uname: "bin", gname: "daemon" },

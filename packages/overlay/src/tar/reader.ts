@@ -7,7 +7,14 @@ export interface TarEntry {
   body: AsyncIterable<Buffer>
   /** discard the rest of the body */
   skip(): Promise<void>
+  /**
+   * The whole rest of the body when it is already buffered (a slice, no copy; empty when there is
+   * none), else undefined: then read `body`. Lets small files be written without an await per file.
+   */
+  bodySync(): Buffer | undefined
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** Largest PAX / GNU long-name body accepted: these are buffered, file bodies never are. */
 const MAX_META_SIZE = 16 * 1024 * 1024
@@ -73,6 +80,15 @@ class ByteSource {
     const out = this.buf.subarray(this.pos, this.pos + len)
     this.pos += len
     this.offset += len
+    return out
+  }
+
+  /** n bytes when all of them are buffered (a slice, no copy), else undefined without consuming anything. */
+  buffered(n: number): Buffer | undefined {
+    if (this.available < n) return undefined
+    const out = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    this.offset += n
     return out
   }
 
@@ -338,7 +354,14 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
           }
         }
       }
-      yield { header, body, skip: finishBody }
+      const bodySync = (): Buffer | undefined => {
+        if (pending !== state) return undefined
+        if (state.remaining === 0) return EMPTY
+        const c = src.buffered(state.remaining)
+        if (c !== undefined) state.remaining = 0
+        return c
+      }
+      yield { header, body, skip: finishBody, bodySync }
     }
   } finally {
     await it.return?.()
