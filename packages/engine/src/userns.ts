@@ -71,8 +71,20 @@ export async function currentHolder(root: string): Promise<NamespaceHolder | und
 export const insideHolder = (h: NamespaceHolder | undefined): boolean =>
   h !== undefined && nsOf("self", "user") === nsOf(h.pid, "user") && nsOf("self", "mnt") === nsOf(h.pid, "mnt")
 
-/** Whether this process is real root, i.e. needs no namespace for mounts. */
-export const isHostRoot = (): boolean => process.getuid?.() === 0 && nsOf("self", "user") === nsOf(1, "user")
+/**
+ * Whether this process is real root, i.e. needs no namespace for mounts: uid 0 in the initial user
+ * namespace, whose uid_map is the identity over the whole range (/proc/1/ns may not be readable,
+ * even by root, in a sandbox, so it is not compared with pid 1's namespace).
+ */
+export const isHostRoot = (): boolean => {
+  if (process.getuid?.() !== 0) return false
+  try {
+    const map = readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/)
+    return map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295"
+  } catch {
+    return false
+  }
+}
 
 /** The root's holder, started (detached, surviving this process) when none runs. */
 export async function ensureHolder(root: string): Promise<NamespaceHolder> {
