@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import type { Writable } from "node:stream"
 import { parseArgs } from "node:util"
-import { type DriverChoice, Engine } from "@cairn/engine"
+import type { DriverChoice, Engine } from "@cairn/engine"
 import type { Command, Context, OptionSpec } from "./command.js"
 import { commands } from "./commands/index.js"
 import { UsageError } from "./errors.js"
@@ -146,6 +146,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     debug: Boolean(values["debug"]),
     async engine() {
       if (!engine) {
+        // loaded here, not at start-up: --help and usage errors never pay for the engine and effect
+        const { Engine } = await import("@cairn/engine")
         engine = await Engine.open({
           ...(root === undefined ? {} : { root }),
           ...(driver === undefined ? {} : { driver: driver as DriverChoice })

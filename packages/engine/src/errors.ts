@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** No local image answers to the name, digest or id prefix given. */
 export class ImageNotFoundError extends Data.TaggedError("ImageNotFoundError")<{

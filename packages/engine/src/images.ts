@@ -10,7 +10,7 @@ import {
   type ImageManifest,
   OciMediaType
 } from "@cairn/oci-spec"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ImageNotFoundError, UnsupportedImageError } from "./errors.js"
 import { normalizeName } from "./reference.js"

@@ -3,7 +3,8 @@
 import { mkdir } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import { bundle, unpack } from "./bundle.js"
 import { commitContainer, diffContainer } from "./commit.js"
 import {
