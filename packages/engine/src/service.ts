@@ -5,8 +5,6 @@ import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { bundle, unpack } from "./bundle.js"
-import { commitContainer, diffContainer } from "./commit.js"
 import {
   type ContainerSummary,
   createContainer,
@@ -22,7 +20,6 @@ import {
 import type { EngineContext } from "./context.js"
 import type { EngineError } from "./engineError.js"
 import { EngineIOError } from "./errors.js"
-import { exportImage, importImage } from "./importExport.js"
 import {
   findImage,
   type HistoryRow,
@@ -34,17 +31,14 @@ import {
   tagImage,
   untagImage
 } from "./images.js"
-import { type InfoReport, info } from "./info.js"
-import { applyFlat, extractLayer } from "./layers.js"
+import type { InfoReport } from "./info.js"
 import { ProgressEmitter, type ProgressListener } from "./progress.js"
-import { removeImage } from "./removeImage.js"
 import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
-import { type DiskUsage, df, type FsckResult, fsck, type PruneResult, prune } from "./space.js"
+import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import { CasImageStore } from "./store.js"
-import { copy, pull, push } from "./transfer.js"
-import { analyze, exportFs, type FileEntry, flatten, type LayerAnalysis, listFiles, readFile } from "./view.js"
+import type { FileEntry, LayerAnalysis } from "./view.js"
 
 export interface EngineOptions {
   /** default: CAIRN_ROOT, else /var/lib/cairn for root, else ${XDG_DATA_HOME:-~/.local/share}/cairn */
@@ -165,8 +159,8 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     progress,
     driver,
     concurrency: options.concurrency ?? 2,
-    extract: (layer, diffId, target, onBytes, lowers, o) => extractLayer(store, layer, diffId, target, onBytes, lowers, o),
-    applyFlat: (layer, diffId, target) => applyFlat(store, layer, diffId, target)
+    extract: async (layer, diffId, target, onBytes, lowers, o) => (await import("./layers.js")).extractLayer(store, layer, diffId, target, onBytes, lowers, o),
+    applyFlat: async (layer, diffId, target) => (await import("./layers.js")).applyFlat(store, layer, diffId, target)
   }
   // open-time repair: half extractions and half-created/removed containers of dead processes,
   // then mounts that disagree with their container's metadata
@@ -205,8 +199,8 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift("importImage", async (source: string, name?: string) => imported(await importImage(ctx, source, name), name)),
-    exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
+    importImage: lift("importImage", async (source: string, name?: string) => imported(await (await import("./importExport.js")).importImage(ctx, source, name), name)),
+    exportImage: lift("exportImage", async (image: string, dest: string) => (await import("./importExport.js")).exportImage(ctx, image, dest)),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
     history: lift("history", (image: string) => history(ctx, image)),
@@ -222,23 +216,23 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     }),
     removeImage: lift("removeImage", async (image: string, o?: { force?: boolean }) => {
       const digest = await imageDigest(image)
-      const r = await removeImage(ctx, image, o)
+      const r = await (await import("./removeImage.js")).removeImage(ctx, image, o)
       const name = named(image)
       const id = digest ?? r.deleted[0]
       if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
       return r
     }),
-    unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir)),
-    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
-    listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
-    readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
-    flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
-    exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
-    analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await pull(ctx, ref, name, o), name)),
-    push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
+    unpack: lift("unpack", async (image: string, dir: string) => (await import("./bundle.js")).unpack(ctx, image, dir)),
+    bundle: lift("bundle", async (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => (await import("./bundle.js")).bundle(ctx, image, dir, o)),
+    listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
+    readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
+    flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
+    exportFs: lift("exportFs", async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest)),
+    analyze: lift("analyze", async (image: string) => (await import("./view.js")).analyze(ctx, image)),
+    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await (await import("./transfer.js")).pull(ctx, ref, name, o), name)),
+    push: lift("push", async (image: string, ref: string) => (await import("./transfer.js")).push(ctx, image, ref)),
     copy: lift("copy", async (src: string, dst: string) => {
-      const r = await copy(ctx, src, dst)
+      const r = await (await import("./transfer.js")).copy(ctx, src, dst)
       if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
       return r
     }),
@@ -252,15 +246,15 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver))
     ),
     unmountContainer: lift("unmountContainer", (id: string) => onContainer("container.unmounted", id, () => unmountContainer(ctx, id))),
-    diffContainer: lift("diffContainer", (id: string) => diffContainer(ctx, id)),
+    diffContainer: lift("diffContainer", async (id: string) => (await import("./commit.js")).diffContainer(ctx, id)),
     commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) =>
-      onContainer("container.committed", id, () => commitContainer(ctx, id, o))
+      onContainer("container.committed", id, async () => (await import("./commit.js")).commitContainer(ctx, id, o))
     ),
     removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => onContainer("container.removed", id, () => removeContainer(ctx, id, o))),
-    df: lift("df", () => df(ctx)),
-    prune: lift("prune", (o?: { dryRun?: boolean }) => prune(ctx, o)),
-    fsck: lift("fsck", (o?: { repair?: boolean }) => fsck(ctx, o)),
-    info: lift("info", () => info(ctx))
+    df: lift("df", async () => (await import("./space.js")).df(ctx)),
+    prune: lift("prune", async (o?: { dryRun?: boolean }) => (await import("./space.js")).prune(ctx, o)),
+    fsck: lift("fsck", async (o?: { repair?: boolean }) => (await import("./space.js")).fsck(ctx, o)),
+    info: lift("info", async () => (await import("./info.js")).info(ctx))
   }
   return { shape, close: async () => {} }
 }
