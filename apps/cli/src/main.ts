@@ -12,7 +12,7 @@ const globalOptions: Record<string, OptionSpec> = {
   root: { type: "string", value: "DIR", description: "engine root (default: $CAIRN_ROOT, else /var/lib/cairn as root, else ~/.local/share/cairn)" },
   driver: { type: "string", value: "NAME", description: "mount driver: auto, overlay, rootless, fuse-overlayfs, copy (default auto)" },
   json: { type: "boolean", description: "machine-readable JSON output" },
-  quiet: { type: "boolean", short: "q", description: "print only what a script needs (IDs, errors)" },
+  quiet: { type: "boolean", short: "q", description: "print only IDs, one per line (images, ps, create, commit, pull, import, copy)" },
   debug: { type: "boolean", description: "print stack traces of errors" },
   help: { type: "boolean", short: "h", description: "show help" },
   version: { type: "boolean", description: "print the version" }

@@ -9,7 +9,7 @@ import { type RuntimeSpecOptions, runtimeSpec } from "./runtimeSpec.js"
 
 async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true })
-  if ((await readdir(dir)).length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty" })
+  if ((await readdir(dir)).length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty", action: "unpack into" })
 }
 
 /** Applies every layer in order (whiteouts delete) into `dir`, which must be empty or absent. */

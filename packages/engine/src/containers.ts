@@ -127,7 +127,8 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
   return withLock(ctx.layout.locks, lockName(found.id), async () => {
     const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
     if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
-    if (meta.mounted !== undefined) throw new ContainerMountedError({ container: meta.id, mountpoint: meta.mounted.mountpoint })
+    // mounted already (open-time reconciliation dropped stale records): the same path again, as podman does
+    if (meta.mounted !== undefined) return meta.mounted.mountpoint
     // snapshots removed behind our back (fsck --repair drops broken ones) are extracted again
     if (meta.chain.length > 0) await ensureSnapshots(ctx, await imageByDigest(ctx, meta.imageDigest))
     const dir = ctx.layout.container(meta.id)

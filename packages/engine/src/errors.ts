@@ -5,6 +5,10 @@ export class ImageNotFoundError extends Data.TaggedError("ImageNotFoundError")<{
   readonly image: string
 }> {
   override get message() {
+    // a short hex string was most likely meant as an ID prefix
+    if (/^(sha256:)?[0-9a-f]{1,11}$/.test(this.image)) {
+      return `no image ${JSON.stringify(this.image)}: an ID prefix is too short or ambiguous below 12 hex characters; give more, or the name`
+    }
     return `no image ${JSON.stringify(this.image)} in this root: list them with \`cairn images\`, or import/pull it first`
   }
 }
@@ -33,7 +37,7 @@ export class ContainerMountedError extends Data.TaggedError("ContainerMountedErr
   readonly mountpoint: string
 }> {
   override get message() {
-    return `container ${this.container} is already mounted at ${this.mountpoint}: unmount it first (or use force)`
+    return `container ${this.container} is already mounted at ${this.mountpoint}: unmount it first (cairn umount), or remove it with --force`
   }
 }
 
@@ -78,9 +82,11 @@ export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceErr
 export class InvalidSourceError extends Data.TaggedError("InvalidSourceError")<{
   readonly source: string
   readonly reason: string
+  /** what was being done with `source` (default "import") */
+  readonly action?: string
 }> {
   override get message() {
-    return `cannot import ${this.source}: ${this.reason}`
+    return `cannot ${this.action ?? "import"} ${this.source}: ${this.reason}`
   }
 }
 
@@ -105,7 +111,10 @@ export class EngineIOError extends Data.TaggedError("EngineIOError")<{
 }> {
   override get message() {
     const c = this.cause as { code?: string; message?: string } | undefined
-    return `${this.operation} ${this.path} failed${c?.code ? ` (${c.code})` : ""}: ${c?.message ?? String(this.cause)}`
+    // Node's messages already start with the code ("EACCES: permission denied, …"): say it once
+    const text = c?.message ?? String(this.cause)
+    const reason = c?.code && !text.startsWith(`${c.code}:`) ? `${c.code}: ${text}` : text
+    return `${this.operation} ${this.path} failed: ${reason}`
   }
 }
 

@@ -36,7 +36,8 @@ export async function removeImage(
   })
   if (result.deleted.length > 0) {
     const pruned = await prune(ctx)
-    result.deleted.push(...pruned.removed)
+    // prune names the manifest again among what it removed: list each digest once
+    for (const d of pruned.removed) if (!result.deleted.includes(d)) result.deleted.push(d)
   }
   return result
 }

@@ -1,6 +1,6 @@
 // The Effect API: EngineService with one Effect per operation. The implementations are plain
 // async functions over an EngineContext; each is lifted once here with its typed failure.
-import { mkdir } from "node:fs/promises"
+import { mkdir, stat } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
 import * as Context from "effect/Context"
@@ -139,7 +139,8 @@ const lifter =
   (root: string) =>
   <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>): Op<Args, A> =>
   (...args) =>
-    Effect.tryPromise({ try: () => f(...args), catch: typed(operation, root) })
+    // "importImage" -> "import image in root": messages name what the user asked, not a function
+    Effect.tryPromise({ try: () => f(...args), catch: typed(`${operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)} in root`, root) })
 
 /** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
@@ -148,6 +149,10 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
   const layout = new RootLayout(options.root ?? defaultRoot())
+  const existing = await stat(layout.root).catch(() => undefined)
+  if (existing !== undefined && !existing.isDirectory()) {
+    throw Object.assign(new Error(`root ${layout.root} is not a directory`), { code: "ENOTDIR" })
+  }
   await mkdir(layout.root, { recursive: true })
   const cas = await Store.open(layout.root)
   for (const d of [layout.snapshots, layout.containers, layout.locks]) await mkdir(d, { recursive: true })

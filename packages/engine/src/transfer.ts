@@ -1,10 +1,11 @@
 // Registry wiring: pull into the store (each layer extracted as soon as its blob is complete,
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
-import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
+import { decodeConfig, type Descriptor, formatPlatform, platformRank } from "@cairn/oci-spec"
 import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
 import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
+import { UnsupportedImageError } from "./errors.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
@@ -46,6 +47,13 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     if (desc.digest === image.config.digest) {
       try {
         const config = (await decodeConfig(await ctx.store.read(desc.digest))).value
+        // a single-platform image is not narrowed by an index: its config says what it is for
+        if (options.platform !== undefined && config.os !== undefined && config.architecture !== undefined) {
+          const actual = { os: config.os, architecture: config.architecture, ...(config.variant === undefined ? {} : { variant: config.variant }) }
+          if (platformRank(options.platform, actual) === undefined) {
+            throw new UnsupportedImageError({ image: input, reason: `it is for ${formatPlatform(actual)}, not the platform asked for (${options.platform})` })
+          }
+        }
         // the snapshots made before the tag lands are held against prune by a lease on their chainIDs
         await addLease(stackOf(config.rootfs.diff_ids))
         configReady(config.rootfs.diff_ids)

@@ -12,7 +12,7 @@ export const create = command({
     const engine = await ctx.engine()
     const name = typeof opts["name"] === "string" ? opts["name"] : undefined
     const c = await engine.createContainer(image!, name === undefined ? {} : { name })
-    ctx.out.result(c, () => c.id)
+    ctx.out.result(c, () => c.id, () => [c.id])
   }
 })
 
@@ -25,7 +25,7 @@ export const mount = command({
   async run(ctx, [id]) {
     const engine = await ctx.engine()
     const path = await engine.mountContainer(id!)
-    ctx.out.result({ container: id, mountpoint: path }, () => path)
+    ctx.out.result({ container: id, mountpoint: path }, () => path, () => [path])
   }
 })
 
@@ -55,7 +55,8 @@ export const ps = command({
       table(
         ["CONTAINER ID", "IMAGE", "CREATED", "MOUNTED", "NAME"],
         list.map((c) => [shortId(c.id), c.image ?? shortId(c.imageDigest), ago(c.created), c.mountpoint ?? (c.mounted ? "yes" : "-"), c.name ?? ""])
-      )
+      ),
+      () => list.map((c) => shortId(c.id))
     )
   }
 })
@@ -90,7 +91,7 @@ export const commit = command({
     if (typeof opts["message"] === "string") o.message = opts["message"]
     if (typeof opts["author"] === "string") o.author = opts["author"]
     const img = await engine.commitContainer(id!, o)
-    ctx.out.result(img, () => img.digest)
+    ctx.out.result(img, () => img.digest, () => [img.digest])
   }
 })
 

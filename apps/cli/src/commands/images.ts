@@ -28,7 +28,7 @@ export const importCmd = command({
   async run(ctx, [source, name]) {
     const engine = await ctx.engine()
     const img = await engine.importImage(source!, name)
-    ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`)
+    ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`, () => [img.digest])
   }
 })
 
@@ -70,7 +70,7 @@ export const images = command({
       }
       const headers = ["REPOSITORY", "TAG", ...(opts["digests"] ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"]
       return table(headers, rows)
-    })
+    }, () => [...new Set(list.map((img) => shortId(img.digest)))])
   }
 })
 
