@@ -70,7 +70,7 @@ export function humanSize(bytes: number): string {
     v /= 1000
     u++
   }
-  return u === 0 ? `${v}B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[u]}`
+  return u === 0 ? `${Math.round(v)}B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[u]}`
 }
 
 /** "3 minutes ago", for CREATED columns. */

@@ -3,12 +3,11 @@ import * as Data from "effect/Data"
 /** No local image answers to the name, digest or id prefix given. */
 export class ImageNotFoundError extends Data.TaggedError("ImageNotFoundError")<{
   readonly image: string
+  /** why a near miss did not count (an ID prefix under 12 hex characters) */
+  readonly reason?: string
 }> {
   override get message() {
-    // a short hex string was most likely meant as an ID prefix
-    if (/^(sha256:)?[0-9a-f]{1,11}$/.test(this.image)) {
-      return `no image ${JSON.stringify(this.image)}: an ID prefix is too short or ambiguous below 12 hex characters; give more, or the name`
-    }
+    if (this.reason !== undefined) return `no image ${JSON.stringify(this.image)}: ${this.reason}`
     return `no image ${JSON.stringify(this.image)} in this root: list them with \`cairn images\`, or import/pull it first`
   }
 }

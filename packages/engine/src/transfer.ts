@@ -110,7 +110,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
 export async function push(ctx: EngineContext, image: string, ref: string, client = new RegistryClient()): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
   const r = await pushImage(client, ctx.store.source(), stored.descriptor.digest, parseReference(ref), {
-    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "store", digest: p.digest, bytes: p.bytes, total: p.size, ref })
+    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
   })
   return { digest: r.digest }
 }
