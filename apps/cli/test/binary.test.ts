@@ -104,6 +104,17 @@ describe.skipIf(skip !== undefined)("cairn as a binary (#16)", () => {
     expect(run("import", `oci:${layout}:busybox`, "busybox").code).toBe(0)
   })
 
+  it("copy docker-archive:FILE local:NAME names the image NAME only", () => {
+    const tar = join(tmp, "bb.tar")
+    expect(run("export", "busybox", `docker-archive:${tar}:archived/bb:7`).code).toBe(0)
+    const other = join(tmp, "root-copy")
+    const c = spawnSync(process.execPath, [bin, "--root", other, "--progress", "none", "copy", `docker-archive:${tar}`, "local:mine:1"], { encoding: "utf8" })
+    expect(c.stderr).toBe("")
+    expect(c.status).toBe(0)
+    const list = JSON.parse(spawnSync(process.execPath, [bin, "--root", other, "images", "--json"], { encoding: "utf8" }).stdout) as { names: string[] }[]
+    expect(list.flatMap((i) => i.names)).toEqual(["mine:1"])
+  })
+
   it("info, fsck and analyze print tables, and JSON with --json", () => {
     const info = run("info")
     expect(info.stdout).toMatch(/^Root: +\S+/m)

@@ -4,7 +4,7 @@ import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor, formatPlatform, platformRank } from "@cairn/oci-spec"
 import { parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
-import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
+import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { UnsupportedImageError } from "./errors.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
@@ -139,6 +139,11 @@ export async function copy(ctx: EngineContext, src: string, dst: string, client 
       return { digest: stored.descriptor.digest }
     }
     const name = d.image === "" ? undefined : d.image
+    if (name !== undefined && (s.kind === "docker-archive" || s.kind === "oci-archive")) {
+      // local:NAME names the image NAME only; the archive's own tags stay behind (import keeps them, as docker load)
+      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease), normalizeName(name), src))
+      return { digest: img.digest }
+    }
     const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client }) : await importImage(ctx, src, name)
     return { digest: img.digest }
   }
