@@ -181,6 +181,7 @@ describe.skipIf(skip !== undefined)("cairn as a binary (#16)", () => {
       expect(wrong.status).toBe(1)
       expect(wrong.stderr).toMatch(/linux\/amd64/)
       expect(wrong.stderr).toMatch(/linux\/arm64/)
+      expect(wrong.stderr).toMatch(/^cairn pull: image \S+busybox:latest: it is for linux\/amd64, not the platform asked for \(linux\/arm64\)\n$/)
       const list = spawnSync(process.execPath, [bin, "--root", other, "images", "--json"], { encoding: "utf8" })
       expect(JSON.parse(list.stdout)).toEqual([])
       const right = pull("-q", "--platform", "linux/amd64", `${url}/busybox:latest`, "right:1")

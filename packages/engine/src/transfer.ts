@@ -98,6 +98,10 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
         verify: false,
         onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input }),
         onBlobComplete
+      }).catch((e: unknown) => {
+        // the platform check above is the engine's own verdict: pass it on, not wrapped in the callback's failure
+        const cause = (e as { cause?: unknown })?.cause
+        throw cause instanceof UnsupportedImageError ? cause : e
       })
     const descriptor = { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
     if (target !== undefined) await ctx.store.tag(target, descriptor)
