@@ -1,6 +1,6 @@
 // Errors the service answers with. Both carry the HTTP status and a machine code so one
 // function turns them into a response; both are real Error instances.
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Distribution-spec error codes (distribution-spec v1.1 "Error Codes"). */
 export type DistributionCode =

@@ -1,6 +1,6 @@
 // /openapi.json, generated from the JSON route table and its Effect Schemas (OpenAPI 3.1 uses
 // JSON Schema 2020-12, the dialect Schema.toJsonSchemaDocument emits).
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { type JsonRoute, jsonRoutes, VERSION } from "./jsonApi.js"
 import { ErrorBody } from "./schemas.js"
 

@@ -1,6 +1,6 @@
 // Effect Schemas of the JSON API: request bodies are decoded with them, and /openapi.json is
 // generated from them, so the document and the checks cannot drift apart.
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const Int = Schema.Int
 const Str = Schema.String

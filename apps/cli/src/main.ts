@@ -1,18 +1,22 @@
 import { readFileSync } from "node:fs"
 import type { Writable } from "node:stream"
 import { parseArgs } from "node:util"
-import { type DriverChoice, Engine } from "@cairn/engine"
+import type { DriverChoice, Engine } from "@cairn/engine"
 import type { Command, Context, OptionSpec } from "./command.js"
 import { commands } from "./commands/index.js"
 import { UsageError } from "./errors.js"
 import { makeOutput } from "./output.js"
-import { ProgressBars } from "./progress.js"
+import { isProgressMode, ProgressBars } from "./progress.js"
+
+/** --driver names (overlay = kernel, fuse-overlayfs = fuse), checked before the engine opens */
+const DRIVERS = ["auto", "overlay", "kernel", "rootless", "fuse-overlayfs", "fuse", "copy"]
 
 const globalOptions: Record<string, OptionSpec> = {
   root: { type: "string", value: "DIR", description: "engine root (default: $CAIRN_ROOT, else /var/lib/cairn as root, else ~/.local/share/cairn)" },
   driver: { type: "string", value: "NAME", description: "mount driver: auto, overlay, rootless, fuse-overlayfs, copy (default auto)" },
   json: { type: "boolean", description: "machine-readable JSON output" },
-  quiet: { type: "boolean", short: "q", description: "print only what a script needs (IDs, errors)" },
+  progress: { type: "string", value: "MODE", description: "auto (bars on a TTY, else plain), tty, plain (a line per blob change), json, none" },
+  quiet: { type: "boolean", short: "q", description: "print only IDs, one per line (images, ps, create, commit, pull, import, copy)" },
   debug: { type: "boolean", description: "print stack traces of errors" },
   help: { type: "boolean", short: "h", description: "show help" },
   version: { type: "boolean", description: "print the version" }
@@ -136,9 +140,18 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   }
 
   let engine: Engine | undefined
-  const progress = new ProgressBars(out)
   const root = typeof values["root"] === "string" ? values["root"] : undefined
   const driver = typeof values["driver"] === "string" ? values["driver"] : undefined
+  if (driver !== undefined && !DRIVERS.includes(driver)) {
+    out.err.write(`cairn ${cmd.name}: unknown --driver "${driver}": one of ${DRIVERS.join(", ")}\nRun 'cairn --help' for usage.\n`)
+    return 2
+  }
+  const mode = typeof values["progress"] === "string" ? values["progress"] : "auto"
+  if (!isProgressMode(mode)) {
+    out.err.write(`cairn ${cmd.name}: unknown --progress "${mode}": one of auto, tty, plain, json, none\nRun 'cairn --help' for usage.\n`)
+    return 2
+  }
+  const progress = new ProgressBars(out, mode)
   const ctx: Context = {
     out,
     progress,
@@ -146,6 +159,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     debug: Boolean(values["debug"]),
     async engine() {
       if (!engine) {
+        // loaded here, not at start-up: --help and usage errors never pay for the engine and effect
+        const { Engine } = await import("@cairn/engine")
         engine = await Engine.open({
           ...(root === undefined ? {} : { root }),
           ...(driver === undefined ? {} : { driver: driver as DriverChoice })
@@ -159,6 +174,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     await cmd.run(ctx, positionals, values)
     return typeof process.exitCode === "number" ? process.exitCode : 0
   } catch (e) {
+    // the reader went away (`cairn cat … | head`): stop quietly, as other tools do
+    if ((e as { code?: unknown })?.code === "EPIPE") return 0
     if (e instanceof UsageError) {
       out.err.write(`cairn ${cmd.name}: ${e.message}\nRun 'cairn ${cmd.name} --help' for usage.\n`)
       return 2

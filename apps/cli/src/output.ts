@@ -1,6 +1,6 @@
 import type { Writable } from "node:stream"
 
-/** How the user asked us to talk: JSON for machines, tables for people, nothing when quiet. */
+/** How the user asked us to talk: JSON for machines, tables for people, only IDs when quiet (as docker's -q). */
 export interface Output {
   readonly json: boolean
   readonly quiet: boolean
@@ -10,8 +10,8 @@ export interface Output {
   readonly err: Writable
   /** one line of human output (suppressed by --quiet and --json) */
   info(line: string): void
-  /** the command's result: JSON when --json, else `human()` */
-  result(value: unknown, human: () => string | undefined): void
+  /** the command's result: JSON when --json; with --quiet the `ids()` one per line (nothing without them); else `human()` */
+  result(value: unknown, human: () => string | undefined, ids?: () => readonly string[]): void
   warn(line: string): void
 }
 
@@ -30,12 +30,16 @@ export function makeOutput(opts: { json: boolean; quiet: boolean; out?: Writable
     info(line) {
       if (!opts.quiet && !opts.json) out.write(`${line}\n`)
     },
-    result(value, human) {
+    result(value, human, ids) {
       if (opts.json) {
         out.write(`${JSON.stringify(value, null, 2)}\n`)
         return
       }
-      if (opts.quiet) return
+      if (opts.quiet) {
+        const lines = ids?.() ?? []
+        if (lines.length > 0) out.write(`${lines.join("\n")}\n`)
+        return
+      }
       const text = human()
       if (text !== undefined && text !== "") out.write(text.endsWith("\n") ? text : `${text}\n`)
     },
@@ -66,7 +70,7 @@ export function humanSize(bytes: number): string {
     v /= 1000
     u++
   }
-  return u === 0 ? `${v}B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[u]}`
+  return u === 0 ? `${Math.round(v)}B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[u]}`
 }
 
 /** "3 minutes ago", for CREATED columns. */

@@ -33,7 +33,8 @@ describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, 
 
   it("imports an OCI layout and lists it", async () => {
     const imp = await r("import", `oci:${layout}:busybox`, "busybox")
-    expect(imp.stderr).toBe("")
+    // stdout is not a TTY: plain progress, one line per blob state change, and nothing else
+    expect(imp.stderr).toMatch(/^([0-9a-f]{12}: (store|extract|store done|extract done|done) \S+( \(\S+\/s\))?\n)+$/)
     expect(imp.code).toBe(0)
     const list = await r("images", "--json")
     expect(list.code).toBe(0)
@@ -65,9 +66,10 @@ describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, 
     writeFileSync(join(mp, "hello.txt"), "hi from a container\n")
     writeFileSync(join(mp, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
     unlinkSync(join(mp, "etc/motd"))
+    // mounting again answers the same path, as podman does
     const twice = await r("mount", "c1")
-    expect(twice.code).toBe(1)
-    expect(twice.stderr).toMatch(/c1|mounted/)
+    expect(twice.code).toBe(0)
+    expect(twice.stdout.trim()).toBe(mp)
 
     const diff = await r("diff", "c1")
     expect(diff.stdout.split("\n")).toEqual(expect.arrayContaining(["A /hello.txt", "C /etc/passwd", "D /etc/motd"]))

@@ -142,7 +142,7 @@ async function intoFreshDir(dir: string, build: (tmp: string) => Promise<void>):
     if (e.code === "ENOENT") return undefined
     throw e
   })
-  if (existing !== undefined && existing.length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty" })
+  if (existing !== undefined && existing.length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty", action: "unpack into" })
   await mkdir(dirname(target), { recursive: true })
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
   await mkdir(tmp, { mode: 0o755 })

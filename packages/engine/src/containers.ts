@@ -6,11 +6,10 @@ import { mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Digest } from "@cairn/digest"
 import { type ActiveMount, acquireMount, chooseDriver, cleanupStale, detect, DRIVER_NAMES, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
-import { emptyMerged, syncCopyUpper } from "./copyUpper.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
@@ -140,7 +139,8 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
   return withLock(ctx.layout.locks, lockName(found.id), async () => {
     const meta = await readJson<ContainerMeta>(metaPath(ctx, found.id))
     if (meta === undefined) throw new ContainerNotFoundError({ container: idOrName })
-    if (meta.mounted !== undefined) throw new ContainerMountedError({ container: meta.id, mountpoint: meta.mounted.mountpoint })
+    // mounted already (open-time reconciliation dropped stale records): the same path again, as podman does
+    if (meta.mounted !== undefined) return meta.mounted.mountpoint
     // snapshots removed behind our back (fsck --repair drops broken ones) are extracted again
     if (meta.chain.length > 0) await ensureSnapshots(ctx, await imageByDigest(ctx, meta.imageDigest))
     const dir = ctx.layout.container(meta.id)
@@ -198,6 +198,8 @@ async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<voi
     }
   } else if (meta.mounted?.driver === "copy") {
     // the writes are in merged/, whichever process made it: record them into upper/, then empty it
+    // loaded on use: it brings @cairn/overlay, which `ps` and the other listings do not need
+    const { emptyMerged, syncCopyUpper } = await import("./copyUpper.js")
     await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
     await emptyMerged(ctx.layout.container(meta.id))
     active.delete(meta.id)

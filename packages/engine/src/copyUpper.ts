@@ -6,7 +6,7 @@ import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { acquireMount } from "@cairn/mount"
 import { applyLayer, diffDirs, type OverlayXattrNamespace } from "@cairn/overlay"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { isHostRoot } from "./userns.js"
 
 /** The overlay xattr namespace of an upper written by `driver` (user.* for rootless, and for copy when not host root). */

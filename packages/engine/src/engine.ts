@@ -2,7 +2,8 @@
 // matching Effect of the EngineService, so both APIs share one implementation.
 import type { Readable, Writable } from "node:stream"
 import type { Store } from "@cairn/cas"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { UnpackOptions } from "./bundle.js"
 import type { ContainerSummary, DriverChoice } from "./containers.js"
 import type { ImportOptions } from "./importExport.js"

@@ -1,10 +1,13 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** No local image answers to the name, digest or id prefix given. */
 export class ImageNotFoundError extends Data.TaggedError("ImageNotFoundError")<{
   readonly image: string
+  /** why a near miss did not count (an ID prefix under 12 hex characters) */
+  readonly reason?: string
 }> {
   override get message() {
+    if (this.reason !== undefined) return `no image ${JSON.stringify(this.image)}: ${this.reason}`
     return `no image ${JSON.stringify(this.image)} in this root: list them with \`cairn images\`, or import/pull it first`
   }
 }
@@ -33,7 +36,7 @@ export class ContainerMountedError extends Data.TaggedError("ContainerMountedErr
   readonly mountpoint: string
 }> {
   override get message() {
-    return `container ${this.container} is already mounted at ${this.mountpoint}: unmount it first (or use force)`
+    return `container ${this.container} is already mounted at ${this.mountpoint}: unmount it first (cairn umount), or remove it with --force`
   }
 }
 
@@ -78,9 +81,11 @@ export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceErr
 export class InvalidSourceError extends Data.TaggedError("InvalidSourceError")<{
   readonly source: string
   readonly reason: string
+  /** what was being done with `source` (default "import") */
+  readonly action?: string
 }> {
   override get message() {
-    return `cannot import ${this.source}: ${this.reason}`
+    return `cannot ${this.action ?? "import"} ${this.source}: ${this.reason}`
   }
 }
 
@@ -105,7 +110,10 @@ export class EngineIOError extends Data.TaggedError("EngineIOError")<{
 }> {
   override get message() {
     const c = this.cause as { code?: string; message?: string } | undefined
-    return `${this.operation} ${this.path} failed${c?.code ? ` (${c.code})` : ""}: ${c?.message ?? String(this.cause)}`
+    // Node's messages already start with the code ("EACCES: permission denied, …"): say it once
+    const text = c?.message ?? String(this.cause)
+    const reason = c?.code && !text.startsWith(`${c.code}:`) ? `${c.code}: ${text}` : text
+    return `${this.operation} ${this.path} failed: ${reason}`
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type ImageManifest,
   OciMediaType
 } from "@cairn/oci-spec"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ImageNotFoundError, UnsupportedImageError } from "./errors.js"
 import { normalizeName } from "./reference.js"
@@ -89,6 +89,13 @@ export async function findImage(ctx: EngineContext, input: string): Promise<Stor
     const hits = images.filter((i) => digestHex(i.descriptor.digest).startsWith(hex))
     if (hits.length === 1) return hits[0]!
     if (hits.length > 1) throw new AmbiguousReferenceError({ input, matches: hits.map((h) => h.descriptor.digest) })
+  }
+  if (/^[0-9a-f]{1,11}$/.test(hex)) {
+    const n = images.filter((i) => digestHex(i.descriptor.digest).startsWith(hex)).length
+    if (n > 0) {
+      const starts = `${n} image${n === 1 ? " starts" : "s start"} with it`
+      throw new ImageNotFoundError({ image: input, reason: `ID prefix too short or ambiguous: give at least 12 hex characters (${starts})` })
+    }
   }
   throw new ImageNotFoundError({ image: input })
 }

@@ -10,7 +10,8 @@ export type { ImportOptions } from "./importExport.js"
 export type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 export type { FileEntry, LayerAnalysis } from "./view.js"
 export type { InfoReport } from "./info.js"
-export { type BenchExtractOptions, type BenchExtractReport, benchExtract, type LayerBench } from "./benchExtract.js"
+export type { BenchExtractOptions, BenchExtractReport, LayerBench } from "./benchExtract.js"
+export { benchExtract } from "./benchEntry.js"
 export { defaultRoot } from "./root.js"
 export {
   currentHolder,

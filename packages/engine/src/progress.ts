@@ -3,7 +3,7 @@ import type { Digest } from "@cairn/digest"
 
 export interface ProgressEvent {
   readonly kind: "layer" | "blob"
-  readonly phase: "download" | "extract" | "store" | "done"
+  readonly phase: "download" | "upload" | "extract" | "store" | "done"
   readonly digest: Digest | string
   /** bytes so far in this phase */
   readonly bytes: number

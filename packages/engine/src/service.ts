@@ -1,11 +1,11 @@
 // The Effect API: EngineService with one Effect per operation. The implementations are plain
 // async functions over an EngineContext; each is lifted once here with its typed failure.
-import { mkdir } from "node:fs/promises"
+import { mkdir, stat } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
-import { Context, Effect } from "effect"
-import { bundle, type UnpackOptions, unpack } from "./bundle.js"
-import { commitContainer, diffContainer } from "./commit.js"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { UnpackOptions } from "./bundle.js"
 import {
   type ContainerSummary,
   createContainer,
@@ -21,7 +21,7 @@ import {
 import type { EngineContext } from "./context.js"
 import type { EngineError } from "./engineError.js"
 import { EngineIOError } from "./errors.js"
-import { exportImage, type ImportOptions, importImage } from "./importExport.js"
+import type { ImportOptions } from "./importExport.js"
 import {
   findImage,
   type HistoryRow,
@@ -33,17 +33,14 @@ import {
   tagImage,
   untagImage
 } from "./images.js"
-import { type InfoReport, info } from "./info.js"
-import { applyFlat, extractLayer } from "./layers.js"
+import type { InfoReport } from "./info.js"
 import { ProgressEmitter, type ProgressListener } from "./progress.js"
-import { removeImage } from "./removeImage.js"
 import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
-import { type DiskUsage, df, type FsckResult, fsck, type PruneResult, prune } from "./space.js"
+import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import { CasImageStore } from "./store.js"
-import { copy, pull, push } from "./transfer.js"
-import { analyze, exportFs, type FileEntry, flatten, type LayerAnalysis, listFiles, readFile } from "./view.js"
+import type { FileEntry, LayerAnalysis } from "./view.js"
 
 export interface EngineOptions {
   /** default: CAIRN_ROOT, else /var/lib/cairn for root, else ${XDG_DATA_HOME:-~/.local/share}/cairn */
@@ -144,7 +141,8 @@ const lifter =
   (root: string) =>
   <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>): Op<Args, A> =>
   (...args) =>
-    Effect.tryPromise({ try: () => f(...args), catch: typed(operation, root) })
+    // "importImage" -> "import image in root": messages name what the user asked, not a function
+    Effect.tryPromise({ try: () => f(...args), catch: typed(`${operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)} in root`, root) })
 
 /** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
@@ -153,6 +151,10 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
   const layout = new RootLayout(options.root ?? defaultRoot())
+  const existing = await stat(layout.root).catch(() => undefined)
+  if (existing !== undefined && !existing.isDirectory()) {
+    throw Object.assign(new Error(`root ${layout.root} is not a directory`), { code: "ENOTDIR" })
+  }
   await mkdir(layout.root, { recursive: true })
   const cas = await Store.open(layout.root)
   for (const d of [layout.snapshots, layout.containers, layout.locks]) await mkdir(d, { recursive: true })
@@ -164,8 +166,8 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     progress,
     driver,
     concurrency: options.concurrency ?? 2,
-    extract: (layer, diffId, target, onBytes, lowers, o) => extractLayer(store, layer, diffId, target, onBytes, lowers, o),
-    applyFlat: (layer, diffId, target, source) => applyFlat(store, layer, diffId, target, source)
+    extract: async (layer, diffId, target, onBytes, lowers, o) => (await import("./layers.js")).extractLayer(store, layer, diffId, target, onBytes, lowers, o),
+    applyFlat: async (layer, diffId, target, source) => (await import("./layers.js")).applyFlat(store, layer, diffId, target, source)
   }
   // open-time repair: half extractions and half-created/removed containers of dead processes,
   // then mounts that disagree with their container's metadata
@@ -204,8 +206,10 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift("importImage", async (source: string, name?: string, o?: ImportOptions) => imported(await importImage(ctx, source, name, o), name)),
-    exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
+    importImage: lift("importImage", async (source: string, name?: string, o?: ImportOptions) =>
+      imported(await (await import("./importExport.js")).importImage(ctx, source, name, o), name)
+    ),
+    exportImage: lift("exportImage", async (image: string, dest: string) => (await import("./importExport.js")).exportImage(ctx, image, dest)),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
     history: lift("history", (image: string) => history(ctx, image)),
@@ -221,23 +225,27 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     }),
     removeImage: lift("removeImage", async (image: string, o?: { force?: boolean }) => {
       const digest = await imageDigest(image)
-      const r = await removeImage(ctx, image, o)
+      const r = await (await import("./removeImage.js")).removeImage(ctx, image, o)
       const name = named(image)
       const id = digest ?? r.deleted[0]
       if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
       return r
     }),
-    unpack: lift("unpack", (image: string, dir: string, o?: UnpackOptions) => unpack(ctx, image, dir, o)),
-    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => bundle(ctx, image, dir, o)),
-    listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
-    readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
-    flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
-    exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
-    analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) => imported(await pull(ctx, ref, name, o), name)),
-    push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
+    unpack: lift("unpack", async (image: string, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o)),
+    bundle: lift("bundle", async (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) =>
+      (await import("./bundle.js")).bundle(ctx, image, dir, o)
+    ),
+    listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
+    readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
+    flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
+    exportFs: lift("exportFs", async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest)),
+    analyze: lift("analyze", async (image: string) => (await import("./view.js")).analyze(ctx, image)),
+    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) =>
+      imported(await (await import("./transfer.js")).pull(ctx, ref, name, o), name)
+    ),
+    push: lift("push", async (image: string, ref: string) => (await import("./transfer.js")).push(ctx, image, ref)),
     copy: lift("copy", async (src: string, dst: string) => {
-      const r = await copy(ctx, src, dst)
+      const r = await (await import("./transfer.js")).copy(ctx, src, dst)
       if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
       return r
     }),
@@ -251,15 +259,15 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver, { outlive: o?.outlive === true }))
     ),
     unmountContainer: lift("unmountContainer", (id: string) => onContainer("container.unmounted", id, () => unmountContainer(ctx, id))),
-    diffContainer: lift("diffContainer", (id: string) => diffContainer(ctx, id)),
+    diffContainer: lift("diffContainer", async (id: string) => (await import("./commit.js")).diffContainer(ctx, id)),
     commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) =>
-      onContainer("container.committed", id, () => commitContainer(ctx, id, o))
+      onContainer("container.committed", id, async () => (await import("./commit.js")).commitContainer(ctx, id, o))
     ),
     removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => onContainer("container.removed", id, () => removeContainer(ctx, id, o))),
-    df: lift("df", () => df(ctx)),
-    prune: lift("prune", (o?: { dryRun?: boolean }) => prune(ctx, o)),
-    fsck: lift("fsck", (o?: { repair?: boolean }) => fsck(ctx, o)),
-    info: lift("info", () => info(ctx))
+    df: lift("df", async () => (await import("./space.js")).df(ctx)),
+    prune: lift("prune", async (o?: { dryRun?: boolean }) => (await import("./space.js")).prune(ctx, o)),
+    fsck: lift("fsck", async (o?: { repair?: boolean }) => (await import("./space.js")).fsck(ctx, o)),
+    info: lift("info", async () => (await import("./info.js")).info(ctx))
   }
   return { shape, close: async () => {} }
 }

@@ -1,10 +1,11 @@
 // Registry wiring: pull into the store (each layer extracted as soon as its blob is complete,
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
-import { decodeConfig, type Descriptor } from "@cairn/oci-spec"
+import { decodeConfig, type Descriptor, formatPlatform, platformRank } from "@cairn/oci-spec"
 import { type BlobProgress, parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
-import { exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
+import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
+import { UnsupportedImageError } from "./errors.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
@@ -49,6 +50,13 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     if (desc.digest === image.config.digest) {
       try {
         const config = (await decodeConfig(await ctx.store.read(desc.digest))).value
+        // a single-platform image is not narrowed by an index: its config says what it is for
+        if (options.platform !== undefined && config.os !== undefined && config.architecture !== undefined) {
+          const actual = { os: config.os, architecture: config.architecture, ...(config.variant === undefined ? {} : { variant: config.variant }) }
+          if (platformRank(options.platform, actual) === undefined) {
+            throw new UnsupportedImageError({ image: input, reason: `it is for ${formatPlatform(actual)}, not the platform asked for (${options.platform})` })
+          }
+        }
         // the snapshots made before the tag lands are held against prune by a lease on their chainIDs
         await addLease(stackOf(config.rootfs.diff_ids))
         configReady(config.rootfs.diff_ids)
@@ -110,6 +118,10 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
         verify: false,
         onProgress,
         onBlobComplete
+      }).catch((e: unknown) => {
+        // the platform check above is the engine's own verdict: pass it on, not wrapped in the callback's failure
+        const cause = (e as { cause?: unknown })?.cause
+        throw cause instanceof UnsupportedImageError ? cause : e
       })
     const descriptor = { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
     if (target !== undefined) await ctx.store.tag(target, descriptor)
@@ -122,7 +134,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
 export async function push(ctx: EngineContext, image: string, ref: string, client = new RegistryClient()): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
   const r = await pushImage(client, ctx.store.source(), stored.descriptor.digest, parseReference(ref), {
-    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "store", digest: p.digest, bytes: p.bytes, total: p.size, ref })
+    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
   })
   return { digest: r.digest }
 }
@@ -151,6 +163,11 @@ export async function copy(ctx: EngineContext, src: string, dst: string, client 
       return { digest: stored.descriptor.digest }
     }
     const name = d.image === "" ? undefined : d.image
+    if (name !== undefined && (s.kind === "docker-archive" || s.kind === "oci-archive")) {
+      // local:NAME names the image NAME only; the archive's own tags stay behind (import keeps them, as docker load)
+      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease), normalizeName(name), src))
+      return { digest: img.digest }
+    }
     const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client }) : await importImage(ctx, src, name)
     return { digest: img.digest }
   }

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process"
 import { readFileSync, readlinkSync } from "node:fs"
 import { join } from "node:path"
 import { UNSHARE_ARGS } from "@cairn/mount"
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import { withLock } from "./lock.js"
 

@@ -76,7 +76,7 @@ describe("engine core: import, images, containers", () => {
     expect(readFileSync(join(root, "snapshots", inspect.layers[1]!.chainId.slice(7), "fs", "etc", "motd"), "utf8")).toBe("hello\n")
     const listed = await engine.listContainers()
     expect(listed.find((x) => x.id === c.id)).toMatchObject({ mounted: true, mountpoint: mp, name: "web" })
-    await expect(engine.mountContainer("web")).rejects.toMatchObject({ _tag: "ContainerMountedError" })
+    expect(await engine.mountContainer("web")).toBe(mp)
     await expect(engine.removeContainer("web")).rejects.toMatchObject({ _tag: "ContainerMountedError" })
     await expect(engine.removeImage("busybox:1.0")).rejects.toMatchObject({ _tag: "ImageInUseError" })
     await engine.unmountContainer(c.id.slice(0, 12))

@@ -1,5 +1,5 @@
 import { realpath } from "node:fs/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { FileSystemError, UnmountFailedError } from "./errors.js"
 import { listMountsEffect, type MountInfo, mountsUnder } from "./mountinfo.js"
 import { unmountEffect } from "./unmount.js"

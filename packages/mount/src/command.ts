@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process"
 import { accessSync, constants } from "node:fs"
 import { delimiter, join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ToolMissingError } from "./errors.js"
 
 export interface CommandResult {

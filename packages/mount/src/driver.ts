@@ -1,4 +1,4 @@
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { MountError, UnmountFailedError } from "./errors.js"
 import type { OverlaySpec } from "./spec.js"
 import type { UnmountOptions } from "./unmount.js"

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** The spec itself is malformed (no lowers, upper without work, relative path...). */
 export class InvalidSpecError extends Data.TaggedError("InvalidSpecError")<{

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdtempSync, readdirSync, rmdirSync, symlinkSync, unlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { describeCommand, runCommand } from "./command.js"
 import { FileSystemError, MountFailedError, MountHelperExitedError, type ToolMissingError } from "./errors.js"
 import { listMountsEffect, mountAt } from "./mountinfo.js"

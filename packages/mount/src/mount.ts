@@ -1,4 +1,7 @@
-import { Context, Effect, Layer, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { DRIVER_NAMES, type ActiveMount, type DriverName } from "./driver.js"
 import { chooseDriverEffect, detectEffect, DRIVERS } from "./detect.js"
 import type { MountError, UnmountFailedError } from "./errors.js"

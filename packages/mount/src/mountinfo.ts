@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { FileSystemError } from "./errors.js"
 
 /** One line of /proc/<pid>/mountinfo (proc(5)). */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type FileSystemError, MountFailedError, type MountError, ToolMissingError, UnmountFailedError } from "./errors.js"
 import { mountArgs, withPlanCwd } from "./mount-command.js"
 import { type MountPlan, planOverlayMountEffect } from "./plan.js"

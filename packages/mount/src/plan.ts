@@ -1,5 +1,5 @@
 import { relative, sep } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { OptionsTooLongError } from "./errors.js"
 import { featureOptions, type OverlaySpec } from "./spec.js"
 

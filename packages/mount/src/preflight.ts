@@ -1,7 +1,7 @@
 // Synchronous on purpose: a few hundred stat calls take ~1 ms, far less than as many
 // thread-pool round trips (measured: 10-40 ms for 100 lowers under load).
 import { accessSync, constants, realpathSync, statfsSync, statSync } from "node:fs"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import {
   CrossFilesystemWorkDirError,
   FileSystemError,

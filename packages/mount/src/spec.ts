@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { InvalidSpecError } from "./errors.js"
 
 /**

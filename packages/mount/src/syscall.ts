@@ -4,7 +4,7 @@
 // a 100-layer mount+unmount under load, against ~2 ms + one sync for the calls themselves.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { getSystemErrorName } from "node:util"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { findOnPath } from "./command.js"
 import { MountHelperExitedError } from "./errors.js"
 

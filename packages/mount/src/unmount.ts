@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { runCommand } from "./command.js"
 import { UnmountFailedError } from "./errors.js"
 import { listMountsEffect, mountAt } from "./mountinfo.js"

@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { runCommand } from "./command.js"
 import { FileSystemError, type ToolMissingError } from "./errors.js"
 import { unescapeMountField } from "./mountinfo.js"

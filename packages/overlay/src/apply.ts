@@ -26,7 +26,7 @@ import {
   copyFileSync
 } from "node:fs"
 import { type Algorithm, createHasher, type Digest, digestAlgorithm, type HasherBackend, OFF_THREAD_MIN_BYTES, OffThreadHasher } from "@cairn/digest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type Compression, decompress, type ZstdDecoder } from "./compression.js"
 import { ApplyEntryError, DiffIdMismatchError, LayerDigestMismatchError, showPath, UnsafeEntryError } from "./errors.js"
 import { cleanComponents, RootPath } from "./rootpath.js"

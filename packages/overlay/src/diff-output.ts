@@ -7,7 +7,7 @@ import { Duplex, PassThrough, type Transform, type Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { createHasher, type Digest, hashingStream } from "@cairn/digest"
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { Compression } from "./compression.js"
 import { type TarBodySizeError, type TarHeaderError, TarWriter, type TarWriterClosedError } from "./tar/writer.js"
 

@@ -1,6 +1,6 @@
 import type { BigIntStats } from "node:fs"
 import { lstat, readdir, readlink } from "node:fs/promises"
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { readTreeXattrs } from "./diff-xattrs.js"
 import type { EntryType } from "./tar/header.js"
 

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process"
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Extended attributes could not be read (getfattr missing or failing). */
 export class XattrReadError extends Data.TaggedError("XattrReadError")<{

@@ -1,7 +1,8 @@
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
 import type { Writable } from "node:stream"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import { showPath } from "./errors.js"
 import {
   type LayerOutputOptions,

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** Printable form of a raw tar path: UTF-8 where valid, \xNN escapes elsewhere. */
 export function showPath(path: Uint8Array | string): string {

@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { decompress } from "./compression.js"
 import {
   type LayerOutputOptions,

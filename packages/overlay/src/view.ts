@@ -1,5 +1,6 @@
 import { Readable } from "node:stream"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import { decompress } from "./compression.js"
 import { type DecompressionError, showPath, type TarChecksumError, type TarFormatError, type TarTruncatedError, type UnsafeEntryError } from "./errors.js"
 import { cleanComponents } from "./rootpath.js"

@@ -1,7 +1,7 @@
 // Registry-to-registry copy without a store in between: a repository seen as a BlobSource, fed to
 // the push path, so blobs stream from one registry into the other (or are mounted, same registry).
 import type { Digest } from "@cairn/digest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Readable } from "node:stream"
 import type { BlobSource } from "./blobTransfer.js"
 import type { FetchedManifest, RegistryClient, RepositoryRef } from "./client.js"

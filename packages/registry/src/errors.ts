@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** A string that is not a valid image reference (distribution-spec "Pulling manifests", name grammar). */
 export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceError")<{

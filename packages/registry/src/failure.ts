@@ -1,7 +1,7 @@
 // The typed failures of registry operations, and the bridge from Promise code into Effect.
 import { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
 import { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import {
   AuthError,
   BlobCompleteHookError,

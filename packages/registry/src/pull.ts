@@ -2,7 +2,7 @@
 // (last, so a store never holds a manifest whose blobs are missing).
 import type { Digest } from "@cairn/digest"
 import type { Descriptor, PlatformLike } from "@cairn/oci-spec"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { Readable } from "node:stream"
 import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"
 import type { BlobProgress, FetchedManifest, PullBlobResult, RegistryClient, RepositoryRef, ResolvedImage } from "./client.js"

@@ -3,7 +3,7 @@
 // tagged root last, so a tag never names something incomplete.
 import type { Digest } from "@cairn/digest"
 import { type AnyManifest, type Descriptor, decodeAnyManifest, dockerToOciIndex, dockerToOciManifest } from "@cairn/oci-spec"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { BlobSource } from "./blobTransfer.js"
 import type { BlobProgress, PushBlobResult, RegistryClient, RepositoryRef } from "./client.js"
 import { BlobNotFoundError, ManifestTooLargeError } from "./errors.js"

@@ -1,7 +1,9 @@
 // The Effect service: one RegistryClient behind a Context.Service, its connections closed with the layer.
 import type { Digest } from "@cairn/digest"
 import type { ImageIndex, PlatformLike } from "@cairn/oci-spec"
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { BlobDescriptor, BlobSink, BlobSource } from "./blobTransfer.js"
 import {
   type FetchedManifest,

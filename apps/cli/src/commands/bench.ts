@@ -1,4 +1,3 @@
-import { benchExtract } from "@cairn/engine"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
 import { humanSize, table } from "../output.js"
@@ -36,6 +35,7 @@ export const bench = command({
     const thread = opts["hash-thread"]
     if (thread !== undefined && thread !== "main" && thread !== "worker") throw new UsageError(`--hash-thread must be main or worker, got "${thread}"`, "bench")
     const engine = await ctx.engine()
+    const { benchExtract } = await import("@cairn/engine")
     const report = await benchExtract(engine, image!, {
       ...(thread === undefined ? {} : { hashOffThread: thread === "worker" }),
       runs,

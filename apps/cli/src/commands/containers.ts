@@ -15,7 +15,7 @@ export const create = command({
     const engine = await ctx.engine()
     const name = typeof opts["name"] === "string" ? opts["name"] : undefined
     const c = await engine.createContainer(image!, name === undefined ? {} : { name })
-    ctx.out.result(c, () => c.id)
+    ctx.out.result(c, () => c.id, () => [c.id])
   }
 })
 
@@ -29,7 +29,7 @@ export const mount = command({
     const engine = await ctx.engine()
     // the mount must outlive this command: as non-root that takes `cairn unshare`
     const path = await engine.mountContainer(id!, { outlive: true })
-    ctx.out.result({ container: id, mountpoint: path }, () => path)
+    ctx.out.result({ container: id, mountpoint: path }, () => path, () => [path])
   }
 })
 
@@ -59,7 +59,8 @@ export const ps = command({
       table(
         ["CONTAINER ID", "IMAGE", "CREATED", "MOUNTED", "NAME"],
         list.map((c) => [shortId(c.id), c.image ?? shortId(c.imageDigest), ago(c.created), c.mountpoint ?? (c.mounted ? "yes" : "-"), c.name ?? ""])
-      )
+      ),
+      () => list.map((c) => shortId(c.id))
     )
   }
 })
@@ -94,7 +95,7 @@ export const commit = command({
     if (typeof opts["message"] === "string") o.message = opts["message"]
     if (typeof opts["author"] === "string") o.author = opts["author"]
     const img = await engine.commitContainer(id!, o)
-    ctx.out.result(img, () => img.digest)
+    ctx.out.result(img, () => img.digest, () => [img.digest])
   }
 })
 

@@ -31,7 +31,7 @@ export const importCmd = command({
   async run(ctx, [source, name], opts) {
     const engine = await ctx.engine()
     const img = await engine.importImage(source!, name, opts["no-unpack"] === true ? { unpack: false } : {})
-    ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`)
+    ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`, () => [img.digest])
   }
 })
 
@@ -73,7 +73,7 @@ export const images = command({
       }
       const headers = ["REPOSITORY", "TAG", ...(opts["digests"] ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"]
       return table(headers, rows)
-    })
+    }, () => [...new Set(list.map((img) => shortId(img.digest)))])
   }
 })
 
@@ -259,12 +259,31 @@ export const analyze = command({
   name: "analyze",
   summary: "Per-layer analysis: files and bytes added, modified, deleted, and bytes wasted (like dive)",
   usage: "IMAGE",
-  examples: ["cairn analyze myapp:v1"],
+  examples: ["cairn analyze myapp:v1", "cairn analyze --json myapp:v1 | jq '.[].bytesWasted'"],
   args: { min: 1, max: 1 },
   async run(ctx, [image]) {
     const engine = await ctx.engine()
     const report = await engine.analyze(image!)
-    ctx.out.result(report, () => JSON.stringify(report, null, 2))
+    ctx.out.result(report, () => {
+      const wasted = report.reduce((n, l) => n + l.bytesWasted, 0)
+      const total = report.reduce((n, l) => n + l.bytes, 0)
+      return [
+        table(
+          ["LAYER", "SIZE", "FILES", "ADDED", "MODIFIED", "DELETED", "WASTED", "CREATED BY"],
+          report.map((l) => [
+            shortId(l.digest),
+            humanSize(l.size),
+            String(l.entries),
+            `${l.filesAdded} (${humanSize(l.bytesAdded)})`,
+            `${l.filesModified} (${humanSize(l.bytesModified)})`,
+            `${l.filesDeleted} (${humanSize(l.bytesDeleted)})`,
+            humanSize(l.bytesWasted),
+            (l.createdBy ?? "").length <= 40 ? (l.createdBy ?? "") : `${l.createdBy!.slice(0, 39)}…`
+          ])
+        ),
+        `${humanSize(wasted)} of ${humanSize(total)} of file bytes are wasted (shadowed or deleted by a later layer)`
+      ].join("\n")
+    })
   }
 })
 

@@ -19,7 +19,7 @@ export const pull = command({
     if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
     if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
     const img = await engine.pull(ref!, name, o)
-    ctx.out.result(img, () => `pulled ${ref} (${img.digest})`)
+    ctx.out.result(img, () => `pulled ${ref} (${img.digest})`, () => [img.digest])
   }
 })
 
@@ -32,7 +32,7 @@ export const push = command({
   async run(ctx, [image, ref]) {
     const engine = await ctx.engine()
     const r = await engine.push(image!, ref!)
-    ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`)
+    ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`, () => [r.digest])
   }
 })
 
@@ -46,6 +46,6 @@ export const copy = command({
   async run(ctx, [src, dst]) {
     const engine = await ctx.engine()
     const r = await engine.copy(src!, dst!)
-    ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`)
+    ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`, () => [r.digest])
   }
 })

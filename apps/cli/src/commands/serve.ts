@@ -1,4 +1,3 @@
-import { main as apiMain } from "@cairn/api"
 import { command } from "../command.js"
 
 export const serve = command({
@@ -26,6 +25,7 @@ export const serve = command({
     if (typeof opts["listen"] === "string") argv.push("--listen", opts["listen"])
     if (typeof opts["token-file"] === "string") argv.push("--token-file", opts["token-file"])
     if (opts["read-only"]) argv.push("--read-only")
+    const { main: apiMain } = await import("@cairn/api")
     const code = await apiMain(argv)
     if (code !== 0) process.exitCode = code
   }

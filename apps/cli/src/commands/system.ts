@@ -69,13 +69,27 @@ export const fsck = command({
   name: "fsck",
   summary: "Verify every blob and snapshot; report dangling tags, orphans and corruption",
   usage: "",
-  examples: ["cairn fsck", "cairn fsck --repair"],
+  examples: ["cairn fsck", "cairn fsck --repair", "cairn fsck --json | jq .ok"],
   options: { repair: { type: "boolean", description: "quarantine corrupt blobs and remove half-made snapshots" } },
   args: { min: 0, max: 0 },
   async run(ctx, _args, opts) {
     const engine = await ctx.engine()
     const report = await engine.fsck({ repair: Boolean(opts["repair"]) })
-    ctx.out.result(report, () => JSON.stringify(report, null, 2))
+    ctx.out.result(report, () => {
+      const s = report.store
+      const lines = [`checked ${s.blobs} blobs (${humanSize(s.bytes)})`]
+      for (const c of s.corrupt) lines.push(`corrupt blob ${c.digest}: its bytes hash to ${c.actual}${c.quarantinedTo ? ` (moved to ${c.quarantinedTo})` : ""}`)
+      for (const m of s.missing) lines.push(`missing blob ${m.digest} (needed by ${m.chain.join(" > ")})`)
+      for (const m of s.sizeMismatches) lines.push(`blob ${m.digest} has ${m.actual} bytes, its descriptor says ${m.expected}`)
+      for (const t of s.danglingTags) lines.push(`tag ${t.name} points at missing ${t.digest}`)
+      for (const b of s.brokenDocuments) lines.push(`broken document ${b.chain.join(" > ")}: ${b.reason}`)
+      for (const p of report.problems) lines.push(p)
+      for (const r of report.repaired) lines.push(`repaired: ${r}`)
+      if (s.orphans.length > 0) lines.push(`${s.orphans.length} unreferenced blobs (${humanSize(s.orphans.reduce((n, o) => n + o.size, 0))}); \`cairn prune\` removes them`)
+      const problems = lines.length - 1 - report.repaired.length - (s.orphans.length > 0 ? 1 : 0)
+      lines.push(report.ok ? "ok: no problems found" : `FAILED: ${problems} problem${problems === 1 ? "" : "s"} found${opts["repair"] ? "" : "; `cairn fsck --repair` fixes what it can"}`)
+      return lines.join("\n")
+    })
     if (!report.ok) process.exitCode = 1
   }
 })
@@ -84,11 +98,27 @@ export const info = command({
   name: "info",
   summary: "Show the root, the mount drivers that work here (and why the others don't), and versions",
   usage: "",
-  examples: ["cairn info", "cairn info --json"],
+  examples: ["cairn info", "cairn info --json | jq .drivers"],
   args: { min: 0, max: 0 },
   async run(ctx) {
     const engine = await ctx.engine()
     const i = await engine.info()
-    ctx.out.result(i, () => JSON.stringify(i, null, 2))
+    ctx.out.result(i, () =>
+      [
+        `Root:     ${i.root}`,
+        `Kernel:   ${i.kernel}`,
+        `Driver:   ${i.chosenDriver ?? "none usable"}`,
+        "",
+        table(
+          ["DRIVER", "USABLE", "WHY"],
+          i.drivers.map((d) => [d.driver, d.usable ? "yes" : "no", d.reasons.join("; ")])
+        ),
+        "",
+        table(
+          ["COMPONENT", "VERSION"],
+          Object.entries(i.versions).map(([k, v]) => [k, v])
+        )
+      ].join("\n")
+    )
   }
 })

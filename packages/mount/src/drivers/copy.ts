@@ -1,7 +1,7 @@
 import type { BigIntStats, Stats } from "node:fs"
 import { chmod, chown, lstat, mkdir, readdir, rm, utimes } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { runCommand } from "../command.js"
 import type { ActiveMount, Driver } from "../driver.js"
 import { FileSystemError, InvalidSpecError, type ToolMissingError, UnmountFailedError } from "../errors.js"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ActiveMount, Driver } from "../driver.js"
 import { performMount } from "../mount-command.js"
 import { planOverlayMountEffect } from "../plan.js"

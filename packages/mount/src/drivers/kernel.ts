@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ActiveMount, Driver } from "../driver.js"
 import { checkStackDepth, mountToolEffect } from "../kernel.js"
 import { MOUNT_FLAGS, mountArgs, performMount, performSyscallMount } from "../mount-command.js"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ActiveMount, Driver } from "../driver.js"
 import { withPlanCwd } from "../mount-command.js"
 import { prepareRootless, spawnNamespaceHelper, stopNamespaceHelper } from "../namespace.js"

@@ -1,4 +1,4 @@
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { Writable } from "node:stream"
 import { showPath } from "../errors.js"
 import type { EntryType, TarHeader } from "./header.js"
