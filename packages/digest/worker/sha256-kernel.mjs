@@ -52,10 +52,15 @@ const op = {
   shr_u: 0x76, rotl: 0x77, rotr: 0x78
 }
 
-/** The kernel module's bytes. */
-export function sha256ModuleBytes() {
-  // params: 0 state, 1 data, 2 n; locals: 3..10 working vars, 11..26 w[0..15], 27 t1, 28 a v128
-  const STATE = 0, DATA = 1, N = 2, V = 3, W = 11, T1 = 27, VEC = 28
+/**
+ * The kernel module's bytes. Options are for measuring variants (bench/): `shared` memory import
+ * (default; the ring is shared), `majTrick` (Maj from the previous round's a ^ b, default), and
+ * `simdSchedule` (W[16..63] expanded four at a time in v128 into memory: measured slower here,
+ * 235-265 vs 285-320 MB/s, the scalar loads of words just stored as vectors stall; off).
+ */
+export function sha256ModuleBytes({ shared = true, majTrick = true, simdSchedule = false } = {}) {
+  // params: 0 state, 1 data, 2 n; locals: 3..10 working vars, 11..26 w[0..15], 27 t1, 28/29 a^b, 30 a v128
+  const STATE = 0, DATA = 1, N = 2, V = 3, W = 11, T1 = 27, AB = 28, VEC = 30, W_AT = 1024
   const c = []
   const get = (l) => c.push(op.get, l)
   const set = (l) => c.push(op.set, l)
@@ -76,9 +81,47 @@ export function sha256ModuleBytes() {
   // working variables from the state
   for (let i = 0; i < 8; i++) get(STATE), c.push(op.load, 2, ...uleb(i * 4)), set(V + i)
   let v = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => V + i)
+  const simd = (x) => c.push(0xfd, ...uleb(x))
+  const vload = (at) => (k(W_AT), simd(0x00), c.push(4, ...uleb(at)))
+  const vstore = (at) => (simd(0x0b), c.push(4, ...uleb(at)))
+  if (simdSchedule) {
+    // the whole message schedule W[0..63] in memory at W_AT, four words per v128 where it can
+    for (let t = 0; t < 16; t += 4) {
+      k(W_AT)
+      get(DATA), simd(0x00), c.push(0, ...uleb(t * 4))
+      c.push(op.tee, VEC, op.get, VEC), simd(0x0d), c.push(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+      vstore(t * 4)
+    }
+    // rotr on i32x4 = shr_u | shl
+    const vrotr = (n) => {
+      c.push(op.get, VEC), k(n), simd(0xad) // i32x4.shr_u
+      c.push(op.get, VEC), k(32 - n), simd(0xab) // i32x4.shl
+      simd(0x50) // v128.or
+    }
+    for (let t = 16; t < 64; t += 4) {
+      k(W_AT)
+      // W[t-16..] + σ0(W[t-15..]) + W[t-7..]
+      vload((t - 16) * 4)
+      vload((t - 15) * 4), set(VEC)
+      vrotr(7), vrotr(18), simd(0x51), c.push(op.get, VEC), k(3), simd(0xad), simd(0x51) // xor
+      simd(0xae) // i32x4.add
+      vload((t - 7) * 4), simd(0xae)
+      vstore(t * 4)
+      // + σ1(W[t-2]) one word at a time: lanes 2 and 3 need the words just made
+      for (let i = t; i < t + 4; i++) {
+        k(W_AT)
+        k(W_AT), c.push(op.load, 2, ...uleb(i * 4))
+        k(W_AT), c.push(op.load, 2, ...uleb((i - 2) * 4)), set(T1)
+        sigma(T1, 17, 19, 10, true)
+        o(op.add), c.push(op.store, 2, ...uleb(i * 4))
+      }
+    }
+  }
   for (let t = 0; t < 64; t++) {
     const w = W + (t & 15)
-    if (t < 16) {
+    if (simdSchedule) {
+      // w[t] is loaded from W_AT below
+    } else if (t < 16) {
       // big-endian words, four at a time: v128.load, a byte shuffle that swaps each word, lanes out
       if ((t & 3) === 0) {
         get(DATA), c.push(0xfd, 0x00, 0, ...uleb(t * 4))
@@ -95,22 +138,29 @@ export function sha256ModuleBytes() {
       get(w), o(op.add), set(w)
     }
     const [a, b, cc, d, e, f, g, h] = v
-    // t1 = h + Σ1(e) + Ch(e,f,g) + K[t] + w[t];  Ch = g ^ (e & (f ^ g))
-    get(h)
-    sigma(e, 6, 11, 25, false)
+    // t1 = h + K[t] + w[t] + Ch(e,f,g) + Σ1(e), the terms that wait on e last;  Ch = g ^ (e & (f ^ g))
+    get(h), k(K[t] | 0), o(op.add)
+    if (simdSchedule) k(W_AT), c.push(op.load, 2, ...uleb(t * 4))
+    else get(w)
     o(op.add)
     get(g), get(e), get(f), get(g), o(op.xor), o(op.and), o(op.xor), o(op.add)
-    k(K[t] | 0), o(op.add)
-    get(w), o(op.add)
+    sigma(e, 6, 11, 25, false)
+    o(op.add)
     c.push(op.tee, T1)
     // d += t1
     get(d), o(op.add), set(d)
-    // h = t1 + Σ0(a) + Maj(a,b,c);  Maj = (a & b) | (c & (a | b))
-    get(T1)
+    // h = Σ0(a) + Maj(a,b,c) + t1
     sigma(a, 2, 13, 22, false)
+    if (majTrick) {
+      // Maj = b ^ ((a ^ b) & (b ^ c)), and this round's a ^ b is the next round's b ^ c
+      const ab = AB + (t & 1), bc = AB + ((t + 1) & 1)
+      if (t === 0) get(b), get(cc), o(op.xor), set(bc)
+      get(b), get(a), get(b), o(op.xor), c.push(op.tee, ab), get(bc), o(op.and), o(op.xor)
+    } else {
+      get(a), get(b), o(op.and), get(cc), get(a), get(b), o(op.or), o(op.and), o(op.or)
+    }
     o(op.add)
-    get(a), get(b), o(op.and), get(cc), get(a), get(b), o(op.or), o(op.and), o(op.or)
-    o(op.add), set(h)
+    get(T1), o(op.add), set(h)
     v = [h, a, b, cc, d, e, f, g]
   }
   // state += working variables (v is back in its starting order after 64 renames)
@@ -121,13 +171,13 @@ export function sha256ModuleBytes() {
   get(N), k(1), o(op.sub), set(N)
   c.push(0x0c, 0) // br 0 (loop)
   c.push(op.end, op.end, op.end)
-  const body = [...vec([[...uleb(25), I32], [1, 0x7b]]), ...c]
+  const body = [...vec([[...uleb(27), I32], [1, 0x7b]]), ...c]
   const code = [...uleb(body.length), ...body]
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32]]), 0]])),
     // import env.memory: shared, min 1, max 65536 pages
-    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x03, ...uleb(1), ...uleb(65536)]])),
+    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, shared ? 0x03 : 0x01, ...uleb(1), ...uleb(65536)]])),
     ...section(3, vec([[0]])),
     ...section(7, vec([[...str("blocks"), 0x00, 0]])),
     ...section(10, vec([code]))
@@ -149,6 +199,8 @@ function noLiftoff() {
     liftoffOff = true
   } catch {}
 }
+// at load, so every WASM module compiled after it (hash-wasm's sha512 too) skips the baseline tier
+noLiftoff()
 let compiled
 export function compileSha256() {
   if (compiled === undefined) {
@@ -161,7 +213,7 @@ export const liftoffDisabled = () => liftoffOff
 
 /** Memory layout of a kernel instance: state words, the pending block, then data. */
 export const STATE_AT = 0
-const PAD_AT = 64 // two blocks of padding
+const PAD_AT = 64 // two blocks of padding (64..192); the message schedule is at 1024..1280
 export const DATA_AT = 4096
 const PAGE = 65536
 
