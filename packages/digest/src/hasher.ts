@@ -112,15 +112,39 @@ export function backendFromName(name: string | undefined): HasherBackend {
   }
 }
 
-/** The design card's default: the streaming WASM core; `CAIRN_HASHER=native` picks node:crypto. */
-export const defaultBackend: HasherBackend = (() => {
+let chosen: HasherBackend | undefined
+let warned = false
+function fromEnv(): HasherBackend {
   try {
     return backendFromName(process.env["CAIRN_HASHER"])
   } catch (e) {
-    process.emitWarning(`CAIRN_HASHER: ${(e as Error).message}; using wasm`)
+    if (!warned) process.emitWarning(`CAIRN_HASHER: ${(e as Error).message}; using wasm`)
+    warned = true
     return wasmBackend
   }
-})()
+}
+const current = () => chosen ?? fromEnv()
+
+/**
+ * Picks the process's default backend, which every hot path without an explicit backend uses
+ * (the store's put, layer extraction, fsck, archive import): `wasm`, `native` (node:crypto), or
+ * undefined to follow `CAIRN_HASHER` again. The engine's `hasher` option and the CLI's
+ * `--hasher` set it. Throws on an unknown name.
+ */
+export function setDefaultHasher(name: string | undefined): void {
+  chosen = name === undefined ? undefined : backendFromName(name)
+}
+
+/**
+ * The default backend: the design card's streaming WASM core unless setDefaultHasher or
+ * `CAIRN_HASHER=native` picked node:crypto (read at each use).
+ */
+export const defaultBackend: HasherBackend = {
+  get name() {
+    return current().name
+  },
+  create: (algorithm) => current().create(algorithm)
+}
 
 export function createHasher(algorithm: Algorithm = "sha256", backend: HasherBackend = defaultBackend): Promise<Hasher> {
   return backend.create(algorithm)

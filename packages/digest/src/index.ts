@@ -19,6 +19,7 @@ export {
   hashWasmBackend,
   nodeBackend,
   resumeHasher,
+  setDefaultHasher,
   wasmBackend
 } from "./hasher.js"
 export { BASELINE_SUSPECT_MB_PER_SEC, type KernelName, type KernelRate, kernelSelfTest, measureKernel } from "./kernel.js"

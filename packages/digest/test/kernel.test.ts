@@ -6,6 +6,7 @@ import { Sha256, sha256ModuleBytes } from "../worker/sha256-kernel.mjs"
 import {
   backendFromName,
   createHasher,
+  defaultBackend,
   hashWasmBackend,
   kernelSelfTest,
   nodeBackend,
@@ -13,6 +14,7 @@ import {
   offThreadHashStats,
   resetOffThreadHashStats,
   resumeHasher,
+  setDefaultHasher,
   wasmBackend
 } from "../src/index.js"
 
@@ -150,6 +152,30 @@ describe("cairn's sha256 kernel", () => {
     expect(backendFromName("native")).toBe(nodeBackend)
     expect(backendFromName("node")).toBe(nodeBackend)
     expect(() => backendFromName("sha-ni")).toThrow(/expected wasm or native/)
+  })
+
+  it("the default backend follows setDefaultHasher, else CAIRN_HASHER at each use, on and off the thread", async () => {
+    const before = process.env["CAIRN_HASHER"]
+    try {
+      delete process.env["CAIRN_HASHER"]
+      expect(defaultBackend.name).toBe("wasm")
+      expect((await createHasher()).save).toBeDefined()
+      process.env["CAIRN_HASHER"] = "native"
+      expect(defaultBackend.name).toBe("node")
+      expect((await createHasher()).save).toBeUndefined()
+      const off = await OffThreadHasher.start("sha256")
+      await off.update(Buffer.from("abc"))
+      expect(await off.save()).toBeUndefined() // node:crypto on the worker
+      expect(await off.digest()).toBe(openssl(Buffer.from("abc")))
+      await off.close()
+      setDefaultHasher("wasm") // wins over the environment
+      expect(defaultBackend.name).toBe("wasm")
+      expect(() => setDefaultHasher("md5")).toThrow(/unknown hasher "md5"/)
+    } finally {
+      setDefaultHasher(undefined)
+      if (before === undefined) delete process.env["CAIRN_HASHER"]
+      else process.env["CAIRN_HASHER"] = before
+    }
   })
 
   it("self-test reports a tier (the rate is not asserted: tests are not timed)", async () => {
