@@ -11,6 +11,7 @@ import { ProgressBars } from "./progress.js"
 const globalOptions: Record<string, OptionSpec> = {
   root: { type: "string", value: "DIR", description: "engine root (default: $CAIRN_ROOT, else /var/lib/cairn as root, else ~/.local/share/cairn)" },
   driver: { type: "string", value: "NAME", description: "mount driver: auto, overlay, rootless, fuse-overlayfs, copy (default auto)" },
+  hasher: { type: "string", value: "wasm|native", description: "sha256 core: cairn's WASM kernel (default) or node:crypto (default: $CAIRN_HASHER)" },
   json: { type: "boolean", description: "machine-readable JSON output" },
   quiet: { type: "boolean", short: "q", description: "print only what a script needs (IDs, errors)" },
   debug: { type: "boolean", description: "print stack traces of errors" },
@@ -139,6 +140,11 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
   const progress = new ProgressBars(out)
   const root = typeof values["root"] === "string" ? values["root"] : undefined
   const driver = typeof values["driver"] === "string" ? values["driver"] : undefined
+  const hasher = values["hasher"] === "node" ? "native" : values["hasher"]
+  if (hasher !== undefined && hasher !== "wasm" && hasher !== "native") {
+    out.err.write(`cairn ${cmd.name}: --hasher must be wasm or native, got "${hasher}"\nRun 'cairn ${cmd.name} --help' for usage.\n`)
+    return 2
+  }
   const ctx: Context = {
     out,
     progress,
@@ -148,7 +154,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
       if (!engine) {
         engine = await Engine.open({
           ...(root === undefined ? {} : { root }),
-          ...(driver === undefined ? {} : { driver: driver as DriverChoice })
+          ...(driver === undefined ? {} : { driver: driver as DriverChoice }),
+          ...(hasher === undefined ? {} : { hasher })
         })
         engine.on("progress", (e) => progress.update(e))
       }

@@ -3,6 +3,7 @@
 import { mkdir } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
+import { setDefaultHasher } from "@cairn/digest"
 import { Context, Effect } from "effect"
 import { bundle, unpack } from "./bundle.js"
 import { commitContainer, diffContainer } from "./commit.js"
@@ -51,6 +52,12 @@ export interface EngineOptions {
   readonly driver?: DriverChoice
   /** layers extracted at once (default 2) */
   readonly concurrency?: number
+  /**
+   * sha256 core of every hot path (store puts, extraction, fsck): "wasm" (cairn's WASM kernel,
+   * the default) or "native" (node:crypto). Process-wide (@cairn/digest's setDefaultHasher);
+   * unset follows CAIRN_HASHER.
+   */
+  readonly hasher?: "wasm" | "native"
 }
 
 /**
@@ -152,6 +159,7 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
+  if (options.hasher !== undefined) setDefaultHasher(options.hasher)
   const layout = new RootLayout(options.root ?? defaultRoot())
   await mkdir(layout.root, { recursive: true })
   const cas = await Store.open(layout.root)
