@@ -1,23 +1,20 @@
 import { createHash } from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { createSHA256 } from "hash-wasm"
-import { liftoffDisabled, Sha256 } from "../worker/sha256-kernel.mjs"
+import { liftoffDisabled, Sha256, threadCpuMicros } from "../worker/sha256-kernel.mjs"
 
 export type KernelName = "cairn" | "hash-wasm" | "native"
 
 export interface KernelRate {
   readonly kernel: KernelName
   readonly bytes: number
-  /** CPU time of this thread (Node >= 23.9) or of the process, while hashing */
+  /** CPU time of this thread while hashing (see threadCpuMicros: 10 ms ticks on Node < 23.9) */
   readonly cpuSeconds: number
   readonly wallSeconds: number
   /** MB (10^6 bytes) per second of CPU */
   readonly mbPerSec: number
 }
 
-type Cpu = { user: number; system: number }
-const threadCpu = (process as unknown as { threadCpuUsage?: (prev?: Cpu) => Cpu }).threadCpuUsage
-const cpuNow = (): Cpu => (threadCpu ? threadCpu.call(process) : process.cpuUsage())
 
 let block: Uint8Array | undefined
 const input = () => {
@@ -30,8 +27,8 @@ const input = () => {
 
 /**
  * The standalone rate of a sha256 kernel on the calling thread: `bytes` (default 256 MiB) in
- * 1 MiB updates, timed in CPU seconds (this thread's where Node can tell, else the process's:
- * call it from an otherwise idle process). The benchmark sets it beside offThreadHashStats().
+ * 1 MiB updates, timed in CPU seconds of this thread (process.threadCpuUsage on Node >= 23.9,
+ * /proc/thread-self/stat before). The benchmark sets it beside offThreadHashStats().
  */
 export async function measureKernel(options: { bytes?: number; kernel?: KernelName } = {}): Promise<KernelRate> {
   const kernel = options.kernel ?? "cairn"
@@ -53,13 +50,12 @@ export async function measureKernel(options: { bytes?: number; kernel?: KernelNa
     update = (b) => h.update(b)
     finish = () => h.digest("hex")
   }
-  const c0 = cpuNow()
+  const c0 = threadCpuMicros()
   const t0 = performance.now()
   for (let i = 0; i < rounds; i++) update(buf)
   finish()
   const wallSeconds = (performance.now() - t0) / 1000
-  const c1 = cpuNow()
-  const cpuSeconds = (c1.user - c0.user + c1.system - c0.system) / 1e6
+  const cpuSeconds = (threadCpuMicros() - c0) / 1e6
   const bytes = rounds * buf.length
   return { kernel, bytes, cpuSeconds, wallSeconds, mbPerSec: bytes / 1e6 / Math.max(cpuSeconds, 1e-6) }
 }

@@ -19,9 +19,10 @@ const totals = { hashers: 0, bytes: 0, busyMs: 0, cpuUs: 0, cpuKnown: true }
 
 /**
  * The in-pipeline hash rate: bytes hashed by OffThreadHasher workers (overlay's applyLayer, the
- * store's put of big blobs) over the time their workers spent inside the hash core (`busySeconds`,
- * wall time around each update) and, where Node has process.threadCpuUsage (>= 23.9), the workers'
- * whole thread CPU time (`cpuSeconds`, plumbing included). Compare with measureKernel().
+ * store's put of big blobs) over their workers' thread CPU time from start to digest (`cpuSeconds`,
+ * the plumbing included: process.threadCpuUsage on Node >= 23.9, /proc/thread-self/stat before),
+ * and the wall time spent inside the hash core (`busySeconds`, inflated when the machine is
+ * loaded). `mbPerSec` is per CPU second. Compare with measureKernel().
  */
 export function offThreadHashStats(): {
   hashers: number
@@ -36,7 +37,7 @@ export function offThreadHashStats(): {
     bytes: totals.bytes,
     busySeconds,
     cpuSeconds: totals.cpuKnown && totals.hashers > 0 ? totals.cpuUs / 1e6 : undefined,
-    mbPerSec: busySeconds > 0 ? totals.bytes / 1e6 / busySeconds : 0
+    mbPerSec: totals.cpuKnown && totals.cpuUs > 0 ? totals.bytes / 1e6 / (totals.cpuUs / 1e6) : busySeconds > 0 ? totals.bytes / 1e6 / busySeconds : 0
   }
 }
 export function resetOffThreadHashStats(): void {

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { parentPort, workerData } from "node:worker_threads"
 import { createSHA256, createSHA512 } from "hash-wasm"
-import { DATA_AT, isKernelState, Sha256, sha256Instance } from "./sha256-kernel.mjs"
+import { DATA_AT, isKernelState, Sha256, sha256Instance, threadCpuMicros } from "./sha256-kernel.mjs"
 
 const { algorithm, backend, memory, module, state } = workerData
 const ring = new Uint8Array(memory.buffer, DATA_AT)
@@ -36,7 +36,7 @@ if (backend === "node") {
 }
 // the time spent hashing, for the in-pipeline rate (offThreadHashStats)
 let busy = 0
-const cpu0 = process.threadCpuUsage?.()
+const cpu0 = threadCpuMicros()
 parentPort.on("message", (m) => {
   if (m.type === "chunk") {
     const t = performance.now()
@@ -44,8 +44,8 @@ parentPort.on("message", (m) => {
     busy += performance.now() - t
     parentPort.postMessage({ type: "ack", bytes: m.length })
   } else if (m.type === "digest") {
-    const cpu = cpu0 && process.threadCpuUsage(cpu0)
-    parentPort.postMessage({ type: "digest", hex: digest(), busyMs: busy, cpuUs: cpu && cpu.user + cpu.system })
+    const hex = digest()
+    parentPort.postMessage({ type: "digest", hex, busyMs: busy, cpuUs: threadCpuMicros() - cpu0 })
   } else if (m.type === "save") {
     parentPort.postMessage({ type: "state", state: save() })
   }

@@ -22,3 +22,4 @@ export declare class Sha256 {
   load(s: Uint8Array): this
 }
 export declare function ringMemory(ringBytes: number): { memory: WasmMemory; ring: Uint8Array }
+export declare function threadCpuMicros(): number

@@ -8,6 +8,7 @@
 //   blocks(state, data, n)   compress n 64-byte blocks at `data` into the 8 words at `state`
 // The 64 rounds are unrolled with the eight working variables renamed at generation time (no
 // moves), the message schedule is a rolling window of 16 locals, rotations are i32.rotr.
+import { readFileSync } from "node:fs"
 import v8 from "node:v8"
 
 const K = [
@@ -353,5 +354,24 @@ export class Sha256 {
     this.pending.set(s.subarray(45, 45 + this.pendingLength))
     if (this.total % 64 !== this.pendingLength) throw new Error("saved cairn sha256 state is inconsistent")
     return this
+  }
+}
+
+/**
+ * CPU microseconds (user + system) of the calling thread: process.threadCpuUsage where Node has
+ * it (>= 23.9), else Linux's /proc/thread-self/stat (clock ticks of 10 ms), else the process's.
+ */
+export function threadCpuMicros() {
+  if (typeof process.threadCpuUsage === "function") {
+    const u = process.threadCpuUsage()
+    return u.user + u.system
+  }
+  try {
+    const stat = readFileSync("/proc/thread-self/stat", "latin1")
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100
+  } catch {
+    const u = process.cpuUsage()
+    return u.user + u.system
   }
 }
