@@ -14,6 +14,7 @@ const DRIVERS = ["auto", "overlay", "kernel", "rootless", "fuse-overlayfs", "fus
 const globalOptions: Record<string, OptionSpec> = {
   root: { type: "string", value: "DIR", description: "engine root (default: $CAIRN_ROOT, else /var/lib/cairn as root, else ~/.local/share/cairn)" },
   driver: { type: "string", value: "NAME", description: "mount driver: auto, overlay, rootless, fuse-overlayfs, copy (default auto)" },
+  hasher: { type: "string", value: "wasm|native", description: "sha256 core: cairn's WASM kernel (default) or node:crypto (default: $CAIRN_HASHER)" },
   json: { type: "boolean", description: "machine-readable JSON output" },
   progress: { type: "string", value: "MODE", description: "auto (bars on a TTY, else plain), tty, plain (a line per blob change), json, none" },
   quiet: { type: "boolean", short: "q", description: "print only IDs, one per line (images, ps, create, commit, pull, import, copy)" },
@@ -152,6 +153,11 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
     return 2
   }
   const progress = new ProgressBars(out, mode)
+  const hasher = values["hasher"] === "node" ? "native" : values["hasher"]
+  if (hasher !== undefined && hasher !== "wasm" && hasher !== "native") {
+    out.err.write(`cairn ${cmd.name}: --hasher must be wasm or native, got "${hasher}"\nRun 'cairn ${cmd.name} --help' for usage.\n`)
+    return 2
+  }
   const ctx: Context = {
     out,
     progress,
@@ -163,7 +169,8 @@ export async function main(argv: readonly string[], io: MainIO = {}): Promise<nu
         const { Engine } = await import("@cairn/engine")
         engine = await Engine.open({
           ...(root === undefined ? {} : { root }),
-          ...(driver === undefined ? {} : { driver: driver as DriverChoice })
+          ...(driver === undefined ? {} : { driver: driver as DriverChoice }),
+          ...(hasher === undefined ? {} : { hasher })
         })
         engine.on("progress", (e) => progress.update(e))
       }

@@ -100,6 +100,16 @@ describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, 
     expect(fsck.code).toBe(0)
   })
 
+  it("takes --hasher wasm|native on the commands that hash, and refuses another core", async () => {
+    for (const hasher of ["native", "wasm"]) {
+      const fsck = await r("--hasher", hasher, "fsck", "--json")
+      expect(fsck.code, fsck.stderr).toBe(0)
+    }
+    const bad = await r("fsck", "--hasher", "md5")
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--hasher must be wasm or native, got "md5"/)
+  })
+
   it("benchmarks extraction of an image with both digests verified", async () => {
     const res = await r("bench", "extract", "--runs", "2", "--hasher", "node", "busybox")
     expect(res.code).toBe(0)

@@ -11,15 +11,19 @@ export {
 } from "./digest.js"
 export { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "./errors.js"
 export {
+  backendFromName,
   createHasher,
   defaultBackend,
   type Hasher,
   type HasherBackend,
+  hashWasmBackend,
   nodeBackend,
   resumeHasher,
+  setDefaultHasher,
   wasmBackend
 } from "./hasher.js"
-export { OFF_THREAD_MIN_BYTES, OffThreadHasher } from "./offthread.js"
+export { BASELINE_SUSPECT_MB_PER_SEC, type KernelName, type KernelRate, kernelSelfTest, measureKernel } from "./kernel.js"
+export { OFF_THREAD_MIN_BYTES, OffThreadHasher, offThreadHashStats, resetOffThreadHashStats } from "./offthread.js"
 export {
   digestBytes,
   digestReadable,

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads"
+import { compileSha256, ringMemory } from "../worker/sha256-kernel.mjs"
 import { type Algorithm, type Digest, formatDigest } from "./digest.js"
 import { defaultBackend, type HasherBackend } from "./hasher.js"
 
@@ -6,6 +7,42 @@ import { defaultBackend, type HasherBackend } from "./hasher.js"
 const RING = 4 * 1024 * 1024
 /** Largest piece handed over at once, so the producer never waits for a whole ring to drain. */
 const PIECE = 1024 * 1024
+/**
+ * Bytes copied into the ring are announced to the worker once they reach this much (or at the
+ * ring's end, or before waiting, digest and save): one message and one wake-up per 256 KiB
+ * instead of one per 16-64 KiB chunk of gunzip or the network.
+ */
+const ANNOUNCE = 256 * 1024
+
+/** Hashing done on OffThreadHasher workers in this process, summed as each digest is answered. */
+const totals = { hashers: 0, bytes: 0, busyMs: 0, cpuUs: 0, cpuKnown: true }
+
+/**
+ * The in-pipeline hash rate: bytes hashed by OffThreadHasher workers (overlay's applyLayer, the
+ * store's put of big blobs) over their workers' thread CPU time from start to digest (`cpuSeconds`,
+ * the plumbing included: process.threadCpuUsage on Node >= 23.9, /proc/thread-self/stat before),
+ * and the wall time spent inside the hash core (`busySeconds`, inflated when the machine is
+ * loaded). `mbPerSec` is per CPU second. Compare with measureKernel().
+ */
+export function offThreadHashStats(): {
+  hashers: number
+  bytes: number
+  busySeconds: number
+  cpuSeconds: number | undefined
+  mbPerSec: number
+} {
+  const busySeconds = totals.busyMs / 1000
+  return {
+    hashers: totals.hashers,
+    bytes: totals.bytes,
+    busySeconds,
+    cpuSeconds: totals.cpuKnown && totals.hashers > 0 ? totals.cpuUs / 1e6 : undefined,
+    mbPerSec: totals.cpuKnown && totals.cpuUs > 0 ? totals.bytes / 1e6 / (totals.cpuUs / 1e6) : busySeconds > 0 ? totals.bytes / 1e6 / busySeconds : 0
+  }
+}
+export function resetOffThreadHashStats(): void {
+  Object.assign(totals, { hashers: 0, bytes: 0, busyMs: 0, cpuUs: 0, cpuKnown: true })
+}
 
 /**
  * Streams at least this big are worth a worker: below it the worker's start (tens of ms, a
@@ -27,6 +64,8 @@ export class OffThreadHasher {
   /** bytes written into the ring / bytes the worker has hashed, since the start */
   private head = 0
   private tail = 0
+  /** bytes announced to the worker so far */
+  private posted = 0
   private waiting: Array<() => void> = []
   private failure: Error | undefined
   private replies: Array<{ resolve: (m: Reply) => void; reject: (e: Error) => void }> = []
@@ -57,10 +96,12 @@ export class OffThreadHasher {
     backend: HasherBackend = defaultBackend,
     resume?: { readonly state: Uint8Array; readonly bytes: number }
   ): Promise<OffThreadHasher> {
-    if (resume !== undefined && backend.name !== "wasm") throw new Error("only the WASM backend can resume a saved hash state")
-    const ring = new SharedArrayBuffer(RING)
+    if (resume !== undefined && backend.name === "node") throw new Error("only a WASM backend can resume a saved hash state")
+    // the ring is the data area of a shared WebAssembly.Memory: the worker's kernel hashes it in place
+    const { memory, ring } = ringMemory(RING)
+    const module = backend.name === "wasm" && algorithm === "sha256" ? compileSha256() : undefined
     const worker = new Worker(new URL("../worker/hash-worker.mjs", import.meta.url), {
-      workerData: { algorithm, backend: backend.name, ring, state: resume?.state },
+      workerData: { algorithm, backend: backend.name, memory, module, state: resume?.state },
       // a fresh loader: the worker must not inherit the parent's loaders or flags
       execArgv: []
     })
@@ -68,7 +109,7 @@ export class OffThreadHasher {
       worker.once("message", () => resolve())
       worker.once("error", reject)
     })
-    return new OffThreadHasher(algorithm, worker, new Uint8Array(ring), resume?.bytes ?? 0)
+    return new OffThreadHasher(algorithm, worker, ring, resume?.bytes ?? 0)
   }
 
   private wake() {
@@ -90,19 +131,30 @@ export class OffThreadHasher {
       if (this.failure) throw this.failure
       // a piece never crosses the end of the ring, so the worker always reads one contiguous view
       const n = Math.min(chunk.byteLength - off, PIECE, RING - (this.head % RING))
-      while (this.head + n - this.tail > RING && !this.failure) await new Promise<void>((r) => this.waiting.push(r))
+      if (this.head + n - this.tail > RING) {
+        this.announce()
+        while (this.head + n - this.tail > RING && !this.failure) await new Promise<void>((r) => this.waiting.push(r))
+      }
       if (this.failure) throw this.failure
       const at = this.head % RING
       this.ring.set(chunk.subarray(off, off + n), at)
       this.head += n
       this.bytes += n
-      this.worker.postMessage({ type: "chunk", at, length: n })
       off += n
+      if (this.head - this.posted >= ANNOUNCE || this.head % RING === 0) this.announce()
     }
+  }
+
+  /** Tells the worker about the bytes copied since the last announcement (never across the ring's end). */
+  private announce() {
+    if (this.head === this.posted) return
+    this.worker.postMessage({ type: "chunk", at: this.posted % RING, length: this.head - this.posted })
+    this.posted = this.head
   }
 
   private ask(type: "digest" | "save"): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure)
+    this.announce()
     const p = new Promise<Reply>((resolve, reject) => this.replies.push({ resolve, reject }))
     this.worker.postMessage({ type })
     return p
@@ -110,8 +162,13 @@ export class OffThreadHasher {
 
   /** The digest of everything given to update(); update must not be called afterwards. */
   async digest(): Promise<Digest> {
-    const m = await this.ask("digest")
-    return formatDigest(this.algorithm, (m as { hex: string }).hex)
+    const m = (await this.ask("digest")) as Extract<Reply, { type: "digest" }>
+    totals.hashers++
+    totals.bytes += this.bytes
+    totals.busyMs += m.busyMs
+    if (m.cpuUs === undefined) totals.cpuKnown = false
+    else totals.cpuUs += m.cpuUs
+    return formatDigest(this.algorithm, m.hex)
   }
 
   /** The hash state after every byte given so far (WASM backend; undefined on node:crypto). */
@@ -126,4 +183,7 @@ export class OffThreadHasher {
   }
 }
 
-type Reply = { type: "ack"; bytes: number } | { type: "digest"; hex: string } | { type: "state"; state?: Uint8Array }
+type Reply =
+  | { type: "ack"; bytes: number }
+  | { type: "digest"; hex: string; busyMs: number; cpuUs?: number }
+  | { type: "state"; state?: Uint8Array }

@@ -57,7 +57,7 @@ describe("OffThreadHasher", () => {
     const n = await OffThreadHasher.start("sha256", nodeBackend)
     expect(await n.save()).toBeUndefined()
     await n.close()
-    await expect(OffThreadHasher.start("sha256", nodeBackend, { state: state!, bytes: cut })).rejects.toThrow(/only the WASM backend/)
+    await expect(OffThreadHasher.start("sha256", nodeBackend, { state: state!, bytes: cut })).rejects.toThrow(/only a WASM backend/)
     // and a state saved on the calling thread resumes off it
     const local = await createHasher("sha256", wasmBackend)
     local.update(data.subarray(0, cut))

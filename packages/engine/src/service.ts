@@ -3,6 +3,7 @@
 import { mkdir, stat } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
+import { setDefaultHasher } from "@cairn/digest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { UnpackOptions } from "./bundle.js"
@@ -48,6 +49,12 @@ export interface EngineOptions {
   readonly driver?: DriverChoice
   /** layers extracted at once (default 2) */
   readonly concurrency?: number
+  /**
+   * sha256 core of every hot path (store puts, extraction, fsck): "wasm" (cairn's WASM kernel,
+   * the default) or "native" (node:crypto). Process-wide (@cairn/digest's setDefaultHasher);
+   * unset follows CAIRN_HASHER.
+   */
+  readonly hasher?: "wasm" | "native"
 }
 
 /**
@@ -150,6 +157,7 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
 
 async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
+  if (options.hasher !== undefined) setDefaultHasher(options.hasher)
   const layout = new RootLayout(options.root ?? defaultRoot())
   const existing = await stat(layout.root).catch(() => undefined)
   if (existing !== undefined && !existing.isDirectory()) {
