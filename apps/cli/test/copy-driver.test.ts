@@ -16,7 +16,7 @@ describe.skipIf(skip !== undefined)("cairn --driver copy through the real binary
   let tmp: string
   let root: string
   const cairn = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [bin, "--root", root, "--driver", "copy", ...args], { encoding: "utf8" })
+    const r = spawnSync(process.execPath, [bin, "--root", root, "--progress", "none", "--driver", "copy", ...args], { encoding: "utf8" })
     return { code: r.status, stdout: r.stdout, stderr: r.stderr }
   }
   const ok = (...args: string[]) => {

@@ -60,7 +60,7 @@ describe.skipIf(skip !== undefined)("rootless cairn through cairn unshare (as ui
   let tmp: string
   let root: string
   let layout: string
-  const cairn = (...args: string[]) => asNobody([process.execPath, bin, "--root", root, ...args])
+  const cairn = (...args: string[]) => asNobody([process.execPath, bin, "--root", root, "--progress", "none", ...args])
   const ok = (...args: string[]) => {
     const r = cairn(...args)
     expect(r.stderr).toBe("")
@@ -118,7 +118,7 @@ describe.skipIf(skip !== undefined)("rootless cairn through cairn unshare (as ui
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(` ${mountpoint} `)
     expect(mounted()).toContainEqual([id, true])
 
-    const inside = (...args: string[]) => ok("unshare", "--", process.execPath, bin, ...args)
+    const inside = (...args: string[]) => ok("unshare", "--", process.execPath, bin, "--progress", "none", ...args)
     const expected = ["C /etc", "D /etc/group", "C /etc/motd", "A /etc/new"]
     expect(inside("diff", id).split("\n")).toEqual(expected)
     expect(inside("commit", id, "rootless:v1")).toMatch(/^sha256:[0-9a-f]{64}$/)

@@ -102,9 +102,24 @@ export class StreamingExtractor {
     const extracting = this.ctx.extract(layer, plan.diffId, join(dir, "fs"), () => {}, plan.lowers, { source: side })
     // an extraction that fails stops reading: the put goes on alone (its verdict on the bytes comes first)
     extracting.catch(() => side.destroy())
-    const [put, extracted] = await Promise.allSettled([base.put(desc, main), extracting])
+    // a put that returns without reading to the end (another process stored the blob meanwhile)
+    // must not leave the tee waiting on it: stop the source, and let the side see a cut blob
+    let cut = false
+    const putting = base.put(desc, main).finally(() => {
+      if (!main.readableEnded) {
+        cut = true
+        main.destroy()
+      }
+    })
+    const [put, extracted] = await Promise.allSettled([putting, extracting])
     try {
       if (put.status === "rejected") throw put.reason
+      if (cut) {
+        // the blob is in the store, but this extraction saw only part of it: the snapshot is made
+        // from the stored blob later, as for any blob the pull found present
+        await rm(dir, { recursive: true, force: true })
+        return put.value
+      }
       if (extracted.status === "rejected") throw extracted.reason
     } catch (e) {
       await rm(dir, { recursive: true, force: true })
