@@ -381,12 +381,11 @@ export class BlobStore {
     const waited = r.handle === undefined
     const lock = r.handle ?? (await this.waitForIngest(d, key))
     try {
-      if (waited) {
-        const theirs = await present()
-        if (theirs) {
-          await lock.release()
-          return theirs
-        }
+      // another writer may have committed it since the check above (and released its lock)
+      const theirs = await present()
+      if (theirs) {
+        await lock.release()
+        return theirs
       }
       const held = await this.ingestOffset(d)
       let source = chunksOf(data)
