@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
 import { REF_NAME } from "@cairn/cas"
 import { type Digest, digestAlgorithm, digestBytes, digestHex, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
-import { type AnyManifest, type Descriptor, decodeAnyManifest, isIndexMediaType, OciDecodeError, OciMediaType } from "@cairn/oci-spec"
+import { type AnyManifest, type Descriptor, decodeAnyManifest, isIndexMediaType, mayBeAbsent, OciDecodeError, OciMediaType } from "@cairn/oci-spec"
 import { HttpServerResponse } from "effect/http"
 import { BodyTooLargeError, DistributionError } from "./errors.js"
 import { contentLength, limitedBody, readBody } from "./body.js"
@@ -264,10 +264,21 @@ export class Distribution {
     }
     // every blob or manifest it references must be here already (distribution-spec "Pushing Manifests")
     const v = doc.value as { config?: Descriptor; layers?: readonly Descriptor[]; manifests?: readonly Descriptor[]; subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> }
-    const needed = [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])].filter((d) => !(d as { urls?: unknown }).urls)
-    for (const d of needed) {
+    // `urls` exempts only a non-distributable (foreign) layer: a config or a child manifest must be here
+    const needed: Array<readonly [string, Descriptor]> = [
+      ...(v.config ? [["config", v.config] as const] : []),
+      ...(v.layers ?? []).filter((d) => !mayBeAbsent(d)).map((d) => ["layer", d] as const),
+      ...(v.manifests ?? []).map((d) => ["manifest", d] as const)
+    ]
+    for (const [role, d] of needed) {
       if (!(await this.store.has(d.digest))) {
-        throw new DistributionError({ status: 400, code: "MANIFEST_BLOB_UNKNOWN", reason: `referenced blob ${d.digest} is not in this registry; push it first`, detail: { digest: d.digest } })
+        const urls = d.urls && d.urls.length > 0 ? ` (its urls do not exempt it: only non-distributable layers may be absent)` : ""
+        throw new DistributionError({
+          status: 400,
+          code: "MANIFEST_BLOB_UNKNOWN",
+          reason: `referenced ${role} ${d.digest} is not in this registry${urls}; push it first`,
+          detail: { digest: d.digest }
+        })
       }
     }
     const mediaType =

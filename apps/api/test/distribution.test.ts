@@ -244,6 +244,58 @@ describe("distribution API", () => {
     expect(((await wrong.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("DIGEST_INVALID")
   })
 
+  it("exempts only non-distributable layers with urls from the existence check (#14 item 8)", async () => {
+    const urls = ["https://example.invalid/blob"]
+    const errorOf = async (res: Response) => ((await res.json()) as { errors: Array<{ code: string; message: string; detail: { digest: string } }> }).errors[0]
+    // a config with urls is still a config: it must be here
+    const absentConfig = Buffer.from('{"absent":"config"}')
+    const m1 = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(absentConfig), size: absentConfig.length, urls },
+      layers: []
+    })
+    const r1 = await fetch(`${srv.url}/v2/urls/manifests/cfg`, { method: "PUT", body: m1, headers: { "Content-Type": OCI_MANIFEST } })
+    expect(r1.status).toBe(400)
+    const e1 = await errorOf(r1)
+    expect(e1?.code).toBe("MANIFEST_BLOB_UNKNOWN")
+    expect(e1?.detail.digest).toBe(sha256(absentConfig))
+    expect(e1?.message).toContain(`config ${sha256(absentConfig)}`)
+    expect(await srv.engine.store.has(sha256(m1))).toBe(false)
+    // an index whose missing child manifest has urls
+    const INDEX = "application/vnd.oci.image.index.v1+json"
+    const absentChild = sha256("absent child manifest")
+    const idx = JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: absentChild, size: 100, urls }] })
+    const r2 = await fetch(`${srv.url}/v2/urls/manifests/idx`, { method: "PUT", body: idx, headers: { "Content-Type": INDEX } })
+    expect(r2.status).toBe(400)
+    const e2 = await errorOf(r2)
+    expect(e2?.code).toBe("MANIFEST_BLOB_UNKNOWN")
+    expect(e2?.detail.digest).toBe(absentChild)
+    // a plain layer with urls is not foreign either
+    const config = Buffer.from('{"urls":"test"}')
+    await pushBlob("urls", config)
+    const plain = randomBlob(64)
+    const layerWithUrls = (mediaType: string, blob: Uint8Array) => ({ mediaType, digest: sha256(blob), size: blob.length, urls })
+    const m3 = manifestFor(config, [], { layers: [layerWithUrls("application/vnd.oci.image.layer.v1.tar", plain)] })
+    expect((await fetch(`${srv.url}/v2/urls/manifests/plain`, { method: "PUT", body: m3, headers: { "Content-Type": OCI_MANIFEST } })).status).toBe(400)
+    // absent foreign layers with urls (OCI non-distributable and docker foreign) are accepted, and fsck is clean
+    const foreignOci = randomBlob(128)
+    const foreignDocker = randomBlob(96)
+    const m4 = manifestFor(config, [], {
+      layers: [
+        layerWithUrls("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", foreignOci),
+        layerWithUrls("application/vnd.docker.image.rootfs.foreign.diff.tar", foreignDocker)
+      ]
+    })
+    expect((await fetch(`${srv.url}/v2/urls/manifests/foreign`, { method: "PUT", body: m4, headers: { "Content-Type": OCI_MANIFEST } })).status).toBe(201)
+    const report = await srv.engine.store.fsck({ quarantine: true })
+    expect(report.missing).toEqual([])
+    expect(report.corrupt).toEqual([])
+    expect(report.ok).toBe(true)
+    expect(report.foreign.map((f) => f.digest).sort()).toEqual([sha256(foreignOci), sha256(foreignDocker)].sort())
+    expect((await fetch(`${srv.url}/v2/urls/manifests/foreign`, { method: "HEAD" })).status).toBe(200)
+  })
+
   it("deletes every tag of a repository naming a digest, and only those", async () => {
     const config = Buffer.from('{"del":1}')
     await pushBlob("del", config)

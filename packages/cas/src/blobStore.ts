@@ -4,6 +4,7 @@ import { constants, type ReadStream } from "node:fs"
 import { link, open, readdir, readFile, stat, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import { pipeline, type Readable } from "node:stream"
+import { setTimeout as sleep } from "node:timers/promises"
 import {
   type Algorithm,
   createHasher,
@@ -86,6 +87,22 @@ async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
 
 /** A hasher on the calling thread, or on a worker for big blobs: the ingest path awaits either. */
 type IngestHasher = Hasher | OffThreadHasher
+
+/** resume() waits for another process's ingest of the same digest while it grows at least this often */
+const INGEST_STALL_MS = 60_000
+
+/** `source` without its first `n` bytes. */
+async function* skipBytes(source: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n
+  for await (const chunk of source) {
+    if (left >= chunk.length) {
+      left -= chunk.length
+      continue
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk
+    left = 0
+  }
+}
 
 const SYNC_EVERY = 64 << 20
 const WRITES_IN_FLIGHT = 4
@@ -342,28 +359,75 @@ export class BlobStore {
     }
   }
 
-  /** BlobSink.resume: continue an interrupted put; `data` holds the blob from `offset` on. */
+  /**
+   * BlobSink.resume: continue an interrupted put; `data` holds the blob from `offset` on. When
+   * another live process is writing this digest (two pulls of one blob), waits for it (as long as
+   * it makes progress) and then returns its blob without reading `data`, or, when it stopped
+   * short, continues its bytes (skipping what `data` repeats of them).
+   */
   async resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options: { lease?: string } = {}): Promise<PutResult> {
     const d = parseDigest(desc.digest)
-    const s = await this.stat(d)
-    if (s && s.size === desc.size) {
+    const present = async (): Promise<PutResult | undefined> => {
+      const s = await this.stat(d)
+      if (!s || s.size !== desc.size) return undefined
       if (options.lease) await this.withGcLock(() => addToLease(this.layout, options.lease as string, [d]))
       return { digest: d, size: s.size, created: false }
     }
+    const before = await present()
+    if (before) return before
     await this.layout.ensureDir(this.layout.ingestDir)
     const key = this.ingestKey(d)
     const r = await tryLock(`${key}.lock`)
-    if (!r.handle) throw new IngestBusyError({ digest: d, holder: r.holder ?? "" })
-    const lock = r.handle
+    const waited = r.handle === undefined
+    const lock = r.handle ?? (await this.waitForIngest(d, key))
     try {
+      // another writer may have committed it since the check above (and released its lock)
+      const theirs = await present()
+      if (theirs) {
+        await lock.release()
+        return theirs
+      }
       const held = await this.ingestOffset(d)
-      if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
-      const hasher = await this.rebuildHasher(key, d, offset)
-      const staged = await this.ingest(key, offset, hasher, chunksOf(data), d, desc.size, lock)
+      let source = chunksOf(data)
+      if (held !== offset) {
+        // the other writer got further than our caller knew: its bytes are the blob's too (checked at the end)
+        if (!waited || held < offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
+        source = skipBytes(source, held - offset)
+      }
+      const hasher = await this.rebuildHasher(key, d, held)
+      const staged = await this.ingest(key, held, hasher, source, d, desc.size, lock)
       return await staged.commit(options)
     } catch (e) {
       await lock.release()
       throw e
+    }
+  }
+
+  /**
+   * Wait for the live process holding the ingest lock of `d` to finish, and take the lock. Bounded
+   * by progress, not by the blob's size: it fails with IngestBusyError when the holder's partial
+   * file has not grown (and the lock not changed hands) for `stallMs`.
+   */
+  private async waitForIngest(d: Digest, key: string, stallMs = INGEST_STALL_MS): Promise<LockHandle> {
+    let lastSeen = ""
+    let lastProgress = Date.now()
+    let delay = 2
+    for (;;) {
+      const r = await tryLock(`${key}.lock`)
+      if (r.handle) return r.handle
+      const size = await stat(key).then(
+        (s) => s.size,
+        () => -1
+      )
+      const seen = `${r.holder ?? ""}|${size}`
+      if (seen !== lastSeen) {
+        lastSeen = seen
+        lastProgress = Date.now()
+      } else if (Date.now() - lastProgress >= stallMs) {
+        throw new IngestBusyError({ digest: d, holder: r.holder ?? "", stalledMs: Date.now() - lastProgress })
+      }
+      await sleep(delay)
+      delay = Math.min(delay * 2, 100)
     }
   }
 

@@ -64,10 +64,14 @@ export class LockTimeoutError extends Data.TaggedError("LockTimeoutError")<{
 /** A resumable ingest for this digest is being written by another live process. */
 export class IngestBusyError extends Data.TaggedError("IngestBusyError")<{
   readonly digest: string
+  /** the lock token of the process writing it: pid, start time, nonce */
   readonly holder: string
+  /** how long its ingest made no progress before resume() gave up waiting */
+  readonly stalledMs: number
 }> {
   override get message() {
-    return `ingest of ${this.digest} is in progress in ${this.holder}; wait for it or put without resuming`
+    const pid = this.holder.split(" ")[0] || "another process"
+    return `ingest of ${this.digest} is held by process ${pid}, which has written nothing for ${Math.round(this.stalledMs / 1000)} s; retry once it ends (a killed holder's lock is broken automatically), or put the blob from its start, which writes a separate copy`
   }
 }
 

@@ -29,6 +29,8 @@ export interface FsckReport {
   readonly sizeMismatches: ReadonlyArray<{ digest: Digest; expected: number; actual: number; chain: readonly Digest[] }>
   readonly danglingTags: ReadonlyArray<{ name: string; digest: Digest }>
   readonly brokenDocuments: ReadonlyArray<{ chain: readonly string[]; reason: string }>
+  /** absent non-distributable layers with `urls` (allowed: fetched from their urls, never an error) */
+  readonly foreign: ReadonlyArray<{ digest: Digest; urls: readonly string[]; chain: readonly Digest[] }>
   /** blobs neither index.json nor a live lease reaches (GC would remove them) */
   readonly orphans: readonly BlobInfo[]
 }
@@ -40,6 +42,7 @@ export async function fsck(blobs: BlobStore, options: FsckOptions = {}): Promise
   const sizeMismatches: Array<{ digest: Digest; expected: number; actual: number; chain: readonly Digest[] }> = []
   const danglingTags: Array<{ name: string; digest: Digest }> = []
   const brokenDocuments: Array<{ chain: readonly string[]; reason: string }> = []
+  const foreign = new Map<Digest, { digest: Digest; urls: readonly string[]; chain: readonly Digest[] }>()
   // one walk per root, so one broken image does not hide the state of the others
   for (const [i, root] of [...roots.index, ...roots.leased].entries()) {
     const isIndexEntry = i < roots.index.length
@@ -50,6 +53,9 @@ export async function fsck(blobs: BlobStore, options: FsckOptions = {}): Promise
         const tag = n.chain.length === 1 && isIndexEntry ? root.annotations?.[REF_NAME] : undefined
         if (tag !== undefined) danglingTags.push({ name: tag, digest: n.descriptor.digest })
         else missing.push({ digest: n.descriptor.digest, chain: n.chain })
+      }
+      for (const n of r.foreign) {
+        if (!foreign.has(n.descriptor.digest)) foreign.set(n.descriptor.digest, { digest: n.descriptor.digest, urls: n.descriptor.urls ?? [], chain: n.chain })
       }
       for (const n of r.sizeMismatches) {
         sizeMismatches.push({ digest: n.descriptor.digest, expected: n.descriptor.size, actual: n.storedSize ?? 0, chain: n.chain })
@@ -90,5 +96,5 @@ export async function fsck(blobs: BlobStore, options: FsckOptions = {}): Promise
     } else corrupt.push({ digest: blob.digest, actual })
   }
   const ok = corrupt.length + missing.length + sizeMismatches.length + danglingTags.length + brokenDocuments.length === 0
-  return { ok, blobs: count, bytes, corrupt, missing, sizeMismatches, danglingTags, brokenDocuments, orphans }
+  return { ok, blobs: count, bytes, corrupt, missing, sizeMismatches, danglingTags, brokenDocuments, foreign: [...foreign.values()], orphans }
 }

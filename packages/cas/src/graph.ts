@@ -1,7 +1,7 @@
 // Walking the descriptor graph (index -> index/manifest -> config + layers + subject) over any
 // blob source. Kept apart from the byte store (umoci's cas/casext split): GC, fsck and copy use it.
 import type { Digest } from "@cairn/digest"
-import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, OciMediaType } from "@cairn/oci-spec"
+import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, mayBeAbsent, OciMediaType } from "@cairn/oci-spec"
 import { BlobNotFoundError, GraphCycleError, GraphDepthError, GraphDocumentError } from "./errors.js"
 
 /** What the walk needs from a store. */
@@ -26,9 +26,14 @@ export interface WalkOptions {
 }
 
 export interface WalkResult {
-  /** every reachable descriptor, once per digest, in visiting order (parents before children) */
+  /** every reachable stored descriptor, once per digest, in visiting order (parents before children) */
   readonly nodes: readonly GraphNode[]
   readonly missing: readonly GraphNode[]
+  /**
+   * absent non-distributable (foreign) layers with `urls`: allowed to be absent, so neither in
+   * `nodes` (nothing to copy or export) nor in `missing` (not an error)
+   */
+  readonly foreign: readonly GraphNode[]
   /** nodes whose stored blob size differs from the descriptor's size */
   readonly sizeMismatches: readonly GraphNode[]
 }
@@ -73,6 +78,7 @@ export async function walkGraph(source: GraphSource, roots: readonly Descriptor[
   const nodes: GraphNode[] = []
   const missing: GraphNode[] = []
   const sizeMismatches: GraphNode[] = []
+  const foreign: GraphNode[] = []
 
   const visit = async (descriptor: Descriptor, parents: readonly Digest[]): Promise<void> => {
     const digest = descriptor.digest
@@ -83,6 +89,10 @@ export async function walkGraph(source: GraphSource, roots: readonly Descriptor[
     seen.add(digest)
     const s = await source.stat(digest)
     const node: GraphNode = { descriptor, chain, storedSize: s?.size }
+    if (!s && mayBeAbsent(descriptor)) {
+      foreign.push(node)
+      return
+    }
     nodes.push(node)
     if (!s) {
       if (options.missing !== "report") throw new BlobNotFoundError({ digest, chain: parents })
@@ -103,5 +113,5 @@ export async function walkGraph(source: GraphSource, roots: readonly Descriptor[
   }
 
   for (const root of roots) await visit(root, [])
-  return { nodes, missing, sizeMismatches }
+  return { nodes, missing, sizeMismatches, foreign }
 }

@@ -9,6 +9,7 @@ export {
   isManifestMediaType,
   isNonDistributable,
   layerCompression,
+  mayBeAbsent,
   OCI_LAYOUT_VERSION,
   OciMediaType,
   ociToDockerMediaType

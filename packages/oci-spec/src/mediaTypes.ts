@@ -26,6 +26,7 @@ export const DockerMediaType = {
   ImageConfig: "application/vnd.docker.container.image.v1+json",
   Layer: "application/vnd.docker.image.rootfs.diff.tar",
   LayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  ForeignLayer: "application/vnd.docker.image.rootfs.foreign.diff.tar",
   ForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
   PluginConfig: "application/vnd.docker.plugin.v1+json"
 } as const
@@ -75,6 +76,7 @@ const layerCompressions: Readonly<Record<string, LayerCompression>> = {
   [OciMediaType.LayerNonDistributableZstd]: "zstd",
   [DockerMediaType.Layer]: "none",
   [DockerMediaType.LayerGzip]: "gzip",
+  [DockerMediaType.ForeignLayer]: "none",
   [DockerMediaType.ForeignLayerGzip]: "gzip"
 }
 
@@ -90,7 +92,16 @@ export const isNonDistributable = (mediaType: string): boolean =>
   mediaType === OciMediaType.LayerNonDistributable ||
   mediaType === OciMediaType.LayerNonDistributableGzip ||
   mediaType === OciMediaType.LayerNonDistributableZstd ||
+  mediaType === DockerMediaType.ForeignLayer ||
   mediaType === DockerMediaType.ForeignLayerGzip
+
+/**
+ * A descriptor whose blob a store or registry may lack: a non-distributable (foreign) layer that
+ * names where to fetch it (`urls`). Every other descriptor, `urls` or not, must be present
+ * (image-spec descriptor.md: `urls` is only an alternative location).
+ */
+export const mayBeAbsent = (descriptor: { readonly mediaType: string; readonly urls?: readonly string[] | undefined }): boolean =>
+  isNonDistributable(descriptor.mediaType) && descriptor.urls !== undefined && descriptor.urls.length > 0
 
 /** Docker media type -> OCI media type, for the types that have an OCI counterpart. */
 export const dockerToOciMediaType: Readonly<Record<string, OciMediaType>> = {

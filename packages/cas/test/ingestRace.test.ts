@@ -1,0 +1,142 @@
+// Two processes storing the same blob at once (two pulls of one image into one root, #14 item 6):
+// the second finds the first's ingest in progress; both must succeed.
+import { execFileSync, spawn } from "node:child_process"
+import { watch } from "node:fs"
+import { mkdir, readdir } from "node:fs/promises"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { beforeAll, describe, expect, it } from "vitest"
+import { Store } from "../src/index.js"
+// @ts-expect-error plain JS shared with the child processes
+import { blobData } from "./child/blobData.mjs"
+import { tempDir } from "./tempLayout.js"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const child = join(here, "child", "pullChild.mjs")
+
+beforeAll(() => {
+  // the children run the built package (Node 20 cannot run the TypeScript sources)
+  execFileSync("npx", ["tsc", "-b"], { cwd: join(here, ".."), stdio: "inherit" })
+}, 180_000)
+
+interface Line {
+  partial?: number
+  offset?: number
+  done?: boolean
+  result?: { digest: string; size: number; created: boolean }
+}
+
+function start(args: string[], onLine: (l: Line) => void = () => {}) {
+  const p = spawn(process.execPath, [child, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+  const lines: Line[] = []
+  let buf = ""
+  let err = ""
+  p.stderr.on("data", (c: Buffer) => {
+    err += c.toString()
+  })
+  p.stdout.on("data", (c: Buffer) => {
+    buf += c.toString()
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const l = JSON.parse(buf.slice(0, nl)) as Line
+      buf = buf.slice(nl + 1)
+      lines.push(l)
+      onLine(l)
+    }
+  })
+  const done = new Promise<Line[]>((resolve, reject) => {
+    p.on("error", reject)
+    p.on("exit", (code) => (code === 0 ? resolve(lines) : reject(new Error(`child ${args.at(-1)} failed (${code}): ${err.trim()}`))))
+  })
+  done.catch(() => {}) // awaited by the test; a failure while it awaits the other child is not unhandled
+  return { p, done }
+}
+
+/**
+ * A slow first writer holds the ingest; the second process starts once the first half is on disk,
+ * and the first continues only after the second has tried the ingest lock (its lock attempt's temp
+ * file appears in ingest/), so the two always overlap.
+ */
+async function race(second: "pull" | "put") {
+  const dir = join(tempDir(), "store")
+  await Store.open(dir)
+  const k = second === "pull" ? 7 : 8
+  const size = 3 << 20
+  const data: Buffer = blobData(k, size)
+  const digest: string = blobData.digest(data)
+  const ingestDir = join(dir, "ingest")
+  await mkdir(ingestDir, { recursive: true }) // to watch it from the start
+  let b: ReturnType<typeof start> | undefined
+  let released = false
+  const a = start([dir, String(k), String(size), "slow"], (l) => {
+    if (l.partial !== undefined) b = start([dir, String(k), String(size), second])
+  })
+  const watcher = watch(ingestDir, (_event, name) => {
+    if (released || b?.p.pid === undefined || !name?.includes(`.lock.tmp-${b.p.pid}-`)) return
+    released = true
+    a.p.stdin.write("go\n")
+  })
+  try {
+    const aLines = await a.done
+    while (b === undefined) await new Promise((r) => setImmediate(r)) // started before a could end
+    const bLines = await b.done
+    const results = [aLines.at(-1)?.result, bLines.at(-1)?.result]
+    expect(results.map((r) => r?.digest)).toEqual([digest, digest])
+    expect(results.map((r) => r?.created).sort()).toEqual([false, true])
+    if (second === "pull") expect(bLines[0]?.offset).toBeGreaterThan(0) // it took the resume path
+  } finally {
+    watcher.close()
+    a.p.kill()
+    b?.p.kill()
+  }
+  const store = await Store.open(dir)
+  expect(await store.stat(digest)).toEqual({ size })
+  const chunks: Buffer[] = []
+  for await (const c of await store.get(digest, { verify: true })) chunks.push(c as Buffer)
+  expect(Buffer.concat(chunks).equals(data)).toBe(true)
+  expect(await readdir(ingestDir)).toEqual([])
+}
+
+describe("one blob stored by two processes at once", () => {
+  it("a resume that waited continues the other writer's longer partial, skipping what its source repeats", async () => {
+    const dir = join(tempDir(), "store")
+    const store = await Store.open(dir)
+    const ingestDir = join(dir, "ingest")
+    await mkdir(ingestDir, { recursive: true })
+    const data: Buffer = blobData(9, 1 << 20)
+    const desc = { digest: blobData.digest(data) as string, size: data.length }
+    const held = 600_000
+    let cut!: () => void
+    const cutNow = new Promise<void>((r) => {
+      cut = r
+    })
+    // the first writer (here in this process: its lock is just as live) stops after `held` bytes
+    async function* firstSource() {
+      yield data.subarray(0, held)
+      await cutNow
+      throw new Error("connection reset")
+    }
+    const first = store.put(desc, firstSource())
+    while ((await store.ingestOffset(desc.digest)) < held) await new Promise((r) => setImmediate(r))
+    // the second started from an older offset; the first gives up once the second waits on the lock
+    const waiting = new Promise<void>((resolve) => {
+      const w = watch(ingestDir, (_e, name) => {
+        if (name?.includes(".lock.tmp-")) {
+          w.close()
+          resolve()
+        }
+      })
+    })
+    const second = store.resume(desc, 1000, [data.subarray(1000)])
+    await waiting
+    cut()
+    await expect(first).rejects.toThrow("connection reset")
+    expect(await second).toEqual({ ...desc, created: true })
+    const chunks: Buffer[] = []
+    for await (const c of await store.get(desc.digest, { verify: true })) chunks.push(c as Buffer)
+    expect(Buffer.concat(chunks).equals(data)).toBe(true)
+    expect(await readdir(ingestDir)).toEqual([])
+  })
+
+  it("a pull that finds the other's ingest in progress waits for it and both succeed", () => race("pull"))
+  it("a put beside another's ingest in progress writes its own copy and both succeed", () => race("put"))
+})
