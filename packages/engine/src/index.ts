@@ -10,6 +10,7 @@ export type { ImportOptions } from "./importExport.js"
 export type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 export type { FileEntry, LayerAnalysis } from "./view.js"
 export type { InfoReport } from "./info.js"
+export type { PullOptions, TransferOptions } from "./transfer.js"
 export { type BenchExtractOptions, type BenchExtractReport, benchExtract, type LayerBench } from "./benchExtract.js"
 export { defaultRoot } from "./root.js"
 export {

@@ -42,7 +42,7 @@ import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
 import { type DiskUsage, df, type FsckResult, fsck, type PruneResult, prune } from "./space.js"
 import { CasImageStore } from "./store.js"
-import { copy, pull, push } from "./transfer.js"
+import { copy, type PullOptions, pull, push, type TransferOptions } from "./transfer.js"
 import { analyze, exportFs, type FileEntry, flatten, type LayerAnalysis, listFiles, readFile } from "./view.js"
 
 export interface EngineOptions {
@@ -118,9 +118,9 @@ export interface EngineShape {
   readonly flatten: Op<[image: string, name: string], ImageSummary>
   readonly exportFs: Op<[imageOrContainer: string, dest: Writable | string], void>
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
-  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number; streamExtract?: boolean }], ImageSummary>
-  readonly push: Op<[image: string, ref: string], { digest: string }>
-  readonly copy: Op<[src: string, dst: string], { digest: string }>
+  readonly pull: Op<[ref: string, name?: string, options?: PullOptions], ImageSummary>
+  readonly push: Op<[image: string, ref: string, options?: TransferOptions], { digest: string }>
+  readonly copy: Op<[src: string, dst: string, options?: TransferOptions], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
   readonly listContainers: Op<[], Array<ContainerSummary>>
   readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice; outlive?: boolean }], string>
@@ -234,10 +234,10 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
     exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
     analyze: lift("analyze", (image: string) => analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) => imported(await pull(ctx, ref, name, o), name)),
-    push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
-    copy: lift("copy", async (src: string, dst: string) => {
-      const r = await copy(ctx, src, dst)
+    pull: lift("pull", async (ref: string, name?: string, o?: PullOptions) => imported(await pull(ctx, ref, name, o), name)),
+    push: lift("push", (image: string, ref: string, o?: TransferOptions) => push(ctx, image, ref, o?.client)),
+    copy: lift("copy", async (src: string, dst: string, o?: TransferOptions) => {
+      const r = await copy(ctx, src, dst, o?.client)
       if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
       return r
     }),
