@@ -97,7 +97,7 @@ describe.skipIf(skip !== undefined)("cairn login / logout with a htpasswd regist
     const ref = `${name}:${reg.port}/me/named:1`
     const https = cairn("a", ["push", "--creds", "alice:s3cret", "busybox", ref])
     expect(https.code).toBe(1)
-    expect(https.stderr).toMatch(/https:\/\//)
+    expect(https.stderr).toMatch(/https:\/\/.*add --tls-verify=false/)
     expect(cairn("a", ["push", "--creds", "alice:s3cret", "--tls-verify=false", "busybox", ref]).stderr).toBe("")
     const login = cairn("a", ["login", "-u", "alice", "-p", "s3cret", "--tls-verify=false", `${name}:${reg.port}`])
     expect(login.stdout).toBe("Login Succeeded!\n")

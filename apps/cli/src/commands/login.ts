@@ -8,7 +8,8 @@ import {
   parseReference,
   RegistryClient,
   removeAuth,
-  saveAuth
+  saveAuth,
+  TransportError
 } from "@cairn/registry"
 import { command, type OptionSpec } from "../command.js"
 import { UsageError } from "../errors.js"
@@ -82,6 +83,21 @@ export function registryClient(opts: Opts, refs: readonly string[], transport = 
   return new RegistryClient({ credentials, plainHttp: tlsVerify(opts) ? false : named })
 }
 
+/**
+ * Runs a registry operation; a TLS failure on an HTTPS URL (EPROTO: the server speaks plain HTTP,
+ * or a certificate problem) gets a pointer to --tls-verify=false.
+ */
+export async function withTlsHint<A>(opts: Opts, f: () => Promise<A>): Promise<A> {
+  try {
+    return await f()
+  } catch (e) {
+    if (e instanceof TransportError && e.url.startsWith("https://") && tlsVerify(opts) && /EPROTO|SSL|TLS|certificate|CERT_/i.test(e.reason)) {
+      throw new Error(`${e.message}; if the registry speaks plain HTTP, add --tls-verify=false`, { cause: e })
+    }
+    throw e
+  }
+}
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of process.stdin) chunks.push(Buffer.from(c as Uint8Array))
@@ -123,7 +139,7 @@ export const login = command({
       plainHttp: tlsVerify(opts) ? false : [registry]
     })
     try {
-      await client.checkAuth(registry)
+      await withTlsHint(opts, () => client.checkAuth(registry))
     } finally {
       client.close()
     }

@@ -1,5 +1,5 @@
 import { command } from "../command.js"
-import { registryClient, registryOptions } from "./login.js"
+import { registryClient, registryOptions, withTlsHint } from "./login.js"
 
 const platformOpt = { type: "string", value: "OS/ARCH[/VARIANT]", description: "platform to pick from a multi-platform image (default: this host's)" } as const
 
@@ -22,7 +22,7 @@ export const pull = command({
       const o: { platform?: string; concurrency?: number; client: typeof client } = { client }
       if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
       if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
-      const img = await engine.pull(ref!, name, o)
+      const img = await withTlsHint(opts, () => engine.pull(ref!, name, o))
       ctx.out.result(img, () => `pulled ${ref} (${img.digest})`)
     } finally {
       client.close()
@@ -41,7 +41,7 @@ export const push = command({
     const client = registryClient(opts, [ref!])
     try {
       const engine = await ctx.engine()
-      const r = await engine.push(image!, ref!, { client })
+      const r = await withTlsHint(opts, () => engine.push(image!, ref!, { client }))
       ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`)
     } finally {
       client.close()
@@ -61,7 +61,7 @@ export const copy = command({
     const client = registryClient(opts, [src!, dst!], true)
     try {
       const engine = await ctx.engine()
-      const r = await engine.copy(src!, dst!, { client })
+      const r = await withTlsHint(opts, () => engine.copy(src!, dst!, { client }))
       ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`)
     } finally {
       client.close()
