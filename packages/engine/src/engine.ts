@@ -14,6 +14,7 @@ import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 import type { EngineError } from "./engineError.js"
 import type { InfoReport } from "./info.js"
+import type { PullOptions, TransferOptions } from "./transfer.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
@@ -103,14 +104,15 @@ export class Engine {
   analyze(image: string): Promise<Array<LayerAnalysis>> {
     return run(this.service.analyze(image))
   }
-  pull(ref: string, name?: string, options: { platform?: string; concurrency?: number; streamExtract?: boolean } = {}): Promise<ImageSummary> {
+  /** `client`: the registry client to use (credentials, plain HTTP); default a new one over ~/.docker/config.json */
+  pull(ref: string, name?: string, options: PullOptions = {}): Promise<ImageSummary> {
     return run(this.service.pull(ref, name, options))
   }
-  push(image: string, ref: string): Promise<{ digest: string }> {
-    return run(this.service.push(image, ref))
+  push(image: string, ref: string, options: TransferOptions = {}): Promise<{ digest: string }> {
+    return run(this.service.push(image, ref, options))
   }
-  copy(src: string, dst: string): Promise<{ digest: string }> {
-    return run(this.service.copy(src, dst))
+  copy(src: string, dst: string, options: TransferOptions = {}): Promise<{ digest: string }> {
+    return run(this.service.copy(src, dst, options))
   }
 
   // containers

@@ -41,6 +41,7 @@ import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import { CasImageStore } from "./store.js"
+import type { PullOptions, TransferOptions } from "./transfer.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 
 export interface EngineOptions {
@@ -122,9 +123,9 @@ export interface EngineShape {
   readonly flatten: Op<[image: string, name: string], ImageSummary>
   readonly exportFs: Op<[imageOrContainer: string, dest: Writable | string], void>
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
-  readonly pull: Op<[ref: string, name?: string, options?: { platform?: string; concurrency?: number; streamExtract?: boolean }], ImageSummary>
-  readonly push: Op<[image: string, ref: string], { digest: string }>
-  readonly copy: Op<[src: string, dst: string], { digest: string }>
+  readonly pull: Op<[ref: string, name?: string, options?: PullOptions], ImageSummary>
+  readonly push: Op<[image: string, ref: string, options?: TransferOptions], { digest: string }>
+  readonly copy: Op<[src: string, dst: string, options?: TransferOptions], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
   readonly listContainers: Op<[], Array<ContainerSummary>>
   readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice; outlive?: boolean }], string>
@@ -248,12 +249,12 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
     exportFs: lift("exportFs", async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest)),
     analyze: lift("analyze", async (image: string) => (await import("./view.js")).analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number; streamExtract?: boolean }) =>
+    pull: lift("pull", async (ref: string, name?: string, o?: PullOptions) =>
       imported(await (await import("./transfer.js")).pull(ctx, ref, name, o), name)
     ),
-    push: lift("push", async (image: string, ref: string) => (await import("./transfer.js")).push(ctx, image, ref)),
-    copy: lift("copy", async (src: string, dst: string) => {
-      const r = await (await import("./transfer.js")).copy(ctx, src, dst)
+    push: lift("push", async (image: string, ref: string, o?: TransferOptions) => (await import("./transfer.js")).push(ctx, image, ref, o?.client)),
+    copy: lift("copy", async (src: string, dst: string, o?: TransferOptions) => {
+      const r = await (await import("./transfer.js")).copy(ctx, src, dst, o?.client)
       if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
       return r
     }),

@@ -12,10 +12,14 @@ import { withSnapshotLease } from "./snapshotLease.js"
 import { StreamingExtractor } from "./pullExtract.js"
 import { ensureSnapshot, lowerDirs, readSnapshotMeta, type SnapshotContext, stackOf } from "./snapshots.js"
 
-export interface PullOptions {
+export interface TransferOptions {
+  /** the registry client (credentials, plain HTTP); default a new one over ~/.docker/config.json */
+  readonly client?: RegistryClient
+}
+
+export interface PullOptions extends TransferOptions {
   readonly platform?: string
   readonly concurrency?: number
-  readonly client?: RegistryClient
   /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
   readonly streamExtract?: boolean
 }
@@ -131,7 +135,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   }).finally(() => streaming.discard()))
 }
 
-export async function push(ctx: EngineContext, image: string, ref: string, client = new RegistryClient()): Promise<{ digest: string }> {
+export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = new RegistryClient()): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
   const r = await pushImage(client, ctx.store.source(), stored.descriptor.digest, parseReference(ref), {
     onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
@@ -153,7 +157,7 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
  * Copies an image between transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:REF],
  * docker-archive:FILE[:REF] and local:IMAGE (this root). Only what the destination lacks moves.
  */
-export async function copy(ctx: EngineContext, src: string, dst: string, client = new RegistryClient()): Promise<{ digest: string }> {
+export async function copy(ctx: EngineContext, src: string, dst: string, client: RegistryClient = new RegistryClient()): Promise<{ digest: string }> {
   const s = parseTransport(src)
   const d = parseTransport(dst)
   if (d.kind === "local") {

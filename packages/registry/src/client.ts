@@ -30,6 +30,7 @@ import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"
 import { dockerConfigCredentials } from "./dockerConfig.js"
 import { Endpoint, registryError } from "./endpoint.js"
 import {
+  AuthError,
   BlobSinkError,
   ContentLengthError,
   ManifestDigestError,
@@ -735,6 +736,21 @@ export class RegistryClient {
       if (e instanceof RegistryError && e.status === 404) return { schemaVersion: 2, mediaType: OciMediaType.ImageIndex, manifests: [] }
       throw e
     }
+  }
+
+  /**
+   * Checks that the registry accepts this client's credentials (what `login` verifies before it
+   * saves them): GET /v2/ through the usual challenge, Basic or a token with no scope. Fails with
+   * AuthError when the credentials are missing or refused, RegistryError on another status.
+   */
+  async checkAuth(registry: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const res = await this.endpoint(registry).send({ method: "GET", path: "/v2/", scopes: [], signal: options.signal })
+    if (res.status === 200) return res.discard()
+    if (res.status === 401) {
+      res.discard()
+      throw new AuthError({ registry, reason: "the registry refused the credentials (HTTP 401)", status: 401 })
+    }
+    throw await registryError("GET", res)
   }
 
   /** Closes idle connections of a transport this client created. */

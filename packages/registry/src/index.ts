@@ -32,7 +32,18 @@ export {
   repositoryScope,
   staticCredentials
 } from "./auth.js"
-export { type DockerConfigOptions, dockerConfigCredentials, runCredentialHelper } from "./dockerConfig.js"
+export {
+  type AuthFileOptions,
+  authFileCredentials,
+  containersAuthCredentials,
+  containersAuthFile,
+  containersAuthFiles,
+  type DockerConfigOptions,
+  dockerConfigCredentials,
+  removeAuth,
+  runCredentialHelper,
+  saveAuth
+} from "./dockerConfig.js"
 export {
   type HttpRequest,
   type HttpResponse,

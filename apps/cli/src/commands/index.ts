@@ -2,6 +2,7 @@ import type { Command } from "../command.js"
 import { bench } from "./bench.js"
 import { commit, create, diff, mount, ps, rm, umount, unshare } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
+import { login, logout } from "./login.js"
 import { copy, pull, push } from "./registry.js"
 import { serve } from "./serve.js"
 import { df, fsck, info, prune } from "./system.js"
@@ -33,6 +34,8 @@ export const commands: readonly Command[] = [
   pull,
   push,
   copy,
+  login,
+  logout,
   df,
   prune,
   fsck,

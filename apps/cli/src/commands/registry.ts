@@ -1,4 +1,5 @@
 import { command } from "../command.js"
+import { registryClient, registryOptions, withTlsHint } from "./login.js"
 
 const platformOpt = { type: "string", value: "OS/ARCH[/VARIANT]", description: "platform to pick from a multi-platform image (default: this host's)" } as const
 
@@ -6,20 +7,26 @@ export const pull = command({
   name: "pull",
   summary: "Pull an image from a registry (only missing blobs cross the network)",
   usage: "REF [NAME]",
-  description: "REF is [registry/]repo[:tag|@digest]; short names go to Docker Hub. Loopback registries (127.0.0.0/8,\nlocalhost, ::1) are spoken to over plain HTTP, as docker does; every other registry over HTTPS.",
+  description: "REF is [registry/]repo[:tag|@digest]; short names go to Docker Hub. Loopback registries (127.0.0.0/8,\nlocalhost, ::1) are spoken to over plain HTTP, as docker does; every other registry over HTTPS unless\n--tls-verify=false. Credentials: --creds, else the auth file `cairn login` writes (podman's, then ~/.docker/config.json).",
   examples: ["cairn pull 127.0.0.1:5000/library/debian:latest", "cairn pull --platform linux/arm64 docker.io/library/alpine:3.20 alpine"],
   options: {
     platform: platformOpt,
-    concurrency: { type: "string", value: "N", description: "layers downloaded at once" }
+    concurrency: { type: "string", value: "N", description: "layers downloaded at once" },
+    ...registryOptions
   },
   args: { min: 1, max: 2 },
   async run(ctx, [ref, name], opts) {
-    const engine = await ctx.engine()
-    const o: { platform?: string; concurrency?: number } = {}
-    if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
-    if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
-    const img = await engine.pull(ref!, name, o)
-    ctx.out.result(img, () => `pulled ${ref} (${img.digest})`, () => [img.digest])
+    const client = await registryClient(opts, [ref!])
+    try {
+      const engine = await ctx.engine()
+      const o: { platform?: string; concurrency?: number; client: typeof client } = { client }
+      if (typeof opts["platform"] === "string") o["platform"] = opts["platform"]
+      if (typeof opts["concurrency"] === "string") o["concurrency"] = Number(opts["concurrency"])
+      const img = await withTlsHint(opts, () => engine.pull(ref!, name, o))
+      ctx.out.result(img, () => `pulled ${ref} (${img.digest})`, () => [img.digest])
+    } finally {
+      client.close()
+    }
   }
 })
 
@@ -27,12 +34,18 @@ export const push = command({
   name: "push",
   summary: "Push a local image to a registry (blobs it has are skipped)",
   usage: "IMAGE REF",
-  examples: ["cairn push myapp:v1 127.0.0.1:5000/me/myapp:v1"],
+  examples: ["cairn push myapp:v1 127.0.0.1:5000/me/myapp:v1", "cairn push --creds alice:s3cret --tls-verify=false myapp:v1 registry.lan:5000/me/myapp:v1"],
+  options: registryOptions,
   args: { min: 2, max: 2 },
-  async run(ctx, [image, ref]) {
-    const engine = await ctx.engine()
-    const r = await engine.push(image!, ref!)
-    ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`, () => [r.digest])
+  async run(ctx, [image, ref], opts) {
+    const client = await registryClient(opts, [ref!])
+    try {
+      const engine = await ctx.engine()
+      const r = await withTlsHint(opts, () => engine.push(image!, ref!, { client }))
+      ctx.out.result(r, () => `pushed ${image} to ${ref} (${r.digest})`, () => [r.digest])
+    } finally {
+      client.close()
+    }
   }
 })
 
@@ -42,10 +55,16 @@ export const copy = command({
   usage: "SRC DST",
   description: "Transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME], local:IMAGE.",
   examples: ["cairn copy docker://127.0.0.1:5000/a:1 oci:./a:1", "cairn copy oci:./a:1 docker://127.0.0.1:5000/b:1"],
+  options: registryOptions,
   args: { min: 2, max: 2 },
-  async run(ctx, [src, dst]) {
-    const engine = await ctx.engine()
-    const r = await engine.copy(src!, dst!)
-    ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`, () => [r.digest])
+  async run(ctx, [src, dst], opts) {
+    const client = await registryClient(opts, [src!, dst!], true)
+    try {
+      const engine = await ctx.engine()
+      const r = await withTlsHint(opts, () => engine.copy(src!, dst!, { client }))
+      ctx.out.result(r, () => `copied ${src} to ${dst} (${r.digest})`, () => [r.digest])
+    } finally {
+      client.close()
+    }
   }
 })
