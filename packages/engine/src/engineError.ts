@@ -26,6 +26,7 @@ import type {
   InvalidSourceError,
   PathNotFoundInImageError,
   SnapshotError,
+  UnreadableStateError,
   UnsupportedImageError
 } from "./errors.js"
 
@@ -44,6 +45,7 @@ export type EngineOwnError =
   | EngineIOError
   | UnsupportedImageError
   | PathNotFoundInImageError
+  | UnreadableStateError
 
 /** Failures of the lower packages, passed on unchanged. */
 export type LowerPackageError =

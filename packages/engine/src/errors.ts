@@ -128,3 +128,14 @@ export class PathNotFoundInImageError extends Data.TaggedError("PathNotFoundInIm
     return `${this.path}: no such file or directory in ${this.image}`
   }
 }
+
+/** Prune/GC met state it cannot read; it stops rather than treat what it may use as unused (as containerd's GC does). */
+export class UnreadableStateError extends Data.TaggedError("UnreadableStateError")<{
+  readonly what: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot read ${this.what} (${this.path}): ${this.reason}; nothing was removed: repair or remove it (see \`cairn fsck\`), then prune again`
+  }
+}

@@ -4,6 +4,8 @@ import { readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
+import { DockerMediaType, OciMediaType } from "@cairn/oci-spec"
+import { UnreadableStateError } from "./errors.js"
 import { pidAlive, readJson, tempOwner } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
@@ -35,11 +37,18 @@ export interface FsckResult {
   readonly repaired: ReadonlyArray<string>
 }
 
+/** Every listed image; one that cannot be read stops prune (UnreadableStateError), as its snapshots would look unused. */
 async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
   const out: Array<LoadedImage> = []
   for (const s of await ctx.store.images()) {
-    const img = await loadImage(ctx, s).catch(() => undefined)
-    if (img !== undefined) out.push(img)
+    // an index entry is not an engine image: nothing of it is extracted into snapshots
+    if (s.descriptor.mediaType === OciMediaType.ImageIndex || s.descriptor.mediaType === DockerMediaType.ManifestList) continue
+    try {
+      out.push(await loadImage(ctx, s))
+    } catch (e) {
+      const label = s.names.length > 0 ? `image ${s.names.join(", ")} (${s.descriptor.digest})` : `image ${s.descriptor.digest}`
+      throw new UnreadableStateError({ what: label, path: ctx.layout.root, reason: (e as Error).message })
+    }
   }
   return out
 }
@@ -54,7 +63,7 @@ const blobsOf = (img: LoadedImage) => [
 async function referencedChains(ctx: EngineContext, images: ReadonlyArray<LoadedImage>): Promise<Set<string>> {
   const live = new Set<string>()
   for (const img of images) for (const c of img.chain) live.add(c)
-  for (const c of await listContainerMetas(ctx)) for (const ch of c.chain) live.add(ch)
+  for (const c of await listContainerMetas(ctx, { strict: true })) for (const ch of c.chain) live.add(ch)
   for (const c of await leasedChains(ctx.layout)) live.add(c)
   return live
 }
