@@ -74,6 +74,22 @@ export interface GetOptions {
 
 const CHUNK = 1 << 20
 
+/** How long resume() waits on another process's ingest of the same digest that makes no progress. */
+export const INGEST_STALL_MS = 60_000
+
+/** `chunks` without its first `n` bytes. */
+async function* skipBytes(chunks: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n
+  for await (const c of chunks) {
+    if (left >= c.length) {
+      left -= c.length
+      continue
+    }
+    yield left > 0 ? c.subarray(left) : c
+    left = 0
+  }
+}
+
 async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
   if (typeof input === "string") input = Buffer.from(input, "utf8")
   if (input instanceof Uint8Array) {
@@ -342,28 +358,78 @@ export class BlobStore {
     }
   }
 
-  /** BlobSink.resume: continue an interrupted put; `data` holds the blob from `offset` on. */
-  async resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options: { lease?: string } = {}): Promise<PutResult> {
+  /**
+   * BlobSink.resume: continue an interrupted put; `data` holds the blob from `offset` on. When
+   * another live process is writing this digest (two pulls of one layer), it waits for that
+   * writer while it makes progress, then finds the blob present (or continues what it left).
+   */
+  async resume(
+    desc: BlobDescriptorLike,
+    offset: number,
+    data: BlobInput,
+    options: { lease?: string; onWait?: (holder: string) => void; stallMs?: number } = {}
+  ): Promise<PutResult> {
     const d = parseDigest(desc.digest)
-    const s = await this.stat(d)
-    if (s && s.size === desc.size) {
+    const present = async (): Promise<PutResult | undefined> => {
+      const s = await this.stat(d)
+      if (!s || s.size !== desc.size) return undefined
       if (options.lease) await this.withGcLock(() => addToLease(this.layout, options.lease as string, [d]))
       return { digest: d, size: s.size, created: false }
     }
+    const had = await present()
+    if (had) return had
     await this.layout.ensureDir(this.layout.ingestDir)
     const key = this.ingestKey(d)
-    const r = await tryLock(`${key}.lock`)
-    if (!r.handle) throw new IngestBusyError({ digest: d, holder: r.holder ?? "" })
-    const lock = r.handle
+    const lock = await this.waitForIngestLock(key, d, options.onWait, options.stallMs ?? INGEST_STALL_MS)
     try {
+      // the other writer may have finished it meanwhile
+      const done = await present()
+      if (done) {
+        await lock.release()
+        return done
+      }
       const held = await this.ingestOffset(d)
-      if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
-      const hasher = await this.rebuildHasher(key, d, offset)
-      const staged = await this.ingest(key, offset, hasher, chunksOf(data), d, desc.size, lock)
-      return await staged.commit(options)
+      let chunks = chunksOf(data)
+      if (held > offset && held <= desc.size) chunks = skipBytes(chunks, held - offset) // the other writer got further
+      else if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
+      const hasher = await this.rebuildHasher(key, d, held)
+      const staged = await this.ingest(key, held, hasher, chunks, d, desc.size, lock)
+      return await staged.commit(options.lease ? { lease: options.lease } : {})
     } catch (e) {
       await lock.release()
       throw e
+    }
+  }
+
+  /**
+   * The ingest lock of `key`, waiting while a live holder keeps writing: IngestBusyError only when
+   * the holder's partial file has not changed for `stallMs` (a hung writer), naming it.
+   */
+  private async waitForIngestLock(key: string, d: Digest, onWait: ((holder: string) => void) | undefined, stallMs: number): Promise<LockHandle> {
+    let waiting = false
+    let lastSeen = ""
+    let lastChange = Date.now()
+    let delay = 2
+    for (;;) {
+      const r = await tryLock(`${key}.lock`)
+      if (r.handle) return r.handle
+      const holder = r.holder ?? ""
+      if (!waiting) {
+        waiting = true
+        onWait?.(holder)
+      }
+      const seen = await stat(key).then(
+        (s) => `${s.size}:${s.mtimeMs}`,
+        () => "none"
+      )
+      if (seen !== lastSeen) {
+        lastSeen = seen
+        lastChange = Date.now()
+      } else if (Date.now() - lastChange >= stallMs) {
+        throw new IngestBusyError({ digest: d, holder, stalledMs: Date.now() - lastChange })
+      }
+      await new Promise((r) => setTimeout(r, delay))
+      delay = Math.min(delay * 2, 100)
     }
   }
 

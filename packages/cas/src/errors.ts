@@ -65,9 +65,13 @@ export class LockTimeoutError extends Data.TaggedError("LockTimeoutError")<{
 export class IngestBusyError extends Data.TaggedError("IngestBusyError")<{
   readonly digest: string
   readonly holder: string
+  /** how long the holder's partial bytes did not change before giving up */
+  readonly stalledMs?: number
 }> {
   override get message() {
-    return `ingest of ${this.digest} is in progress in ${this.holder}; wait for it or put without resuming`
+    const pid = this.holder.split(" ")[0] ?? this.holder
+    const stalled = this.stalledMs === undefined ? "" : ` and wrote nothing for ${Math.round(this.stalledMs / 1000)} s`
+    return `another process (pid ${pid}) is storing ${this.digest}${stalled}: retry when it has finished, or stop it if it hangs`
   }
 }
 
