@@ -630,6 +630,13 @@ export class BlobStore {
     return out
   }
 
+  /** Partial ingests held by no live writer and untouched for `maxAgeMs` (what GC reclaims, what fsck reports). */
+  async staleIngests(maxAgeMs: number): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number }>> {
+    if (!(maxAgeMs < Number.POSITIVE_INFINITY)) return []
+    const cutoff = Date.now() - maxAgeMs
+    return (await this.listIngests()).filter((i) => !i.active && i.mtimeMs <= cutoff).map(({ active: _, ...rest }) => rest)
+  }
+
   /** Remove temp files and locks of dead writers (never keyed partials, which resume() can use). */
   async cleanDebris(): Promise<void> {
     await cleanLockDebris(this.layout.ingestDir)

@@ -135,6 +135,10 @@ export class Store {
   fsck(options?: FsckOptions): Promise<FsckReport> {
     return fsck(this.blobs, options)
   }
+  /** Partial ingests in the ingest area (`active` while a live writer holds them), for df. */
+  ingests(): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number; active: boolean }>> {
+    return this.blobs.listIngests()
+  }
 
   // ---- copy, import, export ------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // Space accounting (`docker system df -v`), prune and fsck of an engine root.
 import { randomBytes } from "node:crypto"
 import { readdir, rename, rm } from "node:fs/promises"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
 import { DockerMediaType, OciMediaType } from "@cairn/oci-spec"
@@ -18,14 +18,18 @@ export interface DiskUsage {
   readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
   readonly snapshots: ReadonlyArray<{ chainId: Digest; diffId: Digest; size: number; images: number; containers: number }>
   readonly containers: ReadonlyArray<{ id: string; name: string; image: string; size: number; mounted: boolean }>
-  readonly totals: { readonly images: number; readonly snapshots: number; readonly containers: number }
-  readonly reclaimable: { readonly blobs: number; readonly snapshots: number; readonly total: number }
+  readonly totals: { readonly images: number; readonly snapshots: number; readonly containers: number; readonly ingests: number }
+  /** partial downloads/uploads in the store's ingest area; stale ones (no live writer, past the grace period) GC removes */
+  readonly ingests: { readonly count: number; readonly active: number; readonly bytes: number; readonly stale: number }
+  readonly reclaimable: { readonly blobs: number; readonly snapshots: number; readonly ingests: number; readonly total: number }
 }
 
 export interface PruneResult {
-  /** snapshot chainIDs and blob digests removed (or, dry run, that would be) */
+  /** snapshot chainIDs, blob digests and `ingest/NAME` partials removed (or, dry run, that would be) */
   readonly removed: Array<string>
   readonly bytes: number
+  /** of `bytes`, those of stale partial ingests */
+  readonly ingestBytes: number
 }
 
 export interface FsckResult {
@@ -111,6 +115,7 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     }))
   )
   const dry = await prune(ctx, { dryRun: true })
+  const ingests = await ctx.store.ingests()
   const live = await referencedChains(ctx, images)
   const snapBytes = snaps.filter((s) => !live.has(s.chainId)).reduce((n, s) => n + s.size, 0)
   const allBlobs = new Set<string>()
@@ -126,9 +131,16 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     totals: {
       images: imageBytes,
       snapshots: snaps.reduce((n, s) => n + s.size, 0),
-      containers: containerRows.reduce((n, c) => n + c.size, 0)
+      containers: containerRows.reduce((n, c) => n + c.size, 0),
+      ingests: ingests.reduce((n, i) => n + i.size, 0)
     },
-    reclaimable: { blobs: dry.bytes - snapBytes, snapshots: snapBytes, total: dry.bytes }
+    ingests: {
+      count: ingests.length,
+      active: ingests.filter((i) => i.active).length,
+      bytes: ingests.reduce((n, i) => n + i.size, 0),
+      stale: dry.ingestBytes
+    },
+    reclaimable: { blobs: dry.bytes - snapBytes - dry.ingestBytes, snapshots: snapBytes, ingests: dry.ingestBytes, total: dry.bytes }
   }
 }
 
@@ -152,8 +164,9 @@ export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = 
     }
     const gc = await ctx.store.gc({ dryRun })
     for (const b of gc.removed) removed.push(b.digest)
-    bytes += gc.bytes
-    return { removed, bytes }
+    for (const p of gc.removedIngests) removed.push(`ingest/${basename(p)}`)
+    bytes += gc.bytes + gc.ingestBytes
+    return { removed, bytes, ingestBytes: gc.ingestBytes }
   })
 }
 

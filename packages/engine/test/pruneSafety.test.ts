@@ -1,6 +1,7 @@
 // Prune must stop, naming it, when it cannot read an image or a container: skipping it would
 // make the snapshots it uses look unused and prune would delete them (containerd's GC stops too).
-import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { INGEST_GRACE_MS } from "@cairn/cas"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
@@ -57,5 +58,34 @@ describe("prune with state it cannot read", () => {
     rmSync(configFile)
     await expect(engine.prune()).rejects.toMatchObject({ _tag: "UnreadableStateError", message: expect.stringContaining("a:latest") })
     expect(readdirSync(join(dir, "root", "snapshots")).filter((n) => !n.startsWith(".")).sort()).toEqual(before.map((d) => d.slice(7)))
+  })
+})
+
+describe("partial ingests in df and prune", () => {
+  it("df shows the bytes of a partial left by a killed pull; prune reclaims it once stale", async () => {
+    const dir = tempDir()
+    try {
+      const engine = await Engine.open({ root: join(dir, "root") })
+      // what a pull killed mid-blob leaves: bytes under the digest it was fetching, no live writer
+      const ingest = join(dir, "root", "ingest")
+      mkdirSync(ingest, { recursive: true })
+      const partial = join(ingest, `sha256-${"ab".repeat(32)}`)
+      writeFileSync(partial, Buffer.alloc(70_000, 1))
+      let u = await engine.df()
+      expect(u.ingests).toEqual({ count: 1, active: 0, bytes: 70_000, stale: 0 })
+      expect((await engine.prune()).removed).toEqual([])
+      const old = new Date(Date.now() - INGEST_GRACE_MS - 60_000)
+      utimesSync(partial, old, old)
+      u = await engine.df()
+      expect(u.reclaimable.ingests).toBe(70_000)
+      expect(u.reclaimable.total).toBe(70_000)
+      expect((await engine.fsck()).store.staleIngests).toHaveLength(1)
+      const r = await engine.prune()
+      expect(r).toMatchObject({ removed: [`ingest/sha256-${"ab".repeat(32)}`], bytes: 70_000, ingestBytes: 70_000 })
+      expect((await engine.df()).ingests.count).toBe(0)
+      await engine.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
