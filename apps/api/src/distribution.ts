@@ -4,7 +4,7 @@ import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import { stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
-import { REF_NAME } from "@cairn/cas"
+import { mayBeAbsent, REF_NAME } from "@cairn/cas"
 import { type Digest, digestAlgorithm, digestBytes, digestHex, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
 import { type AnyManifest, type Descriptor, decodeAnyManifest, isIndexMediaType, OciDecodeError, OciMediaType } from "@cairn/oci-spec"
 import { HttpServerResponse } from "effect/http"
@@ -264,7 +264,8 @@ export class Distribution {
     }
     // every blob or manifest it references must be here already (distribution-spec "Pushing Manifests")
     const v = doc.value as { config?: Descriptor; layers?: readonly Descriptor[]; manifests?: readonly Descriptor[]; subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> }
-    const needed = [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])].filter((d) => !(d as { urls?: unknown }).urls)
+    // only non-distributable layers may be absent (fetched from their urls), never a config or index entry
+    const needed = [...(v.config ? [v.config] : []), ...(v.layers ?? []), ...(v.manifests ?? [])].filter((d) => !mayBeAbsent(d))
     for (const d of needed) {
       if (!(await this.store.has(d.digest))) {
         throw new DistributionError({ status: 400, code: "MANIFEST_BLOB_UNKNOWN", reason: `referenced blob ${d.digest} is not in this registry; push it first`, detail: { digest: d.digest } })

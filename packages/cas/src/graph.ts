@@ -1,7 +1,7 @@
 // Walking the descriptor graph (index -> index/manifest -> config + layers + subject) over any
 // blob source. Kept apart from the byte store (umoci's cas/casext split): GC, fsck and copy use it.
 import type { Digest } from "@cairn/digest"
-import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, OciMediaType } from "@cairn/oci-spec"
+import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, isNonDistributable, OciMediaType } from "@cairn/oci-spec"
 import { BlobNotFoundError, GraphCycleError, GraphDepthError, GraphDocumentError } from "./errors.js"
 
 /** What the walk needs from a store. */
@@ -43,6 +43,15 @@ const documentKind: Readonly<Record<string, DocumentKind>> = {
   [DockerMediaType.Manifest]: "docker-manifest"
 }
 
+/**
+ * Whether a referenced blob may be absent from the store: only non-distributable layers (OCI
+ * `layer.nondistributable.*`, Docker foreign layers), which are fetched from their `urls`. A
+ * config, manifest or index entry must be present whatever `urls` it carries.
+ */
+export function mayBeAbsent(descriptor: { readonly mediaType: string }): boolean {
+  return isNonDistributable(descriptor.mediaType)
+}
+
 /** True when the descriptor points at a document with children (a manifest or an index). */
 export function hasChildren(mediaType: string): boolean {
   return Object.hasOwn(documentKind, mediaType)
@@ -82,6 +91,8 @@ export async function walkGraph(source: GraphSource, roots: readonly Descriptor[
     if (seen.has(digest)) return
     seen.add(digest)
     const s = await source.stat(digest)
+    // an absent non-distributable layer lives at its urls: not missing, and nothing to visit or copy
+    if (!s && mayBeAbsent(descriptor)) return
     const node: GraphNode = { descriptor, chain, storedSize: s?.size }
     nodes.push(node)
     if (!s) {
