@@ -24,6 +24,7 @@ import type {
   ImageNotFoundError,
   InvalidReferenceError,
   InvalidSourceError,
+  LayerMediaTypeError,
   PathNotFoundInImageError,
   SnapshotError,
   UnreadableStateError,
@@ -45,6 +46,7 @@ export type EngineOwnError =
   | EngineIOError
   | UnsupportedImageError
   | PathNotFoundInImageError
+  | LayerMediaTypeError
   | UnreadableStateError
 
 /** Failures of the lower packages, passed on unchanged. */

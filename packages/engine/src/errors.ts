@@ -139,3 +139,17 @@ export class UnreadableStateError extends Data.TaggedError("UnreadableStateError
     return `cannot read ${this.what} (${this.path}): ${this.reason}; nothing was removed: repair or remove it (see \`cairn fsck\`), then prune again`
   }
 }
+
+/**
+ * A layer cairn will not extract: its media type is not a known layer type (store, copy and push
+ * keep it as it is), or its bytes are not what the media type declares (gzip declared, zstd found).
+ */
+export class LayerMediaTypeError extends Data.TaggedError("LayerMediaTypeError")<{
+  readonly layer: string
+  readonly mediaType: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `layer ${this.layer} (${this.mediaType}): ${this.reason}`
+  }
+}
