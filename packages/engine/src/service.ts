@@ -137,14 +137,26 @@ export interface EngineShape {
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
 
 /** Typed errors pass as they are; anything untagged (a bare Node I/O error) becomes an EngineIOError. */
-const typed = (operation: string, root: string) => (e: unknown): EngineError =>
-  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path: root, cause: e })
+const typed = (operation: string, path: string) => (e: unknown): EngineError =>
+  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path, cause: e })
 
+/** "createContainer" -> "create container": errors speak of the operation as the user asked for it. */
+const inWords = (operation: string) => operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
+
+/**
+ * `subject`: what the user gave that the operation reads or writes (an archive, a target dir),
+ * named by an untyped failure instead of the engine root; e.g. ["import from", source].
+ */
 const lifter =
   (root: string) =>
-  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>): Op<Args, A> =>
-  (...args) =>
-    Effect.tryPromise({ try: () => f(...args), catch: typed(operation, root) })
+  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>, subject?: (...args: Args) => readonly [string, string | undefined]): Op<Args, A> =>
+  (...args) => {
+    const named = subject?.(...args)
+    return Effect.tryPromise({
+      try: () => f(...args),
+      catch: named?.[1] !== undefined ? typed(named[0], named[1]) : typed(inWords(operation), root)
+    })
+  }
 
 /** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
@@ -204,8 +216,8 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift("importImage", async (source: string, name?: string) => imported(await importImage(ctx, source, name), name)),
-    exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest)),
+    importImage: lift("importImage", async (source: string, name?: string) => imported(await importImage(ctx, source, name), name), (source) => ["import from", source]),
+    exportImage: lift("exportImage", (image: string, dest: string) => exportImage(ctx, image, dest), (image, dest) => [`export of ${image} to`, dest]),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
     history: lift("history", (image: string) => history(ctx, image)),
@@ -227,12 +239,12 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
       return r
     }),
-    unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir)),
-    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o)),
+    unpack: lift("unpack", (image: string, dir: string) => unpack(ctx, image, dir), (image, dir) => [`unpack of ${image} into`, dir]),
+    bundle: lift("bundle", (image: string, dir: string, o?: { args?: ReadonlyArray<string> }) => bundle(ctx, image, dir, o), (image, dir) => [`bundle of ${image} into`, dir]),
     listFiles: lift("listFiles", (image: string, path?: string) => listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", (image: string, path: string) => readFile(ctx, image, path)),
     flatten: lift("flatten", async (image: string, name: string) => imported(await flatten(ctx, image, name), name)),
-    exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest)),
+    exportFs: lift("exportFs", (what: string, dest: Writable | string) => exportFs(ctx, what, dest), (what, dest) => [`export of ${what}'s files to`, typeof dest === "string" ? dest : undefined]),
     analyze: lift("analyze", (image: string) => analyze(ctx, image)),
     pull: lift("pull", async (ref: string, name?: string, o?: { platform?: string; concurrency?: number }) => imported(await pull(ctx, ref, name, o), name)),
     push: lift("push", (image: string, ref: string) => push(ctx, image, ref)),
