@@ -380,7 +380,11 @@ export class BlobStore {
     if (had) return had
     await this.layout.ensureDir(this.layout.ingestDir)
     const key = this.ingestKey(d)
-    const lock = await this.waitForIngestLock(key, d, options.onWait, options.stallMs ?? INGEST_STALL_MS)
+    let waited = false
+    const lock = await this.waitForIngestLock(key, d, (holder) => {
+      waited = true
+      options.onWait?.(holder)
+    }, options.stallMs ?? INGEST_STALL_MS)
     try {
       // the other writer may have finished it meanwhile
       const done = await present()
@@ -390,7 +394,8 @@ export class BlobStore {
       }
       const held = await this.ingestOffset(d)
       let chunks = chunksOf(data)
-      if (held > offset && held <= desc.size) chunks = skipBytes(chunks, held - offset) // the other writer got further
+      // the writer we waited for got further than the offset the caller saw: skip what it wrote
+      if (waited && held > offset && held <= desc.size) chunks = skipBytes(chunks, held - offset)
       else if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
       const hasher = await this.rebuildHasher(key, d, held)
       const staged = await this.ingest(key, held, hasher, chunks, d, desc.size, lock)
