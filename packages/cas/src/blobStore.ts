@@ -4,7 +4,6 @@ import { constants, type ReadStream } from "node:fs"
 import { link, open, readdir, readFile, stat, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import { pipeline, type Readable } from "node:stream"
-import { setTimeout as sleep } from "node:timers/promises"
 import {
   type Algorithm,
   createHasher,
@@ -75,6 +74,22 @@ export interface GetOptions {
 
 const CHUNK = 1 << 20
 
+/** How long resume() waits on another process's ingest of the same digest that makes no progress. */
+export const INGEST_STALL_MS = 60_000
+
+/** `chunks` without its first `n` bytes. */
+async function* skipBytes(chunks: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n
+  for await (const c of chunks) {
+    if (left >= c.length) {
+      left -= c.length
+      continue
+    }
+    yield left > 0 ? c.subarray(left) : c
+    left = 0
+  }
+}
+
 async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
   if (typeof input === "string") input = Buffer.from(input, "utf8")
   if (input instanceof Uint8Array) {
@@ -87,22 +102,6 @@ async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
 
 /** A hasher on the calling thread, or on a worker for big blobs: the ingest path awaits either. */
 type IngestHasher = Hasher | OffThreadHasher
-
-/** resume() waits for another process's ingest of the same digest while it grows at least this often */
-const INGEST_STALL_MS = 60_000
-
-/** `source` without its first `n` bytes. */
-async function* skipBytes(source: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
-  let left = n
-  for await (const chunk of source) {
-    if (left >= chunk.length) {
-      left -= chunk.length
-      continue
-    }
-    yield left > 0 ? chunk.subarray(left) : chunk
-    left = 0
-  }
-}
 
 const SYNC_EVERY = 64 << 20
 const WRITES_IN_FLIGHT = 4
@@ -361,11 +360,15 @@ export class BlobStore {
 
   /**
    * BlobSink.resume: continue an interrupted put; `data` holds the blob from `offset` on. When
-   * another live process is writing this digest (two pulls of one blob), waits for it (as long as
-   * it makes progress) and then returns its blob without reading `data`, or, when it stopped
-   * short, continues its bytes (skipping what `data` repeats of them).
+   * another live process is writing this digest (two pulls of one layer), it waits for that
+   * writer while it makes progress, then finds the blob present (or continues what it left).
    */
-  async resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options: { lease?: string } = {}): Promise<PutResult> {
+  async resume(
+    desc: BlobDescriptorLike,
+    offset: number,
+    data: BlobInput,
+    options: { lease?: string; onWait?: (holder: string) => void; stallMs?: number } = {}
+  ): Promise<PutResult> {
     const d = parseDigest(desc.digest)
     const present = async (): Promise<PutResult | undefined> => {
       const s = await this.stat(d)
@@ -373,30 +376,30 @@ export class BlobStore {
       if (options.lease) await this.withGcLock(() => addToLease(this.layout, options.lease as string, [d]))
       return { digest: d, size: s.size, created: false }
     }
-    const before = await present()
-    if (before) return before
+    const had = await present()
+    if (had) return had
     await this.layout.ensureDir(this.layout.ingestDir)
     const key = this.ingestKey(d)
-    const r = await tryLock(`${key}.lock`)
-    const waited = r.handle === undefined
-    const lock = r.handle ?? (await this.waitForIngest(d, key))
+    let waited = false
+    const lock = await this.waitForIngestLock(key, d, (holder) => {
+      waited = true
+      options.onWait?.(holder)
+    }, options.stallMs ?? INGEST_STALL_MS)
     try {
-      // another writer may have committed it since the check above (and released its lock)
-      const theirs = await present()
-      if (theirs) {
+      // the other writer may have finished it meanwhile
+      const done = await present()
+      if (done) {
         await lock.release()
-        return theirs
+        return done
       }
       const held = await this.ingestOffset(d)
-      let source = chunksOf(data)
-      if (held !== offset) {
-        // the other writer got further than our caller knew: its bytes are the blob's too (checked at the end)
-        if (!waited || held < offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
-        source = skipBytes(source, held - offset)
-      }
+      let chunks = chunksOf(data)
+      // the writer we waited for got further than the offset the caller saw: skip what it wrote
+      if (waited && held > offset && held <= desc.size) chunks = skipBytes(chunks, held - offset)
+      else if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
       const hasher = await this.rebuildHasher(key, d, held)
-      const staged = await this.ingest(key, held, hasher, source, d, desc.size, lock)
-      return await staged.commit(options)
+      const staged = await this.ingest(key, held, hasher, chunks, d, desc.size, lock)
+      return await staged.commit(options.lease ? { lease: options.lease } : {})
     } catch (e) {
       await lock.release()
       throw e
@@ -404,29 +407,33 @@ export class BlobStore {
   }
 
   /**
-   * Wait for the live process holding the ingest lock of `d` to finish, and take the lock. Bounded
-   * by progress, not by the blob's size: it fails with IngestBusyError when the holder's partial
-   * file has not grown (and the lock not changed hands) for `stallMs`.
+   * The ingest lock of `key`, waiting while a live holder keeps writing: IngestBusyError only when
+   * the holder's partial file has not changed for `stallMs` (a hung writer), naming it.
    */
-  private async waitForIngest(d: Digest, key: string, stallMs = INGEST_STALL_MS): Promise<LockHandle> {
+  private async waitForIngestLock(key: string, d: Digest, onWait: ((holder: string) => void) | undefined, stallMs: number): Promise<LockHandle> {
+    let waiting = false
     let lastSeen = ""
-    let lastProgress = Date.now()
+    let lastChange = Date.now()
     let delay = 2
     for (;;) {
       const r = await tryLock(`${key}.lock`)
       if (r.handle) return r.handle
-      const size = await stat(key).then(
-        (s) => s.size,
-        () => -1
+      const holder = r.holder ?? ""
+      if (!waiting) {
+        waiting = true
+        onWait?.(holder)
+      }
+      const seen = await stat(key).then(
+        (s) => `${s.size}:${s.mtimeMs}`,
+        () => "none"
       )
-      const seen = `${r.holder ?? ""}|${size}`
       if (seen !== lastSeen) {
         lastSeen = seen
-        lastProgress = Date.now()
-      } else if (Date.now() - lastProgress >= stallMs) {
-        throw new IngestBusyError({ digest: d, holder: r.holder ?? "", stalledMs: Date.now() - lastProgress })
+        lastChange = Date.now()
+      } else if (Date.now() - lastChange >= stallMs) {
+        throw new IngestBusyError({ digest: d, holder, stalledMs: Date.now() - lastChange })
       }
-      await sleep(delay)
+      await new Promise((r) => setTimeout(r, delay))
       delay = Math.min(delay * 2, 100)
     }
   }
@@ -626,6 +633,13 @@ export class BlobStore {
       }
     }
     return out
+  }
+
+  /** Partial ingests held by no live writer and untouched for `maxAgeMs` (what GC reclaims, what fsck reports). */
+  async staleIngests(maxAgeMs: number): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number }>> {
+    if (!(maxAgeMs < Number.POSITIVE_INFINITY)) return []
+    const cutoff = Date.now() - maxAgeMs
+    return (await this.listIngests()).filter((i) => !i.active && i.mtimeMs <= cutoff).map(({ active: _, ...rest }) => rest)
   }
 
   /** Remove temp files and locks of dead writers (never keyed partials, which resume() can use). */

@@ -66,12 +66,13 @@ export class IngestBusyError extends Data.TaggedError("IngestBusyError")<{
   readonly digest: string
   /** the lock token of the process writing it: pid, start time, nonce */
   readonly holder: string
-  /** how long its ingest made no progress before resume() gave up waiting */
-  readonly stalledMs: number
+  /** how long the holder's partial bytes did not change before giving up */
+  readonly stalledMs?: number
 }> {
   override get message() {
-    const pid = this.holder.split(" ")[0] || "another process"
-    return `ingest of ${this.digest} is held by process ${pid}, which has written nothing for ${Math.round(this.stalledMs / 1000)} s; retry once it ends (a killed holder's lock is broken automatically), or put the blob from its start, which writes a separate copy`
+    const pid = this.holder.split(" ")[0] ?? this.holder
+    const stalled = this.stalledMs === undefined ? "" : ` and wrote nothing for ${Math.round(this.stalledMs / 1000)} s`
+    return `another process (pid ${pid}) is storing ${this.digest}${stalled}: retry when it has finished, or stop it if it hangs`
   }
 }
 

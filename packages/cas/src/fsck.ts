@@ -8,6 +8,7 @@ import { type Digest, digestAlgorithm, digestHex, digestReadable } from "@cairn/
 import type { BlobInfo, BlobStore } from "./blobStore.js"
 import { fsyncDir } from "./atomicFile.js"
 import { BlobNotFoundError, GraphCycleError, GraphDepthError, GraphDocumentError } from "./errors.js"
+import { INGEST_GRACE_MS } from "./gc.js"
 import { walkGraph } from "./graph.js"
 import { REF_NAME } from "./refName.js"
 import { collectRoots } from "./roots.js"
@@ -17,6 +18,8 @@ export interface FsckOptions {
   readonly quarantine?: boolean
   /** re-hash every blob (default true; false checks structure only) */
   readonly rehash?: boolean
+  /** partial ingests untouched this long with no live writer are listed as stale (default: GC's grace) */
+  readonly ingestMaxAgeMs?: number
 }
 
 export interface FsckReport {
@@ -33,6 +36,8 @@ export interface FsckReport {
   readonly foreign: ReadonlyArray<{ digest: Digest; urls: readonly string[]; chain: readonly Digest[] }>
   /** blobs neither index.json nor a live lease reaches (GC would remove them) */
   readonly orphans: readonly BlobInfo[]
+  /** partial ingests no live writer holds, older than the grace period: GC removes them (they do not make ok false) */
+  readonly staleIngests: ReadonlyArray<{ digest?: Digest; path: string; size: number; mtimeMs: number }>
 }
 
 export async function fsck(blobs: BlobStore, options: FsckOptions = {}): Promise<FsckReport> {
@@ -96,5 +101,6 @@ export async function fsck(blobs: BlobStore, options: FsckOptions = {}): Promise
     } else corrupt.push({ digest: blob.digest, actual })
   }
   const ok = corrupt.length + missing.length + sizeMismatches.length + danglingTags.length + brokenDocuments.length === 0
-  return { ok, blobs: count, bytes, corrupt, missing, sizeMismatches, danglingTags, brokenDocuments, foreign: [...foreign.values()], orphans }
+  const staleIngests = await blobs.staleIngests(options.ingestMaxAgeMs ?? INGEST_GRACE_MS)
+  return { ok, blobs: count, bytes, corrupt, missing, sizeMismatches, danglingTags, brokenDocuments, foreign: [...foreign.values()], orphans, staleIngests }
 }

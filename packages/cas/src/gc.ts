@@ -6,13 +6,16 @@ import type { Digest } from "@cairn/digest"
 import type { BlobInfo, BlobStore } from "./blobStore.js"
 import { walkGraph } from "./graph.js"
 import { releaseLease } from "./leases.js"
-import { withLock } from "./lockFile.js"
+import { tryLock, withLock } from "./lockFile.js"
 import { collectRoots } from "./roots.js"
 
 export interface GcOptions {
   /** list what would be freed without removing anything */
   readonly dryRun?: boolean
-  /** also drop resumable partial ingests untouched for this long (default: keep them) */
+  /**
+   * drop partial ingests (left by killed or aborted writers) untouched for this long and held by no
+   * live writer (default INGEST_GRACE_MS; Infinity keeps them all)
+   */
   readonly ingestMaxAgeMs?: number
 }
 
@@ -26,7 +29,12 @@ export interface GcReport {
   readonly kept: number
   readonly expiredLeases: readonly string[]
   readonly removedIngests: readonly string[]
+  /** bytes of the partial ingests removed (or that would be) */
+  readonly ingestBytes: number
 }
+
+/** A partial ingest untouched this long, with no live writer, is reclaimed by GC (an hour: a stalled download has long given up). */
+export const INGEST_GRACE_MS = 60 * 60 * 1000
 
 export async function collectGarbage(blobs: BlobStore, options: GcOptions = {}): Promise<GcReport> {
   const layout = blobs.layout
@@ -52,19 +60,27 @@ export async function collectGarbage(blobs: BlobStore, options: GcOptions = {}):
       const expiredLeases = roots.expired.map((l) => l.id)
       if (!dryRun) for (const id of expiredLeases) await releaseLease(layout, id)
       const removedIngests: string[] = []
-      if (options.ingestMaxAgeMs !== undefined) {
-        const cutoff = Date.now() - options.ingestMaxAgeMs
-        for (const ing of await blobs.listIngests()) {
-          if (ing.active || ing.mtimeMs > cutoff) continue
+      let ingestBytes = 0
+      for (const ing of await blobs.staleIngests(options.ingestMaxAgeMs ?? INGEST_GRACE_MS)) {
+        if (dryRun) {
           removedIngests.push(ing.path)
-          if (!dryRun) {
-            await unlink(ing.path).catch(() => {})
-            await unlink(`${ing.path}.hashstate`).catch(() => {})
-          }
+          ingestBytes += ing.size
+          continue
         }
+        // holding its lock: a writer that resumes it right now is never cut off
+        const lock = ing.digest === undefined ? undefined : await tryLock(`${ing.path}.lock`)
+        if (lock !== undefined && lock.handle === undefined) continue
+        try {
+          await unlink(ing.path).catch(() => {})
+          await unlink(`${ing.path}.hashstate`).catch(() => {})
+        } finally {
+          await lock?.handle?.release()
+        }
+        removedIngests.push(ing.path)
+        ingestBytes += ing.size
       }
       if (!dryRun) await blobs.cleanDebris()
-      return { dryRun, removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, expiredLeases, removedIngests }
+      return { dryRun, removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, expiredLeases, removedIngests, ingestBytes }
     })
   )
 }

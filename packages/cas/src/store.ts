@@ -56,7 +56,7 @@ export class Store {
   ingestOffset(digest: Digest | string): Promise<number> {
     return this.blobs.ingestOffset(digest)
   }
-  resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options?: { lease?: string }): Promise<PutResult> {
+  resume(desc: BlobDescriptorLike, offset: number, data: BlobInput, options?: { lease?: string; onWait?: (holder: string) => void; stallMs?: number }): Promise<PutResult> {
     return this.blobs.resume(desc, offset, data, options)
   }
   get(digest: Digest | string, options?: GetOptions): Promise<Readable> {
@@ -134,6 +134,10 @@ export class Store {
   }
   fsck(options?: FsckOptions): Promise<FsckReport> {
     return fsck(this.blobs, options)
+  }
+  /** Partial ingests in the ingest area (`active` while a live writer holds them), for df. */
+  ingests(): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number; active: boolean }>> {
+    return this.blobs.listIngests()
   }
 
   // ---- copy, import, export ------------------------------------------------------------

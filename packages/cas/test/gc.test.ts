@@ -1,6 +1,7 @@
-import { readdirSync, writeFileSync } from "node:fs"
+import { readdirSync, utimesSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { BlobNotFoundError, GraphCycleError, GraphDepthError, Store } from "../src/index.js"
+import { BlobNotFoundError, GraphCycleError, GraphDepthError, INGEST_GRACE_MS, Store } from "../src/index.js"
 import { putImage, putIndex, sha } from "./imageFixture.js"
 import { tempDir } from "./tempLayout.js"
 
@@ -148,5 +149,79 @@ describe("fsck", () => {
     expect(q.corrupt[0]?.quarantinedTo).toBeDefined()
     expect(await store.has(a.blobs[2]!)).toBe(false)
     expect(readdirSync(store.layout.quarantineDir)).toHaveLength(1)
+  })
+})
+
+describe("partial ingests left by killed or aborted writers", () => {
+  it("gc reclaims a stale one by default, fsck lists it first; a live writer's partial survives", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    // a killed pull: partial bytes of a digest, no live writer, untouched past the grace period
+    const left = Buffer.alloc(300_000, 3)
+    const leftDigest = sha(left)
+    await expect(store.put({ digest: leftDigest, size: left.length }, (async function* () {
+      yield left.subarray(0, 120_000)
+      throw new Error("connection reset")
+    })())).rejects.toThrow(/connection reset/)
+    expect(await store.ingestOffset(leftDigest)).toBe(120_000)
+    const old = new Date(Date.now() - INGEST_GRACE_MS - 60_000)
+    const ingestDir = join(dir, "ingest")
+    for (const n of readdirSync(ingestDir)) utimesSync(join(ingestDir, n), old, old)
+    // a live writer of another digest, equally old on disk
+    const busy = Buffer.alloc(200_000, 4)
+    const busyDigest = sha(busy)
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let half!: () => void
+    const halfWritten = new Promise<void>((r) => {
+      half = r
+    })
+    const putting = store.put({ digest: busyDigest, size: busy.length }, (async function* () {
+      yield busy.subarray(0, 100_000)
+      half()
+      await gate
+      yield busy.subarray(100_000)
+    })())
+    await halfWritten
+    await expect.poll(() => store.ingestOffset(busyDigest)).toBe(100_000)
+    const busyPath = join(ingestDir, `sha256-${busyDigest.slice(7)}`)
+    utimesSync(busyPath, old, old)
+
+    const report = await store.fsck()
+    expect(report.ok).toBe(true)
+    expect(report.staleIngests).toEqual([expect.objectContaining({ digest: leftDigest, size: 120_000 })])
+    const dry = await store.gc({ dryRun: true })
+    expect(dry.ingestBytes).toBe(120_000)
+    expect(await store.ingestOffset(leftDigest)).toBe(120_000)
+
+    const r = await store.gc()
+    expect(r.removedIngests).toEqual([join(ingestDir, `sha256-${leftDigest.slice(7)}`)])
+    expect(r.ingestBytes).toBe(120_000)
+    expect(await store.ingestOffset(leftDigest)).toBe(0)
+    expect(readdirSync(ingestDir).filter((n) => n.includes(leftDigest.slice(7)))).toEqual([])
+    expect(await store.ingestOffset(busyDigest)).toBe(100_000)
+    release()
+    expect((await putting).created).toBe(true)
+    expect(await store.has(busyDigest)).toBe(true)
+    expect((await store.fsck()).staleIngests).toEqual([])
+  })
+
+  it("a fresh partial (inside the grace period) is kept for resume; Infinity keeps every one", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    const data = Buffer.alloc(100_000, 5)
+    const digest = sha(data)
+    await expect(store.put({ digest, size: data.length }, (async function* () {
+      yield data.subarray(0, 50_000)
+      throw new Error("cut")
+    })())).rejects.toThrow(/cut/)
+    expect((await store.gc()).removedIngests).toEqual([])
+    expect(await store.ingestOffset(digest)).toBe(50_000)
+    const old = new Date(Date.now() - INGEST_GRACE_MS - 60_000)
+    for (const n of readdirSync(join(dir, "ingest"))) utimesSync(join(dir, "ingest", n), old, old)
+    expect((await store.gc({ ingestMaxAgeMs: Number.POSITIVE_INFINITY })).removedIngests).toEqual([])
+    expect((await store.gc()).removedIngests).toHaveLength(1)
   })
 })

@@ -9,7 +9,7 @@ import { type ActiveMount, acquireMount, chooseDriver, cleanupStale, detect, DRI
 import * as Effect from "effect/Effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
-import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError } from "./errors.js"
+import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError, UnreadableStateError } from "./errors.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { lowerDirs } from "./snapshots.js"
@@ -68,12 +68,36 @@ const summaryOf = (m: ContainerMeta): ContainerSummary => ({
   ...(m.mounted === undefined ? {} : { mountpoint: m.mounted.mountpoint, driver: m.mounted.driver })
 })
 
-export async function listContainerMetas(ctx: EngineContext): Promise<Array<ContainerMeta>> {
+/**
+ * Every container's metadata. `strict` (prune/GC): a container whose meta.json cannot be read or
+ * is not container metadata is an UnreadableStateError naming it, never skipped (skipping would
+ * make its snapshots look unused).
+ */
+export async function listContainerMetas(ctx: EngineContext, options: { strict?: boolean } = {}): Promise<Array<ContainerMeta>> {
   const out: Array<ContainerMeta> = []
-  for (const name of await readdir(ctx.layout.containers).catch(() => [] as Array<string>)) {
+  const strict = options.strict === true
+  let names: Array<string>
+  try {
+    names = await readdir(ctx.layout.containers)
+  } catch (e) {
+    if (!strict || (e as NodeJS.ErrnoException).code === "ENOENT") return []
+    throw new UnreadableStateError({ what: "the containers directory", path: ctx.layout.containers, reason: (e as Error).message })
+  }
+  for (const name of names) {
     if (name.startsWith(".")) continue
-    const meta = await readJson<ContainerMeta>(join(ctx.layout.container(name), "meta.json")).catch(() => undefined)
-    if (meta !== undefined) out.push(meta)
+    const path = join(ctx.layout.container(name), "meta.json")
+    const meta = await readJson<ContainerMeta>(path).catch((e: unknown) => {
+      if (strict) throw new UnreadableStateError({ what: `container ${name}`, path, reason: (e as Error).message })
+      return undefined
+    })
+    if (meta === undefined) {
+      // a container directory is renamed into place with its meta.json: one without it is damaged
+      if (strict) throw new UnreadableStateError({ what: `container ${name}`, path, reason: "ENOENT: its meta.json is missing" })
+      continue
+    }
+    const valid = typeof meta === "object" && meta !== null && typeof meta.id === "string" && Array.isArray(meta.chain) && meta.chain.every((c) => typeof c === "string")
+    if (valid) out.push(meta)
+    else if (strict) throw new UnreadableStateError({ what: `container ${name}`, path, reason: "it is not container metadata (no id or chain list)" })
   }
   return out.sort((a, b) => a.created.localeCompare(b.created))
 }

@@ -25,8 +25,10 @@ import type {
   InvalidReferenceError,
   InvalidSourceError,
   LayerApplyError,
+  LayerMediaTypeError,
   PathNotFoundInImageError,
   SnapshotError,
+  UnreadableStateError,
   UnsupportedImageError
 } from "./errors.js"
 import type { NamespaceHolderError, NamespaceRequiredError } from "./userns.js"
@@ -49,6 +51,8 @@ export type EngineOwnError =
   | PathNotFoundInImageError
   | NamespaceRequiredError
   | NamespaceHolderError
+  | LayerMediaTypeError
+  | UnreadableStateError
 
 /** Failures of the lower packages, passed on unchanged. */
 export type LowerPackageError =

@@ -155,3 +155,28 @@ export class LayerApplyError extends Data.TaggedError("LayerApplyError")<{
     return `layer ${this.index + 1} of ${this.layers} (${this.digest}) of ${this.image}: ${c?.message ?? String(this.cause)}; nothing was written to ${this.target}`
   }
 }
+
+/** Prune/GC met state it cannot read; it stops rather than treat what it may use as unused (as containerd's GC does). */
+export class UnreadableStateError extends Data.TaggedError("UnreadableStateError")<{
+  readonly what: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot read ${this.what} (${this.path}): ${this.reason}; nothing was removed: repair or remove it (see \`cairn fsck\`), then prune again`
+  }
+}
+
+/**
+ * A layer cairn will not extract: its media type is not a known layer type (store, copy and push
+ * keep it as it is), or its bytes are not what the media type declares (gzip declared, zstd found).
+ */
+export class LayerMediaTypeError extends Data.TaggedError("LayerMediaTypeError")<{
+  readonly layer: string
+  readonly mediaType: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `layer ${this.layer} (${this.mediaType}): ${this.reason}`
+  }
+}

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
-import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, selectManifest } from "@cairn/oci-spec"
+import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counting } from "./layers.js"
@@ -67,7 +67,11 @@ export async function adoptImage(
   const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
   const probe = await loadImage(ctx, { descriptor: clean, names: [] }, ref)
   return withSnapshotLease(ctx.layout, stackOf(probe.diffIds), async () => {
-    if (options.unpack !== false) await ensureSnapshots(ctx, probe, ref)
+    if (options.unpack !== false) {
+      // layers of a media type cairn cannot extract are stored as they are: snapshots stop below them
+      const known = probe.layers.findIndex((l) => layerCompression(l.mediaType) === undefined)
+      await ensureSnapshots(ctx, known < 0 ? probe : { ...probe, layers: probe.layers.slice(0, known), diffIds: probe.diffIds.slice(0, known) }, ref)
+    }
     if (name !== undefined) await ctx.store.tag(name, clean)
     else await ctx.store.addUntagged(clean)
     return summarize({ ...probe, names: name === undefined ? [] : [name] })

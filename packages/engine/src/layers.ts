@@ -1,10 +1,69 @@
 // Layer blobs from the store applied by @cairn/overlay: overlay form into a snapshot dir,
 // flat form onto a rootfs. The blob digest and the diffID are both verified on the way.
+import { createReadStream } from "node:fs"
 import { Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
-import { applyLayer, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
+import { layerCompression } from "@cairn/oci-spec"
+import { applyLayer, detectCompression, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
+import { LayerMediaTypeError } from "./errors.js"
 import { isHostRoot } from "./userns.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
+
+const compressionName = { gzip: "gzip", zstd: "zstd", none: "no compression (a plain tar)" } as const
+
+/**
+ * The layer's blob, checked against its media type before a byte reaches the extractor: an
+ * unknown media type is refused (never extracted by sniffing), and the first bytes must be the
+ * compression the media type declares. Every extraction (snapshots, unpack, bundle) opens layers here.
+ */
+export async function openLayer(store: ImageStore, layer: LayerDescriptor, bytes?: LayerBytes): Promise<Readable> {
+  const declared = layerCompression(layer.mediaType)
+  if (declared === undefined) {
+    throw new LayerMediaTypeError({
+      layer: layer.digest,
+      mediaType: layer.mediaType,
+      reason: "not a layer media type cairn can extract (OCI or Docker tar, tar+gzip, tar+zstd); the image can be stored, copied and pushed, not unpacked"
+    })
+  }
+  const blob =
+    bytes === undefined ? await store.open(layer.digest) : typeof bytes === "string" ? createReadStream(bytes) : Readable.from(bytes, { objectMode: false })
+  // the first bytes are judged before anything reaches the extractor: a refused layer writes nothing
+  const it = blob[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  let head = Buffer.alloc(0)
+  let ended = false
+  try {
+    while (head.length < 4) {
+      const r = await it.next()
+      if (r.done === true) {
+        ended = true
+        break
+      }
+      head = Buffer.concat([head, r.value])
+    }
+    const found = detectCompression(head)
+    if (head.length > 0 && found !== declared) throw mismatch(layer, declared, found)
+  } catch (e) {
+    blob.destroy()
+    throw e
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head
+    if (ended) return
+    for (;;) {
+      const r = await it.next()
+      if (r.done === true) return
+      yield r.value
+    }
+  }
+  return Readable.from(rest(), { objectMode: false })
+}
+
+const mismatch = (layer: LayerDescriptor, declared: keyof typeof compressionName, found: keyof typeof compressionName) =>
+  new LayerMediaTypeError({
+    layer: layer.digest,
+    mediaType: layer.mediaType,
+    reason: `the media type declares ${compressionName[declared]} but the bytes are ${compressionName[found]}`
+  })
 
 export const counting = (onBytes: (n: number) => void) => {
   let n = 0
@@ -50,7 +109,7 @@ export async function extractLayer(
   lowers: ReadonlyArray<string> = [],
   options: ExtractOptions = {}
 ): Promise<void> {
-  const blob = options.source === undefined ? await store.open(layer.digest) : Readable.from(options.source, { objectMode: false })
+  const blob = await openLayer(store, layer, options.source)
   await applyLayer(blob.pipe(counting(onBytes)), target, {
     form: "overlay",
     // unprivileged processes (also uid 0 inside `cairn unshare`) cannot write trusted.* xattrs nor
@@ -76,7 +135,7 @@ export async function applyFlat(
   target: string,
   source?: () => Promise<LayerBytes>
 ): Promise<void> {
-  const blob = source === undefined ? await store.open(layer.digest) : await source()
+  const blob = await openLayer(store, layer, source === undefined ? undefined : await source())
   await applyLayer(blob, target, {
     form: "flat",
     expectedDiffId: diffId,

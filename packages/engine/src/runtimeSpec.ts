@@ -1,9 +1,11 @@
 // OCI runtime-spec 1.0 config.json derived from an image config (image-spec conversion.md),
 // with the defaults of `runc spec` (libcontainer/specconv/example.go) for mounts, masking,
 // capabilities and rlimits, so `crun run` / `runc run` accept the bundle as it is.
-import { readFile } from "node:fs/promises"
-import { join } from "node:path"
+import { constants } from "node:fs"
+import { open } from "node:fs/promises"
+import { posix } from "node:path"
 import type { ImageConfig } from "@cairn/oci-spec"
+import { RootPath } from "@cairn/overlay"
 import { UnsupportedImageError } from "./errors.js"
 
 export interface RuntimeSpecOptions {
@@ -15,24 +17,87 @@ export interface RuntimeSpecOptions {
 
 const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 const CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+/** /etc/passwd and /etc/group larger than this are refused (a real one is a few KiB). */
+export const MAX_USER_DB_BYTES = 4 * 1024 * 1024
+/** The largest uid/gid Linux accepts ((uid_t)-1 means "no change"). */
+const MAX_ID = 0xfffffffe
 
 interface PasswdEntry {
   readonly name: string
-  readonly uid: number
-  readonly gid: number
+  /** undefined when the row's id is not a valid uid/gid */
+  readonly uid: number | undefined
+  readonly gid: number | undefined
+}
+
+/** A decimal uid/gid in 0..4294967294, else undefined (negative, overflowing, not a number). */
+function parseId(s: string | undefined): number | undefined {
+  if (s === undefined || !/^\d{1,10}$/.test(s)) return undefined
+  const n = Number(s)
+  return n <= MAX_ID ? n : undefined
+}
+
+/**
+ * The bytes of /etc/`file` in the untrusted rootfs, or "" when it is absent. The path is resolved
+ * inside the rootfs (symlinks evaluated as if the rootfs were "/", so nothing of the host is
+ * read); only a regular file of at most MAX_USER_DB_BYTES is read (a FIFO, device or socket is
+ * refused without blocking).
+ */
+async function readUserDb(rootfs: string, file: "passwd" | "group"): Promise<string> {
+  const shown = `/etc/${file}`
+  const fail = (reason: string) => new UnsupportedImageError({ image: rootfs, reason: `${shown} ${reason}` })
+  let path: Buffer
+  try {
+    const root = new RootPath(rootfs)
+    path = root.abs(root.resolve([Buffer.from("etc"), Buffer.from(file)], true, shown))
+  } catch (e) {
+    if ((e as { _tag?: string })._tag === "UnsafeEntryError") throw fail(`cannot be resolved inside the image: ${(e as Error).message}`)
+    throw e
+  }
+  let fh: Awaited<ReturnType<typeof open>>
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: resolve() followed every link
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT" || code === "ENOTDIR") return ""
+    if (code === "ELOOP") throw fail("changed into a symbolic link while it was read")
+    throw fail(`cannot be opened (${code ?? String(e)})`)
+  }
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw fail(`is not a regular file (${kind(st)}); only a regular file is read`)
+    if (st.size > MAX_USER_DB_BYTES) throw fail(`is ${st.size} bytes, more than the ${MAX_USER_DB_BYTES} bytes allowed`)
+    const buf = Buffer.alloc(MAX_USER_DB_BYTES + 1)
+    let n = 0
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n)
+      if (bytesRead === 0) break
+      n += bytesRead
+    }
+    if (n > MAX_USER_DB_BYTES) throw fail(`grew beyond the ${MAX_USER_DB_BYTES} bytes allowed while it was read`)
+    return buf.toString("utf8", 0, n)
+  } finally {
+    await fh.close()
+  }
+}
+
+function kind(st: import("node:fs").Stats): string {
+  if (st.isFIFO()) return "a FIFO"
+  if (st.isCharacterDevice()) return "a character device"
+  if (st.isBlockDevice()) return "a block device"
+  if (st.isSocket()) return "a socket"
+  if (st.isDirectory()) return "a directory"
+  return "not a file"
 }
 
 /** Rows of /etc/passwd (name:x:uid:gid:...) or /etc/group (name:x:gid:...) in the rootfs. */
 async function readDb(rootfs: string, file: "passwd" | "group"): Promise<Array<PasswdEntry>> {
-  // the rootfs is untrusted, but only read here; a symlinked /etc/passwd just fails to parse usefully
-  const text = await readFile(join(rootfs, "etc", file), "utf8").catch(() => "")
+  const text = await readUserDb(rootfs, file)
   const out: Array<PasswdEntry> = []
   for (const line of text.split("\n")) {
     const f = line.split(":")
-    if (f.length < 3 || f[0] === undefined || f[0].startsWith("#")) continue
-    const uid = Number(f[2])
-    const gid = Number(file === "passwd" ? f[3] : f[2])
-    if (Number.isInteger(uid) && Number.isInteger(gid)) out.push({ name: f[0], uid, gid })
+    if (f.length < 3 || f[0] === undefined || f[0] === "" || f[0].startsWith("#")) continue
+    out.push({ name: f[0], uid: parseId(f[2]), gid: parseId(file === "passwd" ? f[3] : f[2]) })
   }
   return out
 }
@@ -41,32 +106,50 @@ const numeric = (s: string) => /^\d+$/.test(s)
 
 /**
  * Resolves the image's `User` (config.md: user, uid, user:group, uid:gid, uid:group, user:gid)
- * against the rootfs' /etc/passwd and /etc/group.
+ * against the rootfs' /etc/passwd and /etc/group, both read inside the rootfs only.
  */
 export async function resolveUser(rootfs: string, user: string | undefined | null): Promise<{ uid: number; gid: number }> {
   if (user === undefined || user === null || user === "") return { uid: 0, gid: 0 }
-  const [u = "", g] = user.split(":", 2)
+  const bad = (reason: string) => new UnsupportedImageError({ image: rootfs, reason: `User ${JSON.stringify(user)} ${reason}` })
+  const parts = user.split(":")
+  if (parts.length > 2) throw bad("has more than one \":\"; expected user, uid, user:group or uid:gid")
+  const [u = "", g] = parts
+  if (u === "" || g === "") throw bad("has an empty user or group; expected user, uid, user:group or uid:gid")
+  const numericId = (s: string, what: string) => {
+    const id = parseId(s)
+    if (id === undefined) throw bad(`has ${what} ${s}, outside 0..${MAX_ID}`)
+    return id
+  }
   const passwd = await readDb(rootfs, "passwd")
   let uid: number
   let gid: number
   if (numeric(u)) {
-    uid = Number(u)
-    gid = passwd.find((p) => p.uid === uid)?.gid ?? 0
+    uid = numericId(u, "uid")
+    gid = passwd.find((p) => p.uid === uid && p.gid !== undefined)?.gid ?? 0
   } else {
     const entry = passwd.find((p) => p.name === u)
-    if (entry === undefined) throw new UnsupportedImageError({ image: rootfs, reason: `user ${JSON.stringify(u)} is not in the image's /etc/passwd` })
+    if (entry === undefined) throw bad(`names a user that is not in the image's /etc/passwd`)
+    if (entry.uid === undefined || entry.gid === undefined) throw bad(`names a user whose /etc/passwd row has no valid uid and gid (0..${MAX_ID})`)
     uid = entry.uid
     gid = entry.gid
   }
-  if (g !== undefined && g !== "") {
-    if (numeric(g)) gid = Number(g)
+  if (g !== undefined) {
+    if (numeric(g)) gid = numericId(g, "gid")
     else {
       const group = (await readDb(rootfs, "group")).find((p) => p.name === g)
-      if (group === undefined) throw new UnsupportedImageError({ image: rootfs, reason: `group ${JSON.stringify(g)} is not in the image's /etc/group` })
+      if (group === undefined) throw bad(`names a group that is not in the image's /etc/group`)
+      if (group.gid === undefined) throw bad(`names a group whose /etc/group row has no valid gid (0..${MAX_ID})`)
       gid = group.gid
     }
   }
   return { uid, gid }
+}
+
+/** The process cwd: the runtime spec requires an absolute path; a relative WorkingDir is taken from "/" (as docker does). */
+function workingDir(dir: string | undefined | null): string {
+  if (dir === undefined || dir === null || dir === "") return "/"
+  if (dir.includes("\0")) throw new UnsupportedImageError({ image: "config", reason: `WorkingDir ${JSON.stringify(dir)} contains a NUL byte` })
+  return posix.resolve("/", dir)
 }
 
 export async function runtimeSpec(config: ImageConfig, rootfs: string, options: RuntimeSpecOptions = {}): Promise<Record<string, unknown>> {
@@ -82,7 +165,7 @@ export async function runtimeSpec(config: ImageConfig, rootfs: string, options: 
       user,
       args: args.length > 0 ? args : ["sh"],
       env,
-      cwd: c.WorkingDir !== undefined && c.WorkingDir !== null && c.WorkingDir !== "" ? c.WorkingDir : "/",
+      cwd: workingDir(c.WorkingDir),
       capabilities: { bounding: CAPS, effective: CAPS, permitted: CAPS },
       rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
       noNewPrivileges: true

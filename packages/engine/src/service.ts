@@ -142,15 +142,26 @@ export interface EngineShape {
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
 
 /** Typed errors pass as they are; anything untagged (a bare Node I/O error) becomes an EngineIOError. */
-const typed = (operation: string, root: string) => (e: unknown): EngineError =>
-  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path: root, cause: e })
+const typed = (operation: string, path: string) => (e: unknown): EngineError =>
+  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path, cause: e })
 
+/** "createContainer" -> "create container": errors speak of the operation as the user asked for it. */
+const inWords = (operation: string) => operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
+
+/**
+ * `subject`: what the user gave that the operation reads or writes (an archive, a target dir),
+ * named by an untyped failure instead of the engine root; e.g. ["import from", source].
+ */
 const lifter =
   (root: string) =>
-  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>): Op<Args, A> =>
-  (...args) =>
-    // "importImage" -> "import image in root": messages name what the user asked, not a function
-    Effect.tryPromise({ try: () => f(...args), catch: typed(`${operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)} in root`, root) })
+  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>, subject?: (...args: Args) => readonly [string, string | undefined]): Op<Args, A> =>
+  (...args) => {
+    const named = subject?.(...args)
+    return Effect.tryPromise({
+      try: () => f(...args),
+      catch: named?.[1] !== undefined ? typed(named[0], named[1]) : typed(inWords(operation), root)
+    })
+  }
 
 /** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
@@ -215,10 +226,16 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift("importImage", async (source: string, name?: string, o?: ImportOptions) =>
-      imported(await (await import("./importExport.js")).importImage(ctx, source, name, o), name)
+    importImage: lift(
+      "importImage",
+      async (source: string, name?: string, o?: ImportOptions) => imported(await (await import("./importExport.js")).importImage(ctx, source, name, o), name),
+      (source) => ["import from", source]
     ),
-    exportImage: lift("exportImage", async (image: string, dest: string) => (await import("./importExport.js")).exportImage(ctx, image, dest)),
+    exportImage: lift(
+      "exportImage",
+      async (image: string, dest: string) => (await import("./importExport.js")).exportImage(ctx, image, dest),
+      (image, dest) => [`export of ${image} to`, dest]
+    ),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
     history: lift("history", (image: string) => history(ctx, image)),
@@ -240,14 +257,24 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
       return r
     }),
-    unpack: lift("unpack", async (image: string, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o)),
-    bundle: lift("bundle", async (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) =>
-      (await import("./bundle.js")).bundle(ctx, image, dir, o)
+    unpack: lift(
+      "unpack",
+      async (image: string, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o),
+      (image, dir) => [`unpack of ${image} into`, dir]
+    ),
+    bundle: lift(
+      "bundle",
+      async (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => (await import("./bundle.js")).bundle(ctx, image, dir, o),
+      (image, dir) => [`bundle of ${image} into`, dir]
     ),
     listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
     flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
-    exportFs: lift("exportFs", async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest)),
+    exportFs: lift(
+      "exportFs",
+      async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest),
+      (what, dest) => [`export of ${what}'s files to`, typeof dest === "string" ? dest : undefined]
+    ),
     analyze: lift("analyze", async (image: string) => (await import("./view.js")).analyze(ctx, image)),
     pull: lift("pull", async (ref: string, name?: string, o?: PullOptions) =>
       imported(await (await import("./transfer.js")).pull(ctx, ref, name, o), name)

@@ -1,9 +1,11 @@
 // Space accounting (`docker system df -v`), prune and fsck of an engine root.
 import { randomBytes } from "node:crypto"
 import { readdir, rename, rm } from "node:fs/promises"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
+import { DockerMediaType, OciMediaType } from "@cairn/oci-spec"
+import { UnreadableStateError } from "./errors.js"
 import { pidAlive, readJson, tempOwner } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
@@ -16,14 +18,18 @@ export interface DiskUsage {
   readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
   readonly snapshots: ReadonlyArray<{ chainId: Digest; diffId: Digest; size: number; images: number; containers: number }>
   readonly containers: ReadonlyArray<{ id: string; name: string; image: string; size: number; mounted: boolean }>
-  readonly totals: { readonly images: number; readonly snapshots: number; readonly containers: number }
-  readonly reclaimable: { readonly blobs: number; readonly snapshots: number; readonly total: number }
+  readonly totals: { readonly images: number; readonly snapshots: number; readonly containers: number; readonly ingests: number }
+  /** partial downloads/uploads in the store's ingest area; stale ones (no live writer, past the grace period) GC removes */
+  readonly ingests: { readonly count: number; readonly active: number; readonly bytes: number; readonly stale: number }
+  readonly reclaimable: { readonly blobs: number; readonly snapshots: number; readonly ingests: number; readonly total: number }
 }
 
 export interface PruneResult {
-  /** snapshot chainIDs and blob digests removed (or, dry run, that would be) */
+  /** snapshot chainIDs, blob digests and `ingest/NAME` partials removed (or, dry run, that would be) */
   readonly removed: Array<string>
   readonly bytes: number
+  /** of `bytes`, those of stale partial ingests */
+  readonly ingestBytes: number
 }
 
 export interface FsckResult {
@@ -35,11 +41,18 @@ export interface FsckResult {
   readonly repaired: ReadonlyArray<string>
 }
 
+/** Every listed image; one that cannot be read stops prune (UnreadableStateError), as its snapshots would look unused. */
 async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
   const out: Array<LoadedImage> = []
   for (const s of await ctx.store.images()) {
-    const img = await loadImage(ctx, s).catch(() => undefined)
-    if (img !== undefined) out.push(img)
+    // an index entry is not an engine image: nothing of it is extracted into snapshots
+    if (s.descriptor.mediaType === OciMediaType.ImageIndex || s.descriptor.mediaType === DockerMediaType.ManifestList) continue
+    try {
+      out.push(await loadImage(ctx, s))
+    } catch (e) {
+      const label = s.names.length > 0 ? `image ${s.names.join(", ")} (${s.descriptor.digest})` : `image ${s.descriptor.digest}`
+      throw new UnreadableStateError({ what: label, path: ctx.layout.root, reason: (e as Error).message })
+    }
   }
   return out
 }
@@ -54,7 +67,7 @@ const blobsOf = (img: LoadedImage) => [
 async function referencedChains(ctx: EngineContext, images: ReadonlyArray<LoadedImage>): Promise<Set<string>> {
   const live = new Set<string>()
   for (const img of images) for (const c of img.chain) live.add(c)
-  for (const c of await listContainerMetas(ctx)) for (const ch of c.chain) live.add(ch)
+  for (const c of await listContainerMetas(ctx, { strict: true })) for (const ch of c.chain) live.add(ch)
   for (const c of await leasedChains(ctx.layout)) live.add(c)
   return live
 }
@@ -102,6 +115,7 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     }))
   )
   const dry = await prune(ctx, { dryRun: true })
+  const ingests = await ctx.store.ingests()
   const live = await referencedChains(ctx, images)
   const snapBytes = snaps.filter((s) => !live.has(s.chainId)).reduce((n, s) => n + s.size, 0)
   const allBlobs = new Set<string>()
@@ -117,9 +131,16 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     totals: {
       images: imageBytes,
       snapshots: snaps.reduce((n, s) => n + s.size, 0),
-      containers: containerRows.reduce((n, c) => n + c.size, 0)
+      containers: containerRows.reduce((n, c) => n + c.size, 0),
+      ingests: ingests.reduce((n, i) => n + i.size, 0)
     },
-    reclaimable: { blobs: dry.bytes - snapBytes, snapshots: snapBytes, total: dry.bytes }
+    ingests: {
+      count: ingests.length,
+      active: ingests.filter((i) => i.active).length,
+      bytes: ingests.reduce((n, i) => n + i.size, 0),
+      stale: dry.ingestBytes
+    },
+    reclaimable: { blobs: dry.bytes - snapBytes - dry.ingestBytes, snapshots: snapBytes, ingests: dry.ingestBytes, total: dry.bytes }
   }
 }
 
@@ -143,8 +164,9 @@ export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = 
     }
     const gc = await ctx.store.gc({ dryRun })
     for (const b of gc.removed) removed.push(b.digest)
-    bytes += gc.bytes
-    return { removed, bytes }
+    for (const p of gc.removedIngests) removed.push(`ingest/${basename(p)}`)
+    bytes += gc.bytes + gc.ingestBytes
+    return { removed, bytes, ingestBytes: gc.ingestBytes }
   })
 }
 

@@ -37,6 +37,8 @@ export interface ImageStore {
   withLease<T>(f: (lease: string) => Promise<T>): Promise<T>
   gc(options: GcOptions): Promise<GcReport>
   fsck(options: FsckOptions): Promise<FsckReport>
+  /** partial ingests (for df) */
+  ingests(): Promise<Array<{ size: number; active: boolean }>>
   /** The store as the registry client's BlobSink; what it stores is held by `lease`. */
   sink(lease?: string): BlobSink
   /** The store as the registry client's BlobSource. */
@@ -136,6 +138,9 @@ export class CasImageStore implements ImageStore {
   }
   fsck(options: FsckOptions) {
     return this.cas.fsck(options)
+  }
+  ingests() {
+    return this.cas.ingests()
   }
   withLease<T>(f: (lease: string) => Promise<T>): Promise<T> {
     return this.cas.withLease((l) => f(l.id))

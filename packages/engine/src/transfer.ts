@@ -1,7 +1,7 @@
 // Registry wiring: pull into the store (each layer extracted as soon as its blob is complete,
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
-import { decodeConfig, type Descriptor, formatPlatform, platformRank } from "@cairn/oci-spec"
+import { decodeConfig, type Descriptor, formatPlatform, layerCompression, platformRank } from "@cairn/oci-spec"
 import { type BlobProgress, parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
 import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
@@ -76,7 +76,8 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     // layers are applied in order (each over the snapshot below it), each as soon as its blob and
     // everything below are in, while later blobs still download
     applied = applied.then(async () => {
-      while (next < layers.length && complete.has(layers[next]!.digest)) {
+      // a layer of a media type cairn cannot extract is stored as it is: snapshots stop below it
+      while (next < layers.length && complete.has(layers[next]!.digest) && layerCompression(layers[next]!.mediaType) !== undefined) {
         await ensureSnapshot(snapshots, layers, ids, next, input)
         next++
       }

@@ -19,6 +19,7 @@ import { findContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
 import { ContainerNotFoundError, PathNotFoundInImageError } from "./errors.js"
 import { type ImageSummary, imageByDigest, type LoadedImage, resolveImage } from "./images.js"
+import { openLayer } from "./layers.js"
 import { normalizeName } from "./reference.js"
 
 export interface FileEntry {
@@ -42,7 +43,7 @@ export interface LayerAnalysis extends OverlayLayerAnalysis {
 }
 
 const sourcesOf = (ctx: EngineContext, img: LoadedImage): Array<LayerSource> =>
-  img.layers.map((l) => () => ctx.store.open(l.digest))
+  img.layers.map((l) => () => openLayer(ctx.store, l))
 
 const viewOf = async (ctx: EngineContext, image: string) => {
   const img = await resolveImage(ctx, image)

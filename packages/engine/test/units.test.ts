@@ -1,8 +1,10 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import type { Digest } from "@cairn/digest"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultRoot, Engine, normalizeName, parseTransport, resolveUser } from "../src/index.js"
+import { defaultRoot, Engine, normalizeName, parseTransport, resolveUser, runtimeSpec } from "../src/index.js"
+import { MAX_USER_DB_BYTES } from "../src/runtimeSpec.js"
 import { ensureSnapshot } from "../src/snapshots.js"
 import { buildLayout, busyboxLayer, tempDir } from "./fixtures.js"
 
@@ -49,6 +51,91 @@ describe("users of a bundle", () => {
     expect(await resolveUser(rootfs, "1000")).toEqual({ uid: 1000, gid: 1001 })
     expect(await resolveUser(rootfs, "4242:7")).toEqual({ uid: 4242, gid: 7 })
     await expect(resolveUser(rootfs, "ghost")).rejects.toMatchObject({ _tag: "UnsupportedImageError" })
+  })
+
+  it("refuses malformed user specs and ids outside 0..2^32-2 instead of falling back to root", async () => {
+    for (const spec of ["root:root:extra", ":staff", "app:", "99999999999:0", "0:4294967295", "18446744073709551617"]) {
+      await expect(resolveUser(rootfs, spec), spec).rejects.toMatchObject({ _tag: "UnsupportedImageError", message: expect.stringContaining(JSON.stringify(spec)) })
+    }
+    const odd = tempDir()
+    mkdirSync(join(odd, "etc"))
+    writeFileSync(join(odd, "etc", "passwd"), "neg:x:-1:-1::/:/bin/sh\nbig:x:4294967296:0::/:/bin/sh\nsp ace:x:7:8::/:/bin/sh\n")
+    writeFileSync(join(odd, "etc", "group"), "neg:x:-5:\n")
+    await expect(resolveUser(odd, "neg")).rejects.toMatchObject({ _tag: "UnsupportedImageError", message: expect.stringContaining("no valid uid") })
+    await expect(resolveUser(odd, "big")).rejects.toMatchObject({ _tag: "UnsupportedImageError" })
+    await expect(resolveUser(odd, "7:neg")).rejects.toMatchObject({ _tag: "UnsupportedImageError", message: expect.stringContaining("no valid gid") })
+    expect(await resolveUser(odd, "sp ace")).toEqual({ uid: 7, gid: 8 })
+    rmSync(odd, { recursive: true, force: true })
+  })
+})
+
+describe("a hostile rootfs' /etc/passwd and /etc/group (bundle)", () => {
+  let dir: string
+  let outside: string
+  beforeAll(() => {
+    dir = tempDir()
+    // a file outside the rootfs that a symlink in the image points at by its host path
+    outside = join(dir, "host-secret")
+    writeFileSync(outside, "root:x:0:0::/:/bin/sh\nsecret:x:20228:31337::/:/bin/sh\n")
+    writeFileSync(join(dir, "host-group"), "secret:x:31337:\n")
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  const rootfsWith = (name: string, make: (etc: string) => void) => {
+    const r = join(dir, name)
+    mkdirSync(join(r, "etc"), { recursive: true })
+    make(join(r, "etc"))
+    return r
+  }
+
+  it("resolves an absolute symlink inside the rootfs, never on the host", async () => {
+    const r = rootfsWith("abs", (etc) => {
+      symlinkSync(outside, join(etc, "passwd"))
+      symlinkSync(join(dir, "host-group"), join(etc, "group"))
+    })
+    // before: the host file was read and "secret" resolved to the host's 20228:31337
+    await expect(resolveUser(r, "secret")).rejects.toMatchObject({ _tag: "UnsupportedImageError", message: expect.stringContaining("not in the image's /etc/passwd") })
+    await expect(resolveUser(r, "0:secret")).rejects.toMatchObject({ _tag: "UnsupportedImageError" })
+    // the same link target, when it exists inside the rootfs, is what is read
+    mkdirSync(join(r, dirname(outside)), { recursive: true })
+    writeFileSync(join(r, outside), "inside:x:5:6::/:/bin/sh\n")
+    expect(await resolveUser(r, "inside")).toEqual({ uid: 5, gid: 6 })
+  })
+
+  it("keeps a relative ../../ symlink inside the rootfs, and /etc/shadow is not the host's", async () => {
+    const r = rootfsWith("rel", (etc) => symlinkSync("../../../../../../../../etc/shadow", join(etc, "passwd")))
+    await expect(resolveUser(r, "root")).rejects.toMatchObject({ message: expect.stringContaining("not in the image's /etc/passwd") })
+    expect(await resolveUser(r, "12")).toEqual({ uid: 12, gid: 0 })
+  })
+
+  it("refuses a FIFO /etc/passwd without blocking", async () => {
+    const r = rootfsWith("fifo", (etc) => execFileSync("mkfifo", [join(etc, "passwd")]))
+    await expect(resolveUser(r, "root")).rejects.toMatchObject({ _tag: "UnsupportedImageError", message: expect.stringMatching(/\/etc\/passwd is not a regular file \(a FIFO\)/) })
+  })
+
+  it("refuses /etc/group -> /dev/zero (a device inside the rootfs) and never reads the host's", async () => {
+    const r = rootfsWith("zero", (etc) => {
+      writeFileSync(join(etc, "passwd"), "root:x:0:0::/:/bin/sh\n")
+      symlinkSync("/dev/zero", join(etc, "group"))
+    })
+    // /dev/zero does not exist in this rootfs: the group file is absent
+    await expect(resolveUser(r, "root:wheel")).rejects.toMatchObject({ message: expect.stringContaining("not in the image's /etc/group") })
+    if (process.getuid?.() === 0) {
+      mkdirSync(join(r, "dev"))
+      execFileSync("mknod", [join(r, "dev", "zero"), "c", "1", "5"])
+      await expect(resolveUser(r, "root:wheel")).rejects.toMatchObject({ message: expect.stringContaining("/etc/group is not a regular file (a character device)") })
+    } else console.log("skipped the device node case: mknod needs root")
+  })
+
+  it("refuses an over-size /etc/passwd, naming it", async () => {
+    const r = rootfsWith("big", (etc) => writeFileSync(join(etc, "passwd"), Buffer.alloc(MAX_USER_DB_BYTES + 1, 0x61)))
+    await expect(resolveUser(r, "root")).rejects.toMatchObject({ message: expect.stringMatching(/\/etc\/passwd is 4194305 bytes, more than/) })
+  })
+
+  it("makes a relative WorkingDir absolute from /", async () => {
+    const r = rootfsWith("cwd", () => {})
+    const spec = (await runtimeSpec({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, config: { WorkingDir: "app/../srv/x" } } as never, r)) as { process: { cwd: string } }
+    expect(spec.process.cwd).toBe("/srv/x")
   })
 })
 

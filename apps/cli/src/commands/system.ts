@@ -18,7 +18,8 @@ export const df = command({
           [
             ["Images", String(u.images.length), String(u.images.filter((i) => i.containers > 0).length), humanSize(u.totals.images), humanSize(u.reclaimable.blobs)],
             ["Snapshots", String(u.snapshots.length), String(u.snapshots.filter((s) => s.containers > 0).length), humanSize(u.totals.snapshots), humanSize(u.reclaimable.snapshots)],
-            ["Containers", String(u.containers.length), String(u.containers.filter((c) => c.mounted).length), humanSize(u.totals.containers), "0B"]
+            ["Containers", String(u.containers.length), String(u.containers.filter((c) => c.mounted).length), humanSize(u.totals.containers), "0B"],
+            ["Partial ingests", String(u.ingests.count), String(u.ingests.active), humanSize(u.ingests.bytes), humanSize(u.reclaimable.ingests)]
           ]
         )
       ]
