@@ -9,7 +9,7 @@ import { type Digest, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
-import { counting } from "./layers.js"
+import { counted } from "./layers.js"
 import { ensureSnapshots, findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
@@ -92,7 +92,7 @@ async function copyBlobs(
   for (const b of [doc.value.config, ...doc.value.layers]) {
     if ((await ctx.store.stat(b.digest)) !== undefined) continue
     const emit = (bytes: number) => ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes, total: b.size, ref })
-    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, Readable.from(openBlob(b.digest)).pipe(counting(emit)), lease)
+    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, counted(Readable.from(openBlob(b.digest)), emit), lease)
   }
   await ctx.store.put({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType }, doc.bytes, lease)
 }

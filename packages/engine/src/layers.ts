@@ -1,7 +1,7 @@
 // Layer blobs from the store applied by @cairn/overlay: overlay form into a snapshot dir,
 // flat form onto a rootfs. The blob digest and the diffID are both verified on the way.
 import { createReadStream } from "node:fs"
-import { Readable, Transform } from "node:stream"
+import { pipeline, Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import { layerCompression } from "@cairn/oci-spec"
 import { applyLayer, detectCompression, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
@@ -65,6 +65,16 @@ const mismatch = (layer: LayerDescriptor, declared: keyof typeof compressionName
     reason: `the media type declares ${compressionName[declared]} but the bytes are ${compressionName[found]}`
   })
 
+/**
+ * `source` through `counting(onBytes)`: unlike `.pipe()`, a failure of the source (a cut download,
+ * a read error) reaches the consumer instead of leaving it waiting for bytes that never come.
+ */
+export const counted = (source: Readable, onBytes: (n: number) => void): Readable => {
+  const counter = counting(onBytes)
+  pipeline(source, counter, () => {})
+  return counter
+}
+
 export const counting = (onBytes: (n: number) => void) => {
   let n = 0
   let last = 0
@@ -110,7 +120,7 @@ export async function extractLayer(
   options: ExtractOptions = {}
 ): Promise<void> {
   const blob = await openLayer(store, layer, options.source)
-  await applyLayer(blob.pipe(counting(onBytes)), target, {
+  await applyLayer(counted(blob, onBytes), target, {
     form: "overlay",
     // unprivileged processes (also uid 0 inside `cairn unshare`) cannot write trusted.* xattrs nor
     // make 0/0 devices: their (rootless, userxattr) mounts read user.overlay.* and xattr whiteouts

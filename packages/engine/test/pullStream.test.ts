@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
+import { StreamingExtractor } from "../src/pullExtract.js"
 import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
 import { buildForChildren, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
 import { haveRegistry, startRegistry } from "./registryServer.js"
@@ -139,6 +140,38 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
       await proxy.close()
     }
   })
+
+  it("a download whose blob another process stored meanwhile does not hang: the store's put returns without reading, the tee stops", async () => {
+    // two pulls of one image into one root: the registry client saw the blob missing, then the
+    // other process committed it, so the store's put answers "present" without reading the bytes
+    const root = join(dir, "raced")
+    const engine = await Engine.open({ root })
+    try {
+      await engine.importImage(`oci:${join(dir, "src")}:big`, "big:1", { unpack: false })
+      const ctx = engine.service.context
+      const layer = { digest: layerDigests[0]! as `sha256:${string}`, size: 0, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }
+      const blob = readFileSync(join(root, "blobs", "sha256", layer.digest.slice(7)))
+      const desc = { ...layer, size: blob.length }
+      const streaming = new StreamingExtractor(ctx, [desc], async () => ({ diffId: diffIds[0]! as `sha256:${string}`, lowers: [] }))
+      // the bytes arrive in 64 KiB chunks, far more than the tee holds (TEE_BUFFER) when nobody reads them
+      async function* response() {
+        for (let o = 0; o < blob.length; o += 1 << 16) yield blob.subarray(o, o + (1 << 16))
+      }
+      const r = await ctx.store.withLease((lease) => streaming.sink(ctx.store.sink(lease)).put(desc, response()))
+      expect(r.created).toBe(false)
+      // nothing was prepared from a part of the blob: the snapshot is made from the stored blob
+      const target = join(root, "adopted")
+      expect(await streaming.adopt(desc, diffIds[0]! as `sha256:${string}`, target)).toBe(false)
+      expect(existsSync(target)).toBe(false)
+      expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
+      const c = await engine.createContainer("big:1")
+      const mp = await engine.mountContainer(c.id)
+      expect(readFileSync(join(mp, "data", "big.bin")).equals(big)).toBe(true)
+      await engine.removeContainer(c.id, { force: true })
+    } finally {
+      await engine.close()
+    }
+  }, 60_000)
 
   it("a pull SIGKILLed mid-download resumes where the store's ingest stopped, and completes", async (ctx) => {
     const skip = buildForChildren()
