@@ -12,7 +12,7 @@ import { type Digest, digestBytes, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeConfig, decodeIndex, type Descriptor, dockerToOciManifest, type ImageConfig } from "@cairn/oci-spec"
 import { writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
-import { InvalidSourceError, LayerApplyError, UnsupportedImageError } from "./errors.js"
+import { InvalidSourceError, LayerApplyError, LayerMediaTypeError, UnsupportedImageError } from "./errors.js"
 import { resolveImage } from "./images.js"
 import { assertReadable, chooseArchiveImage, importImage, pickManifest } from "./importExport.js"
 import type { LayerBytes } from "./layers.js"
@@ -171,6 +171,8 @@ async function applyAll(ctx: EngineContext, src: FlatSource, rootfs: string, sho
     try {
       await ctx.applyFlat(layer, src.diffIds[i]!, rootfs, open === undefined ? undefined : () => open(layer))
     } catch (e) {
+      // a refused media type already names the layer and why: pass it on as it is
+      if (e instanceof LayerMediaTypeError) throw e
       throw new LayerApplyError({ image: src.label, index: i, layers: src.layers.length, digest: layer.digest, target: shownTarget, cause: e })
     }
   }
