@@ -5,7 +5,7 @@ import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
 import { DockerMediaType, OciMediaType } from "@cairn/oci-spec"
-import { UnreadableStateError } from "./errors.js"
+import { UnreadableStateError, UnsupportedImageError } from "./errors.js"
 import { pidAlive, readJson, tempOwner } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
@@ -50,6 +50,9 @@ async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
     try {
       out.push(await loadImage(ctx, s))
     } catch (e) {
+      // an image the engine cannot use (its config disagrees with its manifest, an unknown kind)
+      // never had snapshots: nothing of it is in use. Only what could not be *read* stops prune.
+      if (e instanceof UnsupportedImageError) continue
       const label = s.names.length > 0 ? `image ${s.names.join(", ")} (${s.descriptor.digest})` : `image ${s.descriptor.digest}`
       throw new UnreadableStateError({ what: label, path: ctx.layout.root, reason: (e as Error).message })
     }
