@@ -24,7 +24,7 @@ describe.skipIf(skip !== undefined)("cairn login / logout with a htpasswd regist
   let env: NodeJS.ProcessEnv
   let authFile: string
   const cairn = (root: string, args: string[], input?: string) => {
-    const r = spawnSync(process.execPath, [bin, "--root", join(tmp, root), ...args], { encoding: "utf8", env, ...(input === undefined ? {} : { input }) })
+    const r = spawnSync(process.execPath, [bin, "--root", join(tmp, root), "--progress", "none", ...args], { encoding: "utf8", env, ...(input === undefined ? {} : { input }) })
     return { code: r.status, stdout: r.stdout, stderr: r.stderr }
   }
 
