@@ -9,6 +9,7 @@ import { createServer, request, type Server } from "node:http"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseDigest } from "@cairn/digest"
 import { Engine } from "../src/index.js"
 import { StreamingExtractor } from "../src/pullExtract.js"
 import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
@@ -149,10 +150,10 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
     try {
       await engine.importImage(`oci:${join(dir, "src")}:big`, "big:1", { unpack: false })
       const ctx = engine.service.context
-      const layer = { digest: layerDigests[0]! as `sha256:${string}`, size: 0, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }
+      const layer = { digest: parseDigest(layerDigests[0]!), size: 0, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip" }
       const blob = readFileSync(join(root, "blobs", "sha256", layer.digest.slice(7)))
       const desc = { ...layer, size: blob.length }
-      const streaming = new StreamingExtractor(ctx, [desc], async () => ({ diffId: diffIds[0]! as `sha256:${string}`, lowers: [] }))
+      const streaming = new StreamingExtractor(ctx, [desc], async () => ({ diffId: parseDigest(diffIds[0]!), lowers: [] }))
       // the bytes arrive in 64 KiB chunks, far more than the tee holds (TEE_BUFFER) when nobody reads them
       async function* response() {
         for (let o = 0; o < blob.length; o += 1 << 16) yield blob.subarray(o, o + (1 << 16))
@@ -161,7 +162,7 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
       expect(r.created).toBe(false)
       // nothing was prepared from a part of the blob: the snapshot is made from the stored blob
       const target = join(root, "adopted")
-      expect(await streaming.adopt(desc, diffIds[0]! as `sha256:${string}`, target)).toBe(false)
+      expect(await streaming.adopt(desc, parseDigest(diffIds[0]!), target)).toBe(false)
       expect(existsSync(target)).toBe(false)
       expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
       const c = await engine.createContainer("big:1")
