@@ -82,7 +82,9 @@ describe("layer media types", () => {
     expect(existsSync(join(target, "etc"))).toBe(false)
     const bundleDir = join(dir, `bundle-${name}`)
     await expect(engine.bundle(name, bundleDir)).rejects.toMatchObject(expected)
-    expect(readdirSync(join(bundleDir, "rootfs"))).toEqual([])
+    // the bundle is built in a temporary sibling: a refused layer leaves no bundle dir at all
+    expect(existsSync(bundleDir)).toBe(false)
+    expect(readdirSync(dir).filter((n) => n.startsWith(`.bundle-${name}.tmp-`))).toEqual([])
     await expect(engine.createContainer(name)).rejects.toMatchObject(expected)
     await expect(engine.exportFs(name, join(dir, `fs-${name}.tar`))).rejects.toMatchObject(expected)
   }
