@@ -93,22 +93,34 @@ beforeAll(async () => {
     ["pack", "--json", "--pack-destination", dest, ...published.flatMap((p) => ["-w", p.dir])],
     { cwd: repo, env, maxBuffer: 64 << 20 }
   )
-  const tarballs: string[] = []
+  const tarballs = new Map<string, string>()
   for (const p of JSON.parse(stdout) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>) {
-    tarballs.push(join(dest, p.filename))
+    tarballs.set(p.name, join(dest, p.filename))
     packed.set(p.name, p.files.map((f) => f.path))
   }
-  // a user's project: the tarballs, and effect in the range the packages ask of their peer
+  // a user's project: the tarballs, and effect in the range the packages ask of their peer. The
+  // overrides make the packages' dependencies on each other resolve to these tarballs too, so
+  // npm never asks the registry for @cairn/* (not published there)
   project = join(work, "project")
   mkdirSync(join(project, "tmp"), { recursive: true })
-  writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "user-project", private: true, type: "module" })}\n`)
   const effectRange = published.find((p) => p.manifest.peerDependencies?.effect)?.manifest.peerDependencies?.effect
-  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs, `effect@${effectRange}`], {
+  const names = [...tarballs.keys()]
+  writeFileSync(
+    join(project, "package.json"),
+    `${JSON.stringify({
+      name: "user-project",
+      private: true,
+      type: "module",
+      dependencies: { ...Object.fromEntries([...tarballs].map(([n, f]) => [n, `file:${f}`])), effect: effectRange },
+      overrides: Object.fromEntries(names.map((n) => [n, `$${n}`]))
+    })}\n`
+  )
+  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
     cwd: project,
     env,
     maxBuffer: 64 << 20
   })
-  // npm under Node 24 resolves and installs the tree in 2-3 minutes on this 2-core machine
+  // a cold npm cache on this 2-core machine takes minutes
 }, 360_000)
 
 afterAll(() => {
