@@ -131,6 +131,8 @@ describe("unpack and bundle without work done twice, nothing half-written", () =
       await other.unmountContainer("c")
       await other.removeContainer("c")
     } finally {
+      // a failed assertion above must not leave the container mounted
+      await other.removeContainer("c", { force: true }).catch(() => {})
       await other.close()
     }
   })
