@@ -31,6 +31,7 @@ export async function applyLayer(
   // Hashing on the calling thread, or each digest on its own worker (the two chains run at once).
   const offThread = options.hashOffThread ?? offThreadByDefault(source)
   const workers: OffThreadHasher[] = []
+  let applier: LayerApplier | undefined
   const startWorker = async (alg: Algorithm) => {
     const w = await OffThreadHasher.start(alg, options.hasher)
     workers.push(w)
@@ -64,13 +65,13 @@ export async function applyLayer(
       }
     }
     mkdirSync(target, { recursive: true })
-    const applier = new LayerApplier(target, options)
+    applier = new LayerApplier(target, options)
     let entries = 0
     for await (const entry of readTar(hashedTar())) {
       await applier.apply(entry)
       entries++
     }
-    applier.finish()
+    await applier.finish()
     let diffId: Digest
     let tarSize: number
     if (offTar) {
@@ -92,7 +93,8 @@ export async function applyLayer(
     if (digest !== undefined) result.digest = digest
     return result
   } finally {
-    await Promise.all(workers.map((w) => w.close()))
+    // the writer threads are stopped before a failure is reported: nothing is written after it
+    await Promise.all([...workers.map((w) => w.close()), applier?.close()])
   }
 }
 

@@ -35,6 +35,12 @@ export interface ApplyOptions {
   /** don't chown; keep owners in the `user.rootlesscontainers` xattr as umoci does; skip device nodes. Default: not running as root */
   rootless?: boolean
   zstd?: ZstdDecoder
+  /**
+   * threads that create small regular files beside the applying thread (the kernel's per-file work
+   * then uses more than one core). Default: CAIRN_WRITER_THREADS, else the cores, at most 2;
+   * 0 writes everything on the applying thread. Started only for layers of many files.
+   */
+  writerThreads?: number
 }
 
 export interface ApplyWarning {

@@ -32,6 +32,7 @@ import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
 import type { TarEntry } from "./tar/reader.js"
 import { paxTime, readUmask, setTimes, type Times, writeAll } from "./entryIO.js"
+import { defaultWriterThreads, FileWriterPool } from "./fileWriters.js"
 import { setXattrs } from "./xattr.js"
 import { classifyWhiteout, type OverlayXattrNamespace, overlayOpaqueXattr, overlayWhiteoutXattr } from "./whiteout.js"
 
@@ -39,6 +40,8 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 const SLASH = Buffer.from("/")
 const key = (components: readonly Buffer[]) => components.map((c) => c.toString("latin1")).join("/")
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code
+/** Files a layer must have before it starts writer threads (their start costs some milliseconds). */
+const WRITER_THRESHOLD = 256
 
 
 /** One layer's application: the per-entry functions and what must happen after the last entry. */
@@ -61,12 +64,17 @@ export class LayerApplier {
   private readonly umask = readUmask()
   /** parent directory key -> its gid, for the directories files were created in since the last change of one */
   private readonly parentGids = new Map<string, number>()
+  /** file-writer threads (fileWriters.ts), started once a layer has shown enough small files to pay for them */
+  private writers: FileWriterPool | undefined
+  private readonly writerThreads: number
+  private smallFiles = 0
 
   constructor(target: string, private readonly options: ApplyOptions) {
     this.root = new RootPath(target)
     this.form = options.form ?? "flat"
     this.rootless = options.rootless ?? this.euid !== 0
     this.ns = options.overlay?.xattrNamespace ?? (this.rootless ? "user" : "trusted")
+    this.writerThreads = options.writerThreads ?? defaultWriterThreads()
   }
 
   private fail(h: TarHeader, operation: string, e: unknown): never {
@@ -77,7 +85,9 @@ export class LayerApplier {
 
   async apply(entry: TarEntry) {
     const h = entry.header
-    const base = cleanComponents(h.path).at(-1)
+    const clean = cleanComponents(h.path)
+    if (this.writers !== undefined && this.writers.size > 0 && this.mustDrain(h, clean)) await this.drain()
+    const base = clean.at(-1)
     if (base !== undefined && base.length >= 4 && base[0] === 0x2e && base[1] === 0x77 && base[2] === 0x68 && base[3] === 0x2e) {
       const kind = classifyWhiteout(base)
       await entry.skip()
@@ -107,7 +117,7 @@ export class LayerApplier {
           this.directory(abs, comps)
           break
         case "file":
-          await this.file(entry, abs, comps)
+          await this.file(entry, abs, comps, k)
           break
         case "symlink":
           await entry.skip()
@@ -203,23 +213,34 @@ export class LayerApplier {
     this.root.knowDir(comps)
   }
 
-  private async file(entry: TarEntry, abs: Buffer, comps: Buffer[]) {
+  private async file(entry: TarEntry, abs: Buffer, comps: Buffer[], k: string) {
     const h = entry.header
     // The common case (owner = the process's, mode within the umask) is created with its final owner
     // and mode: open + write + futimes + close, no fchown/fchmod. Otherwise created 0600 and set after.
     const direct = this.createsFinal(h, comps)
+    // A body already in the reader's buffer is written without an await (small files).
+    const whole = entry.bodySync()
+    // (a name this layer made a directory stays here: replacing it must happen before its children)
+    if (direct && whole !== undefined && !this.root.isKnownDir(comps)) {
+      const pool = this.writerPool()
+      if (pool !== undefined) {
+        const full = pool.write(k, k.slice(0, Math.max(0, k.lastIndexOf("/"))), abs, h.mode, paxTime(h, "atime") ?? h.mtime, h.mtime, whole)
+        if (full !== undefined) await full
+        return
+      }
+    }
     const createMode = direct ? h.mode : 0o600
     let fd: number
     try {
       fd = openSync(abs, WRITE_FLAGS, createMode)
     } catch (e) {
       if (errno(e) !== "EEXIST") throw e
+      // what is in the way may be a directory with files still queued below it
+      if (this.writers !== undefined && this.writers.size > 0) await this.drain()
       this.replace(abs)
       fd = openSync(abs, WRITE_FLAGS, createMode)
     }
     try {
-      // A body already in the reader's buffer is written without an await (small files).
-      const whole = entry.bodySync()
       if (whole !== undefined) writeAll(fd, whole)
       else for await (const chunk of entry.body) writeAll(fd, chunk)
       if (direct) this.finalTimes(h, fd)
@@ -227,6 +248,52 @@ export class LayerApplier {
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** The writer threads, once this layer has had WRITER_THRESHOLD files they could take (none when writerThreads is 0). */
+  private writerPool(): FileWriterPool | undefined {
+    if (this.writers === undefined && this.writerThreads > 0 && ++this.smallFiles >= WRITER_THRESHOLD) this.writers = new FileWriterPool(this.writerThreads)
+    return this.writers
+  }
+
+  /**
+   * Whether an entry could meet a file still in a writer thread's queue, so that all of them must be
+   * written first: anything but a file or directory (links, whiteouts, devices, symlinks), an entry
+   * whose own name is queued, or one whose parent directory is not known to be a directory (which a
+   * queued file could be).
+   */
+  private mustDrain(h: TarHeader, clean: Buffer[]): boolean {
+    if (h.type !== "file" && h.type !== "directory") return true
+    const base = clean.at(-1)
+    if (base === undefined || (base.length >= 4 && base[0] === 0x2e && base[1] === 0x77 && base[2] === 0x68 && base[3] === 0x2e)) return true
+    const parent = clean.slice(0, -1)
+    return !this.root.isKnownDir(parent) || this.writers!.isPending(key(clean))
+  }
+
+  /** Waits for the writer threads; creates here, in order, what they could not (a directory was in the way). */
+  private async drain() {
+    const failures = await this.writers!.drain()
+    for (const f of failures) {
+      const path = showPath(f.path.subarray(this.root.root.length + 1))
+      if (f.code !== "EEXIST") throw new ApplyEntryError({ path, operation: "creating the file", reason: f.message })
+      try {
+        this.replace(f.path)
+        const fd = openSync(f.path, WRITE_FLAGS, f.mode)
+        try {
+          writeAll(fd, f.data)
+          futimesSync(fd, f.atime, f.mtime)
+        } finally {
+          closeSync(fd)
+        }
+      } catch (e) {
+        throw new ApplyEntryError({ path, operation: "creating the file", reason: (e as Error).message })
+      }
+    }
+  }
+
+  /** Stops the writer threads; after it resolves, nothing more is written (also after a failure). */
+  async close() {
+    await this.writers?.close()
   }
 
   /**
@@ -404,7 +471,8 @@ export class LayerApplier {
   }
 
   /** After the last entry: xattrs (one setfattr run), then directory times, deepest last written. */
-  finish() {
+  async finish() {
+    if (this.writers !== undefined) await this.drain()
     const failures = setXattrs([...this.xattrs.values()])
     if (failures.length > 0) {
       if (!this.rootless) throw new ApplyEntryError({ path: "(xattrs)", operation: "setfattr", reason: failures.join("; ") })
