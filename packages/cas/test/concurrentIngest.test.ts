@@ -1,6 +1,10 @@
-// Two processes storing the same blob (two pulls of one layer): the second sees the first's
-// ingest in progress and resumes; it must wait for the first and succeed, not fail.
+// Two processes storing the same blob at once (two pulls of one layer into one root, #14 item 6):
+// the second finds the first's ingest in progress and must wait for it, resume its partial bytes,
+// or be told clearly that it stalled; never fail because the other exists. The other writer is a
+// child process (test/child/pullChild.mjs) holding a real ingest lock.
 import { execFileSync, spawn } from "node:child_process"
+import { watch } from "node:fs"
+import { mkdir, readdir } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -10,50 +14,153 @@ import { blobData } from "./child/blobData.mjs"
 import { tempDir } from "./tempLayout.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const child = join(here, "child", "halfPut.mjs")
+const child = join(here, "child", "pullChild.mjs")
 
 beforeAll(() => {
+  // the children run the built package (Node 20 cannot run the TypeScript sources)
   execFileSync("npx", ["tsc", "-b"], { cwd: join(here, ".."), stdio: "inherit" })
 }, 180_000)
 
-/** A child holding the ingest of blob k half written; resolves once the half is on disk. */
-function startHalfPut(dir: string, k: number, size: number) {
-  const p = spawn(process.execPath, [child, dir, String(k), String(size)], { stdio: ["pipe", "pipe", "pipe"] })
+interface Line {
+  partial?: number
+  offset?: number
+  done?: boolean
+  result?: { digest: string; size: number; created: boolean }
+}
+
+function start(args: string[], onLine: (l: Line) => void = () => {}) {
+  const p = spawn(process.execPath, [child, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+  const lines: Line[] = []
+  let buf = ""
   let err = ""
   p.stderr.on("data", (c: Buffer) => {
     err += c.toString()
   })
-  const lines: Array<Record<string, unknown>> = []
-  let buf = ""
-  let onLine: () => void = () => {}
   p.stdout.on("data", (c: Buffer) => {
     buf += c.toString()
     for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      lines.push(JSON.parse(buf.slice(0, nl)))
+      const l = JSON.parse(buf.slice(0, nl)) as Line
       buf = buf.slice(nl + 1)
-      onLine()
+      lines.push(l)
+      onLine(l)
     }
   })
-  const half = new Promise<void>((resolve, reject) => {
-    onLine = () => {
-      if (lines.some((l) => l.half !== undefined)) resolve()
-    }
-    p.on("exit", () => reject(new Error(`child exited early: ${err}`)))
+  const done = new Promise<Line[]>((resolve, reject) => {
+    p.on("error", reject)
+    p.on("exit", (code, signal) =>
+      code === 0 ? resolve(lines) : reject(new Error(`child ${args.at(-1)} failed (${signal === null ? code : `killed by ${signal}`}): ${err.trim()}`))
+    )
   })
-  const exit = new Promise<{ code: number | null; signal: string | null; lines: typeof lines; err: string }>((resolve) =>
-    p.on("exit", (code, signal) => resolve({ code, signal, lines, err }))
-  )
-  return { half, exit, send: (w: string) => p.stdin.write(`${w}\n`) }
+  done.catch(() => {}) // awaited by the test; a failure while it awaits the other child is not unhandled
+  return { p, done }
 }
 
-describe("two processes storing the same blob", () => {
+/** A child holding the ingest of blob k with its first half on disk; `partial` resolves then. */
+function holdHalf(dir: string, k: number, size: number) {
+  let onPartial!: () => void
+  const partial = new Promise<void>((r) => {
+    onPartial = r
+  })
+  const child = start([dir, String(k), String(size), "slow"], (l) => {
+    if (l.partial !== undefined) onPartial()
+  })
+  return { ...child, partial: Promise.race([partial, child.done.then(() => Promise.reject(new Error("child ended before its first half")))]) }
+}
+
+/**
+ * A slow first writer holds the ingest; the second process starts once the first half is on disk,
+ * and the first continues only after the second has tried the ingest lock (its lock attempt's temp
+ * file appears in ingest/), so the two always overlap.
+ */
+async function race(second: "pull" | "put") {
+  const dir = join(tempDir(), "store")
+  await Store.open(dir)
+  const k = second === "pull" ? 7 : 8
+  const size = 3 << 20
+  const data: Buffer = blobData(k, size)
+  const digest: string = blobData.digest(data)
+  const ingestDir = join(dir, "ingest")
+  await mkdir(ingestDir, { recursive: true }) // to watch it from the start
+  let b: ReturnType<typeof start> | undefined
+  let released = false
+  const a = start([dir, String(k), String(size), "slow"], (l) => {
+    if (l.partial !== undefined) b = start([dir, String(k), String(size), second])
+  })
+  const watcher = watch(ingestDir, (_event, name) => {
+    if (released || b?.p.pid === undefined || !name?.includes(`.lock.tmp-${b.p.pid}-`)) return
+    released = true
+    a.p.stdin.write("go\n")
+  })
+  try {
+    const aLines = await a.done
+    while (b === undefined) await new Promise((r) => setImmediate(r)) // started before a could end
+    const bLines = await b.done
+    const results = [aLines.at(-1)?.result, bLines.at(-1)?.result]
+    expect(results.map((r) => r?.digest)).toEqual([digest, digest])
+    expect(results.map((r) => r?.created).sort()).toEqual([false, true])
+    if (second === "pull") expect(bLines[0]?.offset).toBeGreaterThan(0) // it took the resume path
+  } finally {
+    watcher.close()
+    a.p.kill()
+    b?.p.kill()
+  }
+  const store = await Store.open(dir)
+  expect(await store.stat(digest)).toEqual({ size })
+  const chunks: Buffer[] = []
+  for await (const c of await store.get(digest, { verify: true })) chunks.push(c as Buffer)
+  expect(Buffer.concat(chunks).equals(data)).toBe(true)
+  expect(await readdir(ingestDir)).toEqual([])
+}
+
+describe("one blob stored by two processes at once", () => {
+  it("a resume that waited continues the other writer's longer partial, skipping what its source repeats", async () => {
+    const dir = join(tempDir(), "store")
+    const store = await Store.open(dir)
+    const ingestDir = join(dir, "ingest")
+    await mkdir(ingestDir, { recursive: true })
+    const data: Buffer = blobData(9, 1 << 20)
+    const desc = { digest: blobData.digest(data) as string, size: data.length }
+    const held = 600_000
+    let cut!: () => void
+    const cutNow = new Promise<void>((r) => {
+      cut = r
+    })
+    // the first writer (here in this process: its lock is just as live) stops after `held` bytes
+    async function* firstSource() {
+      yield data.subarray(0, held)
+      await cutNow
+      throw new Error("connection reset")
+    }
+    const first = store.put(desc, firstSource())
+    while ((await store.ingestOffset(desc.digest)) < held) await new Promise((r) => setImmediate(r))
+    // the second started from an older offset; the first gives up once the second waits on the lock
+    const waiting = new Promise<void>((resolve) => {
+      const w = watch(ingestDir, (_e, name) => {
+        if (name?.includes(".lock.tmp-")) {
+          w.close()
+          resolve()
+        }
+      })
+    })
+    const second = store.resume(desc, 1000, [data.subarray(1000)])
+    await waiting
+    cut()
+    await expect(first).rejects.toThrow("connection reset")
+    expect(await second).toEqual({ ...desc, created: true })
+    const chunks: Buffer[] = []
+    for await (const c of await store.get(desc.digest, { verify: true })) chunks.push(c as Buffer)
+    expect(Buffer.concat(chunks).equals(data)).toBe(true)
+    expect(await readdir(ingestDir)).toEqual([])
+  })
+
+
   it("the second, resuming from the first's partial bytes, waits for it and finds the blob", async () => {
-    const dir = tempDir()
+    const dir = join(tempDir(), "store")
     const size = 1 << 20
     const data: Buffer = blobData(7, size)
     const digest = blobData.digest(data) as string
-    const a = startHalfPut(dir, 7, size)
-    await a.half
+    const a = holdHalf(dir, 7, size)
+    await a.partial
     const store = await Store.open(dir)
     // what a registry pull does: ask how much is held, then resume from there
     const offset = await store.ingestOffset(digest)
@@ -65,23 +172,22 @@ describe("two processes storing the same blob", () => {
     const resumed = store.resume({ digest, size }, offset, [data.subarray(offset)], { onWait: () => waited() })
     // before: IngestBusyError at once ("... is in progress in ...; wait for it or put without resuming")
     await Promise.race([waiting, resumed])
-    a.send("go")
+    a.p.stdin.write("go\n")
     const r = await resumed
     expect(r).toMatchObject({ digest, size, created: false })
-    const first = await a.exit
-    expect(first.code).toBe(0)
-    expect(first.lines.at(-1)).toMatchObject({ done: true, created: true })
+    const first = await a.done
+    expect(first.at(-1)?.result).toMatchObject({ created: true })
     expect(Buffer.from(await store.read(digest as never)).equals(data)).toBe(true)
     expect((await store.fsck()).ok).toBe(true)
   }, 60_000)
 
   it("when the first writer dies mid-blob, the waiting one continues its partial bytes", async () => {
-    const dir = tempDir()
+    const dir = join(tempDir(), "store")
     const size = 1 << 20
     const data: Buffer = blobData(8, size)
     const digest = blobData.digest(data) as string
-    const a = startHalfPut(dir, 8, size)
-    await a.half
+    const a = holdHalf(dir, 8, size)
+    await a.partial
     const store = await Store.open(dir)
     const offset = await store.ingestOffset(digest)
     let waited!: () => void
@@ -90,19 +196,19 @@ describe("two processes storing the same blob", () => {
     })
     const resumed = store.resume({ digest, size }, offset, [data.subarray(offset)], { onWait: () => waited() })
     await Promise.race([waiting, resumed])
-    a.send("die")
-    expect((await a.exit).signal).toBe("SIGKILL")
+    a.p.stdin.write("die\n")
+    await expect(a.done).rejects.toThrow(/killed by SIGKILL/)
     expect(await resumed).toMatchObject({ digest, size, created: true })
     expect(Buffer.from(await store.read(digest as never)).equals(data)).toBe(true)
   }, 60_000)
 
   it("a writer that makes no progress is reported after the stall limit, naming its pid and what to do", async () => {
-    const dir = tempDir()
+    const dir = join(tempDir(), "store")
     const size = 1 << 20
     const data: Buffer = blobData(9, size)
     const digest = blobData.digest(data) as string
-    const a = startHalfPut(dir, 9, size)
-    await a.half
+    const a = holdHalf(dir, 9, size)
+    await a.partial
     const store = await Store.open(dir)
     const offset = await store.ingestOffset(digest)
     const err = await store.resume({ digest, size }, offset, [data.subarray(offset)], { stallMs: 300 }).then(
@@ -110,7 +216,10 @@ describe("two processes storing the same blob", () => {
       (e: unknown) => e
     )
     expect(err).toMatchObject({ _tag: "IngestBusyError", message: expect.stringMatching(/another process \(pid \d+\) is storing sha256:[0-9a-f]{64} and wrote nothing for \d+ s: retry/) })
-    a.send("go")
-    expect((await a.exit).code).toBe(0)
+    a.p.stdin.write("go\n")
+    await a.done
   }, 60_000)
+
+  it("a pull that finds the other's ingest in progress waits for it and both succeed", () => race("pull"))
+  it("a put beside another's ingest in progress writes its own copy and both succeed", () => race("put"))
 })

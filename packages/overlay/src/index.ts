@@ -40,19 +40,9 @@ export {
   type ZstdDecoder
 } from "./compression.js"
 // Applying layers (flat or overlayfs form) and resolving paths inside a root
-export {
-  type ApplyForm,
-  type ApplyLayerError,
-  type ApplyOptions,
-  type ApplyResult,
-  type ApplyWarning,
-  applyLayer,
-  applyLayerEffect,
-  applyLayers,
-  OFF_THREAD_MIN_BYTES,
-  type OverlayFormOptions,
-  rootlessOwnerXattr
-} from "./apply.js"
+export { type ApplyLayerError, applyLayer, applyLayerEffect, applyLayers, OFF_THREAD_MIN_BYTES } from "./apply.js"
+export type { ApplyForm, ApplyOptions, ApplyResult, ApplyWarning, OverlayFormOptions } from "./applyOptions.js"
+export { rootlessOwnerXattr } from "./rootless.js"
 export { cleanComponents, RootPath } from "./rootpath.js"
 // Writing layers (overlay-diff): tar writer, diffs, flatten, merged view, analysis
 export { TarBodySizeError, TarHeaderError, type TarWriteError, TarWriter, TarWriterClosedError } from "./tar/writer.js"

@@ -2,7 +2,7 @@
 // has → ingestOffset → resume from there, or put from the start. Uses the built dist.
 // Usage: node pullChild.mjs <storeDir> <k> <size> <mode>; mode "slow": the source yields the first
 // half, then waits for a line on stdin before the rest ("partial" is printed once the first half is
-// on disk); mode "pull": resume when the store holds part of the blob, else put; mode "put": put.
+// on disk; the line "die" kills the process there, as kill -9 mid-download would); mode "pull": resume when the store holds part of the blob, else put; mode "put": put.
 import { Store } from "../../dist/index.js"
 import { blobData } from "./blobData.mjs"
 
@@ -20,7 +20,8 @@ if (mode === "slow") {
     // the first half is handed to the store: tell the parent once it is on disk, then wait for it
     while ((await store.ingestOffset(desc.digest)) < half) await new Promise((r) => setImmediate(r))
     say({ partial: half })
-    await new Promise((r) => process.stdin.once("data", r))
+    const word = await new Promise((r) => process.stdin.once("data", (b) => r(b.toString().trim())))
+    if (word === "die") process.kill(process.pid, "SIGKILL")
     yield data.subarray(half)
   }
   result = await store.put(desc, source())
