@@ -2,24 +2,17 @@
 // the second finds the first's ingest in progress and must wait for it, resume its partial bytes,
 // or be told clearly that it stalled; never fail because the other exists. The other writer is a
 // child process (test/child/pullChild.mjs) holding a real ingest lock.
-import { execFileSync, spawn } from "node:child_process"
 import { watch } from "node:fs"
 import { mkdir, readdir } from "node:fs/promises"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Store } from "../src/index.js"
 // @ts-expect-error plain JS shared with the child processes
 import { blobData } from "./child/blobData.mjs"
+import { buildForChildren, startChild } from "./childProcess.js"
 import { tempDir } from "./tempLayout.js"
 
-const here = dirname(fileURLToPath(import.meta.url))
-const child = join(here, "child", "pullChild.mjs")
-
-beforeAll(() => {
-  // the children run the built package (Node 20 cannot run the TypeScript sources)
-  execFileSync("npx", ["tsc", "-b"], { cwd: join(here, ".."), stdio: "inherit" })
-}, 180_000)
+beforeAll(buildForChildren, 180_000)
 
 interface Line {
   partial?: number
@@ -28,32 +21,7 @@ interface Line {
   result?: { digest: string; size: number; created: boolean }
 }
 
-function start(args: string[], onLine: (l: Line) => void = () => {}) {
-  const p = spawn(process.execPath, [child, ...args], { stdio: ["pipe", "pipe", "pipe"] })
-  const lines: Line[] = []
-  let buf = ""
-  let err = ""
-  p.stderr.on("data", (c: Buffer) => {
-    err += c.toString()
-  })
-  p.stdout.on("data", (c: Buffer) => {
-    buf += c.toString()
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      const l = JSON.parse(buf.slice(0, nl)) as Line
-      buf = buf.slice(nl + 1)
-      lines.push(l)
-      onLine(l)
-    }
-  })
-  const done = new Promise<Line[]>((resolve, reject) => {
-    p.on("error", reject)
-    p.on("exit", (code, signal) =>
-      code === 0 ? resolve(lines) : reject(new Error(`child ${args.at(-1)} failed (${signal === null ? code : `killed by ${signal}`}): ${err.trim()}`))
-    )
-  })
-  done.catch(() => {}) // awaited by the test; a failure while it awaits the other child is not unhandled
-  return { p, done }
-}
+const start = (args: string[], onLine?: (l: Line) => void) => startChild<Line>("pullChild.mjs", args, onLine)
 
 /** A child holding the ingest of blob k with its first half on disk; `partial` resolves then. */
 function holdHalf(dir: string, k: number, size: number) {
@@ -65,6 +33,29 @@ function holdHalf(dir: string, k: number, size: number) {
     if (l.partial !== undefined) onPartial()
   })
   return { ...child, partial: Promise.race([partial, child.done.then(() => Promise.reject(new Error("child ended before its first half")))]) }
+}
+
+/** Blob k half written by a child (holdHalf), and this process about to resume it from what is on disk. */
+async function besideHalf(k: number) {
+  const dir = join(tempDir(), "store")
+  const size = 1 << 20
+  const data: Buffer = blobData(k, size)
+  const digest = blobData.digest(data) as string
+  const a = holdHalf(dir, k, size)
+  await a.partial
+  const store = await Store.open(dir)
+  // what a registry pull does: ask how much is held, then resume from there
+  const offset = await store.ingestOffset(digest)
+  /** resumes; `waiting` resolves once the resume waits on the child's ingest (or has ended) */
+  const resume = (options: { stallMs?: number } = {}) => {
+    let waited!: () => void
+    const waiting = new Promise<void>((r) => {
+      waited = r
+    })
+    const resumed = store.resume({ digest, size }, offset, [data.subarray(offset)], { ...options, onWait: () => waited() })
+    return { resumed, waiting: Promise.race([waiting, resumed.then(() => {}, () => {})]) }
+  }
+  return { a, store, data, digest, size, offset, resume }
 }
 
 /**
@@ -155,47 +146,22 @@ describe("one blob stored by two processes at once", () => {
 
 
   it("the second, resuming from the first's partial bytes, waits for it and finds the blob", async () => {
-    const dir = join(tempDir(), "store")
-    const size = 1 << 20
-    const data: Buffer = blobData(7, size)
-    const digest = blobData.digest(data) as string
-    const a = holdHalf(dir, 7, size)
-    await a.partial
-    const store = await Store.open(dir)
-    // what a registry pull does: ask how much is held, then resume from there
-    const offset = await store.ingestOffset(digest)
+    const { a, store, data, digest, size, offset, resume } = await besideHalf(7)
     expect(offset).toBe(size >> 1)
-    let waited!: () => void
-    const waiting = new Promise<void>((r) => {
-      waited = r
-    })
-    const resumed = store.resume({ digest, size }, offset, [data.subarray(offset)], { onWait: () => waited() })
+    const { resumed, waiting } = resume()
     // before: IngestBusyError at once ("... is in progress in ...; wait for it or put without resuming")
-    await Promise.race([waiting, resumed])
+    await waiting
     a.p.stdin.write("go\n")
-    const r = await resumed
-    expect(r).toMatchObject({ digest, size, created: false })
-    const first = await a.done
-    expect(first.at(-1)?.result).toMatchObject({ created: true })
+    expect(await resumed).toMatchObject({ digest, size, created: false })
+    expect((await a.done).at(-1)?.result).toMatchObject({ created: true })
     expect(Buffer.from(await store.read(digest as never)).equals(data)).toBe(true)
     expect((await store.fsck()).ok).toBe(true)
   }, 60_000)
 
   it("when the first writer dies mid-blob, the waiting one continues its partial bytes", async () => {
-    const dir = join(tempDir(), "store")
-    const size = 1 << 20
-    const data: Buffer = blobData(8, size)
-    const digest = blobData.digest(data) as string
-    const a = holdHalf(dir, 8, size)
-    await a.partial
-    const store = await Store.open(dir)
-    const offset = await store.ingestOffset(digest)
-    let waited!: () => void
-    const waiting = new Promise<void>((r) => {
-      waited = r
-    })
-    const resumed = store.resume({ digest, size }, offset, [data.subarray(offset)], { onWait: () => waited() })
-    await Promise.race([waiting, resumed])
+    const { a, store, data, digest, size, resume } = await besideHalf(8)
+    const { resumed, waiting } = resume()
+    await waiting
     a.p.stdin.write("die\n")
     await expect(a.done).rejects.toThrow(/killed by SIGKILL/)
     expect(await resumed).toMatchObject({ digest, size, created: true })
@@ -203,15 +169,8 @@ describe("one blob stored by two processes at once", () => {
   }, 60_000)
 
   it("a writer that makes no progress is reported after the stall limit, naming its pid and what to do", async () => {
-    const dir = join(tempDir(), "store")
-    const size = 1 << 20
-    const data: Buffer = blobData(9, size)
-    const digest = blobData.digest(data) as string
-    const a = holdHalf(dir, 9, size)
-    await a.partial
-    const store = await Store.open(dir)
-    const offset = await store.ingestOffset(digest)
-    const err = await store.resume({ digest, size }, offset, [data.subarray(offset)], { stallMs: 300 }).then(
+    const { a, resume } = await besideHalf(9)
+    const err = await resume({ stallMs: 300 }).resumed.then(
       () => undefined,
       (e: unknown) => e
     )

@@ -1,22 +1,16 @@
 // Several real processes against one store: SIGKILL at random points, and concurrent writers.
-import { execFileSync, spawn } from "node:child_process"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Store } from "../src/index.js"
 // @ts-expect-error plain JS shared with the child processes
 import { blobData } from "./child/blobData.mjs"
+import { buildForChildren, startChild } from "./childProcess.js"
 import { putImage } from "./imageFixture.js"
 import { tempDir } from "./tempLayout.js"
 
-const here = dirname(fileURLToPath(import.meta.url))
-const child = join(here, "child", "storeChild.mjs")
 const stress = process.env.CAIRN_STRESS === "1"
 
-beforeAll(() => {
-  // the children run the built package (Node 20 cannot run the TypeScript sources)
-  execFileSync("npx", ["tsc", "-b"], { cwd: join(here, ".."), stdio: "inherit" })
-}, 180_000)
+beforeAll(buildForChildren, 180_000)
 
 interface Step {
   ready?: boolean
@@ -27,32 +21,7 @@ interface Step {
 }
 
 /** Run the child to its end. */
-function runChild(args: string[]): Promise<{ steps: Step[]; code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-    const steps: Step[] = []
-    let buf = ""
-    let err = ""
-    p.stderr.on("data", (c: Buffer) => {
-      err += c.toString()
-    })
-    p.stdout.on("data", (c: Buffer) => {
-      buf += c.toString()
-      let nl = buf.indexOf("\n")
-      while (nl >= 0) {
-        const step = JSON.parse(buf.slice(0, nl)) as Step
-        steps.push(step)
-        buf = buf.slice(nl + 1)
-        nl = buf.indexOf("\n")
-      }
-    })
-    p.on("error", reject)
-    p.on("exit", (code, signal) => {
-      if (code !== 0) reject(new Error(`child failed (${code}): ${err}`))
-      else resolve({ steps, code, signal })
-    })
-  })
-}
+const runChild = async (args: string[]) => ({ steps: await startChild<Step>("storeChild.mjs", args).done })
 
 const lastOp = (steps: Step[]) => steps.filter((s) => s.op !== undefined).at(-1)
 
@@ -64,29 +33,15 @@ async function expectConsistent(dir: string): Promise<Store> {
   return store
 }
 
-/** A started child that waits for "go" on stdin; `killed` resolves with its steps after SIGKILL. */
+/** A started child that waits for "go" on stdin; `runAndKill` resolves with its steps after SIGKILL. */
 function startMixed(dir: string, from: number, phase: number) {
-  const p = spawn(process.execPath, [child, "mixed", dir, `${from},${phase}`], { stdio: ["pipe", "pipe", "pipe"] })
-  const steps: Step[] = []
-  let buf = ""
-  let err = ""
   let onReady!: () => void
   const ready = new Promise<void>((r) => {
     onReady = r
   })
-  p.stderr.on("data", (c: Buffer) => {
-    err += c.toString()
+  const { p, done, lines } = startChild<Step>("storeChild.mjs", ["mixed", dir, `${from},${phase}`], (step) => {
+    if (step.ready) onReady()
   })
-  p.stdout.on("data", (c: Buffer) => {
-    buf += c.toString()
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      const step = JSON.parse(buf.slice(0, nl)) as Step
-      buf = buf.slice(nl + 1)
-      steps.push(step)
-      if (step.ready) onReady()
-    }
-  })
-  const exited = new Promise<string | null>((r) => p.on("exit", (_code, signal) => r(signal)))
   return {
     ready,
     /** let it run for `ms`, then SIGKILL it */
@@ -94,9 +49,12 @@ function startMixed(dir: string, from: number, phase: number) {
       p.stdin.write("go\n")
       await new Promise((r) => setTimeout(r, ms))
       p.kill("SIGKILL")
-      const signal = await exited
-      if (signal !== "SIGKILL") throw new Error(`child ended before the kill: ${err}`)
-      return steps
+      const err = await done.then(
+        () => new Error("child ended before the kill"),
+        (e: Error) => e
+      )
+      if (!/killed by SIGKILL/.test(err.message)) throw err
+      return lines
     }
   }
 }
