@@ -1,0 +1,209 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Engine, IgnoreMatcher, parseContainerfile } from "../src/index.js"
+import { buildLayout, busyboxLayer, haveTool, mountinfoLines, tempDir } from "./fixtures.js"
+
+const root = process.getuid?.() === 0
+const canRun = root && haveTool("crun")
+if (!canRun) console.warn("skipping cairn build runs: they need root and crun (Debian package crun)")
+
+describe("Containerfile parser", () => {
+  it("names the line and column of an unknown instruction", () => {
+    expect(() => parseContainerfile("FROM scratch\n# c\n  FRM x\n")).toThrow(expect.objectContaining({ _tag: "BuildSyntaxError", line: 3, column: 3 }))
+    try {
+      parseContainerfile("FROM scratch\nONBUILD RUN x\n", "Dockerfile")
+    } catch (e) {
+      expect((e as Error).message).toBe("Dockerfile:2:1: ONBUILD is not supported by cairn build")
+    }
+  })
+  it("joins continuations, drops comments inside them, honours # escape=`, reads heredocs", () => {
+    const cf = parseContainerfile("# escape=`\nFROM scratch\nRUN echo a `\n# inside\n  b\nCOPY <<EOF /x\nhello\nEOF\nRUN [\"a\", \"b\"]\n")
+    expect(cf.escape).toBe("`")
+    expect(cf.instructions.map((i) => i.keyword)).toEqual(["FROM", "RUN", "COPY", "RUN"])
+    expect(cf.instructions[1]!.args).toBe("echo a   b")
+    expect(cf.instructions[2]!.heredocs).toEqual([{ name: "EOF", body: "hello\n" }])
+    expect(cf.instructions[3]!.json).toEqual(["a", "b"])
+    expect(cf.instructions[3]!.line).toBe(9)
+  })
+  it("refuses an unknown flag and an instruction before FROM", () => {
+    expect(() => parseContainerfile("FROM scratch\nCOPY --frm=a b c\n")).toThrow(/:2:6: COPY does not take --frm/)
+    expect(() => parseContainerfile("RUN x\nFROM scratch\n")).toThrow(/:1:1: RUN before the first FROM/)
+  })
+})
+
+describe(".dockerignore matching (docker's rules)", () => {
+  const m = new IgnoreMatcher(["# comment", "*.log", "!keep.log", "/tmp", "**/cache", "docs/**/*.md", "!docs/README.md"])
+  it.each([
+    ["a.log", true],
+    ["keep.log", false],
+    ["sub/a.log", false],
+    ["tmp/x", true],
+    ["a/b/cache/x", true],
+    ["cache", true],
+    ["docs/x/y.md", true],
+    ["docs/README.md", false],
+    ["src/main.c", false]
+  ])("%s ignored: %s", (p, ignored) => expect(m.ignores(p)).toBe(ignored))
+})
+
+describe.skipIf(!canRun)("cairn build", () => {
+  let dir: string
+  let engine: Engine
+  let ctxDir: string
+  const lines: Array<string> = []
+  const output: Array<string> = []
+  const opts = { onLine: (l: string) => lines.push(l), onOutput: (c: Buffer) => output.push(c.toString()) }
+  const leftovers = () => ({
+    mounts: mountinfoLines(dir).length,
+    tmp: readdirSync(join(dir, "root", "containers")).length,
+    snapshotsTmp: readdirSync(join(dir, "root", "snapshots")).filter((n) => n.startsWith(".tmp")).length
+  })
+  beforeAll(async () => {
+    dir = tempDir()
+    buildLayout(join(dir, "base"), "bb", [busyboxLayer, { files: { "etc/motd": "hi\n", "opt/old/a": "a\n", "opt/old/b": "b\n" } }], {
+      Cmd: ["sh"],
+      Env: ["PATH=/bin:/usr/bin"]
+    })
+    engine = await Engine.open({ root: join(dir, "root") })
+    await engine.importImage(`oci:${join(dir, "base")}:bb`, "busybox:latest")
+    ctxDir = join(dir, "ctx")
+    mkdirSync(join(ctxDir, "app", "sub"), { recursive: true })
+    writeFileSync(join(ctxDir, "app", "one.txt"), "one\n")
+    writeFileSync(join(ctxDir, "app", "two.txt"), "two\n")
+    writeFileSync(join(ctxDir, "app", "debug.log"), "noise\n")
+    writeFileSync(join(ctxDir, "app", "sub", "three.txt"), "three\n")
+    writeFileSync(join(ctxDir, ".dockerignore"), "**/*.log\n")
+    writeFileSync(
+      join(ctxDir, "Containerfile"),
+      [
+        "ARG BASE=busybox",
+        "FROM $BASE",
+        "ARG WHO=world",
+        "ENV GREETING=\"hello ${WHO}\" APP=/app",
+        "LABEL org.example.a=\"x y\" b=c",
+        "WORKDIR $APP",
+        "COPY app/*.txt ./",
+        "COPY --chown=nobody:nogroup --chmod=0640 app/sub /data/",
+        "RUN echo \"$GREETING\" > greeting && rm /etc/motd && rm -rf /opt/old && mkdir /opt/old && echo new > /opt/old/c && echo out-$WHO",
+        "USER nobody",
+        "EXPOSE 8080 53/udp",
+        "VOLUME /data",
+        "STOPSIGNAL SIGTERM",
+        "ENTRYPOINT [\"/bin/sh\", \"-c\"]",
+        "CMD echo hi",
+        ""
+      ].join("\n")
+    )
+  })
+  afterAll(async () => {
+    await engine?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("builds config steps, COPY and RUN into an image with one history entry per instruction", async () => {
+    const r = await engine.build(ctxDir, { tags: ["built:1"], buildArgs: { WHO: "cairn" }, timestamp: 1700000000, ...opts })
+    expect(lines[0]).toBe("STEP 1/14: FROM $BASE")
+    expect(lines).toContain("STEP 8/14: RUN echo \"$GREETING\" > greeting && rm /etc/motd && rm -rf /opt/old && mkdir /opt/old && echo new > /opt/old/c && echo out-$WHO")
+    expect(output.join("")).toContain("out-cairn")
+    expect(r.steps).toBe(14)
+    const inspect = await engine.inspectImage("built:1")
+    const c = inspect.config.config!
+    expect(c.Env).toEqual(["PATH=/bin:/usr/bin", "GREETING=hello cairn", "APP=/app"])
+    expect(c.Labels).toEqual({ "org.example.a": "x y", b: "c" })
+    expect(c.WorkingDir).toBe("/app")
+    expect(c.User).toBe("nobody")
+    expect(c.ExposedPorts).toEqual({ "8080/tcp": {}, "53/udp": {} })
+    expect(c.Volumes).toEqual({ "/data": {} })
+    expect(c.StopSignal).toBe("SIGTERM")
+    expect(c.Entrypoint).toEqual(["/bin/sh", "-c"])
+    expect(c.Cmd).toEqual(["/bin/sh", "-c", "echo hi"])
+    expect(inspect.config.created).toBe("2023-11-14T22:13:20Z")
+    // base 2 layers + WORKDIR (created) + 2 COPY + RUN
+    expect(inspect.layers.length).toBe(6)
+    const history = inspect.config.history!
+    expect(history.length).toBe(2 + 13)
+    expect(history.filter((h) => h.empty_layer !== true).length).toBe(6)
+    const flat = join(dir, "flat1")
+    await engine.unpack("built:1", flat)
+    expect(readFileSync(join(flat, "app", "greeting"), "utf8")).toBe("hello cairn\n")
+    expect(readdirSync(join(flat, "app")).sort()).toEqual(["greeting", "one.txt", "two.txt"])
+    expect(existsSync(join(flat, "etc", "motd"))).toBe(false)
+    expect(readdirSync(join(flat, "opt", "old"))).toEqual(["c"])
+    const three = statSync(join(flat, "data", "three.txt"))
+    expect([three.uid, three.gid, three.mode & 0o777]).toEqual([65534, 65534, 0o640])
+    expect(existsSync(join(flat, "proc"))).toBe(true)
+    expect(leftovers()).toEqual({ mounts: 0, tmp: 0, snapshotsTmp: 0 })
+  })
+
+  it("rebuilds from the cache with no new layer, and reruns from a changed file's step", async () => {
+    const before = await engine.inspectImage("built:1")
+    lines.length = 0
+    const again = await engine.build(ctxDir, { tags: ["built:1"], buildArgs: { WHO: "cairn" }, timestamp: 1700000000, ...opts })
+    expect(again.layersCreated).toBe(0)
+    expect(again.cached).toBe(again.steps - 1)
+    expect(again.image.digest).toBe(before.digest)
+    expect(lines.filter((l) => l.startsWith("--> Using cache")).length).toBe(4)
+    writeFileSync(join(ctxDir, "app", "sub", "three.txt"), "THREE\n")
+    lines.length = 0
+    const changed = await engine.build(ctxDir, { tags: ["built:2"], buildArgs: { WHO: "cairn" }, timestamp: 1700000000, ...opts })
+    // WORKDIR and the first COPY from the cache; the second COPY and RUN again
+    expect(changed.layersCreated).toBe(2)
+    expect(lines.filter((l) => l.startsWith("--> Using cache")).length).toBe(2)
+    const flat = join(dir, "flat2")
+    await engine.unpack("built:2", flat)
+    expect(readFileSync(join(flat, "data", "three.txt"), "utf8")).toBe("THREE\n")
+  })
+
+  it("gives the same digest for two --no-cache builds with --timestamp", async () => {
+    const a = await engine.build(ctxDir, { noCache: true, timestamp: 1600000000, buildArgs: { WHO: "x" } })
+    const b = await engine.build(ctxDir, { noCache: true, timestamp: 1600000000, buildArgs: { WHO: "x" } })
+    expect(a.layersCreated).toBe(4)
+    expect(b.image.digest).toBe(a.image.digest)
+  })
+
+  it("fails a RUN that exits non-zero with its step and code, leaving no mount, container or snapshot", async () => {
+    const c = join(dir, "ctx-fail")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nRUN echo partial > /f\nRUN echo bad >&2; exit 3\n")
+    const df = await engine.df()
+    const ps = await engine.listContainers()
+    const err = await engine.build(c, opts).catch((e: unknown) => e)
+    expect(err).toMatchObject({ _tag: "BuildStepError", line: 3, step: 3, steps: 3, exitCode: 3 })
+    expect((err as Error).message).toBe("Containerfile:3: step 3/3 `RUN echo bad >&2; exit 3` failed: the command exited with code 3")
+    expect(output.join("")).toContain("bad")
+    expect(leftovers()).toEqual({ mounts: 0, tmp: 0, snapshotsTmp: 0 })
+    expect(await engine.listContainers()).toEqual(ps)
+    expect((await engine.df()).containers).toEqual(df.containers)
+  })
+
+  it("names the line of a missing COPY source and of an ARG used without a value", async () => {
+    const c = join(dir, "ctx-bad")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\n\nCOPY nothere /x\n")
+    await expect(engine.build(c)).rejects.toThrow(/^Containerfile:3: step 2\/2 `COPY nothere \/x` failed: "nothere" is not in the build context/)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nARG V\nWORKDIR /a/$V\n")
+    await expect(engine.build(c)).rejects.toMatchObject({ _tag: "BuildSyntaxError", line: 3 })
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nRUNN x\n")
+    await expect(engine.build(c)).rejects.toThrow("Containerfile:2:1: unknown instruction \"RUNN\"")
+    expect(leftovers()).toEqual({ mounts: 0, tmp: 0, snapshotsTmp: 0 })
+  })
+
+  it("builds multi-stage with COPY --from and stops at --target", async () => {
+    const c = join(dir, "ctx-multi")
+    mkdirSync(c)
+    writeFileSync(
+      join(c, "Containerfile"),
+      "FROM busybox AS builder\nRUN mkdir /out && echo built > /out/artifact\nFROM busybox AS unused\nRUN exit 1\nFROM scratch\nCOPY --from=builder /out/artifact /artifact\nCOPY --from=busybox /bin/busybox /bin/\n"
+    )
+    const r = await engine.build(c, { tags: ["multi"] })
+    expect(r.steps).toBe(5)
+    const flat = join(dir, "flat-multi")
+    await engine.unpack("multi", flat)
+    expect(readdirSync(flat).sort()).toEqual(["artifact", "bin"])
+    expect(readFileSync(join(flat, "artifact"), "utf8")).toBe("built\n")
+    const t = await engine.build(c, { tags: ["multi:builder"], target: "builder" })
+    expect(t.steps).toBe(2)
+    await expect(engine.build(c, { target: "nope" })).rejects.toMatchObject({ _tag: "BuildSetupError" })
+  })
+})
