@@ -5,7 +5,7 @@
 // Nothing of a step is left behind when it fails: the mount, the bundle and the scratch dirs
 // live in containers/.tmp-<pid>-* (cleared at open if the process dies) and go in `finally`.
 import { randomBytes } from "node:crypto"
-import { lstat, mkdir, readFile, rm, stat } from "node:fs/promises"
+import { mkdir, readFile, rm, stat } from "node:fs/promises"
 import { join, posix, resolve } from "node:path"
 import { chainIds, type Digest, digestHex } from "@cairn/digest"
 import { acquireMount } from "@cairn/mount"
@@ -178,6 +178,8 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
           const lowers = await lowersOf(state)
           const m = await mountOver(lowers, scratch)
           try {
+            const workdir = cfgOf(state).WorkingDir
+            if (typeof workdir === "string" && workdir !== "") await ensureDirIn(m.path, workdir)
             await f(m.path)
           } finally {
             await Effect.runPromise(m.unmount({ lazy: true }))
@@ -226,15 +228,6 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
           await rm(scratch, { recursive: true, force: true })
         }
       }
-      /** Whether an image path exists in the state (looked up through its snapshots, top first). */
-      const existsIn = async (state: State, path: string): Promise<boolean> => {
-        for (const lower of await lowersOf(state)) {
-          const st = await lstat(join(lower, path)).catch(() => undefined)
-          if (st !== undefined) return !(st.isCharacterDevice() && st.rdev === 0)
-        }
-        return false
-      }
-
       /** Looks the step up in the cache, else runs it; appends its history (and layer). */
       const step = async (state: State, expanded: string, extra: Record<string, unknown>, run?: () => Promise<StepLayer>) => {
         const key = cacheKey({ parent: top(state), config: state.config.config ?? {}, instruction: expanded, ...extra })
@@ -353,13 +346,8 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
             case "WORKDIR": {
               const dir = posix.resolve(cfgOf(state).WorkingDir || "/", one(ins.args))
               setConfig(state, { WorkingDir: dir })
-              if (await existsIn(state, dir)) await step(state, nop(`WORKDIR ${dir}`), {})
-              else
-                await step(state, nop(`WORKDIR ${dir}`), { mkdir: true }, () =>
-                  layerStep(state, async (root) => {
-                    await ensureDirIn(root, dir)
-                  })
-                )
+              // created by the stage's next COPY/RUN (in that step's layer), as buildah does
+              await step(state, nop(`WORKDIR ${dir}`), {})
               break
             }
             case "USER": {
