@@ -3,6 +3,7 @@
 // resolved inside that root (symlinks evaluated as if it were "/").
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import { createReadStream, type Stats } from "node:fs"
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readlink, symlink, utimes, writeFile } from "node:fs/promises"
 import { join, posix } from "node:path"
@@ -226,12 +227,15 @@ export async function copyInto(root: string, items: ReadonlyArray<SourceItem>, o
         })
         dirs.push([target, e.st])
       }
-      await pool(
-        item.entries.filter((e) => !e.st.isDirectory()),
-        16,
-        (e) => place(e.abs, e.st, join(dir, e.rel), o)
-      )
-      for (const [target, st] of dirs.reverse()) await setMeta(target, st, o)
+      // synchronous calls: one system call each, no thread-pool round trip (10,000 small files
+      // take a fraction of the time); the event loop gets a turn every 256 files
+      let n = 0
+      for (const e of item.entries) {
+        if (e.st.isDirectory()) continue
+        placeSync(e.abs, e.st, join(dir, e.rel), o)
+        if (++n % 256 === 0) await new Promise((r) => setImmediate(r))
+      }
+      for (const [target, st] of dirs.reverse()) setMetaSync(target, st, o)
       continue
     }
     if (o.extractArchives && item.st.isFile() && (await isArchive(item.abs))) {
@@ -264,6 +268,26 @@ async function place(src: string, st: Stats, target: string, o: CopyOptions): Pr
   if (!st.isFile()) return // sockets, fifos, devices of a context are not copied
   await copyFile(src, target)
   await setMeta(target, st, o)
+}
+
+function placeSync(src: string, st: Stats, target: string, o: CopyOptions): void {
+  const old = fs.lstatSync(target, { throwIfNoEntry: false })
+  if (old !== undefined && !old.isDirectory()) fs.rmSync(target, { force: true })
+  if (st.isSymbolicLink()) {
+    fs.symlinkSync(fs.readlinkSync(src), target)
+    fs.lchownSync(target, o.owner?.uid ?? 0, o.owner?.gid ?? 0)
+    fs.lutimesSync(target, st.atime, st.mtime)
+    return
+  }
+  if (!st.isFile()) return
+  fs.copyFileSync(src, target)
+  setMetaSync(target, st, o)
+}
+
+function setMetaSync(target: string, st: Stats, o: CopyOptions): void {
+  fs.lchownSync(target, o.owner?.uid ?? 0, o.owner?.gid ?? 0)
+  fs.chmodSync(target, o.mode ?? st.mode & 0o7777)
+  fs.utimesSync(target, st.atime, st.mtime)
 }
 
 async function setMeta(target: string, st: Stats, o: CopyOptions): Promise<void> {

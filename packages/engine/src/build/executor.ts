@@ -22,6 +22,7 @@ import { withSnapshotLease } from "../snapshotLease.js"
 import { ensureSnapshot, lowerDirs } from "../snapshots.js"
 import type { LayerDescriptor } from "../store.js"
 import { isHostRoot } from "../userns.js"
+import { adoptUpper } from "./adopt.js"
 import { type CacheEntry, cacheKey, type HistoryEntry, lookup, record, type StepLayer } from "./cache.js"
 import { CopySourceError, copyInto, ensureDirIn, resolveSources, type SourceItem, type SourceRoot, sourcesDigest } from "./copy.js"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "./errors.js"
@@ -188,7 +189,12 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
             diffUpper(join(scratch, "upper"), out, { compression: "gzip", xattrNamespace: "trusted", ...(timestamp === undefined ? {} : { mtime: timestamp }) })
           )
           layersCreated++
-          return { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, diffId: layer.diffId }
+          const made = { digest: layer.digest, size: layer.size, mediaType: layer.mediaType, diffId: layer.diffId }
+          // the upper dir is the new snapshot (kernel overlay as root: trusted.* marks, 0/0 whiteouts)
+          const chain = chainIds([...state.diffIds, made.diffId])
+          await hold([chain.at(-1)!])
+          await adoptUpper(ctx, chain.at(-1)!, chain.at(-2), made, join(scratch, "upper"), timestamp)
+          return made
         } finally {
           await rm(scratch, { recursive: true, force: true })
         }
