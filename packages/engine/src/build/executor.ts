@@ -23,8 +23,8 @@ import { ensureSnapshot, lowerDirs } from "../snapshots.js"
 import type { LayerDescriptor } from "../store.js"
 import { isHostRoot } from "../userns.js"
 import { adoptUpper } from "./adopt.js"
-import { type CacheEntry, cacheKey, type HistoryEntry, lookup, record, type StepLayer } from "./cache.js"
-import { CopySourceError, copyInto, ensureDirIn, resolveSources, type SourceItem, type SourceRoot, sourcesDigest } from "./copy.js"
+import { type CacheEntry, cacheDir, cacheKey, type HistoryEntry, lookup, record, type StepLayer } from "./cache.js"
+import { CopySourceError, copyInto, ensureDirIn, FileHashes, resolveSources, type SourceItem, type SourceRoot, sourcesDigest } from "./copy.js"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "./errors.js"
 import { IgnoreMatcher } from "./ignore.js"
 import { type Instruction, parseContainerfile, type Stage, stagesOf } from "./parser.js"
@@ -160,6 +160,8 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
   const total = order.reduce((n, s) => n + 1 + s.instructions.length, 0)
 
   const ignore = await IgnoreMatcher.load(context)
+  await mkdir(cacheDir(ctx), { recursive: true })
+  const fileHashes = await FileHashes.load(join(cacheDir(ctx), "context-files.json"))
   const results = new Map<number, State>()
   let stepNo = 0
   let cachedSteps = 0
@@ -440,7 +442,7 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
                   if (e instanceof CopySourceError) return fail(ins, e.message)
                   throw e
                 }
-                const digest = await sourcesDigest(items)
+                const digest = await sourcesDigest(items, from === undefined ? fileHashes : undefined)
                 const expanded = `/bin/sh -c #(nop) ${ins.keyword} ${from === undefined ? "" : `--from=${from} `}${chown === undefined ? "" : `--chown=${chown} `}${chmodFlag === undefined ? "" : `--chmod=${chmodFlag} `}${digest.slice(0, 16)} in ${dest}`
                 await step(state, expanded, { content: digest }, () =>
                   layerStep(state, async (root) => {
