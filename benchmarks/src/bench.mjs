@@ -21,6 +21,7 @@ import { pushImage, startRegistry } from "./registry.mjs"
 import { containerdUnavailable, containerdVersion, contentDir, ociArchive, snapshotLayerDirs, startContainerd, stopAllContainerd } from "./containerd.mjs"
 import { writeResults } from "./results.mjs"
 import { mountBench } from "./mountLatency.mjs"
+import { buildBench } from "./build.mjs"
 
 /** First line of an import failure, without the importer path. @param {unknown} e */
 const short = (e) => String(/** @type {Error} */ (e).message).split("\n")[0].replace(/ imported from .*/, "")
@@ -508,6 +509,8 @@ for (const g of groups) {
 
 // --- mount latency (the mount package's own bench), profile ----------------------------
 const mount = !only || only.has("mount") ? await mountBench({ quick, scratch }) : { skip: "not selected" }
+// cairn build vs buildah bud (src/build.mjs): 10,000 files and three RUN steps, cold and cached
+const build = !only || only.has("build") ? await buildBench({ quick, runs, log }) : { skip: "not selected" }
 /** @type {Array<Record<string, unknown>>} */
 const profiles = []
 if (!only || only.has("profile")) {
@@ -577,6 +580,7 @@ const result = {
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,
+  build,
   profiles
 }
 await writeResults(outDir, result)

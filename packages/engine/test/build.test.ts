@@ -211,4 +211,56 @@ describe.skipIf(!canRun)("cairn build", () => {
     expect(t.steps).toBe(2)
     await expect(engine.build(c, { target: "nope" })).rejects.toMatchObject({ _tag: "BuildSetupError" })
   })
+
+  it("ADD extracts a local tar; heredocs; SHELL, HEALTHCHECK; exec-form RUN", async () => {
+    const c = join(dir, "ctx-add")
+    mkdirSync(join(c, "payload", "inner"), { recursive: true })
+    writeFileSync(join(c, "payload", "inner", "x.txt"), "from tar\n")
+    execFileSync("tar", ["-C", join(c, "payload"), "-czf", join(c, "payload.tgz"), "."])
+    writeFileSync(join(c, "plain.txt"), "plain\n")
+    writeFileSync(
+      join(c, "Containerfile"),
+      [
+        "FROM busybox",
+        "ADD payload.tgz /opt/p/",
+        "ADD plain.txt /opt/plain.txt",
+        "COPY <<EOF /etc/note",
+        "written by a heredoc",
+        "EOF",
+        'SHELL ["/bin/sh", "-ec"]',
+        "RUN <<EOF",
+        "echo one > /h1",
+        "echo two >> /h1",
+        "EOF",
+        'RUN ["/bin/sh", "-c", "cat /opt/p/inner/x.txt > /from-tar"]',
+        "HEALTHCHECK --interval=5s --retries=2 CMD true",
+        ""
+      ].join("\n")
+    )
+    await engine.build(c, { tags: ["adds"] })
+    const flat = join(dir, "flat-add")
+    await engine.unpack("adds", flat)
+    expect(readFileSync(join(flat, "opt", "p", "inner", "x.txt"), "utf8")).toBe("from tar\n")
+    expect(readFileSync(join(flat, "opt", "plain.txt"), "utf8")).toBe("plain\n")
+    expect(readFileSync(join(flat, "etc", "note"), "utf8")).toBe("written by a heredoc\n")
+    expect(readFileSync(join(flat, "h1"), "utf8")).toBe("one\ntwo\n")
+    expect(readFileSync(join(flat, "from-tar"), "utf8")).toBe("from tar\n")
+    const history = (await engine.inspectImage("adds")).config.history!
+    expect(history.at(-1)!.created_by).toContain("HEALTHCHECK")
+    expect(history.at(-1)!.empty_layer).toBe(true)
+  })
+
+  it("prune reclaims the layers of cache entries no image uses; a rebuild then makes them again", async () => {
+    const c = join(dir, "ctx-prune")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nRUN echo cached > /f\n")
+    const first = await engine.build(c, { tags: ["prunable"] })
+    expect(first.layersCreated).toBe(1)
+    expect((await engine.build(c, { tags: ["prunable"] })).layersCreated).toBe(0)
+    await engine.removeImage("prunable")
+    await engine.prune()
+    const again = await engine.build(c, { tags: ["prunable"] })
+    expect(again.layersCreated).toBe(1)
+    expect(again.cached).toBe(0)
+  })
 })
