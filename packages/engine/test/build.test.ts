@@ -257,8 +257,12 @@ describe.skipIf(!canRun)("cairn build", () => {
     const first = await engine.build(c, { tags: ["prunable"] })
     expect(first.layersCreated).toBe(1)
     expect((await engine.build(c, { tags: ["prunable"] })).layersCreated).toBe(0)
+    const entries = () => readdirSync(join(dir, "root", "build-cache")).filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).length
+    const before = entries()
     await engine.removeImage("prunable")
     await engine.prune()
+    // the RUN step's entry named a layer only that image used: gone with it
+    expect(entries()).toBe(before - 1)
     const again = await engine.build(c, { tags: ["prunable"] })
     expect(again.layersCreated).toBe(1)
     expect(again.cached).toBe(0)

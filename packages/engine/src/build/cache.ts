@@ -51,11 +51,12 @@ export async function record(ctx: EngineContext, key: string, entry: CacheEntry)
   await rename(tmp, join(dir, `${key}.json`))
 }
 
-/** Removes the entries whose layer blob is gone (after a prune); returns how many. */
+/** Removes the entries whose layer blob is gone (after a prune) and the context file digests; returns how many entries. */
 export async function pruneBuildCache(ctx: EngineContext): Promise<number> {
+  await rm(join(cacheDir(ctx), "context-files.json"), { force: true })
   let n = 0
   for (const name of await readdir(cacheDir(ctx)).catch(() => [] as Array<string>)) {
-    if (!name.endsWith(".json")) continue
+    if (!/^[0-9a-f]{64}\.json$/.test(name)) continue
     if ((await lookup(ctx, name.slice(0, -5))) === undefined) n++
   }
   return n
