@@ -81,6 +81,7 @@ describe.skipIf(!canRun)("cairn build", () => {
         "ARG BASE=busybox",
         "FROM $BASE",
         "ARG WHO=world",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Containerfile syntax
         "ENV GREETING=\"hello ${WHO}\" APP=/app",
         "LABEL org.example.a=\"x y\" b=c",
         "WORKDIR $APP",

@@ -103,6 +103,7 @@ describe.skipIf(why !== undefined)("cairn build vs buildah bud", () => {
       [
         "FROM localhost/base:latest",
         "ARG WHO=world",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: Containerfile syntax
         'ENV GREETING="hello ${WHO}" APP=/app',
         'LABEL org.example.a="x y"',
         "WORKDIR /app",

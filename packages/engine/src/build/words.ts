@@ -41,6 +41,7 @@ export function lex(input: string, options: LexOptions): Array<string> {
     i++
     if (input[i] === "{") {
       const close = matchingBrace(input, i)
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the Containerfile syntax, not a template
       if (close < 0) throw new WordSyntax("missing } in ${...}", start)
       const body = input.slice(i + 1, close)
       i = close + 1
