@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import { once } from "node:events"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -258,14 +259,53 @@ describe.skipIf(!canRun)("cairn build", () => {
     const first = await engine.build(c, { tags: ["prunable"] })
     expect(first.layersCreated).toBe(1)
     expect((await engine.build(c, { tags: ["prunable"] })).layersCreated).toBe(0)
-    const entries = () => readdirSync(join(dir, "root", "build-cache")).filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).length
-    const before = entries()
+    const cacheDir = join(dir, "root", "build-cache")
+    const layersNamed = () =>
+      readdirSync(cacheDir)
+        .filter((n) => /^[0-9a-f]{64}\.json$/.test(n))
+        .map((n) => JSON.parse(readFileSync(join(cacheDir, n), "utf8")).layer?.digest as string | undefined)
+    const runLayer = (await engine.inspectImage("prunable")).layers.at(-1)!.digest
+    expect(layersNamed()).toContain(runLayer)
     await engine.removeImage("prunable")
     await engine.prune()
     // the RUN step's entry named a layer only that image used: gone with it
-    expect(entries()).toBe(before - 1)
+    expect(layersNamed()).not.toContain(runLayer)
     const again = await engine.build(c, { tags: ["prunable"] })
     expect(again.layersCreated).toBe(1)
     expect(again.cached).toBe(0)
+  })
+
+  it("a build killed in a RUN leaves its step mount to the next build, which removes it", async () => {
+    const c = join(dir, "ctx-killed")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nRUN echo started && sleep 2\n")
+    const child = spawn(process.execPath, [join(import.meta.dirname, "build-child.mjs"), join(dir, "root"), c], { stdio: ["ignore", "pipe", "inherit"] })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => d.toString().includes("started") && resolve())
+      child.on("exit", (code) => reject(new Error(`the build child exited (${code}) before its RUN started`)))
+    })
+    child.kill("SIGKILL")
+    await once(child, "exit")
+    expect(mountinfoLines(dir).length).toBeGreaterThan(0)
+    const next = join(dir, "ctx-after")
+    mkdirSync(next)
+    writeFileSync(join(next, "Containerfile"), "FROM busybox\nENV AFTER=1\n")
+    await engine.build(next)
+    expect(leftovers()).toEqual({ mounts: 0, tmp: 0, snapshotsTmp: 0 })
+  })
+
+  it("RUN has no network unless --network host", async () => {
+    const c = join(dir, "ctx-net")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nRUN cat /proc/net/dev > /ifs\n")
+    const count = async (name: string) => {
+      const flat = join(dir, `flat-${name}`)
+      await engine.unpack(name, flat)
+      return readFileSync(join(flat, "ifs"), "utf8").split("\n").filter((l) => l.includes(":")).map((l) => l.split(":")[0]!.trim())
+    }
+    await engine.build(c, { tags: ["net-none"] })
+    expect(await count("net-none")).toEqual(["lo"])
+    await engine.build(c, { tags: ["net-host"], network: "host" })
+    expect((await count("net-host")).length).toBeGreaterThan(1)
   })
 })

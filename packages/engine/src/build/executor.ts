@@ -8,10 +8,11 @@ import { randomBytes } from "node:crypto"
 import { mkdir, readFile, rm, stat } from "node:fs/promises"
 import { join, posix, resolve } from "node:path"
 import { chainIds, type Digest, digestHex } from "@cairn/digest"
-import { acquireMount } from "@cairn/mount"
+import { acquireMount, listMounts, unmountEffect } from "@cairn/mount"
 import { encodeCanonical, type ImageConfig, type ImageManifest, OciMediaType } from "@cairn/oci-spec"
 import { diffUpper } from "@cairn/overlay"
 import * as Effect from "effect/Effect"
+import { pidAlive, tempOwner } from "../atomic.js"
 import { storeLayerFile } from "../commit.js"
 import type { EngineContext } from "../context.js"
 import { ImageNotFoundError } from "../errors.js"
@@ -159,6 +160,7 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
   const order = stages.filter((s) => needed.has(s.index))
   const total = order.reduce((n, s) => n + 1 + s.instructions.length, 0)
 
+  await unmountDeadSteps(ctx)
   const ignore = await IgnoreMatcher.load(context)
   await mkdir(cacheDir(ctx), { recursive: true })
   const fileHashes = await FileHashes.load(join(cacheDir(ctx), "context-files.json"))
@@ -532,6 +534,22 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
       return { image: summarize(img), steps: total, cached: cachedSteps, layersCreated }
     })
   )
+}
+
+/**
+ * The step mounts of a build whose process died (killed mid-step): unmounted and removed. (Open
+ * removes a dead process's temp dirs, but cannot remove a dir that is still a mount point.)
+ */
+async function unmountDeadSteps(ctx: EngineContext): Promise<void> {
+  const prefix = `${ctx.layout.containers}/.tmp-`
+  for (const m of await listMounts()) {
+    if (!m.mountPoint.startsWith(prefix) || !m.mountPoint.endsWith("-build/merged")) continue
+    const scratch = m.mountPoint.slice(0, -"/merged".length)
+    const pid = tempOwner(scratch.slice(ctx.layout.containers.length + 1))
+    if (pid === undefined || pidAlive(pid)) continue
+    await Effect.runPromise(unmountEffect(m.mountPoint, { lazy: true })).catch(() => {})
+    await rm(scratch, { recursive: true, force: true }).catch(() => {})
+  }
 }
 
 /** An image in the store, pulled when missing. */
