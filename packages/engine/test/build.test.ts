@@ -308,4 +308,13 @@ describe.skipIf(!canRun)("cairn build", () => {
     await engine.build(c, { tags: ["net-host"], network: "host" })
     expect((await count("net-host")).length).toBeGreaterThan(1)
   })
+
+  it("RUN runs as the stage's USER in its WORKDIR with its ENV and ARGs", async () => {
+    const c = join(dir, "ctx-user")
+    mkdirSync(c)
+    writeFileSync(join(c, "Containerfile"), "FROM busybox\nARG A=from-arg\nENV E=from-env\nWORKDIR /w\nUSER nobody\nRUN echo \"$(/bin/busybox id -u):$(/bin/busybox pwd):$E:$A\"\n")
+    const out: Array<string> = []
+    await engine.build(c, { onOutput: (b) => out.push(b.toString()) })
+    expect(out.join("")).toBe("65534:/w:from-env:from-arg\n")
+  })
 })
