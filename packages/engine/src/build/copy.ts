@@ -164,19 +164,6 @@ export async function sourcesDigest(items: ReadonlyArray<SourceItem>, hashes?: F
   return h.digest("hex")
 }
 
-export async function pool<T, R>(items: ReadonlyArray<T>, width: number, f: (t: T) => Promise<R>): Promise<Array<R>> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await f(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker))
-  return out
-}
-
 export interface CopyOptions {
   /** the destination as written (absolute in the image, after WORKDIR) */
   readonly dest: string
