@@ -71,7 +71,7 @@ async function buildFromTar(ctx: JsonContext): Promise<unknown> {
     const context = join(dir, "context")
     await mkdir(context)
     // GNU tar refuses member names with "..", strips a leading "/", and defers symlinks that could lead out
-    await run("tar", ["-x", "-f", tar, "-C", context, "--no-same-owner", "--no-same-permissions"]).catch((e: Error) => {
+    await run("tar", ["-x", "-f", tar, "-C", context, "--no-same-owner", "--same-permissions"]).catch((e: Error) => {
       throw bad(`the request body is not a tar of the build context: ${e.message.split("\n").slice(-2).join(" ").trim()}`)
     })
     await rm(tar)
