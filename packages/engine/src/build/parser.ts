@@ -12,7 +12,7 @@ export type Keyword = (typeof KEYWORDS)[number]
 /** Flags each instruction accepts (`--name=value`); a flag listed with `true` takes no value. */
 const FLAGS: Partial<Record<Keyword, Record<string, boolean>>> = {
   FROM: { platform: false },
-  COPY: { from: false, chown: false, chmod: false, link: true, parents: true },
+  COPY: { from: false, chown: false, chmod: false, link: true },
   ADD: { chown: false, chmod: false, link: true },
   RUN: { network: false },
   HEALTHCHECK: { interval: false, timeout: false, "start-period": false, "start-interval": false, retries: false }
