@@ -6,7 +6,7 @@
 //      CAIRN_BENCH_NOTE (a sentence written at the top of latest.md, e.g. why the scale was cut).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -447,7 +447,7 @@ if (!ctrdSkip && !skopeoSkip) {
 
 // --- warm the page cache: every input read once before any timed run --------------------
 log("warming the page cache (reading every corpus blob and raw tar once)")
-execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
+execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) && readdirSync(join(scratch, "archives")).length > 0 ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
 /** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
