@@ -6,7 +6,7 @@
 //      CAIRN_BENCH_NOTE (a sentence written at the top of latest.md, e.g. why the scale was cut).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -21,6 +21,7 @@ import { pushImage, startRegistry } from "./registry.mjs"
 import { containerdUnavailable, containerdVersion, contentDir, ociArchive, snapshotLayerDirs, startContainerd, stopAllContainerd } from "./containerd.mjs"
 import { writeResults } from "./results.mjs"
 import { mountBench } from "./mountLatency.mjs"
+import { buildBench } from "./build.mjs"
 
 /** First line of an import failure, without the importer path. @param {unknown} e */
 const short = (e) => String(/** @type {Error} */ (e).message).split("\n")[0].replace(/ imported from .*/, "")
@@ -446,7 +447,7 @@ if (!ctrdSkip && !skopeoSkip) {
 
 // --- warm the page cache: every input read once before any timed run --------------------
 log("warming the page cache (reading every corpus blob and raw tar once)")
-execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
+execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) && readdirSync(join(scratch, "archives")).length > 0 ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
 /** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
@@ -508,6 +509,8 @@ for (const g of groups) {
 
 // --- mount latency (the mount package's own bench), profile ----------------------------
 const mount = !only || only.has("mount") ? await mountBench({ quick, scratch }) : { skip: "not selected" }
+// cairn build vs buildah bud (src/build.mjs): 10,000 files and three RUN steps, cold and cached
+const build = !only || only.has("build") ? await buildBench({ quick, runs, log }) : { skip: "not selected" }
 /** @type {Array<Record<string, unknown>>} */
 const profiles = []
 if (!only || only.has("profile")) {
@@ -577,6 +580,7 @@ const result = {
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,
+  build,
   profiles
 }
 await writeResults(outDir, result)

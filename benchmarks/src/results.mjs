@@ -1,6 +1,7 @@
 // Writes the scoreboard: results/latest.json (everything), latest.md (tables with ratios,
 // machine, versions, method, profile) and throughput.svg (bars per tool, hand-written SVG).
 import { mkdir, rename, writeFile } from "node:fs/promises"
+import { buildMarkdown } from "./build.mjs"
 import { join } from "node:path"
 
 const f = (/** @type {number | undefined} */ x, d = 0) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d))
@@ -231,6 +232,7 @@ function markdown(r) {
   }
   L.push("")
   L.push(...targets13(r), "")
+  L.push("## Build: cairn build vs buildah bud", "", ...buildMarkdown(r.build), "")
   L.push("## Mount latency vs layer count", "")
   if (r.mount?.skip) L.push(`Skipped: ${r.mount.skip}`)
   else if (r.mount?.rows) {

@@ -10,6 +10,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
+import { buildRoute } from "./build.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { EventHub } from "./events.js"
@@ -346,7 +347,8 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
         status: 200,
         headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
       })
-  }
+  },
+  buildRoute
 ]
 
 /** Map an engine (or store) error to a status by its tag; the message is the engine's own. */

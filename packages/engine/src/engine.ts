@@ -5,6 +5,7 @@ import type { Store } from "@cairn/cas"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { UnpackOptions } from "./bundle.js"
+import type { BuildOptions, BuildResult } from "./build/executor.js"
 import type { ContainerSummary, DriverChoice } from "./containers.js"
 import type { ImportOptions } from "./importExport.js"
 import type { HistoryRow, ImageInspect, ImageSummary } from "./images.js"
@@ -151,5 +152,9 @@ export class Engine {
   }
   info(): Promise<InfoReport> {
     return run(this.service.info())
+  }
+  /** `cairn build`: an image from CONTEXT's Containerfile (build/executor.ts) */
+  build(context: string, options: BuildOptions = {}): Promise<BuildResult> {
+    return run(this.service.build(context, options))
   }
 }

@@ -7,6 +7,7 @@ import { setDefaultHasher } from "@cairn/digest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { UnpackOptions } from "./bundle.js"
+import type { BuildOptions, BuildResult } from "./build/executor.js"
 import {
   type ContainerSummary,
   createContainer,
@@ -137,6 +138,7 @@ export interface EngineShape {
   readonly prune: Op<[options?: { dryRun?: boolean }], PruneResult>
   readonly fsck: Op<[options?: { repair?: boolean }], FsckResult>
   readonly info: Op<[], InfoReport>
+  readonly build: Op<[context: string, options?: BuildOptions], BuildResult>
 }
 
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
@@ -303,7 +305,12 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
     df: lift("df", async () => (await import("./space.js")).df(ctx)),
     prune: lift("prune", async (o?: { dryRun?: boolean }) => (await import("./space.js")).prune(ctx, o)),
     fsck: lift("fsck", async (o?: { repair?: boolean }) => (await import("./space.js")).fsck(ctx, o)),
-    info: lift("info", async () => (await import("./info.js")).info(ctx))
+    info: lift("info", async () => (await import("./info.js")).info(ctx)),
+    build: lift("build", async (dir: string, o?: BuildOptions) => {
+      const r = await (await import("./build/executor.js")).build(ctx, dir, o)
+      imported(r.image, o?.tags?.[0])
+      return r
+    })
   }
   return { shape, close: async () => {} }
 }

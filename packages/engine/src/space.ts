@@ -169,6 +169,7 @@ export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = 
     for (const b of gc.removed) removed.push(b.digest)
     for (const p of gc.removedIngests) removed.push(`ingest/${basename(p)}`)
     bytes += gc.bytes + gc.ingestBytes
+    if (!dryRun) await (await import("./build/cache.js")).pruneBuildCache(ctx) // build steps whose layer went
     return { removed, bytes, ingestBytes: gc.ingestBytes }
   })
 }

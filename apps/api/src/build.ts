@@ -1,0 +1,127 @@
+// POST /build: an image from a build context sent as a tar (`tar -C ctx -c .`), as `cairn build`
+// makes it. The context is spooled (bounded by the import limit), unpacked into a temp dir that
+// goes with the request, and built by Engine.build; the answer carries the image and the log.
+import { execFile } from "node:child_process"
+import { createWriteStream } from "node:fs"
+import { mkdir, mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join, relative, resolve } from "node:path"
+import { pipeline } from "node:stream/promises"
+import { promisify } from "node:util"
+import * as Schema from "effect/Schema"
+import { limitedBody } from "./body.js"
+import type { ServedEngine } from "./engineApi.js"
+import { ApiError, BodyTooLargeError } from "./errors.js"
+import type { JsonContext, JsonRoute } from "./jsonApi.js"
+import { ImageSummary } from "./schemas.js"
+
+const run = promisify(execFile)
+
+export const BuildResponse = Schema.Struct({
+  image: ImageSummary,
+  steps: Schema.Int,
+  cached: Schema.Int,
+  layersCreated: Schema.Int,
+  /** the STEP lines and RUN output, as `cairn build` prints them */
+  log: Schema.String
+})
+
+interface BuildingEngine extends ServedEngine {
+  build?(
+    context: string,
+    options: {
+      file?: string
+      tags?: ReadonlyArray<string>
+      buildArgs?: Record<string, string>
+      target?: string
+      noCache?: boolean
+      timestamp?: number
+      network?: "none" | "host"
+      onLine?: (l: string) => void
+      onOutput?: (c: Buffer) => void
+    }
+  ): Promise<{ image: unknown; steps: number; cached: number; layersCreated: number }>
+}
+
+const bad = (reason: string, detail?: unknown) => new ApiError({ status: 400, code: "BAD_REQUEST", reason, ...(detail === undefined ? {} : { detail }) })
+
+async function buildFromTar(ctx: JsonContext): Promise<unknown> {
+  const engine = ctx.engine as BuildingEngine
+  if (typeof engine.build !== "function") throw new ApiError({ status: 501, code: "UNSUPPORTED", reason: "this engine cannot build images" })
+  const q = ctx.query
+  const buildArgs: Record<string, string> = {}
+  for (const a of q.getAll("buildarg")) {
+    const eq = a.indexOf("=")
+    if (eq <= 0) throw bad(`buildarg ${a}: expected NAME=VALUE`)
+    buildArgs[a.slice(0, eq)] = a.slice(eq + 1)
+  }
+  const ts = q.get("timestamp")
+  if (ts !== null && !/^\d+$/.test(ts)) throw bad(`timestamp ${ts}: expected seconds since the epoch`)
+  const network = q.get("network") ?? "none"
+  if (network !== "none" && network !== "host") throw bad(`network ${network}: none or host`)
+  const dir = await mkdtemp(join(tmpdir(), "cairn-api-build-"))
+  try {
+    const tar = join(dir, "context.tar")
+    try {
+      await pipeline(limitedBody(ctx.req, ctx.limits.maxImportBytes), createWriteStream(tar))
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message, detail: { limit: e.limit } })
+      throw e
+    }
+    const context = join(dir, "context")
+    await mkdir(context)
+    // GNU tar refuses member names with "..", strips a leading "/", and defers symlinks that could lead out
+    await run("tar", ["-x", "-f", tar, "-C", context, "--no-same-owner", "--same-permissions"]).catch((e: Error) => {
+      throw bad(`the request body is not a tar of the build context: ${e.message.split("\n").slice(-2).join(" ").trim()}`)
+    })
+    await rm(tar)
+    let file: string | undefined
+    const f = q.get("file")
+    if (f !== null) {
+      file = resolve(context, f)
+      if (relative(context, file).startsWith("..")) throw bad(`file ${f} lies outside the build context`)
+    }
+    const log: Array<string> = []
+    try {
+      const r = await engine.build(context, {
+        ...(file === undefined ? {} : { file }),
+        tags: q.getAll("t"),
+        buildArgs,
+        ...(q.get("target") === null ? {} : { target: q.get("target")! }),
+        noCache: q.get("nocache") === "1" || q.get("nocache") === "true",
+        ...(ts === null ? {} : { timestamp: Number(ts) }),
+        network,
+        onLine: (l) => log.push(`${l}\n`),
+        onOutput: (c) => log.push(c.toString("utf8"))
+      })
+      return { ...r, log: log.join("") }
+    } catch (e) {
+      const tag = (e as { _tag?: string })._tag
+      if (tag === "BuildSyntaxError" || tag === "BuildSetupError") throw bad((e as Error).message, { log: log.join("") })
+      if (tag === "BuildStepError") throw new ApiError({ status: 422, code: "BUILD_FAILED", reason: (e as Error).message, detail: { log: log.join(""), exitCode: (e as { exitCode?: number }).exitCode } })
+      throw e
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+export const buildRoute: JsonRoute = {
+  method: "POST",
+  path: "/build",
+  summary: "Build an image from a Containerfile; the body is a tar of the build context",
+  write: true,
+  requestBinary: "application/x-tar",
+  query: {
+    t: "name[:tag] for the image (repeatable)",
+    file: "the Containerfile's path in the context (default Containerfile, else Dockerfile)",
+    buildarg: "NAME=VALUE for an ARG (repeatable)",
+    target: "the stage to build",
+    nocache: "1 to ignore the build cache",
+    timestamp: "seconds since the epoch for created times and file mtimes",
+    network: "RUN's network: none (default) or host"
+  },
+  response: { schema: BuildResponse },
+  status: 201,
+  run: buildFromTar
+}
