@@ -6,6 +6,7 @@ import { DRIVER_NAMES, type ActiveMount, type DriverName } from "./driver.js"
 import { chooseDriverEffect, type DetectReport, detectEffect, DRIVERS } from "./detect.js"
 import type { MountError, UnmountFailedError } from "./errors.js"
 import type { OverlaySpec } from "./spec.js"
+import { helperPid } from "./helper.js"
 import { defaultMountState, MountRuntime, MountState } from "./state.js"
 import { type UnmountOptions, unmountEffect } from "./unmount.js"
 
@@ -72,6 +73,8 @@ export interface MounterShape {
   readonly unmount: (m: ActiveMount, options?: UnmountOptions) => Effect.Effect<void, UnmountFailedError>
   /** Which drivers work here (detectEffect), cached in this Mounter's state. */
   readonly detect: Effect.Effect<DetectReport>
+  /** The pid of its mount(2) helper while one runs (diagnostics, tests). */
+  readonly helperPid: () => number | undefined
   /** Stops its mount(2) helper and drops its caches (MountState.close). */
   readonly close: Effect.Effect<void>
 }
@@ -85,6 +88,7 @@ export const makeMounter = (state: MountState = new MountState(), options: Mount
     unmountAt: (target, o) => own(unmountEffect(target, o)),
     unmount: (m, o) => own(m.unmount(o)),
     detect: own(detectEffect()),
+    helperPid: () => helperPid(state),
     close: Effect.sync(() => state.close())
   }
 }
