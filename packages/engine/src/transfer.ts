@@ -15,8 +15,6 @@ import { ensureSnapshot, lowerDirs, readSnapshotMeta, type SnapshotContext, stac
 export interface TransferOptions {
   /** the registry client (credentials, plain HTTP); default a new one over ~/.docker/config.json */
   readonly client?: RegistryClient
-  /** aborts the transfer: its requests and streams stop, and what it began is removed */
-  readonly signal?: AbortSignal
 }
 
 export interface PullOptions extends TransferOptions {
@@ -24,6 +22,8 @@ export interface PullOptions extends TransferOptions {
   readonly concurrency?: number
   /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
   readonly streamExtract?: boolean
+  /** aborts the pull: its requests and streams stop, and what it began is removed */
+  readonly signal?: AbortSignal
 }
 
 /** The local name a pulled reference gets by default: registry/repository:tag as written. */
