@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { detect } from "@cairn/mount"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
@@ -54,17 +55,22 @@ describe("engine services", () => {
       yield* engine.importImage(`oci:${src.dir}:busybox:1.0`)
       const c = yield* engine.createContainer("busybox:1.0")
       const inspect = yield* engine.inspectImage("busybox:1.0")
-      return { c, chainIds: inspect.layers.map((l) => l.chainId) }
+      yield* TestClock.adjust(Duration.hours(1))
+      yield* engine.commitContainer(c.id, { name: "committed:1" })
+      const history = yield* engine.history("committed:1")
+      return { c, chainIds: inspect.layers.map((l) => l.chainId), history }
     })
     const layer = Engine.layer({ root }).pipe(Layer.provide(Layer.succeed(Snapshotter, recording)), Layer.provideMerge(TestClock.layer()))
-    const { c, chainIds } = await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
+    const { c, chainIds, history } = await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
     // every snapshot went through the given snapshotter, bottom layer first, each over the one below
-    expect(calls).toEqual(["prepare over 0", `commit ${chainIds[0]}`, "prepare over 1", `commit ${chainIds[1]}`])
+    expect(calls.slice(0, 4)).toEqual(["prepare over 0", `commit ${chainIds[0]}`, "prepare over 1", `commit ${chainIds[1]}`])
     expect(existsSync(join(root, "snapshots", chainIds[1]!.slice(7), "fs", "etc", "motd"))).toBe(true)
     // the fake clock's time, not the wall clock's
     expect(c.created).toBe(new Date(at).toISOString())
     const meta = JSON.parse(readFileSync(join(root, "snapshots", chainIds[0]!.slice(7), "meta.json"), "utf8")) as { created: string }
     expect(meta.created).toBe(new Date(at).toISOString())
+    // the commit an hour later on the same clock
+    expect(history.find((h) => h.createdBy === "cairn commit")?.created).toBe(new Date(at + 3_600_000).toISOString())
   })
 
   it("keeps two engines' mounts and mount helpers apart; close() releases one and refuses its later calls", async () => {
