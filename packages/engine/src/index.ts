@@ -3,6 +3,7 @@ export { type EngineEvent, type EngineEventListener, EngineService, type EngineO
 export type { EngineError, EngineOwnError, LowerPackageError } from "./engineError.js"
 export * from "./errors.js"
 export { EngineClosedError } from "./closed.js"
+export { EngineEvents, type EventBus, EventListeners } from "./events.js"
 export {
   overlaySnapshotter,
   type PreparedSnapshot,

@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { EngineClosedError } from "./closed.js"
+import { type EngineEvent, type EngineEventListener, EngineEvents, type EventBus, EventListeners } from "./events.js"
 import type { UnpackOptions } from "./bundle.js"
 import {
   type ContainerSummary,
@@ -62,45 +63,7 @@ export interface EngineOptions {
   readonly hasher?: "wasm" | "native"
 }
 
-/**
- * A lifecycle change of the root, for watchers such as the API's /events stream (ENGINE.md
- * "Lifecycle events"). `id` is the image's manifest digest or the container's id; `name` the
- * image name (name:tag) or container name concerned.
- */
-export interface EngineEvent {
-  readonly type:
-    | "image.imported"
-    | "image.tagged"
-    | "image.removed"
-    | "container.created"
-    | "container.mounted"
-    | "container.unmounted"
-    | "container.committed"
-    | "container.removed"
-  readonly id: string
-  readonly name?: string
-}
-
-export type EngineEventListener = (e: EngineEvent) => void
-
-/** Synchronous fan-out; a listener that throws is skipped, never fails the operation that emitted. */
-class EventListeners {
-  private readonly listeners = new Set<EngineEventListener>()
-  on(listener: EngineEventListener): () => void {
-    this.listeners.add(listener)
-    return () => {
-      this.listeners.delete(listener)
-    }
-  }
-  emit(type: EngineEvent["type"], id: string, name?: string): void {
-    const e: EngineEvent = name === undefined || name === "" ? { type, id } : { type, id, name }
-    for (const l of this.listeners) {
-      try {
-        l(e)
-      } catch {}
-    }
-  }
-}
+export type { EngineEvent, EngineEventListener } from "./events.js"
 
 type Op<Args extends Array<unknown>, A> = (...args: Args) => Effect.Effect<A, EngineError>
 
@@ -204,6 +167,7 @@ interface EngineServices {
   readonly snapshotter: Option.Option<SnapshotterShape>
   readonly mounter: Option.Option<Mounter["Service"]>
   readonly now: () => Date
+  readonly events: Option.Option<EventBus>
 }
 
 /**
@@ -217,7 +181,8 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
     const snapshotter = yield* Effect.serviceOption(Snapshotter)
     const mounter = yield* Effect.serviceOption(Mounter)
     const now = yield* Effect.clockWith((clock) => Effect.succeed(() => new Date(clock.currentTimeMillisUnsafe())))
-    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now }), catch: typed("open engine root", options.root ?? defaultRoot()) })
+    const events = yield* Effect.serviceOption(EngineEvents)
+    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now, events }), catch: typed("open engine root", options.root ?? defaultRoot()) })
   })
 
 async function openEngine(options: EngineOptions, services: EngineServices): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
@@ -259,7 +224,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
 
   let closed = false
   const lift = lifter(layout.root, () => closed)
-  const events = new EventListeners()
+  const events = Option.getOrElse(services.events, () => new EventListeners())
   // what an event names is looked up around the operation; a failed lookup only drops the event
   const imageDigest = (input: string) => findImage(ctx, input).then((i) => i.descriptor.digest as string, () => undefined)
   const container = (idOrName: string) => findContainer(ctx, idOrName).catch(() => undefined)

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Engine, EngineService, Snapshotter, type SnapshotterShape } from "../src/index.js"
+import { Engine, type EngineEvent, EngineEvents, EngineService, EventListeners, Snapshotter, type SnapshotterShape } from "../src/index.js"
 import { RootLayout } from "../src/root.js"
 import { overlaySnapshotter } from "../src/snapshotter.js"
 import { type BuiltImage, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
@@ -29,7 +29,7 @@ describe("engine services", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it("runs against a given Snapshotter (a recording one over real directories) and stamps times from the given Clock", async () => {
+  it("runs against a given Snapshotter (a recording one over real directories), publishes to a given event bus and stamps times from the given Clock", async () => {
     const root = join(dir, "recorded")
     const live = overlaySnapshotter(new RootLayout(root))
     const calls: Array<string> = []
@@ -60,7 +60,14 @@ describe("engine services", () => {
       const history = yield* engine.history("committed:1")
       return { c, chainIds: inspect.layers.map((l) => l.chainId), history }
     })
-    const layer = Engine.layer({ root }).pipe(Layer.provide(Layer.succeed(Snapshotter, recording)), Layer.provideMerge(TestClock.layer()))
+    // a bus of the test's own: the engine publishes there
+    const bus = new EventListeners()
+    const seen: Array<EngineEvent["type"]> = []
+    bus.on((e) => seen.push(e.type))
+    const layer = Engine.layer({ root }).pipe(
+      Layer.provide(Layer.mergeAll(Layer.succeed(Snapshotter, recording), Layer.succeed(EngineEvents, bus))),
+      Layer.provideMerge(TestClock.layer())
+    )
     const { c, chainIds, history } = await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
     // every snapshot went through the given snapshotter, bottom layer first, each over the one below
     expect(calls.slice(0, 4)).toEqual(["prepare over 0", `commit ${chainIds[0]}`, "prepare over 1", `commit ${chainIds[1]}`])
@@ -69,6 +76,7 @@ describe("engine services", () => {
     expect(c.created).toBe(new Date(at).toISOString())
     const meta = JSON.parse(readFileSync(join(root, "snapshots", chainIds[0]!.slice(7), "meta.json"), "utf8")) as { created: string }
     expect(meta.created).toBe(new Date(at).toISOString())
+    expect(seen).toEqual(["image.imported", "container.created", "container.committed"])
     // the commit an hour later on the same clock
     expect(history.find((h) => h.createdBy === "cairn commit")?.created).toBe(new Date(at + 3_600_000).toISOString())
   })
