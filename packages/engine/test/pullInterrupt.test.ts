@@ -114,7 +114,9 @@ describe.skipIf(!haveRegistry)("an interrupted pull", () => {
       const after = performance.now() - t0
       expect(exit._tag).toBe("Failure")
       expect(String(exit)).toMatch(/Timeout/i)
-      expect(after).toBeLessThan(1300) // 300 ms deadline + under a second to stop
+      // at 80 KiB/s the 4 MiB layer would take ~50 s: stopping within seconds is the interruption
+      // (measured ~20 ms after the deadline; the bound is loose for a loaded machine)
+      expect(after).toBeLessThan(5000)
       await proxy.allClosed() // its request was closed, not left reading
       await nothingVisible(engine, root)
     } finally {
