@@ -63,7 +63,7 @@ export async function storeImage(
   lease: string | undefined,
   replaceLayers = false
 ): Promise<ImageSummary> {
-  const created = historyEntry.created ?? new Date().toISOString()
+  const created = historyEntry.created ?? ctx.now().toISOString()
   const config: ImageConfig = {
     ...parent.config,
     created,
@@ -122,7 +122,7 @@ export async function commitContainer(ctx: EngineContext, idOrName: string, opti
       parent,
       layer,
       {
-        created: new Date().toISOString(),
+        created: ctx.now().toISOString(),
         created_by: "cairn commit",
         ...(options.message === undefined ? {} : { comment: options.message }),
         ...(options.author === undefined ? {} : { author: options.author })

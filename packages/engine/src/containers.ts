@@ -5,14 +5,13 @@ import { existsSync } from "node:fs"
 import { mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import type { Digest } from "@cairn/digest"
-import { type ActiveMount, acquireMount, chooseDriver, cleanupStale, detect, DRIVER_NAMES, type DriverName, listMounts, mountAt, unmountEffect } from "@cairn/mount"
+import { chooseDriver, cleanupStale, DRIVER_NAMES, type DriverName, listMounts, mountAt } from "@cairn/mount"
 import * as Effect from "effect/Effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError, UnreadableStateError } from "./errors.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
-import { lowerDirs } from "./snapshots.js"
 import { currentHolder, holderAlive, insideHolder, isHostRoot, type NamespaceHolder, NamespaceRequiredError } from "./userns.js"
 
 export interface ContainerMeta {
@@ -54,9 +53,6 @@ export function mountDriverName(d: DriverChoice): DriverName | "auto" {
   }
   return name
 }
-
-// Mounts made by this process; the copy and rootless drivers can only be undone by their maker.
-const active = new Map<string, ActiveMount>()
 
 const summaryOf = (m: ContainerMeta): ContainerSummary => ({
   id: m.id,
@@ -134,7 +130,7 @@ export async function createContainer(ctx: EngineContext, image: string, options
     const tmp = join(ctx.layout.containers, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
     try {
       for (const d of ["upper", "work", "merged", "lower"]) await mkdir(join(tmp, d), { recursive: true })
-      const meta: ContainerMeta = { id, name, image, imageDigest: img.digest, chain: img.chain, created: new Date().toISOString() }
+      const meta: ContainerMeta = { id, name, image, imageDigest: img.digest, chain: img.chain, created: ctx.now().toISOString() }
       await writeJsonAtomic(join(tmp, "meta.json"), meta)
       await rename(tmp, ctx.layout.container(id))
       return summaryOf(meta)
@@ -146,7 +142,7 @@ export async function createContainer(ctx: EngineContext, image: string, options
 
 /** Lower dirs of a container: its image's snapshots, or an empty dir for an image without layers. */
 export const lowersOf = (ctx: EngineContext, meta: ContainerMeta): Array<string> =>
-  meta.chain.length > 0 ? lowerDirs(ctx.layout, meta.chain) : [join(ctx.layout.container(meta.id), "lower")]
+  meta.chain.length > 0 ? ctx.snapshotter.lowers(meta.chain) : [join(ctx.layout.container(meta.id), "lower")]
 
 /** Whether the kernel shows a mount at the container's merged dir (kernel and fuse drivers). */
 export async function isMountedNow(ctx: EngineContext, id: string): Promise<boolean> {
@@ -172,21 +168,14 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
     const holder = isHostRoot() ? undefined : await currentHolder(ctx.layout.root)
     const inHolder = insideHolder(holder)
     if (inHolder && (chosen === "auto" || chosen === "kernel" || chosen === "rootless")) chosen = "kernel"
-    else if (options.outlive === true && !isHostRoot() && (chosen === "rootless" || (chosen === "auto" && (await autoDriver()) === "rootless"))) {
+    else if (options.outlive === true && !isHostRoot() && (chosen === "rootless" || (chosen === "auto" && (await autoDriver(ctx)) === "rootless"))) {
       throw new NamespaceRequiredError({ operation: "mount", container: idOrName })
     }
-    const m = await Effect.runPromise(
-      acquireMount(
-        {
-          lowers: lowersOf(ctx, meta),
-          upper: join(dir, "upper"),
-          work: join(dir, "work"),
-          target: join(dir, "merged"),
-          ...(inHolder ? { options: { userxattr: true } } : {})
-        },
-        { driver: chosen }
-      )
-    )
+    const spec =
+      meta.chain.length > 0
+        ? ctx.snapshotter.mounts(meta.chain, { upper: join(dir, "upper"), work: join(dir, "work"), target: join(dir, "merged") })
+        : { lowers: lowersOf(ctx, meta), upper: join(dir, "upper"), work: join(dir, "work"), target: join(dir, "merged") }
+    const m = await Effect.runPromise(ctx.mounter.acquire(inHolder ? { ...spec, options: { ...spec.options, userxattr: true } } : spec, { driver: chosen }))
     // in the holder's namespace the upper keeps user.overlay.* xattrs, as the rootless driver's does
     const inNamespace = inHolder && m.driver === "kernel"
     const recorded: DriverName = inNamespace ? "rootless" : m.driver
@@ -195,30 +184,30 @@ export async function mountContainer(ctx: EngineContext, idOrName: string, drive
       const mounted = { driver: recorded, mountpoint: m.path, ...(inNamespace && holder !== undefined ? { holder } : {}) }
       await writeJsonAtomic(metaPath(ctx, meta.id), { ...meta, mounted, lastDriver: recorded })
     } catch (e) {
-      await Effect.runPromise(m.unmount({ lazy: true })).catch(() => {})
+      await Effect.runPromise(ctx.mounter.unmount(m, { lazy: true })).catch(() => {})
       throw e
     }
-    active.set(meta.id, m)
+    ctx.mounts.set(meta.id, m)
     return m.path
   })
 }
 
-const autoDriver = async (): Promise<DriverName | undefined> => {
+const autoDriver = async (ctx: EngineContext): Promise<DriverName | undefined> => {
   try {
-    return chooseDriver(await detect())
+    return chooseDriver(await Effect.runPromise(ctx.mounter.detect))
   } catch {
     return undefined // none usable: acquireMount says why
   }
 }
 
 async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<void> {
-  const mine = active.get(meta.id)
+  const mine = ctx.mounts.get(meta.id)
   const holder = meta.mounted?.holder
   if (holder !== undefined && mine === undefined) {
     // a mount in the holder's namespace: gone with a dead holder; else only reachable from inside it
     if (holderAlive(holder)) {
       if (!insideHolder(holder)) throw new NamespaceRequiredError({ operation: "umount", container: meta.id.slice(0, 12) })
-      await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
+      await Effect.runPromise(ctx.mounter.unmountAt(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
     }
   } else if (meta.mounted?.driver === "copy") {
     // the writes are in merged/, whichever process made it: record them into upper/, then empty it
@@ -226,12 +215,12 @@ async function unmountMeta(ctx: EngineContext, meta: ContainerMeta): Promise<voi
     const { emptyMerged, syncCopyUpper } = await import("./copyUpper.js")
     await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
     await emptyMerged(ctx.layout.container(meta.id))
-    active.delete(meta.id)
+    ctx.mounts.delete(meta.id)
   } else if (mine !== undefined) {
-    await Effect.runPromise(mine.unmount({ lazy: true }))
-    active.delete(meta.id)
+    await Effect.runPromise(ctx.mounter.unmount(mine, { lazy: true }))
+    ctx.mounts.delete(meta.id)
   } else {
-    await Effect.runPromise(unmountEffect(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
+    await Effect.runPromise(ctx.mounter.unmountAt(join(ctx.layout.container(meta.id), "merged"), { lazy: true }))
   }
   const { mounted: _, ...rest } = meta
   await writeJsonAtomic(metaPath(ctx, meta.id), rest)

@@ -1,15 +1,30 @@
 import type { Digest } from "@cairn/digest"
-import type { DriverName } from "@cairn/mount"
+import type { ActiveMount, DriverName, MounterShape } from "@cairn/mount"
 import type { ExtractOptions, LayerBytes } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
+import type { SnapshotterShape } from "./snapshotter.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
 
-/** Everything an engine operation works with; one per open engine. */
+/**
+ * Everything an engine operation works with; one per open engine. All state an engine keeps in
+ * memory lives here (never in a module), so two engines in one process share none of it and
+ * `close()` releases it.
+ */
 export interface EngineContext {
   readonly layout: RootLayout
   readonly store: ImageStore
   readonly progress: ProgressEmitter
+  /** where snapshots live and the mount specs of their stacks (snapshotter.ts) */
+  readonly snapshotter: SnapshotterShape
+  /** performs mount specs, with this engine's own mount(2) helper and detection caches */
+  readonly mounter: MounterShape
+  /** mounts this engine made, by container id: the copy and rootless drivers can only be undone by their maker */
+  readonly mounts: Map<string, ActiveMount>
+  /** extractions under way, by chainID: two images with the same layer wait on one */
+  readonly inFlight: Map<string, Promise<boolean>>
+  /** now, from the Clock the engine was built with (effect's TestClock in a test) */
+  readonly now: () => Date
   readonly driver: DriverName | "auto"
   /** bounded concurrency of layer extraction */
   readonly concurrency: number

@@ -32,6 +32,7 @@ import type {
   UnsupportedImageError
 } from "./errors.js"
 import type { NamespaceHolderError, NamespaceRequiredError } from "./userns.js"
+import type { EngineClosedError } from "./closed.js"
 
 /** The engine's own failures. */
 export type EngineOwnError =
@@ -53,6 +54,7 @@ export type EngineOwnError =
   | NamespaceHolderError
   | LayerMediaTypeError
   | UnreadableStateError
+  | EngineClosedError
 
 /** Failures of the lower packages, passed on unchanged. */
 export type LowerPackageError =

@@ -2,6 +2,17 @@ export { Engine } from "./engine.js"
 export { type EngineEvent, type EngineEventListener, EngineService, type EngineOptions, type EngineShape, makeEngine } from "./service.js"
 export type { EngineError, EngineOwnError, LowerPackageError } from "./engineError.js"
 export * from "./errors.js"
+export { EngineClosedError } from "./closed.js"
+export { EngineEvents, type EventBus, EventListeners } from "./events.js"
+export {
+  overlaySnapshotter,
+  type PreparedSnapshot,
+  type SnapshotMeta,
+  Snapshotter,
+  type SnapshotterShape,
+  type SnapshotUsage,
+  type WritableDirs
+} from "./snapshotter.js"
 export type { ProgressEvent, ProgressListener } from "./progress.js"
 export type { HistoryRow, ImageInspect, ImageSummary, LayerInfo } from "./images.js"
 export type { ContainerSummary, DriverChoice } from "./containers.js"

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises"
-import { type DetectReport, chooseDriver, detect } from "@cairn/mount"
+import { type DetectReport, chooseDriver } from "@cairn/mount"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 
 export interface InfoReport {
@@ -20,7 +21,7 @@ async function version(pkg: string): Promise<string> {
 }
 
 export async function info(ctx: EngineContext): Promise<InfoReport> {
-  const report = await detect()
+  const report = await Effect.runPromise(ctx.mounter.detect)
   let chosen: string | undefined
   try {
     chosen = ctx.driver === "auto" ? chooseDriver(report) : ctx.driver

@@ -6,12 +6,11 @@
 // (the store discards bad bytes) either. A download that is cut keeps the store's partial ingest
 // for the registry client's Range resume; the resumed blob is then extracted from the store, once
 // complete, as a blob found in the store always is.
-import { randomBytes } from "node:crypto"
-import { mkdir, rename, rm } from "node:fs/promises"
-import { join } from "node:path"
+import { rename } from "node:fs/promises"
 import { PassThrough, type Readable } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import type { BlobDescriptor, BlobSink } from "@cairn/registry"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 import type { LayerDescriptor } from "./store.js"
 
@@ -67,6 +66,8 @@ export function tee(source: AsyncIterable<Uint8Array>, highWaterMark = TEE_BUFFE
 
 /** A layer extracted during its download, waiting to become its snapshot. */
 interface Prepared {
+  /** the Snapshotter's key of the prepared snapshot, and its directory */
+  readonly key: string
   readonly dir: string
   readonly diffId: Digest
 }
@@ -95,11 +96,10 @@ export class StreamingExtractor {
     const plan = index < 0 || this.prepared.has(desc.digest) ? undefined : await this.plan(index)
     if (plan === undefined) return base.put(desc, data)
     const layer = this.layers[index]!
-    await mkdir(this.ctx.layout.snapshots, { recursive: true })
-    const dir = join(this.ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
-    await mkdir(join(dir, "fs"), { recursive: true })
+    const { key, dir } = await Effect.runPromise(this.ctx.snapshotter.prepare([]))
+    const drop = () => Effect.runPromise(this.ctx.snapshotter.remove(key))
     const { main, side } = tee(data)
-    const extracting = this.ctx.extract(layer, plan.diffId, join(dir, "fs"), () => {}, plan.lowers, { source: side })
+    const extracting = this.ctx.extract(layer, plan.diffId, dir, () => {}, plan.lowers, { source: side })
     // an extraction that fails stops reading: the put goes on alone (its verdict on the bytes comes first)
     extracting.catch(() => side.destroy())
     // a put that returns without reading to the end (another process stored the blob meanwhile)
@@ -117,15 +117,15 @@ export class StreamingExtractor {
       if (cut) {
         // the blob is in the store, but this extraction saw only part of it: the snapshot is made
         // from the stored blob later, as for any blob the pull found present
-        await rm(dir, { recursive: true, force: true })
+        await drop()
         return put.value
       }
       if (extracted.status === "rejected") throw extracted.reason
     } catch (e) {
-      await rm(dir, { recursive: true, force: true })
+      await drop()
       throw e
     }
-    this.prepared.set(desc.digest, { dir, diffId: plan.diffId })
+    this.prepared.set(desc.digest, { key, dir, diffId: plan.diffId })
     return put.value
   }
 
@@ -138,16 +138,16 @@ export class StreamingExtractor {
     if (p === undefined || p.diffId !== diffId) return false
     this.prepared.delete(layer.digest)
     try {
-      await rename(join(p.dir, "fs"), target)
+      await rename(p.dir, target)
     } finally {
-      await rm(p.dir, { recursive: true, force: true })
+      await Effect.runPromise(this.ctx.snapshotter.remove(p.key))
     }
     return true
   }
 
   /** Removes what was prepared and never adopted (a pull that failed, a snapshot another process made first). */
   async discard(): Promise<void> {
-    for (const p of this.prepared.values()) await rm(p.dir, { recursive: true, force: true })
+    for (const p of this.prepared.values()) await Effect.runPromise(this.ctx.snapshotter.remove(p.key))
     this.prepared.clear()
   }
 }

@@ -4,8 +4,12 @@ import { mkdir, stat } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"
 import { setDefaultHasher } from "@cairn/digest"
+import { type ActiveMount, makeMounter, Mounter, MountState } from "@cairn/mount"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { EngineClosedError } from "./closed.js"
+import { type EngineEvent, type EngineEventListener, EngineEvents, type EventBus, EventListeners } from "./events.js"
 import type { UnpackOptions } from "./bundle.js"
 import type { BuildOptions, BuildResult } from "./build/executor.js"
 import {
@@ -40,6 +44,7 @@ import { ProgressEmitter, type ProgressListener } from "./progress.js"
 import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
+import { overlaySnapshotter, Snapshotter, type SnapshotterShape } from "./snapshotter.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import { CasImageStore } from "./store.js"
 import type { PullOptions, TransferOptions } from "./transfer.js"
@@ -59,45 +64,7 @@ export interface EngineOptions {
   readonly hasher?: "wasm" | "native"
 }
 
-/**
- * A lifecycle change of the root, for watchers such as the API's /events stream (ENGINE.md
- * "Lifecycle events"). `id` is the image's manifest digest or the container's id; `name` the
- * image name (name:tag) or container name concerned.
- */
-export interface EngineEvent {
-  readonly type:
-    | "image.imported"
-    | "image.tagged"
-    | "image.removed"
-    | "container.created"
-    | "container.mounted"
-    | "container.unmounted"
-    | "container.committed"
-    | "container.removed"
-  readonly id: string
-  readonly name?: string
-}
-
-export type EngineEventListener = (e: EngineEvent) => void
-
-/** Synchronous fan-out; a listener that throws is skipped, never fails the operation that emitted. */
-class EventListeners {
-  private readonly listeners = new Set<EngineEventListener>()
-  on(listener: EngineEventListener): () => void {
-    this.listeners.add(listener)
-    return () => {
-      this.listeners.delete(listener)
-    }
-  }
-  emit(type: EngineEvent["type"], id: string, name?: string): void {
-    const e: EngineEvent = name === undefined || name === "" ? { type, id } : { type, id, name }
-    for (const l of this.listeners) {
-      try {
-        l(e)
-      } catch {}
-    }
-  }
-}
+export type { EngineEvent, EngineEventListener } from "./events.js"
 
 type Op<Args extends Array<unknown>, A> = (...args: Args) => Effect.Effect<A, EngineError>
 
@@ -155,9 +122,10 @@ const inWords = (operation: string) => operation.replace(/[A-Z]/g, (c) => ` ${c.
  * named by an untyped failure instead of the engine root; e.g. ["import from", source].
  */
 const lifter =
-  (root: string) =>
+  (root: string, isClosed: () => boolean) =>
   <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>, subject?: (...args: Args) => readonly [string, string | undefined]): Op<Args, A> =>
   (...args) => {
+    if (isClosed()) return Effect.fail(new EngineClosedError({ root, operation: inWords(operation) }))
     const named = subject?.(...args)
     return Effect.tryPromise({
       try: () => f(...args),
@@ -165,11 +133,61 @@ const lifter =
     })
   }
 
-/** Opens the root, repairs it, and builds the operations. `close` ends the engine. */
-export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
-  Effect.tryPromise({ try: () => openEngine(options), catch: typed("open engine root", options.root ?? defaultRoot()) })
+/**
+ * An operation that takes an AbortSignal: interrupting the Effect (Effect.timeout,
+ * Fiber.interrupt, runPromise's signal) aborts it and waits until it has settled, so what it
+ * leaves behind is cleaned up before the interruption completes. `given` (the caller's own
+ * signal in the options) aborts it too.
+ */
+const abortable = <A>(
+  root: string,
+  isClosed: () => boolean,
+  operation: string,
+  given: AbortSignal | undefined,
+  f: (signal: AbortSignal) => Promise<A>
+): Effect.Effect<A, EngineError> =>
+  isClosed()
+    ? Effect.fail(new EngineClosedError({ root, operation: inWords(operation) }))
+    : Effect.callback<A, EngineError>((resume) => {
+      const controller = new AbortController()
+      const signal = given === undefined ? controller.signal : AbortSignal.any([controller.signal, given])
+      const running = Promise.resolve().then(() => f(signal))
+      running.then(
+        (a) => resume(Effect.succeed(a)),
+        (e) => resume(Effect.fail(typed(inWords(operation), root)(signal.aborted && !hasTag(e) ? (signal.reason ?? e) : e)))
+      )
+      return Effect.promise(() => {
+        controller.abort(new Error(`${inWords(operation)} was interrupted`))
+        return running.then(() => undefined, () => undefined)
+      })
+    })
 
-async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
+const hasTag = (e: unknown) => typeof (e as { _tag?: unknown })?._tag === "string"
+
+/** The services an engine is built over; each defaults to its live implementation. */
+interface EngineServices {
+  readonly snapshotter: Option.Option<SnapshotterShape>
+  readonly mounter: Option.Option<Mounter["Service"]>
+  readonly now: () => Date
+  readonly events: Option.Option<EventBus>
+}
+
+/**
+ * Opens the root, repairs it, and builds the operations. `close` ends the engine. The
+ * Snapshotter and Mounter services, when the Effect runs with them, replace the live ones (the
+ * overlay directories of the root; @cairn/mount with a MountState of this engine's own); the
+ * Clock it runs with (effect's TestClock in a test) stamps what the engine records.
+ */
+export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
+  Effect.gen(function*() {
+    const snapshotter = yield* Effect.serviceOption(Snapshotter)
+    const mounter = yield* Effect.serviceOption(Mounter)
+    const now = yield* Effect.clockWith((clock) => Effect.succeed(() => new Date(clock.currentTimeMillisUnsafe())))
+    const events = yield* Effect.serviceOption(EngineEvents)
+    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now, events }), catch: typed("open engine root", options.root ?? defaultRoot()) })
+  })
+
+async function openEngine(options: EngineOptions, services: EngineServices): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
   const driver = mountDriverName(options.driver ?? "auto") // a bad name fails before anything is created
   if (options.hasher !== undefined) setDefaultHasher(options.hasher)
   const layout = new RootLayout(options.root ?? defaultRoot())
@@ -182,10 +200,18 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
   for (const d of [layout.snapshots, layout.containers, layout.locks]) await mkdir(d, { recursive: true })
   const progress = new ProgressEmitter()
   const store = new CasImageStore(cas)
+  // a mounter of its own unless one was given: its helper process and caches end with close()
+  const ownMounter = Option.isNone(services.mounter) ? makeMounter(new MountState()) : undefined
+  const mounts = new Map<string, ActiveMount>()
   const ctx: EngineContext = {
     layout,
     store,
     progress,
+    snapshotter: Option.getOrElse(services.snapshotter, () => overlaySnapshotter(layout)),
+    mounter: ownMounter ?? Option.getOrThrow(services.mounter),
+    mounts,
+    inFlight: new Map(),
+    now: services.now,
     driver,
     concurrency: options.concurrency ?? 2,
     extract: async (layer, diffId, target, onBytes, lowers, o) => (await import("./layers.js")).extractLayer(store, layer, diffId, target, onBytes, lowers, o),
@@ -198,8 +224,9 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
   await removeDeadTemps(layout.locks)
   await reconcileMounts(ctx)
 
-  const lift = lifter(layout.root)
-  const events = new EventListeners()
+  let closed = false
+  const lift = lifter(layout.root, () => closed)
+  const events = Option.getOrElse(services.events, () => new EventListeners())
   // what an event names is looked up around the operation; a failed lookup only drops the event
   const imageDigest = (input: string) => findImage(ctx, input).then((i) => i.descriptor.digest as string, () => undefined)
   const container = (idOrName: string) => findContainer(ctx, idOrName).catch(() => undefined)
@@ -278,9 +305,10 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       (what, dest) => [`export of ${what}'s files to`, typeof dest === "string" ? dest : undefined]
     ),
     analyze: lift("analyze", async (image: string) => (await import("./view.js")).analyze(ctx, image)),
-    pull: lift("pull", async (ref: string, name?: string, o?: PullOptions) =>
-      imported(await (await import("./transfer.js")).pull(ctx, ref, name, o), name)
-    ),
+    pull: (ref: string, name?: string, o?: PullOptions) =>
+      abortable(layout.root, () => closed, "pull", o?.signal, async (signal) =>
+        imported(await (await import("./transfer.js")).pull(ctx, ref, name, { ...o, signal }), name)
+      ),
     push: lift("push", async (image: string, ref: string, o?: TransferOptions) => (await import("./transfer.js")).push(ctx, image, ref, o?.client)),
     copy: lift("copy", async (src: string, dst: string, o?: TransferOptions) => {
       const r = await (await import("./transfer.js")).copy(ctx, src, dst, o?.client)
@@ -312,5 +340,17 @@ async function openEngine(options: EngineOptions): Promise<{ shape: EngineShape;
       return r
     })
   }
-  return { shape, close: async () => {} }
+  const close = async () => {
+    if (closed) return
+    closed = true
+    // a rootless mount without a namespace holder lives as long as its maker: it ends with the engine
+    for (const [id, m] of [...mounts]) {
+      if (m.driver !== "rootless") continue
+      await unmountContainer(ctx, id).catch(() => {})
+    }
+    mounts.clear()
+    ctx.inFlight.clear()
+    if (ownMounter !== undefined) await Effect.runPromise(ownMounter.close)
+  }
+  return { shape, close }
 }

@@ -1,6 +1,5 @@
 // Space accounting (`docker system df -v`), prune and fsck of an engine root.
-import { randomBytes } from "node:crypto"
-import { readdir, rename, rm } from "node:fs/promises"
+import { readdir, rm } from "node:fs/promises"
 import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
@@ -12,7 +11,8 @@ import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.
 import { type LoadedImage, loadImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { leasedChains } from "./snapshotLease.js"
-import { listSnapshots, type SnapshotMeta, treeSize } from "./snapshots.js"
+import * as Effect from "effect/Effect"
+import { type SnapshotMeta, treeSize } from "./snapshots.js"
 
 export interface DiskUsage {
   readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
@@ -100,7 +100,7 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
       containers: containers.filter((c) => c.imageDigest === img.digest).length
     }
   })
-  const snaps = await listSnapshots(ctx.layout)
+  const snaps = await Effect.runPromise(ctx.snapshotter.walk())
   const snapshotRows = snaps.map((s) => ({
     chainId: s.chainId,
     diffId: s.diffId,
@@ -155,15 +155,11 @@ export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = 
     let bytes = 0
     const images = await loadAll(ctx)
     const live = await referencedChains(ctx, images)
-    for (const s of await listSnapshots(ctx.layout)) {
+    for (const s of await Effect.runPromise(ctx.snapshotter.walk())) {
       if (live.has(s.chainId)) continue
       removed.push(s.chainId)
       bytes += s.size
-      if (dryRun) continue
-      // rename first: a crash mid-delete leaves a .tmp dir (cleared at open), never half a snapshot
-      const trash = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
-      await rename(ctx.layout.snapshot(digestHex(s.chainId)), trash)
-      await rm(trash, { recursive: true, force: true })
+      if (!dryRun) await Effect.runPromise(ctx.snapshotter.remove(s.chainId))
     }
     const gc = await ctx.store.gc({ dryRun })
     for (const b of gc.removed) removed.push(b.digest)

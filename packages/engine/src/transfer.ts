@@ -22,6 +22,8 @@ export interface PullOptions extends TransferOptions {
   readonly concurrency?: number
   /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
   readonly streamExtract?: boolean
+  /** aborts the pull: its requests and streams stop, and what it began is removed */
+  readonly signal?: AbortSignal
 }
 
 /** The local name a pulled reference gets by default: registry/repository:tag as written. */
@@ -38,7 +40,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   const ref = parseReference(input)
   const target = name !== undefined ? normalizeName(name) : defaultName(input, ref)
   const client = options.client ?? new RegistryClient()
-  const platform = options.platform === undefined ? {} : { platform: options.platform }
+  const platform = { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.signal === undefined ? {} : { signal: options.signal }) }
   const resolved = await client.resolve(ref, platform)
   const image = resolved.image
   const layers = image.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }))
@@ -116,8 +118,9 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     const onProgress = (p: BlobProgress) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
     // the config first (a few KiB): the diffIDs are known before any layer's bytes arrive, so each
     // layer's download can decide to extract as it goes (pullImage then finds the config stored)
-    await client.pullBlob(pinned, image.config, ctx.store.sink(lease), { verify: false, onProgress })
+    await client.pullBlob(pinned, image.config, ctx.store.sink(lease), { verify: false, onProgress, ...(options.signal === undefined ? {} : { signal: options.signal }) })
     await pullImage(client, pinned, streaming.sink(ctx.store.sink(lease)), {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
         // the store's put checks digest and size before a blob is visible: hash once, there
         verify: false,

@@ -99,7 +99,7 @@ export async function flatten(ctx: EngineContext, image: string, name: string): 
       ctx,
       img,
       layer,
-      { created: new Date().toISOString(), created_by: `cairn flatten ${image}`, comment: `flattened from ${img.digest}` },
+      { created: ctx.now().toISOString(), created_by: `cairn flatten ${image}`, comment: `flattened from ${img.digest}` },
       target,
       lease,
       true

@@ -10,7 +10,8 @@ import { kernelDriver } from "./drivers/kernel.js"
 import { rootlessDriver } from "./drivers/rootless.js"
 import { NoUsableDriverError } from "./errors.js"
 import { findOnPath } from "./command.js"
-import { type HelperStatus, helperStatus, pingHelper } from "./syscall.js"
+import { type HelperStatus, helperStatus, pingHelper } from "./helper.js"
+import { MountRuntime } from "./state.js"
 import {
   type KernelVersion,
   kernelAtLeast,
@@ -120,17 +121,16 @@ const probeKernel: Effect.Effect<string | undefined> = Effect.acquireUseRelease(
   (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
 ).pipe(Effect.catch((e) => Effect.succeed(`no temp dir for the probe in ${tmpdir()}: ${e.message}`)))
 
-let cached: DetectReport | undefined
-
 const pick = ({ via, reason }: HelperStatus) => ({ via, reason })
 
 /**
  * Which drivers work here and why the others don't. Facts are read from /proc and /sys;
- * each candidate driver is then proven with a tiny real mount. Cached per process.
+ * each candidate driver is then proven with a tiny real mount. Cached in the MountState the Effect runs with (MountRuntime).
  */
 export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effect.Effect<DetectReport> =>
   Effect.gen(function*() {
-    if (cached !== undefined && options.refresh !== true) return cached
+    const state = yield* MountRuntime
+    if (state.detected !== undefined && options.refresh !== true) return state.detected
     const kernel = kernelVersion()
     const overlay = overlayInKernel()
     const uid = process.getuid?.() ?? -1
@@ -149,8 +149,8 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
     else {
       const failure = yield* probeKernel
       // the helper answering a ping proves perl runs it here; if not, helperStatus() says mount(8) from now on
-      if (failure === undefined && helperStatus().enabled) yield* Effect.ignore(pingHelper)
-      const { via, reason } = helperStatus()
+      if (failure === undefined && helperStatus(state).enabled) yield* Effect.ignore(pingHelper)
+      const { via, reason } = helperStatus(state)
       drivers.push({
         driver: "kernel",
         usable: failure === undefined,
@@ -190,8 +190,8 @@ export const detectEffect = (options: { readonly refresh?: boolean } = {}): Effe
         getfattr !== undefined ? "getfattr/setfattr found: opaque directories honoured" : "getfattr not found (Debian package attr): opaque directories in layers are not honoured"
       ]
     })
-    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, mountTool, mountCall: pick(helperStatus()), drivers }
-    cached = report
+    const report: DetectReport = { kernel, overlayInKernel: overlay.available, uid, capSysAdmin, userNamespaces: userns, fuse: { device, binary, fusermount }, maxStackDepth: depth, mountTool, mountCall: pick(helperStatus(state)), drivers }
+    state.detected = report
     return report
   })
 

@@ -16,9 +16,10 @@ export {
   mountToolEffect,
   type StackDepth
 } from "./kernel.js"
-export { acquireMount, type Mount, mount, Mounter, type MountOptions, mountOverlay } from "./mount.js"
+export { acquireMount, makeMounter, type Mount, mount, Mounter, type MounterShape, type MountOptions, mountOverlay } from "./mount.js"
 export { listMounts, listMountsEffect, type MountInfo, mountAt, mountsUnder, parseMountInfo, unescapeMountField } from "./mountinfo.js"
 export { type RunInNamespaceOptions, type RunResult, runInNamespace, runInNamespaceEffect, UNSHARE_ARGS } from "./namespace.js"
 export { type MountPlan, type PlanOptions, planOverlayMount, type ShortLink } from "./plan.js"
+export { defaultMountState, MountRuntime, MountState } from "./state.js"
 export { featureOptions, type OverlayOptions, type OverlaySpec, overlaySpec } from "./spec.js"
 export { unmount, unmountEffect, type UnmountOptions } from "./unmount.js"

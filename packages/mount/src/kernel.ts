@@ -5,6 +5,7 @@ import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { runCommand } from "./command.js"
 import { TooManyLayersError } from "./errors.js"
+import { MountRuntime } from "./state.js"
 
 export interface KernelVersion {
   readonly major: number
@@ -42,8 +43,6 @@ export interface StackDepth {
   readonly source: "probe" | "default"
 }
 
-let cached: StackDepth | undefined
-
 /**
  * Tries a mount inside a private mount namespace (`unshare --mount`, root only): the mount
  * vanishes with that short-lived process, so a probe can never leak one, even if we are
@@ -67,8 +66,8 @@ const tryDepth = (dir: string, n: number) => {
  * (or without unshare) it reports the kernel constant.
  * Probing beats guessing: distributions can patch OVL_MAX_STACK.
  */
-export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() => {
-  if (cached !== undefined) return Effect.succeed(cached)
+export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.flatMap(Effect.service(MountRuntime), (state) => {
+  if (state.stackDepth !== undefined) return Effect.succeed(state.stackDepth)
   if (process.getuid?.() !== 0) return Effect.succeed({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const })
   const probeMax = DEFAULT_MAX_STACK_DEPTH + 1
   return Effect.acquireUseRelease(
@@ -99,7 +98,7 @@ export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.suspend(() 
       }),
     (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
   ).pipe(
-    Effect.tap((d) => Effect.sync(() => { cached = d })),
+    Effect.tap((d) => Effect.sync(() => { state.stackDepth = d })),
     Effect.orElseSucceed(() => ({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }))
   )
 })
@@ -120,11 +119,9 @@ export interface MountTool {
   readonly lowerdirPlus: boolean
 }
 
-let tool: MountTool | undefined
-
 /** Asks `mount --version` once per process. */
-export const mountToolEffect: Effect.Effect<MountTool> = Effect.suspend(() => {
-  if (tool !== undefined) return Effect.succeed(tool)
+export const mountToolEffect: Effect.Effect<MountTool> = Effect.flatMap(Effect.service(MountRuntime), (state) => {
+  if (state.mountTool !== undefined) return Effect.succeed(state.mountTool)
   return runCommand("mount", ["--version"]).pipe(
     Effect.map((r) => {
       const m = /util-linux (\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout)
@@ -133,6 +130,6 @@ export const mountToolEffect: Effect.Effect<MountTool> = Effect.suspend(() => {
       return { version, lowerdirPlus: utilLinux && kernelAtLeast(kernelVersion(), 6, 8) }
     }),
     Effect.orElseSucceed(() => ({ version: undefined, lowerdirPlus: false })),
-    Effect.tap((t) => Effect.sync(() => { tool = t }))
+    Effect.tap((t) => Effect.sync(() => { state.mountTool = t }))
   )
 })

@@ -6,18 +6,8 @@ import { describeCommand, runCommand } from "./command.js"
 import { FileSystemError, MountFailedError, MountHelperExitedError, type ToolMissingError } from "./errors.js"
 import { listMountsEffect, mountAt } from "./mountinfo.js"
 import type { MountPlan } from "./plan.js"
-import {
-  describeMountCall,
-  helperStatus,
-  MNT_DETACH,
-  MS_BIND,
-  MS_RDONLY,
-  MS_REMOUNT,
-  type MountCall,
-  mountFlags,
-  sysMount,
-  sysUmount
-} from "./syscall.js"
+import { describeMountCall, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, type MountCall, mountFlags } from "./flags.js"
+import { currentHelperStatus, sysMount, sysUmount } from "./helper.js"
 
 const fsError = (operation: string, path: string) => (e: unknown) =>
   new FileSystemError({
@@ -171,7 +161,7 @@ export const performSyscallMount = (
         // preflight made sure the target was no mount point: one there now is this call's
         const left = yield* listMountsEffect().pipe(Effect.map((ms) => mountAt(ms, plan.target) !== undefined), Effect.orElseSucceed(() => true))
         if (left) yield* undoMount(plan.target)
-        else if (!helperStatus().enabled) return yield* fallback
+        else if (!(yield* currentHelperStatus).enabled) return yield* fallback
         return yield* e
       })
     )

@@ -3,10 +3,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { DRIVER_NAMES, type ActiveMount, type DriverName } from "./driver.js"
-import { chooseDriverEffect, detectEffect, DRIVERS } from "./detect.js"
+import { chooseDriverEffect, type DetectReport, detectEffect, DRIVERS } from "./detect.js"
 import type { MountError, UnmountFailedError } from "./errors.js"
 import type { OverlaySpec } from "./spec.js"
-import type { UnmountOptions } from "./unmount.js"
+import { helperPid } from "./helper.js"
+import { defaultMountState, MountRuntime, MountState } from "./state.js"
+import { type UnmountOptions, unmountEffect } from "./unmount.js"
 
 export interface MountOptions {
   /** A driver, or "auto" (default): the first usable one of `allow` according to detect(). */
@@ -59,10 +61,43 @@ export const mount = async (spec: OverlaySpec, options?: MountOptions): Promise<
   }
 }
 
+/** What a Mounter does; every Effect runs with the Mounter's own MountState (state.ts). */
+export interface MounterShape {
+  /** Mounted for the lifetime of the enclosing Scope (mountOverlay). */
+  readonly mount: (spec: OverlaySpec) => Effect.Effect<ActiveMount, MountError, Scope.Scope>
+  /** Mounted until the caller unmounts it (acquireMount): mounts that outlive an operation. */
+  readonly acquire: (spec: OverlaySpec, options?: MountOptions) => Effect.Effect<ActiveMount, MountError>
+  /** Unmounts whatever is mounted at `target`, made by this process or another (unmountEffect). */
+  readonly unmountAt: (target: string, options?: UnmountOptions) => Effect.Effect<void, UnmountFailedError>
+  /** An ActiveMount's own unmount, run with this Mounter's state. */
+  readonly unmount: (m: ActiveMount, options?: UnmountOptions) => Effect.Effect<void, UnmountFailedError>
+  /** Which drivers work here (detectEffect), cached in this Mounter's state. */
+  readonly detect: Effect.Effect<DetectReport>
+  /** The pid of its mount(2) helper while one runs (diagnostics, tests). */
+  readonly helperPid: () => number | undefined
+  /** Stops its mount(2) helper and drops its caches (MountState.close). */
+  readonly close: Effect.Effect<void>
+}
+
+/** A Mounter over its own MountState: two Mounters share no helper process and no cache. */
+export const makeMounter = (state: MountState = new MountState(), options: MountOptions = {}): MounterShape => {
+  const own = <A, E, R>(e: Effect.Effect<A, E, R>) => Effect.provideService(e, MountRuntime, state)
+  return {
+    mount: (spec) => own(mountOverlay(spec, options)),
+    acquire: (spec, o) => own(acquireMount(spec, { ...options, ...o })),
+    unmountAt: (target, o) => own(unmountEffect(target, o)),
+    unmount: (m, o) => own(m.unmount(o)),
+    detect: own(detectEffect()),
+    helperPid: () => helperPid(state),
+    close: Effect.sync(() => state.close())
+  }
+}
+
 /** The mounter as a service, so an engine can be given a fixed driver (or a test double). */
-export class Mounter extends Context.Service<
-  Mounter,
-  { readonly mount: (spec: OverlaySpec) => Effect.Effect<ActiveMount, MountError, Scope.Scope> }
->()("@cairn/mount/Mounter") {
-  static readonly layer = (options: MountOptions = {}) => Layer.succeed(Mounter, Mounter.of({ mount: (spec) => mountOverlay(spec, options) }))
+export class Mounter extends Context.Service<Mounter, MounterShape>()("@cairn/mount/Mounter") {
+  /** Over the package's default state (the standalone functions' helper and caches). */
+  static readonly layer = (options: MountOptions = {}) => Layer.succeed(Mounter, Mounter.of(makeMounter(defaultMountState, options)))
+  /** Over a MountState of its own, closed with the layer's scope. */
+  static readonly layerOwn = (options: MountOptions = {}) =>
+    Layer.effect(Mounter, Effect.acquireRelease(Effect.sync(() => Mounter.of(makeMounter(new MountState(), options))), (m) => m.close))
 }

@@ -2,7 +2,8 @@ import * as Effect from "effect/Effect"
 import { runCommand } from "./command.js"
 import { UnmountFailedError } from "./errors.js"
 import { listMountsEffect, mountAt } from "./mountinfo.js"
-import { helperStatus, MNT_DETACH, sysUmount } from "./syscall.js"
+import { MNT_DETACH } from "./flags.js"
+import { currentHelperStatus, sysUmount } from "./helper.js"
 
 export interface UnmountOptions {
   /** Attempts while the mount is busy (EBUSY), with growing pauses. Default 5. */
@@ -41,9 +42,9 @@ const syscallAttempt = (target: string, flags: number): Effect.Effect<Attempt> =
 const attempt = (target: string, lazy: boolean, program: UnmountOptions["program"]): Effect.Effect<Attempt> =>
   program !== undefined
     ? execAttempt(program, target, lazy)
-    : helperStatus().enabled
-      ? syscallAttempt(target, lazy ? MNT_DETACH : 0)
-      : execAttempt(umount, target, lazy)
+    : Effect.flatMap(currentHelperStatus, (helper) =>
+      helper.enabled ? syscallAttempt(target, lazy ? MNT_DETACH : 0) : execAttempt(umount, target, lazy)
+    )
 
 /**
  * Unmounts `target`, retrying while busy; with `lazy`, the last resort is a lazy detach.

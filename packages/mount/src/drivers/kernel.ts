@@ -5,12 +5,12 @@ import { MOUNT_FLAGS, mountArgs, performMount, performSyscallMount } from "../mo
 import { planOverlayMountEffect } from "../plan.js"
 import { preflight } from "../preflight.js"
 import { overlaySpecEffect } from "../spec.js"
-import { helperStatus } from "../syscall.js"
+import { currentHelperStatus } from "../helper.js"
 import { unmountEffect } from "../unmount.js"
 
 /**
  * Kernel overlayfs; needs root or CAP_SYS_ADMIN. mount(2) through the long-lived helper
- * (syscall.ts), else util-linux mount(8) per call; `lowerdir+=` plans always use mount(8),
+ * (helper.ts), else util-linux mount(8) per call; `lowerdir+=` plans always use mount(8),
  * which sends them with fsconfig(2).
  */
 export const kernelDriver: Driver = {
@@ -23,7 +23,7 @@ export const kernelDriver: Driver = {
       const { lowerdirPlus } = yield* mountToolEffect
       const plan = yield* planOverlayMountEffect(spec, { lowerdirPlus })
       const viaMount8 = performMount(plan, { driver: "kernel", file: "mount", args: (p) => [...MOUNT_FLAGS, ...mountArgs(p)] })
-      yield* helperStatus().enabled && plan.strategy !== "lowerdir+" ? performSyscallMount(plan, viaMount8) : viaMount8
+      yield* (yield* currentHelperStatus).enabled && plan.strategy !== "lowerdir+" ? performSyscallMount(plan, viaMount8) : viaMount8
       const mounted: ActiveMount = {
         driver: "kernel",
         spec,

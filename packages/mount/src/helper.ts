@@ -1,5 +1,5 @@
 // mount(2) and umount2(2) without forking mount(8)/umount(8) per call: one long-lived perl
-// process per Node process makes the syscalls (perl-base is Essential on Debian; its core
+// process per MountState (state.ts: the package's default, one per engine) makes the syscalls (perl-base is Essential on Debian; its core
 // `syscall` builtin is all we need). Fork/exec of util-linux dominated latency: 73-123 ms for
 // a 100-layer mount+unmount under load, against ~2 ms + one sync for the calls themselves.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
@@ -7,6 +7,8 @@ import { getSystemErrorName } from "node:util"
 import * as Effect from "effect/Effect"
 import { findOnPath } from "./command.js"
 import { MountHelperExitedError } from "./errors.js"
+import type { MountCall } from "./flags.js"
+import { defaultMountState, MountRuntime, type MountState } from "./state.js"
 
 /**
  * The helper program, run with `perl -e` (nothing to ship or find on disk). One request per
@@ -41,96 +43,6 @@ while (defined(my $line = <STDIN>)) {
 /** [mount, umount2] (arch/x86/entry/syscalls/syscall_64.tbl; include/uapi/asm-generic/unistd.h for arm64). */
 const SYSCALL_NUMBERS: Readonly<Partial<Record<string, readonly [number, number]>>> = { x64: [165, 166], arm64: [40, 39] }
 
-/** include/uapi/linux/mount.h */
-export const MS_RDONLY = 1
-export const MS_NOSUID = 2
-export const MS_NODEV = 4
-export const MS_NOEXEC = 8
-export const MS_SYNCHRONOUS = 16
-export const MS_REMOUNT = 32
-export const MS_NOATIME = 1024
-export const MS_NODIRATIME = 2048
-export const MS_BIND = 4096
-export const MS_RELATIME = 1 << 21
-export const MS_STRICTATIME = 1 << 24
-/** umount2(2): detach now, finish when the last user leaves (umount -l). */
-export const MNT_DETACH = 2
-
-const FLAG_NAMES: ReadonlyArray<readonly [number, string]> = [
-  [MS_RDONLY, "MS_RDONLY"], [MS_NOSUID, "MS_NOSUID"], [MS_NODEV, "MS_NODEV"], [MS_NOEXEC, "MS_NOEXEC"],
-  [MS_SYNCHRONOUS, "MS_SYNCHRONOUS"], [MS_REMOUNT, "MS_REMOUNT"], [MS_NOATIME, "MS_NOATIME"], [MS_NODIRATIME, "MS_NODIRATIME"],
-  [MS_BIND, "MS_BIND"], [MS_RELATIME, "MS_RELATIME"], [MS_STRICTATIME, "MS_STRICTATIME"]
-]
-
-/**
- * Generic options that mount(8) turns into MS_* flags instead of passing them to the
- * filesystem (libmount's optmap): [flags set, flags cleared].
- */
-const GENERIC_OPTIONS: Readonly<Record<string, readonly [number, number]>> = {
-  defaults: [0, 0],
-  ro: [MS_RDONLY, 0],
-  rw: [0, MS_RDONLY],
-  nosuid: [MS_NOSUID, 0],
-  suid: [0, MS_NOSUID],
-  nodev: [MS_NODEV, 0],
-  dev: [0, MS_NODEV],
-  noexec: [MS_NOEXEC, 0],
-  exec: [0, MS_NOEXEC],
-  sync: [MS_SYNCHRONOUS, 0],
-  async: [0, MS_SYNCHRONOUS],
-  noatime: [MS_NOATIME, 0],
-  atime: [0, MS_NOATIME],
-  nodiratime: [MS_NODIRATIME, 0],
-  diratime: [0, MS_NODIRATIME],
-  relatime: [MS_RELATIME, 0],
-  norelatime: [0, MS_RELATIME],
-  strictatime: [MS_STRICTATIME, 0],
-  nostrictatime: [0, MS_STRICTATIME]
-}
-
-/**
- * Splits `-o` data as mount(8) would: generic options become MS_* flags, the rest stays the
- * filesystem's data. Safe to split on "," because plans never put "," inside a path (plan.ts).
- */
-export const mountFlags = (data: string): { readonly flags: number; readonly data: string } => {
-  let flags = 0
-  const rest: Array<string> = []
-  for (const option of data.split(",")) {
-    const generic = GENERIC_OPTIONS[option]
-    if (generic === undefined) {
-      if (option !== "") rest.push(option)
-    } else flags = (flags & ~generic[1]) | generic[0]
-  }
-  return { flags, data: rest.join(",") }
-}
-
-export const describeFlags = (flags: number): string =>
-  FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name).join("|") || "0"
-
-/** One mount(2) call; null is a NULL pointer. */
-export interface MountCall {
-  /** The directory the helper chdir()s to first, for relative paths in `data`. */
-  readonly cwd?: string | undefined
-  readonly source: string | null
-  readonly target: string
-  readonly fstype: string | null
-  readonly flags: number
-  readonly data: string | null
-}
-
-/** `mount(2) overlay on /x flags=MS_RDONLY -o lowerdir=...`, for errors and logs. */
-export const describeMountCall = (call: MountCall): string => {
-  // an overlay's source is a free-form name, shown only when it differs from the type
-  const what = call.fstype === null ? call.source : call.source === null || call.source === call.fstype ? call.fstype : `${call.fstype} ${call.source}`
-  return [
-    call.cwd === undefined ? undefined : `(cd ${call.cwd})`,
-    "mount(2)",
-    what ?? undefined,
-    `on ${call.target}`,
-    call.flags === 0 ? undefined : `flags=${describeFlags(call.flags)}`,
-    call.data === null || call.data === "" ? undefined : `-o ${call.data}`
-  ].filter((part) => part !== undefined).join(" ")
-}
 
 /** What a call returned: errno 0 on success, else its name ("EBUSY") and strerror text. */
 export interface SyscallResult {
@@ -156,8 +68,6 @@ const parseReply = (line: string): SyscallResult => {
 const hex = (s: string | null): string => (s === null ? "-" : Buffer.from(s, "utf8").toString("hex"))
 
 
-/** A helper that could not start or died without ever answering: do not try again in this process. */
-let broken: string | undefined
 
 export interface HelperStatus {
   /** Mounts and unmounts go through the helper (else util-linux mount(8)/umount(8)). */
@@ -168,12 +78,12 @@ export interface HelperStatus {
 }
 
 /** Whether to use the helper; read at every call so CAIRN_MOUNT_HELPER=0 can be set at any time. */
-export const helperStatus = (): HelperStatus => {
+export const helperStatus = (state: MountState = defaultMountState): HelperStatus => {
   const off = (reason: string): HelperStatus => ({ enabled: false, via: "mount(8)", reason })
   if (process.env.CAIRN_MOUNT_HELPER === "0") return off("CAIRN_MOUNT_HELPER=0: mount(8) and umount(8) per call")
   if (process.platform !== "linux") return off(`no mount(2) on ${process.platform}`)
   if (SYSCALL_NUMBERS[process.arch] === undefined) return off(`no mount(2) syscall numbers known for ${process.arch}: mount(8) per call`)
-  if (broken !== undefined) return off(`the mount(2) helper failed (${broken}): mount(8) per call`)
+  if (state.broken !== undefined) return off(`the mount(2) helper failed (${state.broken}): mount(8) per call`)
   const perl = findOnPath("perl")
   if (perl === undefined) return off("perl not found (Debian package perl-base): mount(8) per call")
   return { enabled: true, via: "mount(2) via helper", reason: `mount(2)/umount2(2) from one ${perl} helper process (CAIRN_MOUNT_HELPER=0: mount(8) per call)` }
@@ -194,7 +104,7 @@ interface Unrefable {
 }
 
 /** One perl process; requests are written at once and answered in order (FIFO). */
-class Helper {
+export class Helper {
   readonly child: ChildProcessWithoutNullStreams
   readonly pid: number | undefined
   private readonly waiters: Array<Waiter> = []
@@ -204,7 +114,11 @@ class Helper {
   private timedOut = false
   private exited = false
 
-  constructor(perl: string, numbers: readonly [number, number]) {
+  constructor(
+    perl: string,
+    numbers: readonly [number, number],
+    private readonly state: MountState
+  ) {
     // cwd "/" pins no test or container directory; a bare env keeps PERL5OPT/PERL5LIB out
     this.child = spawn(perl, ["-e", HELPER_PROGRAM, String(numbers[0]), String(numbers[1])], {
       cwd: "/",
@@ -229,6 +143,13 @@ class Helper {
 
   get alive(): boolean {
     return !this.exited
+  }
+
+  /** Ends the helper: perl exits at the end of its input; waiters still queued get MountHelperExitedError. */
+  stop(): void {
+    if (this.exited) return
+    this.child.stdin.end()
+    this.child.kill("SIGTERM")
   }
 
   send(line: string, done: Waiter["done"]): void {
@@ -285,11 +206,11 @@ class Helper {
   private die(code: number | null, signal: NodeJS.Signals | null, reason: string | undefined): void {
     if (this.exited) return
     this.exited = true
-    if (current === this) current = undefined
+    if (this.state.helper === this) this.state.helper = undefined
     const error = this.exitError(code, signal, reason)
     // never answered anything on its own (no kill from outside, no timeout): perl cannot run the program here
     if (this.answered === 0 && !this.timedOut && (signal === null || this.pid === undefined)) {
-      broken = error.stderr === "" ? error.reason : `${error.reason}: ${error.stderr.split("\n")[0]}`
+      this.state.broken = error.stderr === "" ? error.reason : `${error.reason}: ${error.stderr.split("\n")[0]}`
     }
     this.setActive(false)
     for (const w of this.waiters.splice(0)) {
@@ -299,28 +220,29 @@ class Helper {
   }
 }
 
-let current: Helper | undefined
-
-const helper = (): Helper => {
-  if (current?.alive === true) return current
+const helperOf = (state: MountState): Helper => {
+  if (state.helper?.alive === true) return state.helper
   const numbers = SYSCALL_NUMBERS[process.arch] ?? [0, 0]
-  current = new Helper(findOnPath("perl") ?? "perl", numbers)
-  return current
+  state.helper = new Helper(findOnPath("perl") ?? "perl", numbers, state)
+  return state.helper
 }
 
 /** The running helper's pid (spawned on first use), for tests and diagnostics. */
-export const helperPid = (): number | undefined => (current?.alive === true ? current.pid : undefined)
+export const helperPid = (state: MountState = defaultMountState): number | undefined => (state.helper?.alive === true ? state.helper.pid : undefined)
+
+/** helperStatus() of the MountState the calling Effect runs with. */
+export const currentHelperStatus: Effect.Effect<HelperStatus> = Effect.map(Effect.service(MountRuntime), (s) => helperStatus(s))
 
 /**
  * Sends one request. The syscall cannot be taken back once written, so the wait is
  * uninterruptible: an interrupted caller would otherwise leave a mount nobody owns.
  */
 const request = (line: string): Effect.Effect<SyscallResult, MountHelperExitedError> =>
-  Effect.uninterruptible(
+  Effect.flatMap(Effect.service(MountRuntime), (state) => Effect.uninterruptible(
     Effect.callback<SyscallResult, MountHelperExitedError>((resume) => {
-      helper().send(line, (reply) => resume(typeof reply === "string" ? Effect.succeed(parseReply(reply)) : Effect.fail(reply)))
+      helperOf(state).send(line, (reply) => resume(typeof reply === "string" ? Effect.succeed(parseReply(reply)) : Effect.fail(reply)))
     })
-  )
+  ))
 
 /** Starts the helper if needed and waits for its answer: proof that it runs here. */
 export const pingHelper: Effect.Effect<void, MountHelperExitedError> = Effect.asVoid(request("P"))

@@ -15,7 +15,8 @@ import {
   UnmountFailedError
 } from "../src/index.js"
 import { performSyscallMount, planCalls } from "../src/mount-command.js"
-import { describeMountCall, helperPid, helperStatus, MS_BIND, MS_NOSUID, MS_RDONLY, MS_RELATIME, MS_REMOUNT, mountFlags, pingHelper, sysUmount } from "../src/syscall.js"
+import { describeMountCall, MS_BIND, MS_NOSUID, MS_RDONLY, MS_RELATIME, MS_REMOUNT, mountFlags } from "../src/flags.js"
+import { helperPid, helperStatus, pingHelper, sysUmount } from "../src/helper.js"
 import { buildDist, containerDirs, dirs, isRoot, noLeak, packageDir, viaMountCall, writeTree } from "./fixtures.js"
 
 const helperUsable = isRoot && helperStatus().enabled
@@ -230,7 +231,7 @@ describe.skipIf(!helperUsable)("mount(2) through the helper", () => {
     buildDist()
     writeTree(lower, { "etc/os-release": "base\n" })
     const script = `
-      import { helperPid } from ${JSON.stringify(join(packageDir, "dist/syscall.js"))}
+      import { helperPid } from ${JSON.stringify(join(packageDir, "dist/helper.js"))}
       import { mount } from ${JSON.stringify(join(packageDir, "dist/index.js"))}
       const m = await mount(${JSON.stringify({ lowers: [lower], upper, work, target })}, { driver: "kernel" })
       await m.unmount()

@@ -2,7 +2,7 @@ import { chmodSync, readFileSync, writeFileSync } from "node:fs"
 import { delimiter, join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { listMounts, mount, mountAt } from "../src/index.js"
-import { helperPid, helperStatus } from "../src/syscall.js"
+import { helperPid, helperStatus } from "../src/helper.js"
 import { containerDirs, isRoot, noLeak, viaMountCall, writeTree } from "./fixtures.js"
 
 // Its own file: a helper found broken stays off for the rest of the process (one test worker).
