@@ -8,6 +8,8 @@ import { asRef, type ClientContext, type RepositoryRef } from "./context.js"
 import { registryError } from "./endpoint.js"
 import { BlobSinkError, ContentLengthError, RegistryError, TransportError } from "./errors.js"
 import { isRegistryFailure } from "./failure.js"
+import { viaRoutes } from "./mirrors.js"
+import type { Reference } from "./reference.js"
 import { isNetworkCut } from "./retry.js"
 import type { HttpResponse } from "./transport.js"
 
@@ -43,6 +45,11 @@ export interface PullBlobResult {
 /** HEAD of a blob: its size, or undefined when the repository does not have it. */
 export async function statBlob(ctx: ClientContext, reference: RepositoryRef, digest: Digest, options: { signal?: AbortSignal } = {}): Promise<{ size: number } | undefined> {
   const ref = asRef(reference)
+  return viaRoutes(ctx, ref, true, (r) => statBlobAt(ctx, r, digest, options), { signal: options.signal, missing: (h) => h === undefined })
+}
+
+/** statBlob at one place, without the registries configuration. */
+export async function statBlobAt(ctx: ClientContext, ref: Reference, digest: Digest, options: { signal?: AbortSignal } = {}): Promise<{ size: number } | undefined> {
   const res = await ctx.endpoint(ref.registry).send({
     method: "HEAD",
     path: `/v2/${ref.repository}/blobs/${digest}`,
@@ -66,6 +73,16 @@ export async function openBlob(
   options: { offset?: number; signal?: AbortSignal } = {}
 ): Promise<{ body: Readable; offset: number; response: HttpResponse }> {
   const ref = asRef(reference)
+  return viaRoutes(ctx, ref, true, (r) => openBlobAt(ctx, r, desc, options), { signal: options.signal })
+}
+
+/** openBlob at one place, without the registries configuration. */
+export async function openBlobAt(
+  ctx: ClientContext,
+  ref: Reference,
+  desc: BlobDescriptor,
+  options: { offset?: number; signal?: AbortSignal } = {}
+): Promise<{ body: Readable; offset: number; response: HttpResponse }> {
   const offset = options.offset ?? 0
   const res = await ctx.endpoint(ref.registry).send({
     method: "GET",
@@ -101,6 +118,11 @@ export async function openBlob(
  */
 export async function pullBlob(ctx: ClientContext, reference: RepositoryRef, desc: BlobDescriptor, sink: BlobSink, options: PullBlobOptions = {}): Promise<PullBlobResult> {
   const ref = asRef(reference)
+  return viaRoutes(ctx, ref, true, (r) => pullBlobAt(ctx, r, desc, sink, options), { signal: options.signal })
+}
+
+/** pullBlob at one place, without the registries configuration. */
+export async function pullBlobAt(ctx: ClientContext, ref: Reference, desc: BlobDescriptor, sink: BlobSink, options: PullBlobOptions = {}): Promise<PullBlobResult> {
   if (await sinkCall(desc.digest, () => sink.has(desc.digest))) return { skipped: true, transferred: 0, resumedFrom: 0 }
   const attempts = ctx.retry.attempts
   let transferred = 0
@@ -117,9 +139,9 @@ export async function pullBlob(ctx: ClientContext, reference: RepositoryRef, des
       let data: AsyncIterable<Uint8Array>
       if (offset === desc.size) data = Readable.from([])
       else {
-        let opened: Awaited<ReturnType<typeof openBlob>>
+        let opened: Awaited<ReturnType<typeof openBlobAt>>
         try {
-          opened = await openBlob(ctx, ref, desc, { offset, ...(options.signal ? { signal: options.signal } : {}) })
+          opened = await openBlobAt(ctx, ref, desc, { offset, ...(options.signal ? { signal: options.signal } : {}) })
         } catch (e) {
           // a lying Content-Length or a mangled range may be a proxy's hiccup: retry, then report it
           if ((e instanceof ContentLengthError || (e instanceof RegistryError && e.code === "RANGE_MISMATCH")) && attempt < attempts) continue

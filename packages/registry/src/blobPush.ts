@@ -3,7 +3,7 @@
 import { type Digest, SizeMismatchError } from "@cairn/digest"
 import { Readable, Transform } from "node:stream"
 import { repositoryScope } from "./auth.js"
-import { type BlobProgress, statBlob } from "./blobPull.js"
+import { type BlobProgress, statBlobAt } from "./blobPull.js"
 import type { BlobDescriptor } from "./blobTransfer.js"
 import { asRef, type ClientContext, type RepositoryRef } from "./context.js"
 import { type Endpoint, registryError } from "./endpoint.js"
@@ -40,7 +40,7 @@ export async function pushBlob(
   const ref = asRef(reference)
   const ep = ctx.endpoint(ref.registry)
   const signal = options.signal
-  if ((await statBlob(ctx, ref, desc.digest, signal ? { signal } : {})) !== undefined) return { how: "exists" }
+  if ((await statBlobAt(ctx, ref, desc.digest, signal ? { signal } : {})) !== undefined) return { how: "exists" }
   const push = repositoryScope(ref.repository, "pull,push")
   let location: URL | undefined
   for (const from of options.mountFrom ?? []) {

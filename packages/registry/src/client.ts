@@ -17,8 +17,9 @@ import { Endpoint, registryError } from "./endpoint.js"
 import { AuthError } from "./errors.js"
 import * as manifests from "./manifests.js"
 import { DEFAULT_MANIFEST_LIMIT, type FetchedManifest, type ResolvedImage } from "./manifests.js"
-import { isLoopbackRegistry, registryHost } from "./reference.js"
+import { isLoopbackRegistry, type Reference, registryHost } from "./reference.js"
 import * as referrers from "./referrers.js"
+import { type RegistriesConfig, insecureHosts, routesFor } from "./registriesConf.js"
 import type { RetryPolicy } from "./retry.js"
 import * as tags from "./tags.js"
 import { type HttpResponse, Transport, type TransportOptions } from "./transport.js"
@@ -38,6 +39,8 @@ export interface RegistryClientOptions {
   readonly transport?: Transport | TransportOptions
   /** largest manifest accepted, in bytes (default 4 MiB) */
   readonly manifestLimit?: number
+  /** mirrors, locations, plain HTTP and blocks per registry prefix (registries.conf, see loadRegistriesConf) */
+  readonly registries?: RegistriesConfig
 }
 
 /** A distribution-spec v1.1 client for any number of registries. */
@@ -50,6 +53,9 @@ export class RegistryClient implements ClientContext {
   private readonly endpoints = new Map<string, Endpoint>()
   private readonly plainHttp: boolean | readonly string[]
   readonly badIngest = new Set<string>()
+  /** the registries configuration this client follows (empty when none was given) */
+  readonly registries: RegistriesConfig
+  private readonly insecure: ReadonlySet<string>
 
   constructor(options: RegistryClientOptions = {}) {
     this.ownsTransport = !(options.transport instanceof Transport)
@@ -58,6 +64,8 @@ export class RegistryClient implements ClientContext {
     this.plainHttp = options.plainHttp ?? false
     this.manifestLimit = options.manifestLimit ?? DEFAULT_MANIFEST_LIMIT
     this.retry = this.transport.retry
+    this.registries = options.registries ?? { registries: [] }
+    this.insecure = new Set(insecureHosts(this.registries))
   }
 
   /** The endpoint for a registry name; plain HTTP for loopback and the registries named in `plainHttp`. */
@@ -67,11 +75,17 @@ export class RegistryClient implements ClientContext {
       const plain =
         this.plainHttp === true ||
         (Array.isArray(this.plainHttp) && this.plainHttp.includes(registry)) ||
+        this.insecure.has(registry) ||
         isLoopbackRegistry(registry)
       ep = new Endpoint(registry, new URL(`${plain ? "http" : "https"}://${registryHost(registry)}`), this.transport, this.auth)
       this.endpoints.set(registry, ep)
     }
     return ep
+  }
+
+  /** Where to fetch a reference, in order: its mirrors (by the registries configuration), then the upstream. */
+  routes(ref: Reference, byDigest: boolean): Reference[] {
+    return routesFor(this.registries, ref, byDigest).map((r) => r.ref)
   }
 
   // ---- manifests (manifests.ts; a PUT with a subject goes through referrers.ts) ----------

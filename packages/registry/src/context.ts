@@ -12,6 +12,8 @@ export interface ClientContext {
   readonly manifestLimit: number
   /** digests whose last download left bad bytes in the sink's ingest: never resume onto them */
   readonly badIngest: Set<string>
+  /** where to fetch a reference, in order (mirrors, then the upstream); undefined: the reference itself */
+  readonly routes?: (ref: Reference, byDigest: boolean) => readonly Reference[]
 }
 
 export type RepositoryRef = Reference | string

@@ -18,6 +18,7 @@ import { asRef, type ClientContext, type RepositoryRef } from "./context.js"
 import { registryError } from "./endpoint.js"
 import { ManifestDigestError, ManifestTooLargeError, TransportError, UnsupportedManifestError } from "./errors.js"
 import { type Reference, referenceTarget } from "./reference.js"
+import { viaRoutes } from "./mirrors.js"
 import { isNetworkCut } from "./retry.js"
 
 const stripParams = (ct: string | undefined) => ct?.split(";")[0]?.trim()
@@ -59,6 +60,11 @@ export interface ResolvedImage {
  */
 export async function getManifest(ctx: ClientContext, reference: RepositoryRef, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<FetchedManifest> {
   const ref = asRef(reference)
+  return viaRoutes(ctx, ref, ref.digest !== undefined, (r) => getManifestAt(ctx, r, options), { signal: options.signal })
+}
+
+/** getManifest at one place, without the registries configuration. */
+export async function getManifestAt(ctx: ClientContext, ref: Reference, options: { signal?: AbortSignal; accept?: readonly string[] } = {}): Promise<FetchedManifest> {
   const ep = ctx.endpoint(ref.registry)
   const path = `/v2/${ref.repository}/manifests/${referenceTarget(ref)}`
   for (let attempt = 1; ; attempt++) {
@@ -119,6 +125,11 @@ async function checkManifest(url: string, ref: Reference, bytes: Uint8Array, con
 /** HEAD of a manifest: its digest, size and type, or undefined when the registry has none. */
 export async function headManifest(ctx: ClientContext, reference: RepositoryRef, options: { signal?: AbortSignal } = {}) {
   const ref = asRef(reference)
+  return viaRoutes(ctx, ref, ref.digest !== undefined, (r) => headManifestAt(ctx, r, options), { signal: options.signal, missing: (h) => h === undefined })
+}
+
+/** headManifest at one place, without the registries configuration. */
+export async function headManifestAt(ctx: ClientContext, ref: Reference, options: { signal?: AbortSignal } = {}) {
   const res = await ctx.endpoint(ref.registry).send({
     method: "HEAD",
     path: `/v2/${ref.repository}/manifests/${referenceTarget(ref)}`,

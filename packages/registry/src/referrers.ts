@@ -6,7 +6,7 @@ import { repositoryScope } from "./auth.js"
 import { asRef, type ClientContext, nextLink, type RepositoryRef } from "./context.js"
 import { registryError } from "./endpoint.js"
 import { ManifestTooLargeError, RegistryError, UnsupportedManifestError } from "./errors.js"
-import { getManifest, putManifestBytes } from "./manifests.js"
+import { getManifest, getManifestAt, putManifestBytes } from "./manifests.js"
 import type { Reference } from "./reference.js"
 import type { HttpResponse } from "./transport.js"
 
@@ -84,7 +84,7 @@ async function addReferrerByTag(ctx: ClientContext, ref: Reference, subject: Dig
   const tagRef: Reference = { registry: ref.registry, repository: ref.repository, tag: referrersTag(subject) }
   let manifests: Descriptor[] = []
   try {
-    const got = await getManifest(ctx, tagRef, { accept: [OciMediaType.ImageIndex], ...(signal ? { signal } : {}) })
+    const got = await getManifestAt(ctx, tagRef, { accept: [OciMediaType.ImageIndex], ...(signal ? { signal } : {}) })
     if (got.document.kind === "index") manifests = [...got.document.value.manifests]
   } catch (e) {
     if (!(e instanceof RegistryError && e.status === 404)) throw e
