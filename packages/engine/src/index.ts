@@ -26,3 +26,4 @@ export {
 } from "./userns.js"
 export { normalizeName, parseTransport, type Transport } from "./reference.js"
 export { resolveUser, runtimeSpec, type RuntimeSpecOptions } from "./runtimeSpec.js"
+export { engineRegistries, REGISTRIES_CONF, registriesInfo } from "./registries.js"

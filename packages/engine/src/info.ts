@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises"
 import { type DetectReport, chooseDriver, detect } from "@cairn/mount"
 import type { EngineContext } from "./context.js"
+import { registriesInfo } from "./registries.js"
 
 export interface InfoReport {
   readonly root: string
@@ -8,6 +9,8 @@ export interface InfoReport {
   readonly chosenDriver: string | undefined
   readonly kernel: string
   readonly versions: Record<string, string>
+  /** the registries configuration pulls follow (`<root>/registries.conf`) */
+  readonly registries: ReturnType<typeof registriesInfo>
 }
 
 async function version(pkg: string): Promise<string> {
@@ -29,5 +32,5 @@ export async function info(ctx: EngineContext): Promise<InfoReport> {
   for (const p of ["@cairn/engine", "@cairn/cas", "@cairn/overlay", "@cairn/mount", "@cairn/registry", "@cairn/oci-spec", "@cairn/digest"]) {
     versions[p] = await version(p)
   }
-  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions }
+  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions, registries: registriesInfo(ctx.layout.root) }
 }
