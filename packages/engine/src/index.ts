@@ -38,3 +38,4 @@ export {
 export { normalizeName, parseTransport, type Transport } from "./reference.js"
 export { resolveUser, runtimeSpec, type RuntimeSpecOptions } from "./runtimeSpec.js"
 export { BuildSetupError, BuildStepError, BuildSyntaxError, type BuildOptions, type BuildResult, IgnoreMatcher, parseContainerfile } from "./build/index.js"
+export { engineRegistries, REGISTRIES_CONF, registriesInfo } from "./registries.js"

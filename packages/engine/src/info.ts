@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises"
 import { type DetectReport, chooseDriver } from "@cairn/mount"
 import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
+import { registriesInfo } from "./registries.js"
 
 export interface InfoReport {
   readonly root: string
@@ -9,6 +10,8 @@ export interface InfoReport {
   readonly chosenDriver: string | undefined
   readonly kernel: string
   readonly versions: Record<string, string>
+  /** the registries configuration pulls follow (`<root>/registries.conf`) */
+  readonly registries: ReturnType<typeof registriesInfo>
 }
 
 async function version(pkg: string): Promise<string> {
@@ -30,5 +33,5 @@ export async function info(ctx: EngineContext): Promise<InfoReport> {
   for (const p of ["@cairn/engine", "@cairn/cas", "@cairn/overlay", "@cairn/mount", "@cairn/registry", "@cairn/oci-spec", "@cairn/digest"]) {
     versions[p] = await version(p)
   }
-  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions }
+  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions, registries: registriesInfo(ctx.layout.root) }
 }

@@ -8,6 +8,7 @@ import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from 
 import { UnsupportedImageError } from "./errors.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
 import { normalizeName, parseTransport } from "./reference.js"
+import { engineRegistries } from "./registries.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { StreamingExtractor } from "./pullExtract.js"
 import { ensureSnapshot, lowerDirs, readSnapshotMeta, type SnapshotContext, stackOf } from "./snapshots.js"
@@ -39,7 +40,7 @@ const defaultName = (input: string, ref: Reference): string | undefined => {
 export async function pull(ctx: EngineContext, input: string, name?: string, options: PullOptions = {}): Promise<ImageSummary> {
   const ref = parseReference(input)
   const target = name !== undefined ? normalizeName(name) : defaultName(input, ref)
-  const client = options.client ?? new RegistryClient()
+  const client = options.client ?? new RegistryClient({ registries: engineRegistries(ctx.layout.root) })
   const platform = { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.signal === undefined ? {} : { signal: options.signal }) }
   const resolved = await client.resolve(ref, platform)
   const image = resolved.image

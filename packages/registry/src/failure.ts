@@ -15,10 +15,12 @@ import {
   TransportError,
   UnsupportedManifestError
 } from "./errors.js"
+import { BlockedRegistryError, RegistriesConfError } from "./registriesConf.js"
 
 /** Everything a registry operation can fail with. */
 export type RegistryFailure =
   | AuthError
+  | BlockedRegistryError
   | BlobCompleteHookError
   | BlobNotFoundError
   | BlobSinkError
@@ -31,6 +33,7 @@ export type RegistryFailure =
   | ManifestTooLargeError
   | NoMatchingPlatformError
   | OciDecodeError
+  | RegistriesConfError
   | RegistryError
   | SizeMismatchError
   | TransportError
@@ -39,6 +42,7 @@ export type RegistryFailure =
 
 const known = [
   AuthError,
+  BlockedRegistryError,
   BlobCompleteHookError,
   BlobNotFoundError,
   BlobSinkError,
@@ -51,6 +55,7 @@ const known = [
   ManifestTooLargeError,
   NoMatchingPlatformError,
   OciDecodeError,
+  RegistriesConfError,
   RegistryError,
   SizeMismatchError,
   TransportError,

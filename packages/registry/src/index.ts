@@ -68,6 +68,19 @@ export {
   type ResolvedImage,
   referrersTag
 } from "./client.js"
+export {
+  BlockedRegistryError,
+  loadRegistriesConf,
+  type MirrorConfig,
+  matchRegistry,
+  type PullFromMirror,
+  parseRegistriesConf,
+  RegistriesConfError,
+  type RegistriesConfig,
+  type RegistryConfig,
+  type Route,
+  routesFor
+} from "./registriesConf.js"
 export { isRegistryFailure, type RegistryFailure } from "./failure.js"
 export { type PulledBlob, type PullOptions, type PullResult, pullImage, pullImageEffect } from "./pull.js"
 export { type PushOptions, type PushResult, pushImage, pushImageEffect } from "./push.js"

@@ -4,8 +4,10 @@
 import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http"
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
 import { Readable } from "node:stream"
-import { setTimeout as sleep } from "node:timers/promises"
 import { TransportError } from "./errors.js"
+import { defaultRetry, isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, waitRetry } from "./retry.js"
+
+export { parseRetryAfter, type RetryPolicy } from "./retry.js"
 
 /** A request body: bytes, or a factory called once per attempt so retries and redirects can resend. */
 export type RequestBody = Uint8Array | (() => AsyncIterable<Uint8Array> | Promise<AsyncIterable<Uint8Array>>)
@@ -36,15 +38,6 @@ export interface HttpResponse {
   discard(): void
 }
 
-export interface RetryPolicy {
-  /** total attempts per request, including the first (default 5) */
-  readonly attempts: number
-  /** first backoff; doubled each time, with jitter (default 250 ms) */
-  readonly baseDelayMs: number
-  /** cap on one wait, also on a Retry-After the server asks for (default 30 s) */
-  readonly maxDelayMs: number
-}
-
 export interface TransportOptions {
   readonly retry?: Partial<RetryPolicy>
   /** socket inactivity limit before the attempt counts as failed (default 60 s) */
@@ -56,21 +49,8 @@ export interface TransportOptions {
   readonly onRetry?: (info: { method: string; url: string; attempt: number; delayMs: number; reason: string }) => void
 }
 
-const defaultRetry: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 30_000 }
 const maxRedirects = 10
-// statuses worth another attempt: server-side hiccups and throttling (RFC 9110 15.6, RFC 6585 4)
-const retryable = new Set([429, 500, 502, 503, 504])
-
 const isRedirect = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308
-
-/** Seconds or an HTTP-date (RFC 9110 10.2.3), in ms; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined
-  const v = value.trim()
-  if (/^\d+$/.test(v)) return Number(v) * 1000
-  const t = Date.parse(v)
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now)
-}
 
 class Response implements HttpResponse {
   constructor(
@@ -142,7 +122,7 @@ export class Transport {
       let delay: number | undefined
       try {
         const res = await this.follow(method, firstUrl, req)
-        if (!retryable.has(res.status) || attempt >= attempts) return res
+        if (!isRetryableStatus(res.status) || attempt >= attempts) return res
         lastReason = `HTTP ${res.status}`
         delay = parseRetryAfter(res.header("retry-after"))
         res.discard()
@@ -153,10 +133,9 @@ export class Transport {
           throw new TransportError({ method, url: firstUrl.href, reason: lastReason, attempts: attempt })
         }
       }
-      const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1))
-      const wait = Math.min(this.retry.maxDelayMs, delay ?? backoff * (0.5 + Math.random() / 2))
+      const wait = retryDelay(this.retry, attempt, { jitter: true, retryAfterMs: delay })
       this.onRetry?.({ method, url: firstUrl.href, attempt, delayMs: wait, reason: lastReason })
-      await sleep(wait, undefined, req.signal ? { signal: req.signal } : undefined)
+      await waitRetry(wait, req.signal)
     }
   }
 

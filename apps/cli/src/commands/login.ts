@@ -24,7 +24,8 @@ const tlsVerifyOpt: OptionSpec = {
 export const registryOptions: Readonly<Record<string, OptionSpec>> = {
   creds: { type: "string", value: "USER:PASS", description: "credentials for the registry, instead of the auth file's" },
   authfile: authfileOpt,
-  "tls-verify": tlsVerifyOpt
+  "tls-verify": tlsVerifyOpt,
+  "registries-conf": { type: "string", value: "FILE", description: "mirrors and registry settings (registries.conf v2 subset; default <root>/registries.conf)" }
 }
 
 const str = (opts: Opts, name: string): string | undefined => (typeof opts[name] === "string" ? (opts[name] as string) : undefined)
@@ -64,7 +65,7 @@ async function registryOf(input: string, transport: boolean): Promise<string | u
  * The registry client for pull/push/copy: credentials from --creds for the registries the command
  * names, else from the auth files (podman's order); plain HTTP to them with --tls-verify=false.
  */
-export async function registryClient(opts: Opts, refs: readonly string[], transport = false): Promise<RegistryClient> {
+export async function registryClient(opts: Opts, refs: readonly string[], transport = false, root?: string): Promise<RegistryClient> {
   const { containersAuthCredentials, RegistryClient } = await registryPkg()
   const named = (await Promise.all(refs.map((r) => registryOf(r, transport)))).filter((r): r is string => r !== undefined)
   const fromFiles = containersAuthCredentials({ authFile: str(opts, "authfile") })
@@ -76,7 +77,9 @@ export async function registryClient(opts: Opts, refs: readonly string[], transp
     const given: Credentials = { username: creds.slice(0, colon), password: creds.slice(colon + 1) }
     credentials = async (registry) => (named.includes(registry) ? given : fromFiles(registry))
   }
-  return new RegistryClient({ credentials, plainHttp: tlsVerify(opts) ? false : named })
+  const { defaultRoot, engineRegistries } = await import("@cairn/engine")
+  const registries = engineRegistries(root ?? defaultRoot(), str(opts, "registries-conf"))
+  return new RegistryClient({ credentials, plainHttp: tlsVerify(opts) ? false : named, registries })
 }
 
 /**

@@ -16,7 +16,7 @@ export const pull = command({
   },
   args: { min: 1, max: 2 },
   async run(ctx, [ref, name], opts) {
-    const client = await registryClient(opts, [ref!])
+    const client = await registryClient(opts, [ref!], false, ctx.root)
     try {
       const engine = await ctx.engine()
       const o: { platform?: string; concurrency?: number; client: typeof client } = { client }
@@ -38,7 +38,7 @@ export const push = command({
   options: registryOptions,
   args: { min: 2, max: 2 },
   async run(ctx, [image, ref], opts) {
-    const client = await registryClient(opts, [ref!])
+    const client = await registryClient(opts, [ref!], false, ctx.root)
     try {
       const engine = await ctx.engine()
       const r = await withTlsHint(opts, () => engine.push(image!, ref!, { client }))
@@ -58,7 +58,7 @@ export const copy = command({
   options: registryOptions,
   args: { min: 2, max: 2 },
   async run(ctx, [src, dst], opts) {
-    const client = await registryClient(opts, [src!, dst!], true)
+    const client = await registryClient(opts, [src!, dst!], true, ctx.root)
     try {
       const engine = await ctx.engine()
       const r = await withTlsHint(opts, () => engine.copy(src!, dst!, { client }))

@@ -109,6 +109,7 @@ export const info = command({
         `Root:     ${i.root}`,
         `Kernel:   ${i.kernel}`,
         `Driver:   ${i.chosenDriver ?? "none usable"}`,
+        `Registries: ${i.registries.file}${i.registries.error ? ` (unusable: ${i.registries.error})` : ` (${i.registries.registries.length === 0 ? "none configured" : i.registries.registries.map((r) => `${r.prefix}${r.blocked ? " blocked" : ""} -> ${[...r.mirrors.map((m) => `${m.location} [mirror, ${m.pullFromMirror}]`), r.location].join(", ")}`).join("; ")})`}`,
         "",
         table(
           ["DRIVER", "USABLE", "WHY"],
