@@ -4,13 +4,14 @@
 import type { Digest } from "@cairn/digest"
 import { HttpServerResponse } from "effect/http"
 import { DistributionError } from "../errors.js"
-import { isRepositoryName } from "../names.js"
+import { isRepositoryName, parseBlobDigest } from "../names.js"
 import type { RegistryStore } from "../registryStore.js"
 import type { UploadSessions } from "../uploads.js"
 import { Blobs } from "./blobs.js"
 import { type DistributionOptions, PushLeases, type V2Request } from "./context.js"
 import { catalog, referrers, tagsList } from "./listings.js"
 import { Manifests } from "./manifests.js"
+import { Mirror, type MirrorOptions } from "./mirror.js"
 import { Uploads } from "./uploads.js"
 
 export type Route =
@@ -60,12 +61,15 @@ export class Distribution {
   readonly manifests: Manifests
   readonly blobs: Blobs
   readonly pushes: Uploads
+  /** the pull-through cache, when this registry mirrors upstreams */
+  readonly mirror: Mirror | undefined
 
   constructor(
     readonly store: RegistryStore,
     readonly uploads: UploadSessions,
-    readonly options: DistributionOptions
+    readonly options: DistributionOptions & { readonly mirror?: MirrorOptions }
   ) {
+    this.mirror = options.mirror && options.mirror.upstreams.length > 0 ? new Mirror(store, options.mirror, options.maxManifestBytes) : undefined
     const leases = new PushLeases(store, options.uploadGraceMs ?? 3_600_000)
     this.manifests = new Manifests(store, options, leases)
     this.blobs = new Blobs(store, options, leases)
@@ -77,6 +81,13 @@ export class Distribution {
     if (!route) throw new DistributionError({ status: 404, code: "NAME_UNKNOWN", reason: `no such endpoint: ${r.method} ${r.path}` })
     const m = r.method
     const read = m === "GET" || m === "HEAD"
+    if (this.mirror && !read && route.kind !== "base") {
+      throw new DistributionError({
+        status: 405,
+        code: "UNSUPPORTED",
+        reason: `this registry is a pull-through mirror of ${this.mirror.options.upstreams.join(", ")}: push to the upstream instead`
+      })
+    }
     switch (route.kind) {
       case "base":
         if (read) return HttpServerResponse.jsonUnsafe({}, { headers: API_VERSION })
@@ -88,12 +99,12 @@ export class Distribution {
         if (m === "GET") return tagsList(this.manifests, route.name, r)
         break
       case "manifest":
-        if (read) return this.manifests.get(route.name, route.ref, m === "HEAD")
+        if (read) return (await this.mirror?.manifest(route.name, route.ref, m === "HEAD")) ?? this.manifests.get(route.name, route.ref, m === "HEAD")
         if (m === "PUT") return this.manifests.put(route.name, route.ref, r)
         if (m === "DELETE") return this.manifests.delete(route.name, route.ref)
         break
       case "blob":
-        if (read) return this.blobs.get(route.name, route.digest, r, m === "HEAD")
+        if (read) return (await this.mirroredBlob(route.name, route.digest, r, m === "HEAD")) ?? this.blobs.get(route.name, route.digest, r, m === "HEAD")
         if (m === "DELETE") {
           throw new DistributionError({ status: 405, code: "UNSUPPORTED", reason: "blobs are removed by garbage collection (POST /gc), not by DELETE" })
         }
@@ -113,6 +124,16 @@ export class Distribution {
         break
     }
     throw new DistributionError({ status: 405, code: "UNSUPPORTED", reason: `${m} is not supported on ${r.path}` })
+  }
+
+  private async mirroredBlob(name: string, digestText: string, r: V2Request, head: boolean) {
+    const digest = parseBlobDigest(digestText)
+    if (!this.mirror || !digest) return undefined
+    if (await this.store.has(digest)) {
+      this.mirror.used_(digest)
+      return undefined
+    }
+    return this.mirror.blob(name, digest, head, r.req.headers.range !== undefined)
   }
 
   /** Verify `data` as `digest` and make it visible, held by a push lease (see Blobs.putVerified). */
