@@ -32,7 +32,10 @@ const freePort = () =>
 const listening = (port) =>
   new Promise((resolve) => {
     const c = connect(port, "127.0.0.1")
-    c.once("connect", () => (c.destroy(), resolve(true)))
+    c.once("connect", () => {
+      c.destroy()
+      resolve(true)
+    })
     c.once("error", () => resolve(false))
   })
 

@@ -5,7 +5,8 @@
 import { randomBytes } from "node:crypto"
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { Store } from "@cairn/cas"
+import { fileURLToPath } from "node:url"
+import { Store } from "@cairn/cas"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { exec, haveTools } from "./engineFixture.js"
 import { raw, type Running, startStoreServer, tempDir } from "./fixtures.js"
@@ -72,6 +73,16 @@ describe.skipIf(!ready)("cairn-api --mirror in front of docker-registry", () => 
     expect(await mirror.engine.store.tags()).toEqual([])
     expect((await (mirror.engine.store as Store).fsck()).ok).toBe(true)
   }, 180_000)
+
+  it("serves `cairn pull` from the warm mirror without asking the upstream for blobs", async () => {
+    const before = upstream.blobGets()
+    const root = join(work, "cairn-root")
+    const cli = fileURLToPath(new URL("../../cli/bin/cairn.js", import.meta.url))
+    await exec(process.execPath, [cli, "--root", root, "pull", `127.0.0.1:${mirror.port}/lib/app:v1`])
+    const tags = await (await Store.open(root)).tags()
+    expect(tags.map((t) => t.descriptor.digest)).toContain(image.manifestDigest)
+    expect([...upstream.blobGets()]).toEqual([...before])
+  }, 120_000)
 
   it("refuses pushes with a message naming the upstream", async () => {
     const r = await raw(mirror.port, "POST", "/v2/lib/app/blobs/uploads/")

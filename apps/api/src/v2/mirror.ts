@@ -75,7 +75,8 @@ export class Mirror {
     private readonly maxManifestBytes: number
   ) {
     if (options.upstreams.length === 0) throw new Error("a mirror needs at least one upstream")
-    this.client = new RegistryClient(options.client ?? {})
+    // few, short retries: a client of the mirror retries too, and an outage should fall back to the cache quickly
+    this.client = new RegistryClient({ transport: { retry: { attempts: 2, baseDelayMs: 100 } }, ...options.client })
     this.ttlMs = options.ttlMs ?? 300_000
   }
 
