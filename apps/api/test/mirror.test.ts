@@ -3,7 +3,8 @@
 // (and marked stale) when the upstream is down; pushes refused; eviction under a size bound keeps
 // the store fsck-clean and local tags whole.
 import { randomBytes } from "node:crypto"
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import * as http from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Store } from "@cairn/cas"
@@ -83,6 +84,41 @@ describe.skipIf(!ready)("cairn-api --mirror in front of docker-registry", () => 
     expect(tags.map((t) => t.descriptor.digest)).toContain(image.manifestDigest)
     expect([...upstream.blobGets()]).toEqual([...before])
   }, 120_000)
+
+  it("cuts the response and stores nothing when the upstream sends bytes that do not match the digest", async () => {
+    // a proxy in front of docker-registry that flips one byte of every blob body
+    const proxy = http.createServer((req, res) => {
+      const [h, p] = upstream.host.split(":")
+      const up = http.request({ host: h, port: Number(p), method: req.method, path: req.url, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers)
+        let first = /\/blobs\/sha256:/.test(req.url ?? "")
+        ur.on("data", (c: Buffer) => {
+          if (first && c.length > 0) {
+            c[0] = (c[0] as number) ^ 0xff
+            first = false
+          }
+          res.write(c)
+        })
+        ur.on("end", () => res.end())
+      })
+      req.pipe(up)
+    })
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r))
+    const port = (proxy.address() as { port: number }).port
+    const bad = await startStoreServer({ mirror: { upstreams: [`127.0.0.1:${port}`] } })
+    try {
+      const big = image.blobs[1] as string
+      await expect(raw(bad.port, "GET", `/v2/lib/app/blobs/${big}`)).rejects.toThrow()
+      expect(await bad.engine.store.has(big as never)).toBe(false)
+      expect(await readdir(join(bad.root, "ingest")).catch(() => [])).toEqual([])
+      // and a follow-up request is refused the same way, not served a half-written blob
+      await expect(raw(bad.port, "GET", `/v2/lib/app/blobs/${big}`)).rejects.toThrow()
+      expect(await bad.engine.store.has(big as never)).toBe(false)
+    } finally {
+      await bad.stop()
+      await new Promise((r) => proxy.close(r))
+    }
+  }, 60_000)
 
   it("refuses pushes with a message naming the upstream", async () => {
     const r = await raw(mirror.port, "POST", "/v2/lib/app/blobs/uploads/")
