@@ -13,11 +13,11 @@ export interface CliOptions {
   readonly readOnly: boolean
   readonly shutdownTimeoutMs?: number
   readonly publicUrl?: string
-  readonly mirror?: { readonly upstreams: readonly string[]; readonly ttlMs?: number; readonly maxBytes?: number }
+  readonly mirror?: { readonly upstreams: readonly string[]; readonly ttlMs?: number; readonly maxBytes?: number; readonly forwardPush?: boolean }
 }
 
 const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS] [--public-url URL]
-                 [--mirror HOST[:PORT]]... [--mirror-ttl SECONDS] [--mirror-max-bytes N]
+                 [--mirror HOST[:PORT]]... [--mirror-ttl SECONDS] [--mirror-max-bytes N] [--mirror-forward-push]
        cairn-api --version | --help
 
   --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
@@ -34,6 +34,8 @@ const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file 
                      revalidate a mirrored tag after this long (default 300); digests never
   --mirror-max-bytes N
                      evict least-recently-used mirrored content beyond N bytes (local tags stay)
+  --mirror-forward-push
+                     relay pushes to the (first) upstream instead of refusing them
   --shutdown-timeout SECONDS
                      on SIGINT/SIGTERM, how long in-flight requests may finish (default 10)
 `
@@ -50,6 +52,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
   const upstreams: string[] = []
   let mirrorTtlMs: number | undefined
   let mirrorMaxBytes: number | undefined
+  let forwardPush = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
@@ -106,6 +109,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
         mirrorMaxBytes = v
         break
       }
+      case "--mirror-forward-push":
+        forwardPush = true
+        break
       case "--read-only":
         readOnly = true
         break
@@ -121,15 +127,15 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
   const port = Number(m?.[3])
   if (!m || port > 65535) throw new UsageError(`--listen wants HOST:PORT, got ${listen}`)
-  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }), ...(publicUrl ? { publicUrl } : {}), ...mirrorOption(upstreams, mirrorTtlMs, mirrorMaxBytes) }
+  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }), ...(publicUrl ? { publicUrl } : {}), ...mirrorOption(upstreams, mirrorTtlMs, mirrorMaxBytes, forwardPush) }
 }
 
-const mirrorOption = (upstreams: string[], ttlMs: number | undefined, maxBytes: number | undefined) => {
+const mirrorOption = (upstreams: string[], ttlMs: number | undefined, maxBytes: number | undefined, forwardPush: boolean) => {
   if (upstreams.length === 0) {
-    if (ttlMs !== undefined || maxBytes !== undefined) throw new UsageError("--mirror-ttl and --mirror-max-bytes need --mirror")
+    if (ttlMs !== undefined || maxBytes !== undefined || forwardPush) throw new UsageError("--mirror-ttl, --mirror-max-bytes and --mirror-forward-push need --mirror")
     return {}
   }
-  return { mirror: { upstreams, ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxBytes === undefined ? {} : { maxBytes }) } }
+  return { mirror: { upstreams, ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxBytes === undefined ? {} : { maxBytes }), ...(forwardPush ? { forwardPush } : {}) } }
 }
 
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {

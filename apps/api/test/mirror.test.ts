@@ -127,6 +127,18 @@ describe.skipIf(!ready)("cairn-api --mirror in front of docker-registry", () => 
     expect(r.json().errors[0].message).toContain(upstream.host)
   })
 
+  it("with forwardPush relays a skopeo push to the upstream, storing nothing itself", async () => {
+    const fwd = await startStoreServer({ mirror: { upstreams: [upstream.host], forwardPush: true } })
+    try {
+      await exec("skopeo", ["copy", "--dest-tls-verify=false", `oci:${image.layout}:latest`, `docker://127.0.0.1:${fwd.port}/lib/pushed:v2`])
+      expect(await fwd.engine.store.has(image.blobs[1] as never)).toBe(false)
+      const { stdout } = await exec("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${upstream.host}/lib/pushed:v2`])
+      expect(JSON.parse(stdout).layers.map((l: { digest: string }) => l.digest)).toEqual(image.blobs.slice(1))
+    } finally {
+      await fwd.stop()
+    }
+  }, 120_000)
+
   it("with the upstream down serves what it has, marked stale, and a clear 502 for the rest", async () => {
     await upstream.stop()
     const host = `127.0.0.1:${mirror.port}`

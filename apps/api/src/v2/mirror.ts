@@ -24,6 +24,8 @@ export interface MirrorOptions {
   readonly ttlMs?: number
   /** bound on the mirrored bytes; least recently used content beyond it is evicted */
   readonly maxBytes?: number
+  /** relay pushes to the first upstream instead of refusing them */
+  readonly forwardPush?: boolean
   /** options of the upstream client (credentials default to the auth file, per host) */
   readonly client?: RegistryClientOptions
 }

@@ -9,6 +9,7 @@ import type { RegistryStore } from "../registryStore.js"
 import type { UploadSessions } from "../uploads.js"
 import { Blobs } from "./blobs.js"
 import { type DistributionOptions, PushLeases, type V2Request } from "./context.js"
+import { forwardWrite } from "./forward.js"
 import { catalog, referrers, tagsList } from "./listings.js"
 import { Manifests } from "./manifests.js"
 import { Mirror, type MirrorOptions } from "./mirror.js"
@@ -82,10 +83,11 @@ export class Distribution {
     const m = r.method
     const read = m === "GET" || m === "HEAD"
     if (this.mirror && !read && route.kind !== "base") {
+      if (this.mirror.options.forwardPush) return forwardWrite(this.mirror.options.upstreams[0] as string, r)
       throw new DistributionError({
         status: 405,
         code: "UNSUPPORTED",
-        reason: `this registry is a pull-through mirror of ${this.mirror.options.upstreams.join(", ")}: push to the upstream instead`
+        reason: `this registry is a pull-through mirror of ${this.mirror.options.upstreams.join(", ")}: push to the upstream instead (or start the mirror with --mirror-forward-push)`
       })
     }
     switch (route.kind) {

@@ -20,7 +20,8 @@ export const serve = command({
     "read-only": { type: "boolean", description: "refuse every write" },
     mirror: { type: "string", multiple: true, value: "HOST[:PORT]", description: "serve /v2 as a pull-through cache of this registry (repeatable)" },
     "mirror-ttl": { type: "string", value: "SECONDS", description: "revalidate a mirrored tag after this long (default 300)" },
-    "mirror-max-bytes": { type: "string", value: "N", description: "evict least-recently-used mirrored content beyond N bytes" }
+    "mirror-max-bytes": { type: "string", value: "N", description: "evict least-recently-used mirrored content beyond N bytes" },
+    "mirror-forward-push": { type: "boolean", description: "relay pushes to the upstream instead of refusing them" }
   },
   args: { min: 0, max: 0 },
   async run(ctx, _args, opts) {
@@ -31,6 +32,7 @@ export const serve = command({
     if (opts["read-only"]) argv.push("--read-only")
     for (const m of (opts["mirror"] as string[] | undefined) ?? []) argv.push("--mirror", m)
     for (const f of ["mirror-ttl", "mirror-max-bytes"]) if (typeof opts[f] === "string") argv.push(`--${f}`, opts[f] as string)
+    if (opts["mirror-forward-push"]) argv.push("--mirror-forward-push")
     const { main: apiMain } = await import("@cairn/api")
     const code = await apiMain(argv)
     if (code !== 0) process.exitCode = code
