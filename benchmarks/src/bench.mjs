@@ -33,6 +33,12 @@ const runs = Number(env.CAIRN_BENCH_RUNS ?? (quick ? 3 : 5))
 const outDir = env.CAIRN_BENCH_OUT ?? join(benchDir, "results")
 const only = env.CAIRN_BENCH_ONLY ? new Set(env.CAIRN_BENCH_ONLY.split(",")) : undefined
 const log = (/** @type {string} */ m) => process.stderr.write(`[bench] ${m}\n`)
+// the `mirror` group (opt-in, its own tables in mirror.md/.json): pulls through a cairn-api mirror
+if (only?.has("mirror")) {
+  const { runMirrorBench } = await import("./mirror.mjs")
+  await runMirrorBench({ out: outDir, log })
+  if (only.size === 1) process.exit(0)
+}
 const has = (/** @type {string} */ bin) => {
   try {
     execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" })

@@ -4,3 +4,4 @@ export { ApiError, BodyTooLargeError, DistributionError, type DistributionCode }
 export { isRepositoryName, isTag } from "./names.js"
 export { openApiDocument } from "./openapi.js"
 export { main, parseArgs, type CliOptions } from "./main.js"
+export type { MirrorOptions } from "./v2/mirror.js"

@@ -13,9 +13,11 @@ export interface CliOptions {
   readonly readOnly: boolean
   readonly shutdownTimeoutMs?: number
   readonly publicUrl?: string
+  readonly mirror?: { readonly upstreams: readonly string[]; readonly ttlMs?: number; readonly maxBytes?: number; readonly forwardPush?: boolean }
 }
 
 const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file FILE] [--read-only] [--shutdown-timeout SECONDS] [--public-url URL]
+                 [--mirror HOST[:PORT]]... [--mirror-ttl SECONDS] [--mirror-max-bytes N] [--mirror-forward-push]
        cairn-api --version | --help
 
   --root DIR         engine root (default: CAIRN_ROOT, else /var/lib/cairn for root, else ~/.local/share/cairn)
@@ -25,6 +27,15 @@ const USAGE = `usage: cairn-api [--root DIR] [--listen HOST:PORT] [--token-file 
   --public-url URL   where clients reach the service (e.g. https://… behind a TLS proxy): the token
                      realm in 401 challenges (default: the listen address)
   --read-only        refuse every write
+  --mirror HOST[:PORT]
+                     serve /v2 as a pull-through cache of this registry (repeatable: tried in
+                     order); credentials per host from the auth file; pushes are refused
+  --mirror-ttl SECONDS
+                     revalidate a mirrored tag after this long (default 300); digests never
+  --mirror-max-bytes N
+                     evict least-recently-used mirrored content beyond N bytes (local tags stay)
+  --mirror-forward-push
+                     relay pushes to the (first) upstream instead of refusing them
   --shutdown-timeout SECONDS
                      on SIGINT/SIGTERM, how long in-flight requests may finish (default 10)
 `
@@ -38,6 +49,10 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
   let readOnly = false
   let shutdownTimeoutMs: number | undefined
   let publicUrl: string | undefined
+  const upstreams: string[] = []
+  let mirrorTtlMs: number | undefined
+  let mirrorMaxBytes: number | undefined
+  let forwardPush = false
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined]
@@ -76,6 +91,27 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
         publicUrl = `${u.origin}${u.pathname.replace(/\/+$/, "")}`
         break
       }
+      case "--mirror": {
+        const v = value().replace(/^https?:\/\//, "").replace(/\/+$/, "")
+        if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/.test(v)) throw new UsageError(`--mirror wants a registry HOST[:PORT], got ${v}`)
+        upstreams.push(v)
+        break
+      }
+      case "--mirror-ttl": {
+        const v = Number(value())
+        if (!Number.isFinite(v) || v < 0) throw new UsageError("--mirror-ttl wants a number of seconds")
+        mirrorTtlMs = v * 1000
+        break
+      }
+      case "--mirror-max-bytes": {
+        const v = Number(value())
+        if (!Number.isSafeInteger(v) || v <= 0) throw new UsageError("--mirror-max-bytes wants a positive number of bytes")
+        mirrorMaxBytes = v
+        break
+      }
+      case "--mirror-forward-push":
+        forwardPush = true
+        break
       case "--read-only":
         readOnly = true
         break
@@ -91,7 +127,15 @@ export const parseArgs = (argv: ReadonlyArray<string>): CliOptions | "help" | "v
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(listen)
   const port = Number(m?.[3])
   if (!m || port > 65535) throw new UsageError(`--listen wants HOST:PORT, got ${listen}`)
-  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }), ...(publicUrl ? { publicUrl } : {}) }
+  return { ...(root ? { root } : {}), host: m[1] ?? m[2] ?? "127.0.0.1", port, ...(tokenFile ? { tokenFile } : {}), readOnly, ...(shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs }), ...(publicUrl ? { publicUrl } : {}), ...mirrorOption(upstreams, mirrorTtlMs, mirrorMaxBytes, forwardPush) }
+}
+
+const mirrorOption = (upstreams: string[], ttlMs: number | undefined, maxBytes: number | undefined, forwardPush: boolean) => {
+  if (upstreams.length === 0) {
+    if (ttlMs !== undefined || maxBytes !== undefined || forwardPush) throw new UsageError("--mirror-ttl, --mirror-max-bytes and --mirror-forward-push need --mirror")
+    return {}
+  }
+  return { mirror: { upstreams, ...(ttlMs === undefined ? {} : { ttlMs }), ...(maxBytes === undefined ? {} : { maxBytes }), ...(forwardPush ? { forwardPush } : {}) } }
 }
 
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {
@@ -164,6 +208,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     readOnly: opts.readOnly,
     ...(opts.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: opts.shutdownTimeoutMs }),
     ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+    ...(opts.mirror === undefined ? {} : { mirror: opts.mirror }),
     ...(token ? { token } : {})
   })
   let address: Awaited<ReturnType<typeof server.listen>>
@@ -174,7 +219,7 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
     await engine.close()
     return 1
   }
-  process.stdout.write(`cairn-api listening on ${address.url} (root ${engine.root}${opts.readOnly ? ", read-only" : ""}${token ? ", token required" : ""})\n`)
+  process.stdout.write(`cairn-api listening on ${address.url} (root ${engine.root}${opts.readOnly ? ", read-only" : ""}${opts.mirror ? `, mirror of ${opts.mirror.upstreams.join(", ")}` : ""}${token ? ", token required" : ""})\n`)
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"))
     process.once("SIGTERM", () => resolve("SIGTERM"))

@@ -18,8 +18,11 @@ import { decodeJsonBody, engineErrorStatus, type JsonRoute, jsonRoutes } from ".
 import { openApiDocument } from "./openapi.js"
 import { hasBody, isJsonType, isLoopbackAddress, mediaType, refuseRequest } from "./policy.js"
 import { UploadSessions } from "./uploads.js"
+import type { MirrorOptions } from "./v2/mirror.js"
 
 export interface ServerOptions {
+  /** serve /v2 as a pull-through cache of these upstream registries (see v2/mirror.ts) */
+  readonly mirror?: MirrorOptions
   /** address to bind (default 127.0.0.1: nothing off this machine reaches the service unless asked) */
   readonly host?: string
   /** port (default 0: an ephemeral port, see `address`) */
@@ -169,7 +172,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     maxBytes: limits.maxBlobBytes,
     maxSessions: options.maxUploadSessions ?? 1024
   })
-  const distribution = new Distribution(engine.store, uploads, { ...limits, uploadGraceMs: options.uploadGraceMs ?? 3_600_000, holdOnHead: !readOnly })
+  const distribution = new Distribution(engine.store, uploads, { ...limits, uploadGraceMs: options.uploadGraceMs ?? 3_600_000, holdOnHead: !readOnly, ...(options.mirror ? { mirror: options.mirror } : {}) })
   let events: EventHub | undefined
   const startedAt = Date.now()
   let closing = false

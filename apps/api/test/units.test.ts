@@ -63,6 +63,16 @@ describe("cairn-api arguments", () => {
     expect(() => parseArgs(["--bogus"])).toThrow(/unknown argument/)
   })
 
+  it("takes repeatable --mirror upstreams with --mirror-ttl and --mirror-max-bytes", () => {
+    expect(parseArgs(["--mirror", "reg.internal:5000", "--mirror=https://up.example/", "--mirror-ttl", "60", "--mirror-max-bytes", "1000"])).toMatchObject({
+      mirror: { upstreams: ["reg.internal:5000", "up.example"], ttlMs: 60_000, maxBytes: 1000 }
+    })
+    expect(parseArgs([])).not.toHaveProperty("mirror")
+    expect(() => parseArgs(["--mirror", "a b"])).toThrow(/HOST\[:PORT\]/)
+    expect(() => parseArgs(["--mirror-ttl", "5"])).toThrow(/need --mirror/)
+    expect(() => parseArgs(["--mirror", "r:1", "--mirror-max-bytes", "-1"])).toThrow(/positive/)
+  })
+
   it("takes --public-url as an http(s) origin and path, nothing else", () => {
     expect(parseArgs(["--public-url", "https://reg.example:5443/"])).toMatchObject({ publicUrl: "https://reg.example:5443" })
     expect(() => parseArgs(["--public-url", "ftp://x"])).toThrow(/http/)

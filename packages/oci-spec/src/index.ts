@@ -61,3 +61,4 @@ export {
   platformRank,
   selectManifest
 } from "./platform.js"
+export { isAnyManifestMediaType, type ManifestSniff, sniffManifest } from "./sniff.js"
