@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process"
 import { constants } from "node:os"
-import { currentHolder, ensureHolder, enterArgs, insideHolder, isHostRoot } from "@cairn/engine"
 import { command } from "../command.js"
 import { ago, shortId, table } from "../output.js"
 
@@ -136,6 +135,8 @@ export const unshare = command({
     const engine = await ctx.engine()
     const root = engine.root
     const cmd = argv.length > 0 ? [...argv] : [process.env["SHELL"] || "/bin/sh"]
+    // loaded here, not at start-up: a static import of @cairn/engine costs every command (even --help) the engine and effect
+    const { currentHolder, ensureHolder, enterArgs, insideHolder, isHostRoot } = await import("@cairn/engine")
     const full = isHostRoot() || insideHolder(await currentHolder(root)) ? cmd : enterArgs(await ensureHolder(root), cmd)
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(full[0]!, full.slice(1), { stdio: "inherit", env: { ...process.env, CAIRN_ROOT: root } })
