@@ -32,7 +32,10 @@ describe.skipIf(skip !== undefined)("cairn images filters", () => {
     expect(run("import", `oci:${layout}:busybox`, "busybox:1").code).toBe(0)
     for (const t of ["busybox:2", "lib/app:v1", "myapp:v1"]) expect(run("tag", "busybox:1", t).code).toBe(0)
   })
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }))
+  afterAll(() => {
+    for (const c of ["m1", "u1"]) run("rm", "-f", c)
+    rmSync(tmp, { recursive: true, force: true })
+  })
 
   it("REPOSITORY[:TAG] and reference globs select names as docker does", () => {
     const all = names()
@@ -60,5 +63,25 @@ describe.skipIf(skip !== undefined)("cairn images filters", () => {
     expect(run("images", "--no-trunc").stdout).toContain(digest)
     expect(run("images", "-q").stdout.trim()).toBe(digest.slice(7, 19))
     expect(run("images", "-q", "--no-trunc").stdout.trim()).toBe(digest)
+  })
+
+  it("ps lists every container; --filter status=/ancestor= narrow it; -a changes nothing; --no-trunc full IDs", () => {
+    expect(run("create", "--name", "m1", "myapp:v1").code).toBe(0)
+    expect(run("create", "--name", "u1", "lib/app:v1").code).toBe(0)
+    expect(run("mount", "m1").code).toBe(0)
+    try {
+      const ps = (...args: string[]) => (JSON.parse(run("ps", "--json", ...args).stdout) as { name: string; id: string }[]).map((c) => c.name).sort()
+      expect(ps()).toEqual(["m1", "u1"])
+      expect(ps("-a")).toEqual(["m1", "u1"])
+      expect(ps("--filter", "status=mounted")).toEqual(["m1"])
+      expect(ps("--filter", "status=unmounted")).toEqual(["u1"])
+      expect(ps("--filter", "ancestor=lib/*")).toEqual(["u1"])
+      expect(ps("--filter", "ancestor=myapp", "--filter", "status=unmounted")).toEqual([])
+      const full = (JSON.parse(run("ps", "--json").stdout) as { id: string }[]).map((c) => c.id).sort()
+      expect(run("ps", "-q", "--no-trunc").stdout.trim().split("\n").sort()).toEqual(full)
+      expect(run("ps", "--filter", "status=running").code).toBe(2)
+    } finally {
+      run("umount", "m1")
+    }
   })
 })
