@@ -84,4 +84,21 @@ describe.skipIf(skip !== undefined)("cairn images filters", () => {
       run("umount", "m1")
     }
   })
+
+  it("before=/since=IMAGE select by creation time; an unknown IMAGE exits 2 naming it", () => {
+    expect(run("create", "--name", "c1", "busybox:1").code).toBe(0)
+    try {
+      expect(run("commit", "c1", "later:1").code).toBe(0)
+    } finally {
+      run("rm", "-f", "c1")
+    }
+    const digestOf = (n: string) => (JSON.parse(run("images", "--json", n).stdout) as { digest: string }[])[0]!.digest
+    const ids = (...args: string[]) => (JSON.parse(run("images", "--json", ...args).stdout) as { digest: string }[]).map((i) => i.digest)
+    expect(ids("--filter", "before=later:1")).toEqual([digestOf("busybox:1")])
+    expect(ids("--filter", "since=busybox:1")).toEqual([digestOf("later:1")])
+    expect(ids("--filter", `since=${digestOf("busybox:1").slice(7, 19)}`)).toEqual([digestOf("later:1")])
+    const bad = run("images", "--filter", "before=nope:9")
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('no image "nope:9"')
+  })
 })

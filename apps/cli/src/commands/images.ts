@@ -56,23 +56,35 @@ export const images = command({
   usage: "[REPOSITORY[:TAG]]",
   description:
     "REPOSITORY[:TAG] and --filter reference=PATTERN match as in docker: a glob (* and ? within a path segment) against\n" +
-    "repo:tag or the repository alone. --filter dangling=true lists images without a name, dangling=false the named ones.",
+    "repo:tag or the repository alone. --filter dangling=true lists images without a name, dangling=false the named ones;\n" +
+    "before=IMAGE / since=IMAGE: images created before / after IMAGE (a name or an ID prefix).",
   examples: ["cairn images", "cairn images busybox", "cairn images --filter 'reference=my*:v1'", "cairn images --no-trunc", "cairn images --json | jq '.[].digest'"],
   options: {
     digests: { type: "boolean", description: "show manifest digests" },
-    filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "dangling=true|false, reference=PATTERN (repeatable; all must hold)" },
+    filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE (repeatable; all must hold)" },
     "no-trunc": { type: "boolean", description: "show full image IDs (sha256:…)" }
   },
   args: { min: 0, max: 1 },
   async run(ctx, [repo], opts) {
-    const filters = parseFilters(opts["filter"], ["dangling", "reference"])
+    const filters = parseFilters(opts["filter"], ["dangling", "reference", "before", "since"])
     const dangling = filters.get("dangling")?.map((v) => {
       if (v !== "true" && v !== "false") throw new UsageError(`bad --filter dangling=${v}: expected true or false`)
       return v === "true"
     })
     const patterns = [...(filters.get("reference") ?? []), ...(repo === undefined ? [] : [repo])]
     const engine = await ctx.engine()
-    const list = (await engine.listImages())
+    const all = await engine.listImages()
+    // before=/since=IMAGE: a name (":latest" implied) or an ID prefix of an image in the list, compared by creation time
+    const createdOf = (ref: string): number => {
+      const hex = ref.replace(/^sha256:/, "")
+      const img = all.find((i) => i.names.some((n) => n === ref || n === `${ref}:latest`)) ?? (hex.length >= 4 ? all.find((i) => i.digest.slice(7).startsWith(hex)) : undefined)
+      if (!img) throw new UsageError(`--filter before/since: no image "${ref}" in this root`)
+      return Date.parse(img.created ?? "")
+    }
+    const before = (filters.get("before") ?? []).map(createdOf)
+    const since = (filters.get("since") ?? []).map(createdOf)
+    const list = all
+      .filter((img) => before.every((t) => Date.parse(img.created ?? "") < t) && since.every((t) => Date.parse(img.created ?? "") > t))
       .filter((img) => dangling === undefined || dangling.every((d) => d === (img.names.length === 0)))
       .map((img) => (patterns.length === 0 ? img : { ...img, names: img.names.filter((n) => patterns.every((p) => referenceMatch(p, n))) }))
       .filter((img) => patterns.length === 0 || img.names.length > 0)
