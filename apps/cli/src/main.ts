@@ -11,7 +11,7 @@ import { isProgressMode, ProgressBars } from "./progress.js"
 /** --driver names (overlay = kernel, fuse-overlayfs = fuse), checked before the engine opens */
 const DRIVERS = ["auto", "overlay", "kernel", "rootless", "fuse-overlayfs", "fuse", "copy"]
 
-const globalOptions: Record<string, OptionSpec> = {
+export const globalOptions: Record<string, OptionSpec> = {
   root: { type: "string", value: "DIR", description: "engine root (default: $CAIRN_ROOT, else /var/lib/cairn as root, else ~/.local/share/cairn)" },
   driver: { type: "string", value: "NAME", description: "mount driver: auto, overlay, rootless, fuse-overlayfs, copy (default auto)" },
   hasher: { type: "string", value: "wasm|native", description: "sha256 core: cairn's WASM kernel (default) or node:crypto (default: $CAIRN_HASHER)" },

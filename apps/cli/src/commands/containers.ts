@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process"
 import { constants } from "node:os"
-import { currentHolder, ensureHolder, enterArgs, insideHolder, isHostRoot } from "@cairn/engine"
 import { command } from "../command.js"
+import { UsageError } from "../errors.js"
+import { referenceMatch, parseFilters } from "../filters.js"
 import { ago, shortId, table } from "../output.js"
 
 export const create = command({
@@ -48,19 +49,38 @@ export const umount = command({
 
 export const ps = command({
   name: "ps",
-  summary: "List containers",
+  summary: "List containers (all of them, mounted or not; --filter status=mounted for the mounted ones)",
   usage: "",
-  examples: ["cairn ps", "cairn ps --json"],
+  description:
+    "Unlike docker, ps lists every container by default (a cairn container is storage, not a process: there is no\n" +
+    "\"running\" to hide the others behind); -a/--all is accepted for docker's muscle memory and changes nothing.\n" +
+    "--filter status=mounted|unmounted, ancestor=IMAGE (a name glob as images --filter reference, or an ID prefix).",
+  examples: ["cairn ps", "cairn ps --filter status=mounted", "cairn ps --filter ancestor=busybox -q", "cairn ps --json"],
+  options: {
+    all: { type: "boolean", short: "a", description: "list all containers (the default already; kept for docker compatibility)" },
+    filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "status=mounted|unmounted, ancestor=IMAGE (repeatable; all must hold)" },
+    "no-trunc": { type: "boolean", description: "show full container and image IDs" }
+  },
   args: { min: 0, max: 0 },
-  async run(ctx) {
+  async run(ctx, _args, opts) {
+    const filters = parseFilters(opts["filter"], ["status", "ancestor"])
+    const status = filters.get("status") ?? []
+    for (const v of status) if (v !== "mounted" && v !== "unmounted") throw new UsageError(`bad --filter status=${v}: expected mounted or unmounted`)
+    const ancestors = filters.get("ancestor") ?? []
     const engine = await ctx.engine()
-    const list = await engine.listContainers()
+    const hex = (d: string | undefined) => (d ?? "").replace(/^sha256:/, "")
+    const list = (await engine.listContainers()).filter(
+      (c) =>
+        status.every((v) => (v === "mounted") === Boolean(c.mounted)) &&
+        ancestors.every((a) => (c.image !== undefined && referenceMatch(a, c.image)) || (hex(a).length >= 4 && hex(c.imageDigest).startsWith(hex(a))))
+    )
+    const id = (d: string | undefined) => (opts["no-trunc"] ? (d ?? "-") : shortId(d))
     ctx.out.result(list, () =>
       table(
         ["CONTAINER ID", "IMAGE", "CREATED", "MOUNTED", "NAME"],
-        list.map((c) => [shortId(c.id), c.image ?? shortId(c.imageDigest), ago(c.created), c.mountpoint ?? (c.mounted ? "yes" : "-"), c.name ?? ""])
+        list.map((c) => [id(c.id), c.image ?? id(c.imageDigest), ago(c.created), c.mountpoint ?? (c.mounted ? "yes" : "-"), c.name ?? ""])
       ),
-      () => list.map((c) => shortId(c.id))
+      () => list.map((c) => id(c.id))
     )
   }
 })
@@ -136,6 +156,8 @@ export const unshare = command({
     const engine = await ctx.engine()
     const root = engine.root
     const cmd = argv.length > 0 ? [...argv] : [process.env["SHELL"] || "/bin/sh"]
+    // loaded here, not at start-up: a static import of @cairn/engine costs every command (even --help) the engine and effect
+    const { currentHolder, ensureHolder, enterArgs, insideHolder, isHostRoot } = await import("@cairn/engine")
     const full = isHostRoot() || insideHolder(await currentHolder(root)) ? cmd : enterArgs(await ensureHolder(root), cmd)
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(full[0]!, full.slice(1), { stdio: "inherit", env: { ...process.env, CAIRN_ROOT: root } })

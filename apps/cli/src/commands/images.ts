@@ -1,6 +1,7 @@
 import { pipeline } from "node:stream/promises"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
+import { parseFilters, referenceMatch } from "../filters.js"
 import { ago, humanSize, shortId, table } from "../output.js"
 
 /** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
@@ -52,13 +53,42 @@ export const exportCmd = command({
 export const images = command({
   name: "images",
   summary: "List images",
-  usage: "",
-  examples: ["cairn images", "cairn images --json | jq '.[].digest'"],
-  options: { digests: { type: "boolean", description: "show manifest digests" } },
-  args: { min: 0, max: 0 },
-  async run(ctx, _args, opts) {
+  usage: "[REPOSITORY[:TAG]]",
+  description:
+    "REPOSITORY[:TAG] and --filter reference=PATTERN match as in docker: a glob (* and ? within a path segment) against\n" +
+    "repo:tag or the repository alone. --filter dangling=true lists images without a name, dangling=false the named ones;\n" +
+    "before=IMAGE / since=IMAGE: images created before / after IMAGE (a name or an ID prefix).",
+  examples: ["cairn images", "cairn images busybox", "cairn images --filter 'reference=my*:v1'", "cairn images --no-trunc", "cairn images --json | jq '.[].digest'"],
+  options: {
+    digests: { type: "boolean", description: "show manifest digests" },
+    filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE (repeatable; all must hold)" },
+    "no-trunc": { type: "boolean", description: "show full image IDs (sha256:…)" }
+  },
+  args: { min: 0, max: 1 },
+  async run(ctx, [repo], opts) {
+    const filters = parseFilters(opts["filter"], ["dangling", "reference", "before", "since"])
+    const dangling = filters.get("dangling")?.map((v) => {
+      if (v !== "true" && v !== "false") throw new UsageError(`bad --filter dangling=${v}: expected true or false`)
+      return v === "true"
+    })
+    const patterns = [...(filters.get("reference") ?? []), ...(repo === undefined ? [] : [repo])]
     const engine = await ctx.engine()
-    const list = await engine.listImages()
+    const all = await engine.listImages()
+    // before=/since=IMAGE: a name (":latest" implied) or an ID prefix of an image in the list, compared by creation time
+    const createdOf = (ref: string): number => {
+      const hex = ref.replace(/^sha256:/, "")
+      const img = all.find((i) => i.names.some((n) => n === ref || n === `${ref}:latest`)) ?? (hex.length >= 4 ? all.find((i) => i.digest.slice(7).startsWith(hex)) : undefined)
+      if (!img) throw new UsageError(`--filter before/since: no image "${ref}" in this root`)
+      return Date.parse(img.created ?? "")
+    }
+    const before = (filters.get("before") ?? []).map(createdOf)
+    const since = (filters.get("since") ?? []).map(createdOf)
+    const list = all
+      .filter((img) => before.every((t) => Date.parse(img.created ?? "") < t) && since.every((t) => Date.parse(img.created ?? "") > t))
+      .filter((img) => dangling === undefined || dangling.every((d) => d === (img.names.length === 0)))
+      .map((img) => (patterns.length === 0 ? img : { ...img, names: img.names.filter((n) => patterns.every((p) => referenceMatch(p, n))) }))
+      .filter((img) => patterns.length === 0 || img.names.length > 0)
+    const id = (digest: string) => (opts["no-trunc"] ? digest : shortId(digest))
     ctx.out.result(list, () => {
       const rows: string[][] = []
       for (const img of list) {
@@ -67,13 +97,13 @@ export const images = command({
           const [repo, tag] = splitName(n)
           const row = [repo, tag]
           if (opts["digests"]) row.push(img.digest)
-          row.push(shortId(img.digest), ago(img.created), humanSize(img.size))
+          row.push(id(img.digest), ago(img.created), humanSize(img.size))
           rows.push(row)
         }
       }
       const headers = ["REPOSITORY", "TAG", ...(opts["digests"] ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"]
       return table(headers, rows)
-    }, () => [...new Set(list.map((img) => shortId(img.digest)))])
+    }, () => [...new Set(list.map((img) => id(img.digest)))])
   }
 })
 

@@ -1,6 +1,7 @@
 import type { Command } from "../command.js"
 import { bench } from "./bench.js"
 import { build } from "./build.js"
+import { completion } from "./completion.js"
 import { commit, create, diff, mount, ps, rm, umount, unshare } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
 import { login, logout } from "./login.js"
@@ -43,5 +44,6 @@ export const commands: readonly Command[] = [
   fsck,
   info,
   serve,
-  bench
+  bench,
+  completion
 ]
