@@ -13,6 +13,7 @@ import { limitedBody, readBody } from "./body.js"
 import { buildRoute } from "./build.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
+import { statusOfTag } from "./errorStatus.js"
 import type { EventHub } from "./events.js"
 import * as S from "./schemas.js"
 
@@ -352,10 +353,4 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
 ]
 
 /** Map an engine (or store) error to a status by its tag; the message is the engine's own. */
-export const engineErrorStatus = (tag: string): number => {
-  if (/NotFound/.test(tag)) return 404
-  if (/InUse|Mounted|Busy|Exists|Conflict/.test(tag)) return 409
-  if (/Invalid|Unsupported|Parse|Decode|Format|Unsafe/.test(tag)) return 400
-  if (/LockTimeout/.test(tag)) return 503
-  return 500
-}
+export const engineErrorStatus = statusOfTag
