@@ -1,8 +1,8 @@
 // The Effect API: a ContentStore service over the same Store the Promise facade exposes. Every
 // method fails with the typed errors of the package (CasError); byte streams stay Node streams.
 import type { Readable, Writable } from "node:stream"
-import type { Digest, DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
-import type { Descriptor, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
+import type { Digest } from "@cairn/digest"
+import type { Descriptor } from "@cairn/oci-spec"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,24 +11,8 @@ import type { ExportImage } from "./archiveExport.js"
 import type { ImportOptions, ImportReport } from "./archiveImport.js"
 import type { BlobDescriptorLike, BlobInfo, BlobInput, Expected, GetOptions, PutResult } from "./blobStore.js"
 import type { CopyReport, CopyRoot } from "./copy.js"
-import {
-  type ArchiveFormatError,
-  type BlobNotFoundError,
-  type GraphCycleError,
-  type GraphDepthError,
-  type GraphDocumentError,
-  type IndexFileError,
-  type IngestBusyError,
-  type IngestOffsetError,
-  type InvalidTagError,
-  type LayoutError,
-  type LeaseNotFoundError,
-  type LockTimeoutError,
-  StoreIoError,
-  type TagNotFoundError,
-  type UnsafeArchivePathError,
-  type UnsupportedLayerError
-} from "./errors.js"
+import { type CasError, isCasError } from "./casErrors.js"
+import { StoreIoError } from "./errors.js"
 import type { FsckOptions, FsckReport } from "./fsck.js"
 import type { GcOptions, GcReport } from "./gc.js"
 import type { WalkOptions, WalkResult } from "./graph.js"
@@ -37,60 +21,11 @@ import type { Lease, LeaseOptions } from "./leases.js"
 import { Store } from "./store.js"
 import type { TagEntry, TagTarget } from "./tags.js"
 
-/** Every typed failure of @cairn/cas (and of the digest and document checks it runs). */
-export type CasError =
-  | ArchiveFormatError
-  | BlobNotFoundError
-  | DigestMismatchError
-  | GraphCycleError
-  | GraphDepthError
-  | GraphDocumentError
-  | IndexFileError
-  | IngestBusyError
-  | IngestOffsetError
-  | InvalidDigestError
-  | InvalidTagError
-  | LayoutError
-  | LeaseNotFoundError
-  | LockTimeoutError
-  | NoMatchingPlatformError
-  | OciDecodeError
-  | SizeMismatchError
-  | StoreIoError
-  | TagNotFoundError
-  | UnsafeArchivePathError
-  | UnsupportedAlgorithmError
-  | UnsupportedLayerError
-
-const casTags = new Set([
-  "ArchiveFormatError",
-  "BlobNotFoundError",
-  "DigestMismatchError",
-  "GraphCycleError",
-  "GraphDepthError",
-  "GraphDocumentError",
-  "IndexFileError",
-  "IngestBusyError",
-  "IngestOffsetError",
-  "InvalidDigestError",
-  "InvalidTagError",
-  "LayoutError",
-  "LeaseNotFoundError",
-  "LockTimeoutError",
-  "NoMatchingPlatformError",
-  "OciDecodeError",
-  "SizeMismatchError",
-  "StoreIoError",
-  "TagNotFoundError",
-  "UnsafeArchivePathError",
-  "UnsupportedAlgorithmError",
-  "UnsupportedLayerError"
-])
+export type { CasError } from "./casErrors.js"
 
 /** Typed errors pass through; a Node system error becomes StoreIoError; anything else is a defect. */
 function toCasError(e: unknown): CasError {
-  const tag = (e as { _tag?: unknown } | null)?._tag
-  if (typeof tag === "string" && casTags.has(tag)) return e as CasError
+  if (isCasError(e)) return e
   const sys = e as NodeJS.ErrnoException | null
   if (sys && typeof sys.code === "string") return new StoreIoError({ code: sys.code, path: sys.path ?? "", reason: sys.message })
   throw e
