@@ -17,30 +17,8 @@ import {
 } from "./errors.js"
 import { BlockedRegistryError, RegistriesConfError } from "./registriesConf.js"
 
-/** Everything a registry operation can fail with. */
-export type RegistryFailure =
-  | AuthError
-  | BlockedRegistryError
-  | BlobCompleteHookError
-  | BlobNotFoundError
-  | BlobSinkError
-  | ContentLengthError
-  | DigestMismatchError
-  | InvalidDigestError
-  | InvalidPlatformError
-  | InvalidReferenceError
-  | ManifestDigestError
-  | ManifestTooLargeError
-  | NoMatchingPlatformError
-  | OciDecodeError
-  | RegistriesConfError
-  | RegistryError
-  | SizeMismatchError
-  | TransportError
-  | UnsupportedAlgorithmError
-  | UnsupportedManifestError
-
-const known = [
+/** Every class a registry operation can fail with. */
+export const RegistryErrors = [
   AuthError,
   BlockedRegistryError,
   BlobCompleteHookError,
@@ -63,7 +41,10 @@ const known = [
   UnsupportedManifestError
 ] as const
 
-export const isRegistryFailure = (e: unknown): e is RegistryFailure => known.some((k) => e instanceof k)
+/** Everything a registry operation can fail with. */
+export type RegistryFailure = InstanceType<(typeof RegistryErrors)[number]>
+
+export const isRegistryFailure = (e: unknown): e is RegistryFailure => RegistryErrors.some((k) => e instanceof k)
 
 /**
  * Runs Promise code as an Effect: its AbortSignal fires on interruption (so a failed sibling

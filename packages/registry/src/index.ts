@@ -81,7 +81,7 @@ export {
   type Route,
   routesFor
 } from "./registriesConf.js"
-export { isRegistryFailure, type RegistryFailure } from "./failure.js"
+export { isRegistryFailure, RegistryErrors, type RegistryFailure } from "./failure.js"
 export { type PulledBlob, type PullOptions, type PullResult, pullImage, pullImageEffect } from "./pull.js"
 export { type PushOptions, type PushResult, pushImage, pushImageEffect } from "./push.js"
 export { copyImage, copyImageEffect, registrySource } from "./copy.js"
