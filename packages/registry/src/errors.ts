@@ -1,7 +1,7 @@
 import * as Data from "effect/Data"
 
 /** A string that is not a valid image reference (distribution-spec "Pulling manifests", name grammar). */
-export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceError")<{
+export class InvalidReferenceError extends Data.TaggedError("InvalidRegistryReferenceError")<{
   readonly input: string
   readonly reason: string
 }> {
@@ -96,7 +96,7 @@ export class BlobSinkError extends Data.TaggedError("BlobSinkError")<{
 }
 
 /** A blob the push needs is not in the blob source. */
-export class BlobNotFoundError extends Data.TaggedError("BlobNotFoundError")<{
+export class BlobNotFoundError extends Data.TaggedError("RegistryBlobNotFoundError")<{
   readonly digest: string
 }> {
   override get message() {
