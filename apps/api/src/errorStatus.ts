@@ -22,6 +22,7 @@ export const statusByTag: { readonly [K in EngineErrorTag]: number } = {
   CrossFilesystemWorkDirError: 500,
   DecompressionError: 500,
   DiffIdMismatchError: 500,
+  DriverNameError: 400,
   DiffSourceError: 500,
   DigestMismatchError: 500,
   EngineClosedError: 500,

@@ -9,7 +9,7 @@ import { chooseDriver, cleanupStale, DRIVER_NAMES, type DriverName, listMounts, 
 import * as Effect from "effect/Effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
 import type { EngineContext } from "./context.js"
-import { AmbiguousReferenceError, ContainerMountedError, InvalidReferenceError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError, UnreadableStateError } from "./errors.js"
+import { AmbiguousReferenceError, ContainerMountedError, DriverNameError, ContainerNameInUseError, ContainerNotFoundError, ContainerNotMountedError, UnreadableStateError } from "./errors.js"
 import { ensureSnapshots, imageByDigest, resolveImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { currentHolder, holderAlive, insideHolder, isHostRoot, type NamespaceHolder, NamespaceRequiredError } from "./userns.js"
@@ -49,7 +49,7 @@ export type DriverChoice = DriverName | "overlay" | "fuse-overlayfs" | "auto"
 export function mountDriverName(d: DriverChoice): DriverName | "auto" {
   const name = d === "overlay" ? "kernel" : d === "fuse-overlayfs" ? "fuse" : d
   if (name !== "auto" && !DRIVER_NAMES.includes(name)) {
-    throw new InvalidReferenceError({ input: String(d), reason: "a mount driver is auto, overlay (kernel), rootless, fuse-overlayfs (fuse) or copy" })
+    throw new DriverNameError({ input: String(d), reason: "a mount driver is auto, overlay (kernel), rootless, fuse-overlayfs (fuse) or copy" })
   }
   return name
 }

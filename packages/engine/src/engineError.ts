@@ -19,6 +19,7 @@ import type {
   ContainerNameInUseError,
   ContainerNotFoundError,
   ContainerNotMountedError,
+  DriverNameError,
   EngineIOError,
   ImageInUseError,
   ImageNotFoundError,
@@ -44,6 +45,7 @@ export type EngineOwnError =
   | ContainerNameInUseError
   | ImageInUseError
   | InvalidReferenceError
+  | DriverNameError
   | InvalidSourceError
   | LayerApplyError
   | SnapshotError

@@ -77,6 +77,16 @@ export class InvalidReferenceError extends Data.TaggedError("InvalidReferenceErr
   }
 }
 
+/** A mount driver name that is not one of the drivers. */
+export class DriverNameError extends Data.TaggedError("DriverNameError")<{
+  readonly input: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid mount driver ${JSON.stringify(this.input)}: ${this.reason}`
+  }
+}
+
 /** A source (layout, archive) that does not hold what an import needs. */
 export class InvalidSourceError extends Data.TaggedError("InvalidSourceError")<{
   readonly source: string

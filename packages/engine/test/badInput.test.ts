@@ -41,7 +41,7 @@ describe("bad input gives typed errors and changes nothing", () => {
     await expect(engine.importImage(`oci:${join(dir, "nowhere")}`)).rejects.toMatchObject({ _tag: "InvalidSourceError" })
     await expect(engine.importImage("/just/a/path")).rejects.toMatchObject({ _tag: "InvalidReferenceError" })
     await expect(engine.tag("base", "Bad Name")).rejects.toMatchObject({ _tag: "InvalidReferenceError" })
-    await expect(Engine.open({ root, driver: "zfs" as "copy" })).rejects.toMatchObject({ _tag: "InvalidReferenceError" })
+    await expect(Engine.open({ root, driver: "zfs" as "copy" })).rejects.toMatchObject({ _tag: "DriverNameError" })
     expect(state()).toEqual(before)
   })
 
