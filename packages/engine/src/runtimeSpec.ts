@@ -5,7 +5,7 @@ import { constants } from "node:fs"
 import { open } from "node:fs/promises"
 import { posix } from "node:path"
 import type { ImageConfig } from "@cairn/oci-spec"
-import { RootPath } from "@cairn/overlay"
+import { RootPath, UnsafeEntryError } from "@cairn/overlay"
 import { UnsupportedImageError } from "./errors.js"
 
 export interface RuntimeSpecOptions {
@@ -50,7 +50,7 @@ async function readUserDb(rootfs: string, file: "passwd" | "group"): Promise<str
     const root = new RootPath(rootfs)
     path = root.abs(root.resolve([Buffer.from("etc"), Buffer.from(file)], true, shown))
   } catch (e) {
-    if ((e as { _tag?: string })._tag === "UnsafeEntryError") throw fail(`cannot be resolved inside the image: ${(e as Error).message}`)
+    if (e instanceof UnsafeEntryError) throw fail(`cannot be resolved inside the image: ${(e as Error).message}`)
     throw e
   }
   let fh: Awaited<ReturnType<typeof open>>

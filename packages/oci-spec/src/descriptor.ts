@@ -1,5 +1,5 @@
 // Content descriptors (image-spec descriptor.md) and the field schemas every document shares.
-import { type Digest, parseDigest } from "@cairn/digest"
+import { type Digest, parseDigest, UnsupportedAlgorithmError } from "@cairn/digest"
 import * as Schema from "effect/Schema"
 import { Platform } from "./platform.js"
 
@@ -15,7 +15,7 @@ const digestExpectation = (input: string): string | undefined => {
     parseDigest(input)
     return undefined
   } catch (e) {
-    if ((e as { _tag?: string })._tag === "UnsupportedAlgorithmError") {
+    if (e instanceof UnsupportedAlgorithmError) {
       return "a digest with a supported algorithm (sha256:<64 hex> or sha512:<128 hex>)"
     }
     return input.startsWith("sha512:") ? "sha512:<128 hex>" : "sha256:<64 hex>"
