@@ -1,4 +1,5 @@
 import type { Command } from "../command.js"
+import { load, save } from "./archive.js"
 import { bench } from "./bench.js"
 import { build } from "./build.js"
 import { completion } from "./completion.js"
@@ -13,6 +14,8 @@ import { df, fsck, info, prune } from "./system.js"
 export const commands: readonly Command[] = [
   importCmd,
   exportCmd,
+  save,
+  load,
   images,
   inspect,
   history,

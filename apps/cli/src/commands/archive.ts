@@ -1,0 +1,131 @@
+// docker's names for archive transfer: `cairn save` (export to an archive file or stdout) and
+// `cairn load` (import an archive from a file or stdin, its kind found from its content).
+import { createReadStream, createWriteStream } from "node:fs"
+import { mkdtemp, open, rename, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import type { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { createGunzip } from "node:zlib"
+import { command } from "../command.js"
+import { UsageError } from "../errors.js"
+
+const formats = ["docker-archive", "oci-archive"] as const
+
+/** A private temporary directory, removed after `use` whatever happens. */
+async function withTempDir<A>(use: (dir: string) => Promise<A>): Promise<A> {
+  const dir = await mkdtemp(join(tmpdir(), "cairn-archive-"))
+  try {
+    return await use(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * The archive kind of the (plain) tar at `path`: an OCI layout has `oci-layout`, a docker
+ * archive `manifest.json` (docker 25+ archives have both: read as OCI). Walks the headers only.
+ */
+export async function archiveKind(path: string): Promise<"oci-archive" | "docker-archive" | undefined> {
+  const fh = await open(path, "r")
+  try {
+    const header = Buffer.alloc(512)
+    let offset = 0
+    let docker = false
+    for (;;) {
+      const { bytesRead } = await fh.read(header, 0, 512, offset)
+      if (bytesRead < 512 || header.every((b) => b === 0)) break
+      const field = (from: number, len: number) => header.subarray(from, from + len).toString("latin1").replace(/\0.*$/s, "")
+      const name = (field(345, 155) ? `${field(345, 155)}/` : "") + field(0, 100)
+      const size = Number.parseInt(field(124, 12).trim() || "0", 8)
+      if (!Number.isFinite(size) || size < 0) return undefined
+      const base = name.replace(/^\.\//, "")
+      if (base === "oci-layout") return "oci-archive"
+      if (base === "manifest.json") docker = true
+      offset += 512 + Math.ceil(size / 512) * 512
+    }
+    return docker ? "docker-archive" : undefined
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Copies `input` to `dest`, gunzipped when it is gzip-compressed (`raw` holds the bytes as they came). */
+async function spoolPlain(input: Readable, dest: string, raw: string): Promise<void> {
+  await pipeline(input, createWriteStream(raw))
+  const fh = await open(raw, "r")
+  const magic = Buffer.alloc(2)
+  try {
+    await fh.read(magic, 0, 2, 0)
+  } finally {
+    await fh.close()
+  }
+  if (magic[0] === 0x1f && magic[1] === 0x8b) await pipeline(createReadStream(raw), createGunzip(), createWriteStream(dest))
+  else await rename(raw, dest)
+}
+
+export const save = command({
+  name: "save",
+  summary: "Write an image to an archive (docker-archive by default) in a file or on stdout (like docker save)",
+  usage: "IMAGE",
+  examples: ["cairn save -o busybox.tar busybox", "cairn save busybox | ssh host cairn load", "cairn save --format oci-archive -o app.tar myapp:v1"],
+  options: {
+    output: { type: "string", short: "o", value: "FILE", description: "write to FILE instead of stdout" },
+    format: { type: "string", value: "FORMAT", description: "docker-archive (default) or oci-archive" }
+  },
+  args: { min: 1, max: 1 },
+  async run(ctx, [image], opts) {
+    const format = typeof opts["format"] === "string" ? opts["format"] : "docker-archive"
+    if (!(formats as readonly string[]).includes(format)) throw new UsageError(`--format ${format}: expected docker-archive or oci-archive`, "save")
+    const file = opts["output"]
+    if (typeof file !== "string" && ctx.out.tty) throw new UsageError("refusing to write an archive to a terminal: use -o FILE or redirect stdout", "save")
+    const engine = await ctx.engine()
+    if (typeof file === "string") {
+      await engine.exportImage(image!, `${format}:${file}`)
+      ctx.out.info(`saved ${image} to ${file}`)
+      return
+    }
+    // the engine writes archives to paths: build it in a private temporary file, then stream it out
+    await withTempDir(async (dir) => {
+      const tmp = join(dir, "image.tar")
+      await engine.exportImage(image!, `${format}:${tmp}`)
+      await pipeline(createReadStream(tmp), ctx.out.out, { end: false })
+    })
+  }
+})
+
+export const load = command({
+  name: "load",
+  summary: "Load an image from a docker-archive or oci-archive (optionally gzip-compressed) in a file or on stdin (like docker load)",
+  usage: "",
+  examples: ["cairn load -i busybox.tar", "cairn save busybox | cairn --root /other load", "gunzip -c app.tar.gz | cairn load"],
+  options: { input: { type: "string", short: "i", value: "FILE", description: "read from FILE instead of stdin" } },
+  args: { min: 0, max: 0 },
+  async run(ctx, _args, opts) {
+    const file = opts["input"]
+    if (typeof file !== "string" && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i FILE or redirect stdin", "load")
+    const engine = await ctx.engine()
+    const img = await withTempDir(async (dir) => {
+      // archives need random access (a docker archive's manifest.json may come after its layers):
+      // stdin, and any gzip-compressed input, is spooled to a private file first
+      let path = typeof file === "string" ? file : join(dir, "image.tar")
+      if (typeof file !== "string") await spoolPlain(process.stdin, path, join(dir, "stdin"))
+      let kind = await archiveKind(path)
+      if (kind === undefined && typeof file === "string") {
+        const plain = join(dir, "image.tar")
+        await spoolPlain(createReadStream(file), plain, join(dir, "raw"))
+        path = plain
+        kind = await archiveKind(path)
+      }
+      const what = typeof file === "string" ? file : "stdin"
+      if (kind === undefined) throw new Error(`cannot load from ${what}: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)`)
+      return engine.importImage(`${kind}:${path}`)
+    })
+    const names = img.names ?? []
+    ctx.out.result(
+      img,
+      () => (names.length > 0 ? names.map((n) => `Loaded image: ${n}`).join("\n") : `Loaded image ID: ${img.digest}`),
+      () => [img.digest]
+    )
+  }
+})
