@@ -88,6 +88,21 @@ describe.skipIf(skip !== undefined)("cairn save and load", () => {
     expect(imageIds(corrupt)).toBe("")
   })
 
+  it("import and export take - for stdin/stdout", () => {
+    const exported = run(src, ["export", "busybox:1", "oci-archive:-"])
+    expect(exported.code, exported.stderr).toBe(0)
+    const dest = join(tmp, "dest-dash")
+    const imported = run(dest, ["import", "-", "busybox:1"], exported.stdout)
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(configDigest(dest)).toBe(configDigest(src))
+    const docker = run(src, ["export", "busybox:1", "docker-archive:-"])
+    expect(docker.code, docker.stderr).toBe(0)
+    const dest2 = join(tmp, "dest-dash2")
+    expect(run(dest2, ["import", "docker-archive:-", "again:1"], gzipSync(docker.stdout)).code).toBe(0)
+    expect(run(dest2, ["cat", "again:1", "/etc/motd"]).stdout.toString("utf8")).toBe("welcome to the fixture\n")
+    expect(run(src, ["export", "busybox:1", "-"]).code).toBe(2)
+  })
+
   it("refuses an unknown --format and a missing image with messages naming them", () => {
     const f = run(src, ["save", "--format", "zip", "busybox:1"])
     expect(f.code).toBe(2)

@@ -64,6 +64,36 @@ async function spoolPlain(input: Readable, dest: string, raw: string): Promise<v
   else await rename(raw, dest)
 }
 
+/** `oci-archive:-[:REF]`, `docker-archive:-[:REF]` or a bare `-`: the archive is stdin/stdout. */
+export function stdioArchive(location: string): { kind?: "oci-archive" | "docker-archive"; suffix: string } | undefined {
+  if (location === "-") return { suffix: "" }
+  const m = /^(oci-archive|docker-archive):-(:.*)?$/.exec(location)
+  return m ? { kind: m[1] as "oci-archive" | "docker-archive", suffix: m[2] ?? "" } : undefined
+}
+
+/** Runs `use` with a plain tar of stdin (gunzipped if need be) and its kind, removed afterwards. */
+export async function withStdinArchive<A>(kind: "oci-archive" | "docker-archive" | undefined, use: (location: string) => Promise<A>): Promise<A> {
+  if (process.stdin.isTTY) throw new UsageError("no archive on stdin: redirect stdin, or name a file")
+  return withTempDir(async (dir) => {
+    // archives need random access (a docker archive's manifest.json may come after its layers):
+    // stdin is spooled to a private file first
+    const path = join(dir, "image.tar")
+    await spoolPlain(process.stdin, path, join(dir, "stdin"))
+    const found = kind ?? (await archiveKind(path))
+    if (found === undefined) throw new Error("cannot load from stdin: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)")
+    return use(`${found}:${path}`)
+  })
+}
+
+/** Runs `write` with a private temporary archive path, then streams the file to `out`. */
+export async function toStdout(out: NodeJS.WritableStream, write: (path: string) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    const tmp = join(dir, "image.tar")
+    await write(tmp)
+    await pipeline(createReadStream(tmp), out, { end: false })
+  })
+}
+
 export const save = command({
   name: "save",
   summary: "Write an image to an archive (docker-archive by default) in a file or on stdout (like docker save)",
@@ -86,11 +116,7 @@ export const save = command({
       return
     }
     // the engine writes archives to paths: build it in a private temporary file, then stream it out
-    await withTempDir(async (dir) => {
-      const tmp = join(dir, "image.tar")
-      await engine.exportImage(image!, `${format}:${tmp}`)
-      await pipeline(createReadStream(tmp), ctx.out.out, { end: false })
-    })
+    await toStdout(ctx.out.out, (tmp) => engine.exportImage(image!, `${format}:${tmp}`))
   }
 })
 
@@ -105,22 +131,21 @@ export const load = command({
     const file = opts["input"]
     if (typeof file !== "string" && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i FILE or redirect stdin", "load")
     const engine = await ctx.engine()
-    const img = await withTempDir(async (dir) => {
-      // archives need random access (a docker archive's manifest.json may come after its layers):
-      // stdin, and any gzip-compressed input, is spooled to a private file first
-      let path = typeof file === "string" ? file : join(dir, "image.tar")
-      if (typeof file !== "string") await spoolPlain(process.stdin, path, join(dir, "stdin"))
-      let kind = await archiveKind(path)
-      if (kind === undefined && typeof file === "string") {
-        const plain = join(dir, "image.tar")
-        await spoolPlain(createReadStream(file), plain, join(dir, "raw"))
-        path = plain
-        kind = await archiveKind(path)
-      }
-      const what = typeof file === "string" ? file : "stdin"
-      if (kind === undefined) throw new Error(`cannot load from ${what}: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)`)
-      return engine.importImage(`${kind}:${path}`)
-    })
+    const img =
+      typeof file !== "string"
+        ? await withStdinArchive(undefined, (location) => engine.importImage(location))
+        : await withTempDir(async (dir) => {
+            let path = file
+            let kind = await archiveKind(path)
+            if (kind === undefined) {
+              // not a plain archive: perhaps a gzip-compressed one
+              path = join(dir, "image.tar")
+              await spoolPlain(createReadStream(file), path, join(dir, "raw"))
+              kind = await archiveKind(path)
+            }
+            if (kind === undefined) throw new Error(`cannot load from ${file}: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)`)
+            return engine.importImage(`${kind}:${path}`)
+          })
     const names = img.names ?? []
     ctx.out.result(
       img,

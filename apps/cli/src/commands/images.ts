@@ -1,5 +1,6 @@
 import { pipeline } from "node:stream/promises"
 import { command } from "../command.js"
+import { stdioArchive, toStdout, withStdinArchive } from "./archive.js"
 import { UsageError } from "../errors.js"
 import { parseFilters, referenceMatch } from "../filters.js"
 import { ago, humanSize, shortId, table } from "../output.js"
@@ -18,20 +19,26 @@ export const importCmd = command({
   usage: "SOURCE [NAME]",
   description:
     "SOURCE is oci:PATH[:TAG] (an OCI image layout directory), oci-archive:FILE or docker-archive:FILE\n" +
-    "(what `docker save` writes). NAME is the local name[:tag] to give the image (default: the source's tag).\n" +
+    "(what `docker save` writes); `-` (or oci-archive:- / docker-archive:-) reads the archive from stdin. NAME is the local name[:tag] to give the image (default: the source's tag).\n" +
     "Every blob is verified, and each layer is extracted once into a snapshot shared by all images over it\n" +
     "(as `docker load` does); with --no-unpack that waits for the image's first use (create, mount).",
   examples: [
     "cairn import oci:./layout:v1 myapp:v1",
     "cairn import docker-archive:busybox.tar",
     "cairn import --no-unpack oci:./layout:v1 myapp:v1",
-    "cairn --root /tmp/cairn import oci-archive:image.tar base"
+    "cairn --root /tmp/cairn import oci-archive:image.tar base",
+    "ssh host cairn export app docker-archive:- | cairn import - app"
   ],
   options: { "no-unpack": { type: "boolean", description: "store the blobs only; snapshots are made on first use (ctr images import --no-unpack)" } },
   args: { min: 1, max: 2 },
   async run(ctx, [source, name], opts) {
     const engine = await ctx.engine()
-    const img = await engine.importImage(source!, name, opts["no-unpack"] === true ? { unpack: false } : {})
+    const options = opts["no-unpack"] === true ? { unpack: false } : {}
+    const stdin = stdioArchive(source!)
+    const img =
+      stdin === undefined
+        ? await engine.importImage(source!, name, options)
+        : await withStdinArchive(stdin.kind, (location) => engine.importImage(`${location}${stdin.suffix}`, name, options))
     ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`, () => [img.digest])
   }
 })
@@ -40,11 +47,20 @@ export const exportCmd = command({
   name: "export",
   summary: "Export an image to an OCI layout, an oci-archive or a docker-archive",
   usage: "IMAGE DEST",
-  description: "DEST is oci:PATH[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME] (`docker load` reads it).",
-  examples: ["cairn export myapp:v1 oci:./out:v1", "cairn export myapp:v1 docker-archive:myapp.tar"],
+  description:
+    "DEST is oci:PATH[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME] (`docker load` reads it);\n" +
+    "oci-archive:- or docker-archive:- writes the archive to stdout.",
+  examples: ["cairn export myapp:v1 oci:./out:v1", "cairn export myapp:v1 docker-archive:myapp.tar", "cairn export myapp:v1 docker-archive:- | gzip > myapp.tar.gz"],
   args: { min: 2, max: 2 },
   async run(ctx, [image, dest]) {
     const engine = await ctx.engine()
+    const stdout = stdioArchive(dest!)
+    if (stdout !== undefined) {
+      if (stdout.kind === undefined) throw new UsageError("DEST -: name the kind, oci-archive:- or docker-archive:-", "export")
+      if (ctx.out.tty) throw new UsageError("refusing to write an archive to a terminal: redirect stdout", "export")
+      await toStdout(ctx.out.out, (tmp) => engine.exportImage(image!, `${stdout.kind}:${tmp}${stdout.suffix}`))
+      return
+    }
     await engine.exportImage(image!, dest!)
     ctx.out.result({ image, dest }, () => `exported ${image} to ${dest}`)
   }
