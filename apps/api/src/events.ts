@@ -52,11 +52,19 @@ export class EventHub {
     for (const s of this.clients) s.write(`: ${text}\n\n`)
   }
 
-  /** Shutdown: end every stream so the HTTP server can close. */
-  close(): void {
+  /**
+   * Shutdown: end every stream so the HTTP server can close; resolves once each has been read to
+   * its end (at most `graceMs`), so no response is still streaming when the runtime is disposed.
+   */
+  async close(graceMs = 1000): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat)
     for (const u of this.unsubscribe) u()
-    for (const s of this.clients) s.end()
+    const open = [...this.clients]
     this.clients.clear()
+    const closed = open.map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once("close", () => resolve()))))
+    for (const s of open) s.end()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))])
+    clearTimeout(timer)
   }
 }

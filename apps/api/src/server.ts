@@ -437,7 +437,10 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     async close() {
       if (closing) return
       closing = true
-      events?.close()
+      // end the event streams first and let their responses finish: a response still streaming
+      // when the runtime is disposed is interrupted mid-body (and effect's cause handling then
+      // trips Node's DEP0066 warning walking the Node response)
+      await events?.close()
       if (nodeServer) {
         const server = nodeServer
         server.close()

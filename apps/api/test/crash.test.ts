@@ -213,4 +213,36 @@ describe("the cairn-api process", () => {
     expect(await store.has(sha256(stuck))).toBe(false)
     expect(await readdir(join(root, "api-uploads"))).toEqual([])
   })
+
+  it("on SIGTERM with an /events stream open ends the stream, exits 0 and prints no warning (#16: DEP0066)", async () => {
+    const proc = spawn(process.execPath, [bin, "--root", root, "--listen", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] })
+    const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)))
+    let stderr = ""
+    proc.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString()
+    })
+    let out = ""
+    const url = await new Promise<string>((resolve) =>
+      proc.stdout?.on("data", (c: Buffer) => {
+        out += c.toString()
+        const m = /listening on (http:\/\/[^\s]+)/.exec(out)
+        if (m?.[1]) resolve(m[1])
+      })
+    )
+    // an SSE client: wait for the stream's first bytes, then for its end
+    const { ended } = await new Promise<{ ended: Promise<string> }>((resolve) => {
+      http.get(`${url}/events`, { agent: false }, (res) => {
+        let body = ""
+        const done = new Promise<string>((r) => res.on("end", () => r(body)).on("close", () => r(body)))
+        res.on("data", (c: Buffer) => {
+          body += c.toString()
+          resolve({ ended: done })
+        })
+      })
+    })
+    proc.kill("SIGTERM")
+    expect(await exited).toBe(0)
+    expect(await ended).toMatch(/^: cairn-api events/)
+    expect(stderr).not.toMatch(/Warning|DEP0/)
+  })
 })
