@@ -4,6 +4,7 @@ export type { EngineError, EngineOwnError, LowerPackageError } from "./engineErr
 export * from "./errors.js"
 export { EngineClosedError } from "./closed.js"
 export { EngineEvents, type EventBus, EventListeners } from "./events.js"
+export { EVENT_LOG, type LoggedEvent } from "./eventLog.js"
 export {
   overlaySnapshotter,
   type PreparedSnapshot,

@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { EngineClosedError } from "./closed.js"
+import { eventLogWriter } from "./eventLog.js"
 import { type EngineEvent, type EngineEventListener, EngineEvents, type EventBus, EventListeners } from "./events.js"
 import type { UnpackOptions } from "./bundle.js"
 import type { BuildOptions, BuildResult } from "./build/executor.js"
@@ -227,6 +228,8 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
   let closed = false
   const lift = lifter(layout.root, () => closed)
   const events = Option.getOrElse(services.events, () => new EventListeners())
+  // every process's events in the root's log, for `cairn events` (podman's file events backend)
+  const unlog = events.on(eventLogWriter(layout.root))
   // what an event names is looked up around the operation; a failed lookup only drops the event
   const imageDigest = (input: string) => findImage(ctx, input).then((i) => i.descriptor.digest as string, () => undefined)
   const container = (idOrName: string) => findContainer(ctx, idOrName).catch(() => undefined)
@@ -343,6 +346,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
   const close = async () => {
     if (closed) return
     closed = true
+    unlog()
     // a rootless mount without a namespace holder lives as long as its maker: it ends with the engine
     for (const [id, m] of [...mounts]) {
       if (m.driver !== "rootless") continue

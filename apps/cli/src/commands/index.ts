@@ -3,6 +3,7 @@ import { load, save } from "./archive.js"
 import { bench } from "./bench.js"
 import { build } from "./build.js"
 import { completion } from "./completion.js"
+import { events } from "./events.js"
 import { commit, create, diff, mount, ps, rm, umount, unshare } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
 import { login, logout } from "./login.js"
@@ -46,6 +47,7 @@ export const commands: readonly Command[] = [
   prune,
   fsck,
   info,
+  events,
   serve,
   bench,
   completion
