@@ -45,6 +45,8 @@ export {
   saveAuth
 } from "./dockerConfig.js"
 export {
+  certsFor,
+  DEFAULT_CERTS_DIRS,
   type HttpRequest,
   type HttpResponse,
   parseRetryAfter,

@@ -2,7 +2,10 @@
 // 5xx / 429 / dropped connections, and redirects followed by hand so credentials never leak to
 // another host (blob GETs are commonly redirected to object storage).
 import { Agent as HttpAgent, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http"
+import { readdirSync, readFileSync } from "node:fs"
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
+import { join } from "node:path"
+import { rootCertificates } from "node:tls"
 import { Readable } from "node:stream"
 import { TransportError } from "./errors.js"
 import { defaultRetry, isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, waitRetry } from "./retry.js"
@@ -45,11 +48,34 @@ export interface TransportOptions {
   /** parallel connections per host (default 16) */
   readonly maxSockets?: number
   readonly userAgent?: string
+  /**
+   * containers-certs.d(5) directories: for a TLS request to HOST[:PORT], every `*.crt` file in
+   * `DIR/HOST[:PORT]/` is a CA trusted besides the system's (a registry with a private CA).
+   * Default: `/etc/containers/certs.d` then `/etc/docker/certs.d`, as podman and docker read them.
+   */
+  readonly certsDirs?: readonly string[]
   /** called before each retry, e.g. for logs */
   readonly onRetry?: (info: { method: string; url: string; attempt: number; delayMs: number; reason: string }) => void
 }
 
 const maxRedirects = 10
+
+export const DEFAULT_CERTS_DIRS: readonly string[] = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+
+/** The CA certificates containers-certs.d(5) gives for `host` (HOST[:PORT]): every `*.crt` of `DIR/host/`, first directory that has any. */
+export function certsFor(dirs: readonly string[], host: string): string[] {
+  for (const dir of dirs) {
+    const hostDir = join(dir, host)
+    let names: string[]
+    try {
+      names = readdirSync(hostDir).filter((n) => n.endsWith(".crt")).sort()
+    } catch {
+      continue
+    }
+    if (names.length > 0) return names.map((n) => readFileSync(join(hostDir, n), "utf8"))
+  }
+  return []
+}
 const isRedirect = (s: number) => s === 301 || s === 302 || s === 303 || s === 307 || s === 308
 
 class Response implements HttpResponse {
@@ -94,6 +120,9 @@ export class Transport {
   readonly retry: RetryPolicy
   private readonly http: HttpAgent
   private readonly https: HttpsAgent
+  private readonly maxSockets: number
+  private readonly certsDirs: readonly string[]
+  private readonly hostAgents = new Map<string, HttpsAgent>()
   private readonly idleTimeoutMs: number
   private readonly userAgent: string
   private readonly onRetry: TransportOptions["onRetry"]
@@ -103,6 +132,8 @@ export class Transport {
     const maxSockets = options.maxSockets ?? 16
     this.http = new HttpAgent({ keepAlive: true, maxSockets })
     this.https = new HttpsAgent({ keepAlive: true, maxSockets })
+    this.maxSockets = maxSockets
+    this.certsDirs = options.certsDirs ?? DEFAULT_CERTS_DIRS
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.userAgent = options.userAgent ?? "cairn-registry/0.1"
     this.onRetry = options.onRetry
@@ -181,7 +212,7 @@ export class Transport {
       const r = (secure ? httpsRequest : httpRequest)(url, {
         method,
         headers: h,
-        agent: secure ? this.https : this.http,
+        agent: secure ? this.httpsAgent(url.host) : this.http,
         ...(signal ? { signal } : {})
       })
       r.setTimeout(this.idleTimeoutMs, () => r.destroy(Object.assign(new Error("socket idle timeout"), { code: "ETIMEDOUT" })))
@@ -206,10 +237,22 @@ export class Transport {
     })
   }
 
+  /** The TLS agent for `host`: the shared one, or one that also trusts the host's certs.d CAs. */
+  private httpsAgent(host: string): HttpsAgent {
+    let agent = this.hostAgents.get(host)
+    if (agent === undefined) {
+      const cas = certsFor(this.certsDirs, host)
+      agent = cas.length === 0 ? this.https : new HttpsAgent({ keepAlive: true, maxSockets: this.maxSockets, ca: [...rootCertificates, ...cas] })
+      this.hostAgents.set(host, agent)
+    }
+    return agent
+  }
+
   /** Closes idle keep-alive connections. */
   close(): void {
     this.http.destroy()
     this.https.destroy()
+    for (const a of this.hostAgents.values()) a.destroy()
   }
 }
 

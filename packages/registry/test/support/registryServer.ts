@@ -2,7 +2,7 @@
 // port, a temp storage dir and a generated config; optional htpasswd or token auth.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { connect, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -45,7 +45,14 @@ export interface RegistryAuthConfig {
   readonly token?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly certFile: string }
 }
 
-export async function startRegistry(auth: RegistryAuthConfig = {}): Promise<RunningRegistry> {
+/** Serve TLS on `bind` (a non-loopback address: cairn speaks plain HTTP to loopback registries). */
+export interface RegistryTlsConfig {
+  readonly bind: string
+  readonly certFile: string
+  readonly keyFile: string
+}
+
+export async function startRegistry(auth: RegistryAuthConfig = {}, tls?: RegistryTlsConfig): Promise<RunningRegistry> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-registry-"))
   const port = await freePort()
   let authYaml = ""
@@ -70,8 +77,8 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:${port}
-${authYaml}`
+  addr: ${tls?.bind ?? "127.0.0.1"}:${port}
+${tls ? `  tls:\n    certificate: ${tls.certFile}\n    key: ${tls.keyFile}\n` : ""}${authYaml}`
   writeFileSync(join(dir, "config.yml"), config)
   const child: ChildProcess = spawn(REGISTRY_BIN, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
@@ -81,6 +88,14 @@ ${authYaml}`
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`)
     try {
+      if (tls) {
+        // listening is enough: the test decides whom to trust
+        await new Promise<void>((resolve, reject) => connect(port, tls.bind, function (this: Socket) {
+          this.destroy()
+          resolve()
+        }).on("error", reject))
+        break
+      }
       const res = await fetch(`http://127.0.0.1:${port}/v2/`)
       if (res.status === 200 || res.status === 401) break
     } catch {
@@ -93,7 +108,7 @@ ${authYaml}`
     await new Promise((r) => setTimeout(r, 50))
   }
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${tls?.bind ?? "127.0.0.1"}:${port}`,
     port,
     dir,
     async stop() {
