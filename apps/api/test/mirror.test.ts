@@ -110,6 +110,10 @@ describe.skipIf(!ready)("cairn-api --mirror in front of docker-registry", () => 
       const big = image.blobs[1] as string
       await expect(raw(bad.port, "GET", `/v2/lib/app/blobs/${big}`)).rejects.toThrow()
       expect(await bad.engine.store.has(big as never)).toBe(false)
+      // clients that joined the same fetch (streamed its bytes) are all cut too
+      const joined = await Promise.allSettled(Array.from({ length: 4 }, () => raw(bad.port, "GET", `/v2/lib/app/blobs/${big}`)))
+      expect(joined.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected", "rejected"])
+      expect(await bad.engine.store.has(big as never)).toBe(false)
       expect(await readdir(join(bad.root, "ingest")).catch(() => [])).toEqual([])
       // and a follow-up request is refused the same way, not served a half-written blob
       await expect(raw(bad.port, "GET", `/v2/lib/app/blobs/${big}`)).rejects.toThrow()

@@ -1,8 +1,9 @@
 // The pull-through cache (`cairn-api --mirror UPSTREAM`): a /v2 GET for a manifest or blob the
 // store lacks is fetched from the upstream registry with @cairn/registry's client, verified,
-// stored and served. A cold blob streams to the first client while it is written to the store
+// stored and served. A cold blob streams to its clients while it is written to the store
 // (the last chunk is held back until the blob is verified and stored, so a mismatch aborts the
-// response and stores nothing); requests for a blob already in flight wait for that one fetch. Tags are
+// response and stores nothing); requests for a blob already in flight join that one fetch's stream
+// (fanout.ts) or, for a range, wait for it. Tags are
 // revalidated after `ttlMs`, digests never; when the upstream is unreachable, cached content is
 // served with `X-Cairn-Mirror: stale` and a Warning header, anything else gets a 502 naming the
 // upstream. Mirrored content is held by leases (never by tags, so local tags stay the user's) and
@@ -16,6 +17,7 @@ import { DistributionError } from "../errors.js"
 import { parseReference } from "../names.js"
 import type { RegistryStore } from "../registryStore.js"
 import { digestHeaders } from "./context.js"
+import { Fanout } from "./fanout.js"
 
 export interface MirrorOptions {
   /** upstream registries (`host:port`), tried in order */
@@ -43,6 +45,8 @@ interface TagEntry {
 
 interface Flight {
   readonly done: Promise<void>
+  readonly size: number
+  readonly fanout: Fanout
 }
 
 const upstreamDown = (upstreams: readonly string[], what: string, e: unknown) =>
@@ -199,10 +203,7 @@ export class Mirror {
    */
   async blob(name: string, digest: Digest, head: boolean, ranged: boolean): Promise<HttpServerResponse.HttpServerResponse | undefined> {
     const inFlight = this.flights.get(digest)
-    if (inFlight) {
-      await inFlight.done
-      return undefined
-    }
+    if (inFlight) return this.follow(inFlight, digest, head, ranged)
     let size: number
     let upstream: string
     try {
@@ -218,33 +219,41 @@ export class Mirror {
     if (head) return HttpServerResponse.empty({ status: 200, headers: { ...digestHeaders(digest), "Content-Length": String(size), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream" } })
     // another request may have started the same fetch while this one asked for the size
     const raced = this.flights.get(digest)
-    if (raced) {
-      await raced.done
-      return undefined
-    }
+    if (raced) return this.follow(raced, digest, head, ranged)
     let settle!: (e?: unknown) => void
     const done = new Promise<void>((resolve, reject) => {
       settle = (e) => (e === undefined ? resolve() : reject(e))
     })
     done.catch(() => undefined)
-    this.flights.set(digest, { done })
-    const client = ranged ? undefined : new PassThrough({ highWaterMark: 1 << 20 })
-    this.pump(upstream, name, digest, size, client).then(
+    const flight: Flight = { done, size, fanout: new Fanout() }
+    this.flights.set(digest, flight)
+    const response = this.follow(flight, digest, head, ranged)
+    this.pump(upstream, name, digest, size, flight.fanout).then(
       () => settle(),
       (e) => settle(upstreamDown([upstream], `blob ${digest}`, e))
     ).finally(() => this.flights.delete(digest))
-    if (!client) {
-      await done
+    return response
+  }
+
+  /**
+   * A request for a blob in flight: the whole blob streams from the one fetch (joined late, it
+   * starts with the bytes already sent); a range, or a join past the replay bound, waits until the
+   * blob is stored and is then served from the store (undefined).
+   */
+  private async follow(flight: Flight, digest: Digest, head: boolean, ranged: boolean): Promise<HttpServerResponse.HttpServerResponse | undefined> {
+    const stream = head || ranged ? undefined : flight.fanout.join()
+    if (stream === undefined) {
+      await flight.done
       return undefined
     }
-    return HttpServerResponse.raw(client, {
+    return HttpServerResponse.raw(stream, {
       status: 200,
-      headers: { ...digestHeaders(digest), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", "Content-Length": String(size) }
+      headers: { ...digestHeaders(digest), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", "Content-Length": String(flight.size) }
     })
   }
 
-  /** Upstream → store (verified staging) and → the first client, the last chunk held until the blob is stored. */
-  private async pump(upstream: string, name: string, digest: Digest, size: number, client: PassThrough | undefined): Promise<void> {
+  /** Upstream → store (verified staging) and → every joined client, the last chunk held until the blob is stored. */
+  private async pump(upstream: string, name: string, digest: Digest, size: number, clients: Fanout): Promise<void> {
     this.counts.blobs++
     const feed = new PassThrough({ highWaterMark: 1 << 20 })
     const staging = this.store.stage(feed, { algorithm: digestAlgorithm(digest), size })
@@ -258,11 +267,7 @@ export class Mirror {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk)
         this.counts.blobBytes += chunk.length
-        if (held) {
-          const toStore = write(feed, held)
-          if (client && !client.destroyed) await Promise.all([toStore, write(client, held)])
-          else await toStore
-        }
+        if (held) await Promise.all([write(feed, held), clients.write(held)])
         held = chunk
       }
       const actual = `${digestAlgorithm(digest)}:${hash.digest("hex")}`
@@ -281,13 +286,13 @@ export class Mirror {
       await staged.commit()
       await this.keep(digest, size)
       // the last chunk goes out once the blob is stored: a client that has it all can rely on the cache
-      if (client && !client.destroyed) client.end(held)
+      clients.end(held)
     } catch (e) {
       body?.destroy()
       feed.destroy(e as Error)
       await staging.then((s) => s.discard()).catch(() => undefined)
       // the client has all but the last chunk: cutting the connection tells it the blob is incomplete
-      client?.destroy(e as Error)
+      clients.destroy(e as Error)
       throw e
     }
   }
