@@ -44,7 +44,8 @@ describe.skipIf(!ready)("cairn-api --mirror in front of docker-registry", () => 
   let image: Awaited<ReturnType<typeof buildImage>>
   beforeAll(async () => {
     work = await tempDir()
-    image = await buildImage(join(work, "a"), 8 << 20)
+    // #18: 8 clients, one image of at least 200 MB (CAIRN_STRESS=0: 8 MB, for a quick local run)
+    image = await buildImage(join(work, "a"), process.env.CAIRN_STRESS === "0" ? 8 << 20 : 200 << 20)
     upstream = await startUpstream()
     await exec("skopeo", ["copy", "--dest-tls-verify=false", `oci:${image.layout}:latest`, `docker://${upstream.host}/lib/app:v1`])
     mirror = await startStoreServer({ mirror: { upstreams: [upstream.host], ttlMs: 0 } })
