@@ -4,6 +4,7 @@ import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Engine } from "@cairn/engine"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FaultProxy, startFaultProxy } from "../../../packages/registry/test/support/faultProxy.js"
 import { freePort, haveRegistry, type RunningRegistry, startRegistry } from "../../../packages/registry/test/support/registryServer.js"
@@ -83,5 +84,20 @@ describe.skipIf(skip !== undefined)("cairn pull through registries.conf mirrors"
     const bad = await cairn("c", ["pull", "--registries-conf", file, "cairn.test/lib/busybox:1"])
     expect(bad.code).not.toBe(0)
     expect(bad.stderr).toMatch(/registries configuration .*elsewhere\/registries\.conf: \[\[registry\]\] #1 mirror must be/)
+  }, 120_000)
+
+  it("Engine.open({ registriesConf }) follows the file it names", async () => {
+    const file = await conf("elsewhere2", `${mir.host}/cache`)
+    up.seen.length = 0
+    mir.seen.length = 0
+    const engine = await Engine.open({ root: join(tmp, "d"), registriesConf: file })
+    try {
+      const img = await engine.pull("cairn.test/lib/busybox:1", "bb")
+      expect(img.names).toContain("bb:latest")
+    } finally {
+      await engine.close()
+    }
+    expect(blobGets(mir)).toBeGreaterThan(0)
+    expect(up.seen).toEqual([])
   }, 120_000)
 })

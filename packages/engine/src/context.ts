@@ -28,6 +28,8 @@ export interface EngineContext {
   readonly driver: DriverName | "auto"
   /** bounded concurrency of layer extraction */
   readonly concurrency: number
+  /** the registries configuration file pull/push/copy follow (default: <root>/registries.conf when it exists) */
+  readonly registriesConf?: string
   /** extracts one layer blob in overlay form into an empty dir, verifying its diffID (and its digest unless options say the blob was just verified) */
   readonly extract: (
     layer: LayerDescriptor,

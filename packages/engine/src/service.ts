@@ -63,6 +63,11 @@ export interface EngineOptions {
    * unset follows CAIRN_HASHER.
    */
   readonly hasher?: "wasm" | "native"
+  /**
+   * registries.conf (v2 subset: mirrors, per-host plain HTTP, blocks; see @cairn/registry) that
+   * pull, push and copy follow when no client is given; default `<root>/registries.conf` if it exists.
+   */
+  readonly registriesConf?: string
 }
 
 export type { EngineEvent, EngineEventListener } from "./events.js"
@@ -215,6 +220,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     now: services.now,
     driver,
     concurrency: options.concurrency ?? 2,
+    ...(options.registriesConf === undefined ? {} : { registriesConf: options.registriesConf }),
     extract: async (layer, diffId, target, onBytes, lowers, o) => (await import("./layers.js")).extractLayer(store, layer, diffId, target, onBytes, lowers, o),
     applyFlat: async (layer, diffId, target, source) => (await import("./layers.js")).applyFlat(store, layer, diffId, target, source)
   }

@@ -37,10 +37,13 @@ const defaultName = (input: string, ref: Reference): string | undefined => {
   }
 }
 
+/** A client following the engine's registries configuration (the engine option, else <root>/registries.conf). */
+const defaultClient = (ctx: EngineContext) => new RegistryClient({ registries: engineRegistries(ctx.layout.root, ctx.registriesConf) })
+
 export async function pull(ctx: EngineContext, input: string, name?: string, options: PullOptions = {}): Promise<ImageSummary> {
   const ref = parseReference(input)
   const target = name !== undefined ? normalizeName(name) : defaultName(input, ref)
-  const client = options.client ?? new RegistryClient({ registries: engineRegistries(ctx.layout.root) })
+  const client = options.client ?? defaultClient(ctx)
   const platform = { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.signal === undefined ? {} : { signal: options.signal }) }
   const resolved = await client.resolve(ref, platform)
   const image = resolved.image
@@ -140,7 +143,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   }).finally(() => streaming.discard()))
 }
 
-export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = new RegistryClient()): Promise<{ digest: string }> {
+export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = defaultClient(ctx)): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
   const r = await pushImage(client, ctx.store.source(), stored.descriptor.digest, parseReference(ref), {
     onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
@@ -162,7 +165,7 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
  * Copies an image between transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:REF],
  * docker-archive:FILE[:REF] and local:IMAGE (this root). Only what the destination lacks moves.
  */
-export async function copy(ctx: EngineContext, src: string, dst: string, client: RegistryClient = new RegistryClient()): Promise<{ digest: string }> {
+export async function copy(ctx: EngineContext, src: string, dst: string, client: RegistryClient = defaultClient(ctx)): Promise<{ digest: string }> {
   const s = parseTransport(src)
   const d = parseTransport(dst)
   if (d.kind === "local") {
