@@ -3,7 +3,9 @@ import { constants } from "node:os"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
 import { referenceMatch, parseFilters } from "../filters.js"
+import { formatRows } from "../format.js"
 import { ago, shortId, table } from "../output.js"
+import { formatOpt } from "./images.js"
 
 export const create = command({
   name: "create",
@@ -47,6 +49,8 @@ export const umount = command({
   }
 })
 
+const containerFields = ["ID", "Names", "Image", "ImageID", "CreatedAt", "RunningFor", "Mounted", "Mountpoint", "Driver"]
+
 export const ps = command({
   name: "ps",
   summary: "List containers (all of them, mounted or not; --filter status=mounted for the mounted ones)",
@@ -59,7 +63,8 @@ export const ps = command({
   options: {
     all: { type: "boolean", short: "a", description: "list all containers (the default already; kept for docker compatibility)" },
     filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "status=mounted|unmounted, ancestor=IMAGE (repeatable; all must hold)" },
-    "no-trunc": { type: "boolean", description: "show full container and image IDs" }
+    "no-trunc": { type: "boolean", description: "show full container and image IDs" },
+    format: formatOpt(containerFields)
   },
   args: { min: 0, max: 0 },
   async run(ctx, _args, opts) {
@@ -75,6 +80,21 @@ export const ps = command({
         ancestors.every((a) => (c.image !== undefined && referenceMatch(a, c.image)) || (hex(a).length >= 4 && hex(c.imageDigest).startsWith(hex(a))))
     )
     const id = (d: string | undefined) => (opts["no-trunc"] ? (d ?? "-") : shortId(d))
+    if (typeof opts["format"] === "string") {
+      const rows = list.map((c) => ({
+        ID: id(c.id),
+        Names: c.name ?? "",
+        Image: c.image ?? id(c.imageDigest),
+        ImageID: id(c.imageDigest),
+        CreatedAt: c.created,
+        RunningFor: ago(c.created),
+        Mounted: Boolean(c.mounted),
+        Mountpoint: c.mountpoint ?? "",
+        Driver: c.driver ?? ""
+      }))
+      ctx.out.out.write(formatRows(opts["format"], containerFields, rows, "ps"))
+      return
+    }
     ctx.out.result(list, () =>
       table(
         ["CONTAINER ID", "IMAGE", "CREATED", "MOUNTED", "NAME"],

@@ -3,9 +3,20 @@ import { command } from "../command.js"
 import { stdioArchive, toStdout, withStdinArchive } from "./archive.js"
 import { UsageError } from "../errors.js"
 import { parseFilters, referenceMatch } from "../filters.js"
+import { formatRows } from "../format.js"
 import { ago, humanSize, shortId, table } from "../output.js"
 
 /** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
+const imageFields = ["ID", "Repository", "Tag", "Digest", "CreatedAt", "CreatedSince", "Size", "Platform"]
+
+/** The --format option of a listing whose rows have `fields`. */
+export const formatOpt = (fields: readonly string[]) =>
+  ({
+    type: "string",
+    value: "FORMAT",
+    description: `a Go-template-like row format ({{.${fields[0]}}}\t{{.${fields[1]}}}, {{json .}}, 'table …' for a header) or json; fields: ${fields.join(", ")}`
+  }) as const
+
 function splitName(name: string | undefined): [string, string] {
   if (!name) return ["<none>", "<none>"]
   const at = name.lastIndexOf(":")
@@ -78,7 +89,8 @@ export const images = command({
   options: {
     digests: { type: "boolean", description: "show manifest digests" },
     filter: { type: "string", short: "f", multiple: true, value: "KEY=VALUE", description: "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE (repeatable; all must hold)" },
-    "no-trunc": { type: "boolean", description: "show full image IDs (sha256:…)" }
+    "no-trunc": { type: "boolean", description: "show full image IDs (sha256:…)" },
+    format: formatOpt(imageFields)
   },
   args: { min: 0, max: 1 },
   async run(ctx, [repo], opts) {
@@ -105,6 +117,16 @@ export const images = command({
       .map((img) => (patterns.length === 0 ? img : { ...img, names: img.names.filter((n) => patterns.every((p) => referenceMatch(p, n))) }))
       .filter((img) => patterns.length === 0 || img.names.length > 0)
     const id = (digest: string) => (opts["no-trunc"] ? digest : shortId(digest))
+    if (typeof opts["format"] === "string") {
+      const rows = list.flatMap((img) =>
+        (img.names.length > 0 ? img.names : [undefined]).map((n) => {
+          const [repository, tag] = splitName(n)
+          return { ID: id(img.digest), Repository: repository, Tag: tag, Digest: img.digest, CreatedAt: img.created ?? "", CreatedSince: ago(img.created), Size: humanSize(img.size), Platform: img.platform }
+        })
+      )
+      ctx.out.out.write(formatRows(opts["format"], imageFields, rows, "images"))
+      return
+    }
     ctx.out.result(list, () => {
       const rows: string[][] = []
       for (const img of list) {
