@@ -99,6 +99,14 @@ export class Engine {
   flatten(image: string, name: string): Promise<ImageSummary> {
     return run(this.service.flatten(image, name))
   }
+  /** `path` of an image or container to a host path (docker cp's rules), or a tar of it to a stream */
+  copyFrom(imageOrContainer: string, path: string, dest: Writable | string): Promise<void> {
+    return run(this.service.copyFrom(imageOrContainer, path, dest))
+  }
+  /** a host file or directory into a container at `path`, through its mount (made and removed for the copy when it was not mounted) */
+  copyTo(container: string, src: string, path: string): Promise<void> {
+    return run(this.service.copyTo(container, src, path))
+  }
   exportFs(imageOrContainer: string, dest: Writable | string): Promise<void> {
     return run(this.service.exportFs(imageOrContainer, dest))
   }

@@ -3,6 +3,7 @@ import { load, save } from "./archive.js"
 import { bench } from "./bench.js"
 import { build } from "./build.js"
 import { completion } from "./completion.js"
+import { cp } from "./cp.js"
 import { events } from "./events.js"
 import { commit, create, diff, mount, ps, rm, umount, unshare } from "./containers.js"
 import { analyze, bundle, cat, exportCmd, exportFs, flatten, history, images, importCmd, inspect, ls, rmi, tag, unpack } from "./images.js"
@@ -34,6 +35,7 @@ export const commands: readonly Command[] = [
   umount,
   ps,
   diff,
+  cp,
   commit,
   build,
   rm,
