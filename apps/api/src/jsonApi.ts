@@ -13,7 +13,6 @@ import { limitedBody, readBody } from "./body.js"
 import { buildRoute } from "./build.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
-import { statusOfTag } from "./errorStatus.js"
 import type { EventHub } from "./events.js"
 import * as S from "./schemas.js"
 
@@ -351,6 +350,3 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
   },
   buildRoute
 ]
-
-/** Map an engine (or store) error to a status by its tag; the message is the engine's own. */
-export const engineErrorStatus = statusOfTag

@@ -14,7 +14,8 @@ import { Distribution } from "./distribution.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyStalledError, BodyTooLargeError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
-import { decodeJsonBody, engineErrorStatus, type JsonRoute, jsonRoutes } from "./jsonApi.js"
+import { decodeJsonBody, type JsonRoute, jsonRoutes } from "./jsonApi.js"
+import { statusOfTag } from "./errorStatus.js"
 import { openApiDocument } from "./openapi.js"
 import { hasBody, isJsonType, isLoopbackAddress, mediaType, refuseRequest } from "./policy.js"
 import { UploadSessions } from "./uploads.js"
@@ -126,7 +127,7 @@ const errorResponse = (e: unknown, v2: boolean, scrub: (text: string) => string 
   const tag = typeof (e as { _tag?: unknown })?._tag === "string" ? (e as { _tag: string })._tag : "InternalError"
   // engine and store messages may name files under the root: the client gets them without
   const message = scrub(e instanceof Error ? e.message : String(e))
-  const status = engineErrorStatus(tag)
+  const status = statusOfTag(tag)
   if (v2) {
     const code = status === 404 ? "BLOB_UNKNOWN" : status >= 500 ? "UNKNOWN" : "UNSUPPORTED"
     return HttpServerResponse.jsonUnsafe({ errors: [{ code, message, detail: { tag } }] }, { status })

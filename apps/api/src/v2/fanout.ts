@@ -7,7 +7,8 @@ import { PassThrough } from "node:stream"
 
 const REPLAY_MAX = 32 << 20
 
-const write = (s: PassThrough, chunk: Buffer) => (s.write(chunk) ? Promise.resolve() : new Promise<void>((r) => s.once("drain", r).once("close", r)))
+/** Writes `chunk`, resolving when the stream has room for more (or has closed). */
+export const writeWithBackpressure = (s: PassThrough, chunk: Buffer) => (s.write(chunk) ? Promise.resolve() : new Promise<void>((r) => s.once("drain", r).once("close", r)))
 
 export class Fanout {
   private readonly clients = new Set<PassThrough>()
@@ -32,7 +33,7 @@ export class Fanout {
       this.replayBytes += chunk.length
       if (this.replayBytes > REPLAY_MAX) this.replay = undefined
     }
-    await Promise.all([...this.clients].filter((c) => !c.destroyed).map((c) => write(c, chunk)))
+    await Promise.all([...this.clients].filter((c) => !c.destroyed).map((c) => writeWithBackpressure(c, chunk)))
   }
 
   /** The blob is stored: the last chunk, and the end, to every client. */

@@ -17,7 +17,7 @@ import { DistributionError } from "../errors.js"
 import { parseReference } from "../names.js"
 import type { RegistryStore } from "../registryStore.js"
 import { digestHeaders } from "./context.js"
-import { Fanout } from "./fanout.js"
+import { Fanout, writeWithBackpressure } from "./fanout.js"
 
 export interface MirrorOptions {
   /** upstream registries (`host:port`), tried in order */
@@ -259,7 +259,6 @@ export class Mirror {
     const staging = this.store.stage(feed, { algorithm: digestAlgorithm(digest), size })
     staging.catch(() => undefined)
     const hash = createHash(digestAlgorithm(digest))
-    const write = (s: PassThrough, chunk: Buffer) => (s.write(chunk) ? Promise.resolve() : new Promise<void>((r) => s.once("drain", r).once("close", r)))
     let body: Readable | undefined
     try {
       body = (await this.client.openBlob(`${upstream}/${name}`, { digest, size })).body
@@ -267,7 +266,7 @@ export class Mirror {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk)
         this.counts.blobBytes += chunk.length
-        if (held) await Promise.all([write(feed, held), clients.write(held)])
+        if (held) await Promise.all([writeWithBackpressure(feed, held), clients.write(held)])
         held = chunk
       }
       const actual = `${digestAlgorithm(digest)}:${hash.digest("hex")}`
