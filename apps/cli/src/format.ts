@@ -35,6 +35,14 @@ function parse(template: string, fields: readonly string[], command: string): Pa
 const render = (parts: readonly Part[], row: Row) =>
   parts.map((p) => ("text" in p ? p.text : p.field === undefined ? JSON.stringify(row) : p.json ? JSON.stringify(row[p.field]) : String(row[p.field] ?? ""))).join("")
 
+/** The --format option of a listing whose rows have `fields`. */
+export const formatOpt = (fields: readonly string[]) =>
+  ({
+    type: "string",
+    value: "FORMAT",
+    description: `a Go-template-like row format ({{.${fields[0]}}}\\t{{.${fields[1]}}}, {{json .}}, 'table …' for a header) or json; fields: ${fields.join(", ")}`
+  }) as const
+
 /** The output of `rows` under `format`, one line per row (with `table`, a header and aligned columns). */
 export function formatRows(format: string, fields: readonly string[], rows: readonly Row[], command: string): string {
   if (format === "json") return rows.map((r) => `${JSON.stringify(r)}\n`).join("")

@@ -3,9 +3,8 @@ import { constants } from "node:os"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
 import { referenceMatch, parseFilters } from "../filters.js"
-import { formatRows } from "../format.js"
+import { formatOpt, formatRows } from "../format.js"
 import { ago, shortId, table } from "../output.js"
-import { formatOpt } from "./images.js"
 
 export const create = command({
   name: "create",

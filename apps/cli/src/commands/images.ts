@@ -3,20 +3,12 @@ import { command } from "../command.js"
 import { stdioArchive, toStdout, withStdinArchive } from "./archive.js"
 import { UsageError } from "../errors.js"
 import { parseFilters, referenceMatch } from "../filters.js"
-import { formatRows } from "../format.js"
+import { formatOpt, formatRows } from "../format.js"
 import { ago, humanSize, shortId, table } from "../output.js"
 
-/** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
 const imageFields = ["ID", "Repository", "Tag", "Digest", "CreatedAt", "CreatedSince", "Size", "Platform"]
 
-/** The --format option of a listing whose rows have `fields`. */
-export const formatOpt = (fields: readonly string[]) =>
-  ({
-    type: "string",
-    value: "FORMAT",
-    description: `a Go-template-like row format ({{.${fields[0]}}}\t{{.${fields[1]}}}, {{json .}}, 'table …' for a header) or json; fields: ${fields.join(", ")}`
-  }) as const
-
+/** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
 function splitName(name: string | undefined): [string, string] {
   if (!name) return ["<none>", "<none>"]
   const at = name.lastIndexOf(":")
