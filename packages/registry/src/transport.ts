@@ -120,7 +120,6 @@ export class Transport {
   readonly retry: RetryPolicy
   private readonly http: HttpAgent
   private readonly https: HttpsAgent
-  private readonly maxSockets: number
   private readonly certsDirs: readonly string[]
   private readonly hostAgents = new Map<string, HttpsAgent>()
   private readonly idleTimeoutMs: number
@@ -132,7 +131,6 @@ export class Transport {
     const maxSockets = options.maxSockets ?? 16
     this.http = new HttpAgent({ keepAlive: true, maxSockets })
     this.https = new HttpsAgent({ keepAlive: true, maxSockets })
-    this.maxSockets = maxSockets
     this.certsDirs = options.certsDirs ?? DEFAULT_CERTS_DIRS
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.userAgent = options.userAgent ?? "cairn-registry/0.1"
@@ -242,7 +240,7 @@ export class Transport {
     let agent = this.hostAgents.get(host)
     if (agent === undefined) {
       const cas = certsFor(this.certsDirs, host)
-      agent = cas.length === 0 ? this.https : new HttpsAgent({ keepAlive: true, maxSockets: this.maxSockets, ca: [...rootCertificates, ...cas] })
+      agent = cas.length === 0 ? this.https : new HttpsAgent({ keepAlive: true, maxSockets: this.https.maxSockets, ca: [...rootCertificates, ...cas] })
       this.hostAgents.set(host, agent)
     }
     return agent
@@ -252,7 +250,7 @@ export class Transport {
   close(): void {
     this.http.destroy()
     this.https.destroy()
-    for (const a of this.hostAgents.values()) a.destroy()
+    for (const a of this.hostAgents.values()) if (a !== this.https) a.destroy()
   }
 }
 
