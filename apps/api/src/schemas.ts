@@ -21,10 +21,12 @@ export const ImageSummary = Schema.Struct({
   created: opt(Str),
   size: Int,
   layers: Int,
-  platform: opt(Str)
+  platform: opt(Str),
+  platforms: opt(Schema.Array(Str))
 })
 export const ImageInspect = Schema.Struct({
   digest: Str,
+  manifestDigest: Str,
   names: Schema.Array(Str),
   manifest: Schema.Unknown,
   config: Schema.Unknown,

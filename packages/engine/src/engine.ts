@@ -15,7 +15,7 @@ import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 import type { EngineError } from "./engineError.js"
 import type { InfoReport } from "./info.js"
-import type { PullOptions, TransferOptions } from "./transfer.js"
+import type { CopyOptions, PullOptions, TransferOptions } from "./transfer.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
@@ -120,7 +120,7 @@ export class Engine {
   push(image: string, ref: string, options: TransferOptions = {}): Promise<{ digest: string }> {
     return run(this.service.push(image, ref, options))
   }
-  copy(src: string, dst: string, options: TransferOptions = {}): Promise<{ digest: string }> {
+  copy(src: string, dst: string, options: CopyOptions = {}): Promise<{ digest: string }> {
     return run(this.service.copy(src, dst, options))
   }
 

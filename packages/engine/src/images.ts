@@ -5,10 +5,14 @@ import {
   decodeConfig,
   type Descriptor,
   dockerToOciManifest,
+  dockerToOciIndex,
   formatPlatform,
+  hostPlatform,
   type ImageConfig,
   type ImageManifest,
-  OciMediaType
+  NoMatchingPlatformError,
+  OciMediaType,
+  selectManifest
 } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
@@ -27,6 +31,8 @@ export interface ImageSummary {
   readonly size: number
   readonly layers: number
   readonly platform: string
+  /** every platform of an image named by an index (`pull --all-platforms`); absent for one manifest */
+  readonly platforms?: ReadonlyArray<string>
 }
 
 export interface LayerInfo {
@@ -39,7 +45,10 @@ export interface LayerInfo {
 }
 
 export interface ImageInspect {
+  /** what the image's names point at: its manifest, or the index of a multi-platform image */
   readonly digest: Digest
+  /** the image manifest used here (the host platform's when `digest` is an index) */
+  readonly manifestDigest: Digest
   readonly names: ReadonlyArray<string>
   readonly manifest: ImageManifest
   readonly config: ImageConfig
@@ -59,8 +68,14 @@ export interface HistoryRow {
 
 /** A manifest loaded with its config, as every image operation needs it. */
 export interface LoadedImage {
+  /** the image manifest's digest (for an index, the host platform's manifest in it) */
   readonly digest: Digest
+  /** what the image's names point at: the manifest, or an index holding it */
   readonly descriptor: Descriptor
+  /** the image manifest's descriptor (`descriptor` itself unless that is an index) */
+  readonly manifestDescriptor: Descriptor
+  /** the platforms an index offers (absent when `descriptor` is the manifest) */
+  readonly platforms?: ReadonlyArray<string>
   readonly names: ReadonlyArray<string>
   readonly manifest: ImageManifest
   readonly config: ImageConfig
@@ -107,8 +122,38 @@ export async function loadManifest(ctx: EngineContext, digest: Digest, label: st
   throw new UnsupportedImageError({ image: label, reason: `${digest} is an ${doc.kind}, not an image manifest` })
 }
 
+/** Indexes nest; a chain deeper than this is refused rather than followed. */
+const MAX_INDEX_DEPTH = 4
+
+/**
+ * The image manifest a stored descriptor stands for on this host: itself, or the host platform's
+ * entry of an index (through nested ones), as containerd picks a multi-platform image's content.
+ */
+async function hostManifest(
+  ctx: EngineContext,
+  descriptor: Descriptor,
+  label: string
+): Promise<{ manifest: Descriptor; platforms?: ReadonlyArray<string> }> {
+  let d = descriptor
+  let platforms: ReadonlyArray<string> | undefined
+  for (let depth = 0; ; depth++) {
+    const doc = await decodeAnyManifest(await ctx.store.read(d.digest))
+    if (doc.kind !== "index" && doc.kind !== "docker-manifest-list") return { manifest: d, ...(platforms === undefined ? {} : { platforms }) }
+    if (depth >= MAX_INDEX_DEPTH) throw new UnsupportedImageError({ image: label, reason: `${descriptor.digest} nests indexes more than ${MAX_INDEX_DEPTH} deep` })
+    const index = doc.kind === "index" ? doc.value : dockerToOciIndex(doc.value)
+    platforms ??= index.manifests.flatMap((m) => (m.platform === undefined || m.platform.os === "unknown" ? [] : [formatPlatform(m.platform)]))
+    try {
+      d = selectManifest(index)
+    } catch (e) {
+      if (!(e instanceof NoMatchingPlatformError)) throw e
+      throw new UnsupportedImageError({ image: label, reason: `its index has no manifest for this host (${formatPlatform(hostPlatform())}); it has ${e.available.join(", ") || "no platforms"}` })
+    }
+  }
+}
+
 export async function loadImage(ctx: EngineContext, stored: StoredImage, label?: string): Promise<LoadedImage> {
-  const digest = stored.descriptor.digest
+  const { manifest: manifestDescriptor, platforms } = await hostManifest(ctx, stored.descriptor, label ?? stored.descriptor.digest)
+  const digest = manifestDescriptor.digest
   const manifest = await loadManifest(ctx, digest, label ?? digest)
   const config = (await decodeConfig(await ctx.store.read(manifest.config.digest))).value
   const diffIds = config.rootfs.diff_ids
@@ -119,7 +164,18 @@ export async function loadImage(ctx: EngineContext, stored: StoredImage, label?:
     })
   }
   const layers = manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }))
-  return { digest, descriptor: stored.descriptor, names: stored.names, manifest, config, layers, diffIds, chain: stackOf(diffIds) }
+  return {
+    digest,
+    descriptor: stored.descriptor,
+    manifestDescriptor,
+    ...(platforms === undefined ? {} : { platforms }),
+    names: stored.names,
+    manifest,
+    config,
+    layers,
+    diffIds,
+    chain: stackOf(diffIds)
+  }
 }
 
 /** An image by manifest digest, listed or not (a container's image may have lost its names). */
@@ -134,24 +190,32 @@ export async function imageByDigest(ctx: EngineContext, digest: Digest): Promise
 export const resolveImage = async (ctx: EngineContext, input: string): Promise<LoadedImage> =>
   loadImage(ctx, await findImage(ctx, input), input)
 
+/** The blobs an image uses on this host, each once: its index (if any), manifest, config and layers. */
+export const imageBlobs = (img: LoadedImage): Array<{ digest: Digest; size: number }> => {
+  const all = [img.descriptor, img.manifestDescriptor, img.manifest.config, ...img.layers].map((d) => ({ digest: d.digest, size: d.size }))
+  const seen = new Set<string>()
+  return all.filter((b) => !seen.has(b.digest) && seen.add(b.digest))
+}
+
 export function summarize(img: LoadedImage): ImageSummary {
-  const size = img.descriptor.size + img.manifest.config.size + img.layers.reduce((n, l) => n + l.size, 0)
+  const size = imageBlobs(img).reduce((n, b) => n + b.size, 0)
   return {
     ...(img.names[0] === undefined ? {} : { name: img.names[0] }),
     names: img.names,
-    digest: img.digest,
+    digest: img.descriptor.digest,
     configDigest: img.manifest.config.digest,
     ...(img.config.created === undefined ? {} : { created: img.config.created }),
     size,
     layers: img.layers.length,
-    platform: formatPlatform(img.config)
+    platform: formatPlatform(img.config),
+    ...(img.platforms === undefined ? {} : { platforms: img.platforms })
   }
 }
 
 export async function listImages(ctx: EngineContext): Promise<Array<ImageSummary>> {
   const out: Array<ImageSummary> = []
   for (const stored of await ctx.store.images()) {
-    // a manifest whose blobs are gone (or an index) is not a runnable image: skip, fsck reports it
+    // a manifest whose blobs are gone (or an index without this host's platform) is not a runnable image: skip, fsck reports it
     const img = await loadImage(ctx, stored).catch(() => undefined)
     if (img !== undefined) out.push(summarize(img))
   }
@@ -165,7 +229,15 @@ export async function inspectImage(ctx: EngineContext, input: string): Promise<I
     const chainId = img.chain[i]!
     layers.push({ ...l, diffId: img.diffIds[i]!, chainId, snapshot: (await readSnapshotMeta(ctx.layout, chainId)) !== undefined })
   }
-  return { digest: img.digest, names: img.names, manifest: img.manifest, config: img.config, configDigest: img.manifest.config.digest, layers }
+  return {
+    digest: img.descriptor.digest,
+    manifestDigest: img.digest,
+    names: img.names,
+    manifest: img.manifest,
+    config: img.config,
+    configDigest: img.manifest.config.digest,
+    layers
+  }
 }
 
 /** Like `docker history`: newest first, empty_layer rows included, each real row with its layer. */

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
-import { decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
+import { decodeAnyManifest, decodeIndex, type Descriptor, dockerToOciIndex, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counted } from "./layers.js"
@@ -17,12 +17,16 @@ import { stackOf } from "./snapshots.js"
 
 const REF_NAME = "org.opencontainers.image.ref.name"
 
-/** Picks the manifest a layout names with `ref` (or its only one), descending into an index for the host platform. */
+/**
+ * Picks the manifest a layout names with `ref` (or its only one), descending into an index for the
+ * host platform unless `allPlatforms` keeps the index itself.
+ */
 export async function pickManifest(
   source: string,
   entries: ReadonlyArray<Descriptor>,
   ref: string | undefined,
-  readBlob: (d: Digest) => Promise<Uint8Array>
+  readBlob: (d: Digest) => Promise<Uint8Array>,
+  allPlatforms = false
 ): Promise<{ descriptor: Descriptor; sourceName?: string }> {
   let chosen: Descriptor | undefined
   if (ref !== undefined) {
@@ -40,7 +44,7 @@ export async function pickManifest(
   }
   const sourceName = chosen.annotations?.[REF_NAME]
   let descriptor = chosen
-  for (let depth = 0; isIndexMediaType(descriptor.mediaType) && depth < 4; depth++) {
+  for (let depth = 0; !allPlatforms && isIndexMediaType(descriptor.mediaType) && depth < 4; depth++) {
     const index = (await decodeIndex(await readBlob(descriptor.digest))).value
     descriptor = selectManifest(index)
   }
@@ -54,6 +58,8 @@ export interface ImportOptions {
    * the missing ones.
    */
   readonly unpack?: boolean
+  /** keep a multi-platform image whole (every platform; the name points at its index), as `pull --all-platforms` */
+  readonly allPlatforms?: boolean
 }
 
 /** Tags (or keeps untagged) an imported manifest, extracts its snapshots (unless told not to), returns its summary. */
@@ -78,27 +84,37 @@ export async function adoptImage(
   })
 }
 
-/** Puts every blob of a manifest (config, layers, itself) from `open` into the store under `lease`. */
+/**
+ * Puts every blob of a manifest (config, layers, itself) from `open` into the store under `lease`;
+ * an index's manifests first (each with its blobs), then the index, so nothing names a missing blob.
+ */
 async function copyBlobs(
   ctx: EngineContext,
   descriptor: Descriptor,
   readBlob: (d: Digest) => Promise<Uint8Array>,
   openBlob: (d: Digest) => AsyncIterable<Uint8Array>,
   lease: string,
-  ref: string
+  ref: string,
+  depth = 0
 ): Promise<void> {
   const doc = await decodeAnyManifest(await readBlob(descriptor.digest), descriptor.mediaType)
-  if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
-  for (const b of [doc.value.config, ...doc.value.layers]) {
-    if ((await ctx.store.stat(b.digest)) !== undefined) continue
-    const emit = (bytes: number) => ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes, total: b.size, ref })
-    await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, counted(Readable.from(openBlob(b.digest)), emit), lease)
+  if ((doc.kind === "index" || doc.kind === "docker-manifest-list") && depth < 4) {
+    const children = doc.kind === "index" ? doc.value.manifests : dockerToOciIndex(doc.value).manifests
+    for (const child of children) await copyBlobs(ctx, child, readBlob, openBlob, lease, ref, depth + 1)
+  } else if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") {
+    throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
+  } else {
+    for (const b of [doc.value.config, ...doc.value.layers]) {
+      if ((await ctx.store.stat(b.digest)) !== undefined) continue
+      const emit = (bytes: number) => ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes, total: b.size, ref })
+      await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, counted(Readable.from(openBlob(b.digest)), emit), lease)
+    }
   }
   await ctx.store.put({ digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType }, doc.bytes, lease)
 }
 
 /** An OCI layout's image (its blobs and manifest) put into the store under `lease`, untagged. */
-async function readLayout(ctx: EngineContext, source: string, path: string, ref: string | undefined, lease: string) {
+async function readLayout(ctx: EngineContext, source: string, path: string, ref: string | undefined, lease: string, allPlatforms = false) {
     const t = { path, ref }
     const blobPath = (d: Digest) => join(t.path, "blobs", parseDigest(d).split(":")[0]!, digestHex(d))
     const readBlob = (d: Digest) => readFile(blobPath(d))
@@ -109,15 +125,15 @@ async function readLayout(ctx: EngineContext, source: string, path: string, ref:
       throw new InvalidSourceError({ source, reason: `${join(t.path, "index.json")} cannot be read (${(e as NodeJS.ErrnoException).code}): is it an OCI image layout?` })
     }
     const index = (await decodeIndex(indexBytes)).value
-    const { descriptor, sourceName } = await pickManifest(source, index.manifests, t.ref, readBlob)
+    const { descriptor, sourceName } = await pickManifest(source, index.manifests, t.ref, readBlob, allPlatforms)
     await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d)), lease, source)
     return { descriptor, sourceName }
 }
 
-export async function fetchLayout(ctx: EngineContext, source: string, lease: string): Promise<Descriptor> {
+export async function fetchLayout(ctx: EngineContext, source: string, lease: string, allPlatforms = false): Promise<Descriptor> {
   const t = parseTransport(source)
   if (t.kind !== "oci") throw new InvalidSourceError({ source, reason: "expected oci:PATH[:TAG]" })
-  return (await readLayout(ctx, source, t.path, t.ref, lease)).descriptor
+  return (await readLayout(ctx, source, t.path, t.ref, lease, allPlatforms)).descriptor
 }
 
 export async function importImage(ctx: EngineContext, source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
@@ -125,7 +141,7 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
   const target = name === undefined ? undefined : normalizeName(name)
   if (t.kind === "oci") {
     return ctx.store.withLease(async (lease) => {
-      const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease)
+      const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease, options.allPlatforms)
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
@@ -181,7 +197,7 @@ async function importArchive(
   }
   const chosen = chooseArchiveImage(source, report, ref)
   const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
-  const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))
+  const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), options.allPlatforms)
   return adoptImage(ctx, descriptor, target ?? firstName, source, options)
 }
 
@@ -189,11 +205,11 @@ async function importArchive(
  * An archive's image (picked by :REF as importImage picks it) put into the store under `lease`,
  * untagged: none of the archive's images gets a name or an index.json entry.
  */
-export async function fetchArchive(ctx: EngineContext, source: string, lease: string): Promise<Descriptor> {
+export async function fetchArchive(ctx: EngineContext, source: string, lease: string, allPlatforms = false): Promise<Descriptor> {
   const t = parseTransport(source)
   if (t.kind !== "oci-archive" && t.kind !== "docker-archive") throw new InvalidSourceError({ source, reason: "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]" })
   const chosen = chooseArchiveImage(source, await readArchive(ctx, source, t.path, lease), t.ref)
-  return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d))).descriptor
+  return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), allPlatforms)).descriptor
 }
 
 /** The source's tag as a local name, when it is one. */
@@ -207,13 +223,18 @@ export const defaultImportName = (sourceName: string | undefined): string | unde
   }
 }
 
-/** Writes an image to `oci:PATH[:TAG]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (default name: the image's). */
-export async function exportImage(ctx: EngineContext, image: string, dest: string): Promise<void> {
+/**
+ * Writes an image to `oci:PATH[:TAG]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]`
+ * (default name: the image's): all of it, or with `allPlatforms` false only this host's manifest
+ * of a multi-platform image (a docker-archive holds one platform either way). Returns what was written.
+ */
+export async function exportImage(ctx: EngineContext, image: string, dest: string, allPlatforms = true): Promise<Descriptor> {
   const t = parseTransport(dest)
   if (t.kind !== "oci" && t.kind !== "oci-archive" && t.kind !== "docker-archive") {
     throw new InvalidSourceError({ source: dest, reason: "export goes to oci:PATH[:TAG], oci-archive:FILE or docker-archive:FILE (use push for docker://)" })
   }
-  const stored = await findImage(ctx, image)
+  const found = await findImage(ctx, image)
+  const stored = allPlatforms ? found : { ...found, descriptor: (await loadImage(ctx, found, image)).manifestDescriptor }
   let asName: string | undefined
   try {
     asName = normalizeName(image)
@@ -223,7 +244,7 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
     // archives are written to a temp sibling and renamed by @cairn/cas; an existing layout gets
     // verified blobs one by one and its index.json entry last
     await ctx.store.exportImage(t.kind, t.path, stored.descriptor, name)
-    return
+    return stored.descriptor
   }
   // a new layout is built beside its path and renamed into place once complete
   const target = resolve(t.path)
@@ -238,6 +259,7 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
   } finally {
     await rm(tmp, { recursive: true, force: true })
   }
+  return stored.descriptor
 }
 
 const exists = (path: string): Promise<boolean> =>

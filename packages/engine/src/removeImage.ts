@@ -2,7 +2,7 @@ import type { Digest } from "@cairn/digest"
 import type { EngineContext } from "./context.js"
 import { listContainerMetas } from "./containers.js"
 import { ImageInUseError } from "./errors.js"
-import { findImage } from "./images.js"
+import { findImage, loadImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { normalizeName } from "./reference.js"
 import { prune } from "./space.js"
@@ -27,7 +27,9 @@ export async function removeImage(
     const names = byName !== undefined && stored.names.includes(byName) && options.force !== true ? [byName] : [...stored.names]
     const goes = names.length === stored.names.length
     if (goes) {
-      const users = (await listContainerMetas(ctx)).filter((c) => c.imageDigest === digest)
+      // a container records the manifest it was made from: for an index, the host platform's in it
+      const manifest = await loadImage(ctx, stored).then((img) => img.digest, () => digest)
+      const users = (await listContainerMetas(ctx)).filter((c) => c.imageDigest === digest || c.imageDigest === manifest)
       if (users.length > 0) throw new ImageInUseError({ image, containers: users.map((u) => u.id) })
     }
     for (const n of names) await ctx.store.untag(n)

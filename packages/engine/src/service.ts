@@ -48,7 +48,7 @@ import { removeDeadTemps } from "./snapshots.js"
 import { overlaySnapshotter, Snapshotter, type SnapshotterShape } from "./snapshotter.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
 import { CasImageStore } from "./store.js"
-import type { PullOptions, TransferOptions } from "./transfer.js"
+import type { CopyOptions, PullOptions, TransferOptions } from "./transfer.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 
 export interface EngineOptions {
@@ -103,7 +103,7 @@ export interface EngineShape {
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
   readonly pull: Op<[ref: string, name?: string, options?: PullOptions], ImageSummary>
   readonly push: Op<[image: string, ref: string, options?: TransferOptions], { digest: string }>
-  readonly copy: Op<[src: string, dst: string, options?: TransferOptions], { digest: string }>
+  readonly copy: Op<[src: string, dst: string, options?: CopyOptions], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
   readonly listContainers: Op<[], Array<ContainerSummary>>
   readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice; outlive?: boolean }], string>
@@ -275,7 +275,9 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     ),
     exportImage: lift(
       "exportImage",
-      async (image: string, dest: string) => (await import("./importExport.js")).exportImage(ctx, image, dest),
+      async (image: string, dest: string) => {
+        await (await import("./importExport.js")).exportImage(ctx, image, dest)
+      },
       (image, dest) => [`export of ${image} to`, dest]
     ),
     listImages: lift("listImages", () => listImages(ctx)),
@@ -325,8 +327,8 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
         imported(await (await import("./transfer.js")).pull(ctx, ref, name, { ...o, signal }), name)
       ),
     push: lift("push", async (image: string, ref: string, o?: TransferOptions) => (await import("./transfer.js")).push(ctx, image, ref, o?.client)),
-    copy: lift("copy", async (src: string, dst: string, o?: TransferOptions) => {
-      const r = await (await import("./transfer.js")).copy(ctx, src, dst, o?.client)
+    copy: lift("copy", async (src: string, dst: string, o?: CopyOptions) => {
+      const r = await (await import("./transfer.js")).copy(ctx, src, dst, o)
       if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
       return r
     }),

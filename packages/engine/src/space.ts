@@ -3,12 +3,11 @@ import { readdir, rm } from "node:fs/promises"
 import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
 import type { FsckReport } from "@cairn/cas"
-import { DockerMediaType, OciMediaType } from "@cairn/oci-spec"
 import { UnreadableStateError, UnsupportedImageError } from "./errors.js"
 import { pidAlive, readJson, tempOwner } from "./atomic.js"
 import type { EngineContext } from "./context.js"
 import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
-import { type LoadedImage, loadImage } from "./images.js"
+import { imageBlobs, type LoadedImage, loadImage } from "./images.js"
 import { withLock } from "./lock.js"
 import { leasedChains } from "./snapshotLease.js"
 import * as Effect from "effect/Effect"
@@ -45,13 +44,11 @@ export interface FsckResult {
 async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
   const out: Array<LoadedImage> = []
   for (const s of await ctx.store.images()) {
-    // an index entry is not an engine image: nothing of it is extracted into snapshots
-    if (s.descriptor.mediaType === OciMediaType.ImageIndex || s.descriptor.mediaType === DockerMediaType.ManifestList) continue
     try {
       out.push(await loadImage(ctx, s))
     } catch (e) {
-      // an image the engine cannot use (its config disagrees with its manifest, an unknown kind)
-      // never had snapshots: nothing of it is in use. Only what could not be *read* stops prune.
+      // an image the engine cannot use (its config disagrees with its manifest, an unknown kind, an
+      // index without this host's platform) never had snapshots: nothing of it is in use. Only what could not be *read* stops prune.
       if (e instanceof UnsupportedImageError) continue
       const label = s.names.length > 0 ? `image ${s.names.join(", ")} (${s.descriptor.digest})` : `image ${s.descriptor.digest}`
       throw new UnreadableStateError({ what: label, path: ctx.layout.root, reason: (e as Error).message })
@@ -60,11 +57,6 @@ async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
   return out
 }
 
-const blobsOf = (img: LoadedImage) => [
-  { digest: img.digest, size: img.descriptor.size },
-  { digest: img.manifest.config.digest, size: img.manifest.config.size },
-  ...img.layers.map((l) => ({ digest: l.digest, size: l.size }))
-]
 
 /** Snapshot chainIDs that images, containers or live operations use. */
 async function referencedChains(ctx: EngineContext, images: ReadonlyArray<LoadedImage>): Promise<Set<string>> {
@@ -79,12 +71,12 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
   const images = await loadAll(ctx)
   const containers = await listContainerMetas(ctx)
   const users = new Map<string, number>()
-  for (const img of images) for (const b of new Set(blobsOf(img).map((x) => x.digest))) users.set(b, (users.get(b) ?? 0) + 1)
+  for (const img of images) for (const b of new Set(imageBlobs(img).map((x) => x.digest))) users.set(b, (users.get(b) ?? 0) + 1)
   const imageRows = images.map((img) => {
     const seen = new Set<string>()
     let shared = 0
     let unique = 0
-    for (const b of blobsOf(img)) {
+    for (const b of imageBlobs(img)) {
       if (seen.has(b.digest)) continue
       seen.add(b.digest)
       if ((users.get(b.digest) ?? 0) > 1) shared += b.size
@@ -93,7 +85,7 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     return {
       ...(img.names[0] === undefined ? {} : { name: img.names[0] }),
       names: img.names,
-      digest: img.digest,
+      digest: img.descriptor.digest,
       size: shared + unique,
       shared,
       unique,
@@ -123,7 +115,7 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
   const snapBytes = snaps.filter((s) => !live.has(s.chainId)).reduce((n, s) => n + s.size, 0)
   const allBlobs = new Set<string>()
   let imageBytes = 0
-  for (const img of images) for (const b of blobsOf(img)) if (!allBlobs.has(b.digest)) {
+  for (const img of images) for (const b of imageBlobs(img)) if (!allBlobs.has(b.digest)) {
     allBlobs.add(b.digest)
     imageBytes += b.size
   }

@@ -2,7 +2,7 @@
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor, formatPlatform, layerCompression, platformRank } from "@cairn/oci-spec"
-import { type BlobProgress, parseReference, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
+import { type BlobProgress, parseReference, pullAllPlatforms, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import type { EngineContext } from "./context.js"
 import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { UnsupportedImageError } from "./errors.js"
@@ -18,8 +18,24 @@ export interface TransferOptions {
   readonly client?: RegistryClient
 }
 
+export interface CopyOptions extends TransferOptions {
+  /**
+   * Copy a multi-platform image whole (`skopeo copy --all`): the index and every platform it names.
+   * Default: this host's platform only, as skopeo does. To a docker-archive, which holds one
+   * platform, the host's is written either way.
+   */
+  readonly allPlatforms?: boolean
+}
+
 export interface PullOptions extends TransferOptions {
+  /** the platform to take from a multi-platform image (default this host's) */
   readonly platform?: string
+  /**
+   * Keep the whole index: every platform's manifest and blobs are stored and the name points at
+   * the index (so push and export carry all of them); only this host's layers are extracted
+   * (`ctr pull --all-platforms`). Not with `platform`.
+   */
+  readonly allPlatforms?: boolean
   readonly concurrency?: number
   /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
   readonly streamExtract?: boolean
@@ -42,6 +58,9 @@ const defaultClient = (ctx: EngineContext) => new RegistryClient({ registries: e
 
 export async function pull(ctx: EngineContext, input: string, name?: string, options: PullOptions = {}): Promise<ImageSummary> {
   const ref = parseReference(input)
+  if (options.allPlatforms === true && options.platform !== undefined) {
+    throw new UnsupportedImageError({ image: input, reason: `--all-platforms keeps every platform and uses this host's: it takes no --platform (${options.platform})` })
+  }
   const target = name !== undefined ? normalizeName(name) : defaultName(input, ref)
   const client = options.client ?? defaultClient(ctx)
   const platform = { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.signal === undefined ? {} : { signal: options.signal }) }
@@ -135,7 +154,19 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
         const cause = (e as { cause?: unknown })?.cause
         throw cause instanceof UnsupportedImageError ? cause : e
       })
-    const descriptor = { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
+    // every other platform (and attestation) of the index, stored but not extracted, then the index
+    // itself once all it names is in; this host's blobs are found in the store and skipped
+    const whole = options.allPlatforms === true && resolved.root.digest !== resolved.manifest.digest
+    if (whole) {
+      await pullAllPlatforms(client, { ...resolved.reference, digest: resolved.root.digest }, ctx.store.sink(lease), {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+        verify: false,
+        onProgress
+      })
+    }
+    const named = whole ? resolved.root : resolved.manifest
+    const descriptor = { mediaType: named.mediaType, digest: named.digest, size: named.size }
     if (target !== undefined) await ctx.store.tag(target, descriptor)
     else await ctx.store.addUntagged(descriptor)
     const img = await loadImage(ctx, { descriptor, names: target === undefined ? [] : [target] })
@@ -143,21 +174,31 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   }).finally(() => streaming.discard()))
 }
 
-export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = defaultClient(ctx)): Promise<{ digest: string }> {
+/** Pushes an image: all of it (an index with every platform it holds), or with `allPlatforms` false this host's manifest only. */
+export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = defaultClient(ctx), allPlatforms = true): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
-  const r = await pushImage(client, ctx.store.source(), stored.descriptor.digest, parseReference(ref), {
+  const root = allPlatforms ? stored.descriptor : (await loadImage(ctx, stored, image)).manifestDescriptor
+  const r = await pushImage(client, ctx.store.source(), root.digest, parseReference(ref), {
     onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
   })
   return { digest: r.digest }
 }
 
-/** Puts a registry image's blobs and manifest into the store (no tag, no extraction), held by `lease`. */
-async function fetchRemote(ctx: EngineContext, input: string, lease: string, client: RegistryClient): Promise<Descriptor> {
-  const resolved = await client.resolve(parseReference(input))
-  await pullImage(client, { ...resolved.reference, digest: resolved.manifest.digest }, ctx.store.sink(lease), {
+/**
+ * Puts a registry image's blobs and manifest into the store (no tag, no extraction), held by `lease`:
+ * this host's platform, or with `allPlatforms` the whole index.
+ */
+async function fetchRemote(ctx: EngineContext, input: string, lease: string, client: RegistryClient, allPlatforms: boolean): Promise<Descriptor> {
+  const options = {
     verify: false, // the store verifies
-    onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
-  })
+    onProgress: (p: BlobProgress) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
+  }
+  if (allPlatforms) {
+    const { root } = await pullAllPlatforms(client, parseReference(input), ctx.store.sink(lease), options)
+    return { mediaType: root.mediaType, digest: root.digest, size: root.size }
+  }
+  const resolved = await client.resolve(parseReference(input))
+  await pullImage(client, { ...resolved.reference, digest: resolved.manifest.digest }, ctx.store.sink(lease), options)
   return { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
 }
 
@@ -165,7 +206,9 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
  * Copies an image between transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:REF],
  * docker-archive:FILE[:REF] and local:IMAGE (this root). Only what the destination lacks moves.
  */
-export async function copy(ctx: EngineContext, src: string, dst: string, client: RegistryClient = defaultClient(ctx)): Promise<{ digest: string }> {
+export async function copy(ctx: EngineContext, src: string, dst: string, options: CopyOptions = {}): Promise<{ digest: string }> {
+  const client = options.client ?? defaultClient(ctx)
+  const all = options.allPlatforms === true
   const s = parseTransport(src)
   const d = parseTransport(dst)
   if (d.kind === "local") {
@@ -177,26 +220,26 @@ export async function copy(ctx: EngineContext, src: string, dst: string, client:
     const name = d.image === "" ? undefined : d.image
     if (name !== undefined && (s.kind === "docker-archive" || s.kind === "oci-archive")) {
       // local:NAME names the image NAME only; the archive's own tags stay behind (import keeps them, as docker load)
-      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease), normalizeName(name), src))
+      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease, all), normalizeName(name), src))
       return { digest: img.digest }
     }
-    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client }) : await importImage(ctx, src, name)
+    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client, allPlatforms: all }) : await importImage(ctx, src, name, { allPlatforms: all })
     return { digest: img.digest }
   }
   if (s.kind === "local") {
-    if (d.kind === "docker") return push(ctx, s.image, d.ref, client)
-    await exportImage(ctx, s.image, dst)
-    return { digest: (await findImage(ctx, s.image)).descriptor.digest }
+    // skopeo's rule: a multi-platform image goes whole with --all, else as this host's image
+    if (d.kind === "docker") return push(ctx, s.image, d.ref, client, all)
+    return { digest: (await exportImage(ctx, s.image, dst, all)).digest }
   }
   // anything else: through the store, untagged and leased, so nothing lingers as an image (the
   // lease goes when the copy ends, and prune takes what no image shares)
   return ctx.store.withLease(async (lease) => {
     const descriptor =
       s.kind === "docker"
-        ? await fetchRemote(ctx, s.ref, lease, client)
+        ? await fetchRemote(ctx, s.ref, lease, client, all)
         : s.kind === "oci"
-          ? await fetchLayout(ctx, src, lease)
-          : await fetchArchive(ctx, src, lease)
+          ? await fetchLayout(ctx, src, lease, all)
+          : await fetchArchive(ctx, src, lease, all)
     if (d.kind === "docker") {
       const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref))
       return { digest: r.digest }

@@ -54,6 +54,7 @@ export interface BuiltImage {
   readonly dir: string
   readonly tag: string
   readonly manifestDigest: string
+  readonly manifestSize: number
   readonly diffIds: ReadonlyArray<string>
   readonly layerDigests: ReadonlyArray<string>
 }
@@ -66,7 +67,9 @@ export function buildLayout(
   tag: string,
   layers: ReadonlyArray<LayerSpec>,
   config: { Cmd?: Array<string>; Entrypoint?: Array<string>; Env?: Array<string>; User?: string; WorkingDir?: string } = {},
-  history?: ReadonlyArray<{ created_by: string; empty_layer?: boolean }>
+  history?: ReadonlyArray<{ created_by: string; empty_layer?: boolean }>,
+  /** the config's architecture (default this host's) */
+  architecture: string = process.arch === "x64" ? "amd64" : process.arch
 ): BuiltImage {
   mkdirSync(join(dir, "blobs", "sha256"), { recursive: true })
   writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }))
@@ -91,7 +94,7 @@ export function buildLayout(
   const cfg = Buffer.from(
     JSON.stringify({
       created: "2024-01-01T00:00:00Z",
-      architecture: process.arch === "x64" ? "amd64" : process.arch,
+      architecture,
       os: "linux",
       config: { Env: ["PATH=/bin:/usr/bin"], ...config },
       rootfs: { type: "layers", diff_ids: diffIds },
@@ -121,7 +124,42 @@ export function buildLayout(
     annotations: { "org.opencontainers.image.ref.name": tag }
   })
   writeFileSync(indexPath, JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: index.manifests }))
-  return { dir, tag, manifestDigest, diffIds, layerDigests: descs.map((d) => d.digest) }
+  return { dir, tag, manifestDigest, manifestSize: manifest.length, diffIds, layerDigests: descs.map((d) => d.digest) }
+}
+
+/**
+ * Writes an OCI layout at dir whose `tag` names an image index of one image per architecture
+ * (linux/ARCH), as a multi-platform image is published. Returns the index's digest and each image.
+ */
+export function buildIndexLayout(
+  dir: string,
+  tag: string,
+  images: ReadonlyArray<{ readonly architecture: string; readonly layers: ReadonlyArray<LayerSpec> }>
+): { indexDigest: string; indexSize: number; images: Array<BuiltImage & { architecture: string }> } {
+  const built = images.map((img) => ({ ...buildLayout(dir, `${tag}-${img.architecture}`, img.layers, {}, undefined, img.architecture), architecture: img.architecture }))
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: built.map((b) => ({
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: b.manifestDigest,
+        size: b.manifestSize,
+        platform: { os: "linux", architecture: b.architecture }
+      }))
+    })
+  )
+  const indexDigest = sha(index)
+  writeFileSync(join(dir, "blobs", "sha256", indexDigest.slice(7)), index)
+  writeFileSync(
+    join(dir, "index.json"),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: indexDigest, size: index.length, annotations: { "org.opencontainers.image.ref.name": tag } }]
+    })
+  )
+  return { indexDigest, indexSize: index.length, images: built }
 }
 
 /** busybox-static as a one-layer image: /bin/busybox with sh and echo links, /etc/passwd. */

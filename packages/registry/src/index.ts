@@ -84,7 +84,16 @@ export {
   routesFor
 } from "./registriesConf.js"
 export { isRegistryFailure, RegistryErrors, type RegistryFailure } from "./failure.js"
-export { type PulledBlob, type PullOptions, type PullResult, pullImage, pullImageEffect } from "./pull.js"
+export {
+  type PullAllResult,
+  pullAllPlatforms,
+  pullAllPlatformsEffect,
+  type PulledBlob,
+  type PullOptions,
+  type PullResult,
+  pullImage,
+  pullImageEffect
+} from "./pull.js"
 export { type PushOptions, type PushResult, pushImage, pushImageEffect } from "./push.js"
 export { copyImage, copyImageEffect, registrySource } from "./copy.js"
 export { Registry, type RegistryShape } from "./registry.js"

@@ -1,14 +1,14 @@
 // Pulling an image: resolve, then config and layers N at a time into the sink, then the manifests
 // (last, so a store never holds a manifest whose blobs are missing).
 import type { Digest } from "@cairn/digest"
-import type { Descriptor, PlatformLike } from "@cairn/oci-spec"
+import { type Descriptor, dockerToOciIndex, isIndexMediaType, type PlatformLike } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
 import { Readable } from "node:stream"
 import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"
 import type { BlobProgress, FetchedManifest, PullBlobResult, RegistryClient, RepositoryRef, ResolvedImage } from "./client.js"
-import { BlobCompleteHookError, BlobSinkError } from "./errors.js"
+import { BlobCompleteHookError, BlobSinkError, UnsupportedManifestError } from "./errors.js"
 import { attempt, isRegistryFailure, type RegistryFailure } from "./failure.js"
-import { parseReference } from "./reference.js"
+import { parseReference, type Reference } from "./reference.js"
 
 export interface PullOptions {
   /** the platform to take from an index (default: the host's) */
@@ -120,3 +120,75 @@ export const pullImage = (
   options: PullOptions & { readonly signal?: AbortSignal } = {}
 ): Promise<PullResult> =>
   Effect.runPromise(pullImageEffect(client, reference, sink, options), options.signal ? { signal: options.signal } : undefined)
+
+export interface PullAllResult {
+  /** the root as fetched (an index, or the one manifest of a single-platform image) */
+  readonly root: FetchedManifest
+  /** every image manifest pulled, each with its blobs */
+  readonly images: readonly PullResult[]
+  /** blob bytes that crossed the network */
+  readonly bytesTransferred: number
+}
+
+/** Indexes nest (an index of indexes is legal); deeper than this is refused as a loop or an abuse. */
+const MAX_INDEX_DEPTH = 4
+
+/**
+ * Effect form of {@link pullAllPlatforms}: every image an index names (each platform, attestation
+ * manifests too), one after another, each with `concurrency` blobs at once; nested indexes and the
+ * root are stored last, once everything below them is in the sink. A single-platform reference pulls
+ * as {@link pullImageEffect} does.
+ */
+export const pullAllPlatformsEffect = (
+  client: RegistryClient,
+  reference: RepositoryRef,
+  sink: BlobSink,
+  options: Omit<PullOptions, "platform" | "onResolved" | "storeManifests"> = {}
+): Effect.Effect<PullAllResult, RegistryFailure> =>
+  Effect.gen(function* () {
+    const ref = typeof reference === "string" ? yield* attempt(async () => parseReference(reference)) : reference
+    const root = yield* attempt((signal) => client.getManifest(ref, { signal }))
+    const images: Array<PullResult> = []
+    const store = (m: FetchedManifest) =>
+      attempt(async () => {
+        try {
+          if (!(await sink.has(m.digest))) await sink.put(manifestDescriptor(m), Readable.from([m.bytes]))
+        } catch (e) {
+          throw isRegistryFailure(e) ? e : new BlobSinkError({ digest: m.digest, reason: (e as Error)?.message ?? String(e), cause: e })
+        }
+      })
+    const walk = (index: FetchedManifest, depth: number): Effect.Effect<void, RegistryFailure> =>
+      Effect.gen(function* () {
+        const doc = index.document
+        const children = doc.kind === "index" ? doc.value.manifests : doc.kind === "docker-manifest-list" ? dockerToOciIndex(doc.value).manifests : []
+        for (const child of children) {
+          const pinned: Reference = { ...ref, digest: child.digest }
+          if (!isIndexMediaType(child.mediaType)) {
+            // an image manifest (a platform's, or an attestation's): its blobs, then itself
+            images.push(yield* pullImageEffect(client, pinned, sink, options))
+            continue
+          }
+          if (depth + 1 >= MAX_INDEX_DEPTH) {
+            return yield* Effect.fail(new UnsupportedManifestError({ url: `${ref.registry}/${ref.repository}@${child.digest}`, mediaType: `${child.mediaType} nested ${MAX_INDEX_DEPTH} indexes deep` }))
+          }
+          yield* walk(yield* attempt((signal) => client.getManifest(pinned, { signal })), depth + 1)
+        }
+        yield* store(index)
+      })
+    const kind = root.document.kind
+    if (kind === "index" || kind === "docker-manifest-list") yield* walk(root, 0)
+    else images.push(yield* pullImageEffect(client, { ...ref, digest: root.digest }, sink, options))
+    return { root, images, bytesTransferred: images.reduce((n, i) => n + i.bytesTransferred, 0) }
+  })
+
+/**
+ * Pulls every platform of `reference` into `sink` (`skopeo copy --all`, `ctr pull --all-platforms`):
+ * what the sink holds is skipped, each blob verified before it is visible, the index stored last.
+ */
+export const pullAllPlatforms = (
+  client: RegistryClient,
+  reference: RepositoryRef,
+  sink: BlobSink,
+  options: Omit<PullOptions, "platform" | "onResolved" | "storeManifests"> & { readonly signal?: AbortSignal } = {}
+): Promise<PullAllResult> =>
+  Effect.runPromise(pullAllPlatformsEffect(client, reference, sink, options), options.signal ? { signal: options.signal } : undefined)

@@ -6,7 +6,7 @@ import { parseFilters, referenceMatch } from "../filters.js"
 import { formatOpt, formatRows } from "../format.js"
 import { ago, humanSize, shortId, table } from "../output.js"
 
-const imageFields = ["ID", "Repository", "Tag", "Digest", "CreatedAt", "CreatedSince", "Size", "Platform"]
+const imageFields = ["ID", "Repository", "Tag", "Digest", "CreatedAt", "CreatedSince", "Size", "Platform", "Platforms"]
 
 /** "repo:tag" → ["repo", "tag"]; the tag is after the last colon not followed by a slash. */
 function splitName(name: string | undefined): [string, string] {
@@ -32,11 +32,14 @@ export const importCmd = command({
     "cairn --root /tmp/cairn import oci-archive:image.tar base",
     "ssh host cairn export app docker-archive:- | cairn import - app"
   ],
-  options: { "no-unpack": { type: "boolean", description: "store the blobs only; snapshots are made on first use (ctr images import --no-unpack)" } },
+  options: {
+    "no-unpack": { type: "boolean", description: "store the blobs only; snapshots are made on first use (ctr images import --no-unpack)" },
+    "all-platforms": { type: "boolean", description: "keep a multi-platform image whole: NAME points at its index; unpacks this host's" }
+  },
   args: { min: 1, max: 2 },
   async run(ctx, [source, name], opts) {
     const engine = await ctx.engine()
-    const options = opts["no-unpack"] === true ? { unpack: false } : {}
+    const options = { ...(opts["no-unpack"] === true ? { unpack: false } : {}), ...(opts["all-platforms"] === true ? { allPlatforms: true } : {}) }
     const stdin = stdioArchive(source!)
     const img =
       stdin === undefined
@@ -113,7 +116,7 @@ export const images = command({
       const rows = list.flatMap((img) =>
         (img.names.length > 0 ? img.names : [undefined]).map((n) => {
           const [repository, tag] = splitName(n)
-          return { ID: id(img.digest), Repository: repository, Tag: tag, Digest: img.digest, CreatedAt: img.created ?? "", CreatedSince: ago(img.created), Size: humanSize(img.size), Platform: img.platform }
+          return { ID: id(img.digest), Repository: repository, Tag: tag, Digest: img.digest, CreatedAt: img.created ?? "", CreatedSince: ago(img.created), Size: humanSize(img.size), Platform: img.platform, Platforms: (img.platforms ?? [img.platform]).join(",") }
         })
       )
       ctx.out.out.write(formatRows(opts["format"], imageFields, rows, "images"))
