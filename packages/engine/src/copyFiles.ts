@@ -8,12 +8,12 @@ import { spawn } from "node:child_process"
 import { lstat, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { basename, dirname, join, posix, resolve } from "node:path"
-import { PassThrough, type Writable } from "node:stream"
+import { PassThrough, type Readable, type Writable } from "node:stream"
 import { cleanComponents, RootPath } from "@cairn/overlay"
 import { findContainer, mountContainer, unmountContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
 import { EngineIOError, PathNotFoundInImageError } from "./errors.js"
-import { exportFs } from "./view.js"
+import { exportFs, realPath } from "./view.js"
 
 /** Runs a tool, feeding `input` (if any) to its stdin; rejects with its stderr on a non-zero exit. */
 function tool(cmd: string, args: string[], stdout?: Writable): { stdin: Writable; done: Promise<void> } {
@@ -41,17 +41,30 @@ function member(path: string): { name: string; contents: boolean } {
  * directory's contents), or a Writable that gets a tar of it. Symlinks are copied as links.
  */
 export async function copyFrom(ctx: EngineContext, what: string, path: string, dest: string | Writable): Promise<void> {
-  const { name, contents } = member(path)
+  const { name: asked, contents } = member(path)
   const target = typeof dest === "string" ? resolve(dest) : undefined
   const work = await mkdtemp(join(target === undefined ? tmpdir() : dirname(target), ".cairn-cp-"))
   try {
-    const tar = new PassThrough()
-    const extract = tool("tar", ["-x", "-C", work, "-f", "-", ...(name === "" ? [] : ["--", name])])
-    tar.pipe(extract.stdin)
-    await Promise.all([exportFs(ctx, what, tar), extract.done]).catch((e: unknown) => {
-      if (/Not found in archive/.test((e as Error).message)) throw new PathNotFoundInImageError({ image: what, path: `/${name}` })
-      throw e
-    })
+    /** GNU tar takes `name` out of the tree's tar into `work`; false when the tar has no such member. */
+    const extract = async (name: string): Promise<boolean> => {
+      const tar = new PassThrough()
+      const x = tool("tar", ["-x", "-C", work, "-f", "-", ...(name === "" ? [] : ["--", name])])
+      tar.pipe(x.stdin)
+      return Promise.all([exportFs(ctx, what, tar), x.done]).then(
+        () => true,
+        (e: unknown) => {
+          if (/Not found in archive/.test((e as Error).message)) return false
+          throw e
+        }
+      )
+    }
+    let name = asked
+    if (!(await extract(name))) {
+      // a parent directory may be a symlink in the tree (/bin -> usr/bin): follow it there, as docker does
+      const real = await realPath(ctx, what, name)
+      if (real === undefined || real === name || !(await extract(real))) throw new PathNotFoundInImageError({ image: what, path: `/${asked}` })
+      name = real
+    }
     const got = join(work, name)
     if (target === undefined) {
       // a tar of the entry (or of the directory's contents) to the stream
@@ -85,10 +98,27 @@ export async function copyFrom(ctx: EngineContext, what: string, path: string, d
 
 /**
  * Copies the host's `src` into `container` at `path` (docker's rules as above), through its
- * mount; a container that was not mounted is mounted for the copy and unmounted after.
+ * mount; a container that was not mounted is mounted for the copy and unmounted after. A stream
+ * `src` is a tar whose entries go into the directory `path` (`docker cp - CONTAINER:DIR`): GNU tar
+ * unpacks it into a private directory beside the container's state first (no `..` or absolute
+ * member, no write through a link it made), and nothing reaches the container unless all of it did.
  */
-export async function copyTo(ctx: EngineContext, container: string, src: string, path: string): Promise<void> {
+export async function copyTo(ctx: EngineContext, container: string, src: string | Readable, path: string): Promise<void> {
   const meta = await findContainer(ctx, container)
+  if (typeof src !== "string") {
+    const work = await mkdtemp(join(ctx.layout.container(meta.id), ".cp-in-"))
+    try {
+      const x = tool("tar", ["-x", "-C", work, "-f", "-"])
+      src.on("error", (e) => x.stdin.destroy(e))
+      src.pipe(x.stdin)
+      await x.done.catch((e: unknown) => {
+        throw new EngineIOError({ operation: "cp", path: "a tar from stdin", cause: e })
+      })
+      return await copyTo(ctx, container, `${work}/.`, path)
+    } finally {
+      await rm(work, { recursive: true, force: true })
+    }
+  }
   const source = resolve(src.replace(/\/\.$/, ""))
   const contents = /(^|\/)\.$/.test(src)
   const srcStat = await lstat(source).catch(() => undefined)

@@ -103,8 +103,11 @@ export class Engine {
   copyFrom(imageOrContainer: string, path: string, dest: Writable | string): Promise<void> {
     return run(this.service.copyFrom(imageOrContainer, path, dest))
   }
-  /** a host file or directory into a container at `path`, through its mount (made and removed for the copy when it was not mounted) */
-  copyTo(container: string, src: string, path: string): Promise<void> {
+  /**
+   * a host file or directory into a container at `path`, through its mount (made and removed for the
+   * copy when it was not mounted); a stream is a tar unpacked into the directory `path`
+   */
+  copyTo(container: string, src: string | Readable, path: string): Promise<void> {
     return run(this.service.copyTo(container, src, path))
   }
   exportFs(imageOrContainer: string, dest: Writable | string): Promise<void> {

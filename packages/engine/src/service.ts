@@ -99,7 +99,7 @@ export interface EngineShape {
   /** `cairn cp` out: `path` of an image or container to a host path, or a tar of it to a stream */
   readonly copyFrom: Op<[imageOrContainer: string, path: string, dest: Writable | string], void>
   /** `cairn cp` in: a host file or directory into a container at `path` (through its mount) */
-  readonly copyTo: Op<[container: string, src: string, path: string], void>
+  readonly copyTo: Op<[container: string, src: string | Readable, path: string], void>
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
   readonly pull: Op<[ref: string, name?: string, options?: PullOptions], ImageSummary>
   readonly push: Op<[image: string, ref: string, options?: TransferOptions], { digest: string }>
@@ -315,7 +315,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
     flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
     copyFrom: lift("copyFrom", async (what: string, path: string, dest: Writable | string) => (await import("./copyFiles.js")).copyFrom(ctx, what, path, dest)),
-    copyTo: lift("copyTo", async (container: string, src: string, path: string) => (await import("./copyFiles.js")).copyTo(ctx, container, src, path)),
+    copyTo: lift("copyTo", async (container: string, src: string | Readable, path: string) => (await import("./copyFiles.js")).copyTo(ctx, container, src, path)),
     exportFs: lift(
       "exportFs",
       async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest),

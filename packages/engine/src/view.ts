@@ -107,17 +107,13 @@ export async function flatten(ctx: EngineContext, image: string, name: string): 
   })
 }
 
-/** A tar of the merged tree of an image, or of a container (its image plus its upper dir's changes). */
-export async function exportFs(ctx: EngineContext, what: string, dest: Writable | string): Promise<void> {
+/** The layers of an image's merged tree, or of a container's (its image plus its upper dir's changes as one more layer), for `f`. */
+async function withFsSources<T>(ctx: EngineContext, what: string, f: (sources: Array<LayerSource>) => Promise<T>): Promise<T> {
   const container = await findContainer(ctx, what).catch((e) => {
     if (e instanceof ContainerNotFoundError) return undefined
     throw e
   })
-  if (container === undefined) {
-    const img = await resolveImage(ctx, what)
-    await flattenLayers(sourcesOf(ctx, img), dest, { compression: "none" })
-    return
-  }
+  if (container === undefined) return f(sourcesOf(ctx, await resolveImage(ctx, what)))
   const img = await imageByDigest(ctx, container.imageDigest)
   const upperLayer = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}.tar`)
   try {
@@ -125,10 +121,24 @@ export async function exportFs(ctx: EngineContext, what: string, dest: Writable 
       compression: "none",
       xattrNamespace: (container.mounted?.driver ?? container.lastDriver) === "rootless" ? "user" : "trusted"
     })
-    await flattenLayers([...sourcesOf(ctx, img), () => createReadStream(upperLayer)], dest, { compression: "none" })
+    return await f([...sourcesOf(ctx, img), () => createReadStream(upperLayer)])
   } finally {
     await rm(upperLayer, { force: true })
   }
+}
+
+/** A tar of the merged tree of an image, or of a container (its image plus its upper dir's changes). */
+export async function exportFs(ctx: EngineContext, what: string, dest: Writable | string): Promise<void> {
+  await withFsSources(ctx, what, (sources) => flattenLayers(sources, dest, { compression: "none" }))
+}
+
+/**
+ * Where `path` lies in the merged tree of an image or container once the symlinks among its parent
+ * directories are followed inside the tree (the last component is not: docker cp's rule), as a
+ * relative path; undefined when there is nothing there.
+ */
+export async function realPath(ctx: EngineContext, what: string, path: string): Promise<string | undefined> {
+  return withFsSources(ctx, what, async (sources) => (await MergedView.build(sources)).stat(clean(path))?.path.toString("utf8"))
 }
 
 export async function analyze(ctx: EngineContext, image: string): Promise<Array<LayerAnalysis>> {
