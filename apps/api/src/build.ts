@@ -10,6 +10,7 @@ import { pipeline } from "node:stream/promises"
 import { promisify } from "node:util"
 import * as Schema from "effect/Schema"
 import { limitedBody } from "./body.js"
+import { BuildSetupError, BuildStepError, BuildSyntaxError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { JsonContext, JsonRoute } from "./jsonApi.js"
@@ -96,9 +97,8 @@ async function buildFromTar(ctx: JsonContext): Promise<unknown> {
       })
       return { ...r, log: log.join("") }
     } catch (e) {
-      const tag = (e as { _tag?: string })._tag
-      if (tag === "BuildSyntaxError" || tag === "BuildSetupError") throw bad((e as Error).message, { log: log.join("") })
-      if (tag === "BuildStepError") throw new ApiError({ status: 422, code: "BUILD_FAILED", reason: (e as Error).message, detail: { log: log.join(""), exitCode: (e as { exitCode?: number }).exitCode } })
+      if (e instanceof BuildSyntaxError || e instanceof BuildSetupError) throw bad(e.message, { log: log.join("") })
+      if (e instanceof BuildStepError) throw new ApiError({ status: 422, code: "BUILD_FAILED", reason: e.message, detail: { log: log.join(""), exitCode: e.exitCode } })
       throw e
     }
   } finally {

@@ -11,6 +11,7 @@ import * as Schema from "effect/Schema"
 import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
 import { buildRoute } from "./build.js"
+import { EngineIOError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { EventHub } from "./events.js"
@@ -118,10 +119,10 @@ const importImage = async (ctx: JsonContext) => {
       return await ctx.engine.importImage(`${format}:${file}`, name)
     } catch (e) {
       // an I/O failure without an errno came from reading the archive itself: the upload is bad
-      const tagged = e as { _tag?: string; cause?: { code?: unknown; message?: unknown } }
-      if (tagged._tag === "EngineIOError" && tagged.cause?.code === undefined) {
+      const cause = e instanceof EngineIOError ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined
+      if (e instanceof EngineIOError && cause?.code === undefined) {
         // name the upload, not the temp file it was staged in or the root it went to
-        const why = typeof tagged.cause?.message === "string" ? tagged.cause.message : (e as Error).message
+        const why = typeof cause?.message === "string" ? cause.message : e.message
         throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${format} could not be imported: ${why}` })
       }
       throw e

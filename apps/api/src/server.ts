@@ -11,6 +11,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
+import { isEngineError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyStalledError, BodyTooLargeError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
@@ -124,7 +125,7 @@ const errorResponse = (e: unknown, v2: boolean, scrub: (text: string) => string 
   if (e instanceof BodyStalledError) {
     return errorResponse(v2 ? new DistributionError({ status: 408, code: "BLOB_UPLOAD_INVALID", reason: e.message }) : new ApiError({ status: 408, code: "BODY_STALLED", reason: e.message }), v2)
   }
-  const tag = typeof (e as { _tag?: unknown })?._tag === "string" ? (e as { _tag: string })._tag : "InternalError"
+  const tag = isEngineError(e) ? e._tag : "InternalError"
   // engine and store messages may name files under the root: the client gets them without
   const message = scrub(e instanceof Error ? e.message : String(e))
   const status = statusOfTag(tag)

@@ -5,10 +5,10 @@ import { statusByTag, statusOfTag } from "../src/errorStatus.js"
 import { type EngineServer, startEngineServer } from "./engineFixture.js"
 
 describe("statusByTag", () => {
-  it("maps every tag to a status of 400, 404, 409, 500 or 503", () => {
+  it("maps every tag to a status of 400, 404, 409, 422 (a failed build step), 500 or 503", () => {
     const entries = Object.entries(statusByTag)
     expect(entries.length).toBeGreaterThan(60)
-    for (const [tag, status] of entries) expect([400, 404, 409, 500, 503], tag).toContain(status)
+    for (const [tag, status] of entries) expect([400, 404, 409, 422, 500, 503], tag).toContain(status)
   })
   it("keeps the statuses clients already see", () => {
     expect(statusByTag.ImageNotFoundError).toBe(404)

@@ -1,6 +1,6 @@
 // Every typed failure of @cairn/cas (and of the digest and document checks it runs), as one list
 // that yields both the union type and the guard.
-import { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
+import { DigestMismatchError, errorGuard, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
 import { NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
 import {
   ArchiveFormatError,
@@ -49,4 +49,4 @@ export const CasErrors = [
 /** Every typed failure of @cairn/cas. */
 export type CasError = InstanceType<(typeof CasErrors)[number]>
 
-export const isCasError = (e: unknown): e is CasError => CasErrors.some((k) => e instanceof k)
+export const isCasError = errorGuard(CasErrors)

@@ -45,3 +45,23 @@ export class SizeMismatchError extends Data.TaggedError("SizeMismatchError")<{
       : `size mismatch: expected ${this.expected} bytes, got ${this.actual}`
   }
 }
+
+/** A class of typed error (an Effect `Data.TaggedError` subclass, say). */
+// biome-ignore lint/suspicious/noExplicitAny: a constructor of any arity
+export type ErrorClass = abstract new (...args: any[]) => Error
+
+/**
+ * The guard of a package's list of error classes: each package keeps one list, which yields both
+ * its union type (`InstanceType<(typeof List)[number]>`) and, through this, its guard.
+ */
+export const errorGuard =
+  <const L extends ReadonlyArray<ErrorClass>>(list: L) =>
+  (e: unknown): e is InstanceType<L[number]> =>
+    list.some((k) => e instanceof k)
+
+/** Every typed failure of @cairn/digest. */
+export const DigestErrors = [DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError] as const
+
+export type DigestError = InstanceType<(typeof DigestErrors)[number]>
+
+export const isDigestError = errorGuard(DigestErrors)

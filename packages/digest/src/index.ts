@@ -9,7 +9,17 @@ export {
   isDigest,
   parseDigest
 } from "./digest.js"
-export { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "./errors.js"
+export {
+  type DigestError,
+  DigestErrors,
+  DigestMismatchError,
+  type ErrorClass,
+  errorGuard,
+  InvalidDigestError,
+  isDigestError,
+  SizeMismatchError,
+  UnsupportedAlgorithmError
+} from "./errors.js"
 export {
   backendFromName,
   createHasher,

@@ -1,19 +1,14 @@
-import type * as Cas from "@cairn/cas"
-import type { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
-import type { MountError, UnmountFailedError } from "@cairn/mount"
-import type { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
-import type {
-  ApplyLayerError,
-  DiffSourceError,
-  LayerWriteError,
-  TarWriteError,
-  UnsupportedUpperError,
-  ViewPathError,
-  XattrReadError,
-  ZstdUnavailableError
-} from "@cairn/overlay"
-import type { RegistryFailure } from "@cairn/registry"
-import type {
+// Every failure an engine operation can end with, as one list of classes: the engine's own and
+// those of the packages below it, passed on unchanged. The list yields the union type and the guard.
+import { CasErrors } from "@cairn/cas"
+import { errorGuard } from "@cairn/digest"
+import { MountErrors, UnmountFailedError } from "@cairn/mount"
+import { OciSpecErrors } from "@cairn/oci-spec"
+import { OverlayErrors } from "@cairn/overlay"
+import { RegistryErrors } from "@cairn/registry"
+import { BuildSetupError, BuildStepError, BuildSyntaxError } from "./build/errors.js"
+import { EngineClosedError } from "./closed.js"
+import {
   AmbiguousReferenceError,
   ContainerMountedError,
   ContainerNameInUseError,
@@ -32,71 +27,45 @@ import type {
   UnreadableStateError,
   UnsupportedImageError
 } from "./errors.js"
-import type { NamespaceHolderError, NamespaceRequiredError } from "./userns.js"
-import type { EngineClosedError } from "./closed.js"
+import { NamespaceHolderError, NamespaceRequiredError } from "./userns.js"
 
 /** The engine's own failures. */
-export type EngineOwnError =
-  | ImageNotFoundError
-  | AmbiguousReferenceError
-  | ContainerNotFoundError
-  | ContainerMountedError
-  | ContainerNotMountedError
-  | ContainerNameInUseError
-  | ImageInUseError
-  | InvalidReferenceError
-  | DriverNameError
-  | InvalidSourceError
-  | LayerApplyError
-  | SnapshotError
-  | EngineIOError
-  | UnsupportedImageError
-  | PathNotFoundInImageError
-  | NamespaceRequiredError
-  | NamespaceHolderError
-  | LayerMediaTypeError
-  | UnreadableStateError
-  | EngineClosedError
+export const EngineOwnErrors = [
+  ImageNotFoundError,
+  AmbiguousReferenceError,
+  ContainerNotFoundError,
+  ContainerMountedError,
+  ContainerNotMountedError,
+  ContainerNameInUseError,
+  ImageInUseError,
+  InvalidReferenceError,
+  DriverNameError,
+  InvalidSourceError,
+  LayerApplyError,
+  SnapshotError,
+  EngineIOError,
+  UnsupportedImageError,
+  PathNotFoundInImageError,
+  NamespaceRequiredError,
+  NamespaceHolderError,
+  LayerMediaTypeError,
+  UnreadableStateError,
+  EngineClosedError,
+  BuildSyntaxError,
+  BuildSetupError,
+  BuildStepError
+] as const
+
+export type EngineOwnError = InstanceType<(typeof EngineOwnErrors)[number]>
 
 /** Failures of the lower packages, passed on unchanged. */
-export type LowerPackageError =
-  | Cas.ArchiveFormatError
-  | Cas.BlobNotFoundError
-  | Cas.GraphCycleError
-  | Cas.GraphDepthError
-  | Cas.GraphDocumentError
-  | Cas.IndexFileError
-  | Cas.IngestBusyError
-  | Cas.IngestOffsetError
-  | Cas.InvalidTagError
-  | Cas.LayoutError
-  | Cas.LeaseNotFoundError
-  | Cas.LockTimeoutError
-  | Cas.StoreIoError
-  | Cas.TagNotFoundError
-  | Cas.UnsafeArchivePathError
-  | Cas.UnsupportedLayerError
-  | DigestMismatchError
-  | SizeMismatchError
-  | InvalidDigestError
-  | UnsupportedAlgorithmError
-  | OciDecodeError
-  | NoMatchingPlatformError
-  | InvalidPlatformError
-  | ApplyLayerError
-  | DiffSourceError
-  | LayerWriteError
-  | TarWriteError
-  | UnsupportedUpperError
-  | ViewPathError
-  | XattrReadError
-  | ZstdUnavailableError
-  | MountError
-  | UnmountFailedError
-  | RegistryFailure
+export const LowerPackageErrors = [...CasErrors, ...OciSpecErrors, ...OverlayErrors, ...MountErrors, UnmountFailedError, ...RegistryErrors] as const
 
-/**
- * Every failure an engine operation can end with. Anything else that escapes (a bare Node I/O
- * error) is a defect of the engine, not part of the contract.
- */
-export type EngineError = EngineOwnError | LowerPackageError
+export type LowerPackageError = InstanceType<(typeof LowerPackageErrors)[number]>
+
+/** Everything an engine operation can fail with. Anything else that escapes (a bare Node I/O error) is a defect of the engine. */
+export const EngineErrors = [...EngineOwnErrors, ...LowerPackageErrors] as const
+
+export type EngineError = InstanceType<(typeof EngineErrors)[number]>
+
+export const isEngineError = errorGuard(EngineErrors)

@@ -1,6 +1,6 @@
 export { Engine } from "./engine.js"
 export { type EngineEvent, type EngineEventListener, EngineService, type EngineOptions, type EngineShape, makeEngine } from "./service.js"
-export type { EngineError, EngineOwnError, LowerPackageError } from "./engineError.js"
+export { type EngineError, EngineErrors, type EngineOwnError, EngineOwnErrors, isEngineError, type LowerPackageError, LowerPackageErrors } from "./engineError.js"
 export * from "./errors.js"
 export { EngineClosedError } from "./closed.js"
 export { EngineEvents, type EventBus, EventListeners } from "./events.js"

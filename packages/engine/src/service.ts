@@ -26,7 +26,7 @@ import {
   unmountContainer
 } from "./containers.js"
 import type { EngineContext } from "./context.js"
-import type { EngineError } from "./engineError.js"
+import { type EngineError, isEngineError } from "./engineError.js"
 import { EngineIOError } from "./errors.js"
 import type { ImportOptions } from "./importExport.js"
 import {
@@ -120,9 +120,8 @@ export interface EngineShape {
 
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
 
-/** Typed errors pass as they are; anything untagged (a bare Node I/O error) becomes an EngineIOError. */
-const typed = (operation: string, path: string) => (e: unknown): EngineError =>
-  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineError) : new EngineIOError({ operation, path, cause: e })
+/** The engine's typed errors pass as they are; anything else (a bare Node I/O error) becomes an EngineIOError. */
+const typed = (operation: string, path: string) => (e: unknown): EngineError => (isEngineError(e) ? e : new EngineIOError({ operation, path, cause: e }))
 
 /** "createContainer" -> "create container": errors speak of the operation as the user asked for it. */
 const inWords = (operation: string) => operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
@@ -164,15 +163,13 @@ const abortable = <A>(
       const running = Promise.resolve().then(() => f(signal))
       running.then(
         (a) => resume(Effect.succeed(a)),
-        (e) => resume(Effect.fail(typed(inWords(operation), root)(signal.aborted && !hasTag(e) ? (signal.reason ?? e) : e)))
+        (e) => resume(Effect.fail(typed(inWords(operation), root)(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)))
       )
       return Effect.promise(() => {
         controller.abort(new Error(`${inWords(operation)} was interrupted`))
         return running.then(() => undefined, () => undefined)
       })
     })
-
-const hasTag = (e: unknown) => typeof (e as { _tag?: unknown })?._tag === "string"
 
 /** The services an engine is built over; each defaults to its live implementation. */
 interface EngineServices {

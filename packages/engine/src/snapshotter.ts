@@ -4,6 +4,7 @@
 // walk. It returns pure OverlaySpecs; @cairn/mount (the Mounter) performs them. The live layer
 // is the overlay directories of an engine root (snapshots/<chainID hex>/{fs,meta.json}); a test
 // gives the engine another (see Engine.layer).
+import { type EngineError, isEngineError } from "./engineError.js"
 import { randomBytes } from "node:crypto"
 import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
@@ -50,13 +51,13 @@ export interface WritableDirs {
 
 export interface SnapshotterShape {
   /** A committed snapshot's metadata, or undefined when there is none under that chainID. */
-  readonly stat: (chainId: Digest) => Effect.Effect<SnapshotMeta | undefined, EngineIOError>
+  readonly stat: (chainId: Digest) => Effect.Effect<SnapshotMeta | undefined, EngineError>
   /** A new invisible snapshot over the committed `parents` (the chainIDs below it, bottom first). */
-  readonly prepare: (parents: ReadonlyArray<Digest>) => Effect.Effect<PreparedSnapshot, EngineIOError>
+  readonly prepare: (parents: ReadonlyArray<Digest>) => Effect.Effect<PreparedSnapshot, EngineError>
   /** Makes a prepared snapshot visible under `meta.chainId`: false when one was there first (another writer won; ours is dropped). */
-  readonly commit: (key: string, meta: SnapshotMeta) => Effect.Effect<boolean, EngineIOError>
+  readonly commit: (key: string, meta: SnapshotMeta) => Effect.Effect<boolean, EngineError>
   /** Removes a prepared snapshot (by key) or a committed one (by chainID); nothing there is no error. */
-  readonly remove: (keyOrChainId: string) => Effect.Effect<void, EngineIOError>
+  readonly remove: (keyOrChainId: string) => Effect.Effect<void, EngineError>
   readonly usage: (chainId: Digest) => Effect.Effect<SnapshotUsage>
   /** Every committed snapshot. */
   readonly walk: () => Effect.Effect<Array<SnapshotMeta>>
@@ -68,8 +69,7 @@ export interface SnapshotterShape {
 
 export class Snapshotter extends Context.Service<Snapshotter, SnapshotterShape>()("@cairn/engine/Snapshotter") {}
 
-const io = (operation: string, path: string) => (e: unknown) =>
-  typeof (e as { _tag?: unknown })?._tag === "string" ? (e as EngineIOError) : new EngineIOError({ operation, path, cause: e })
+const io = (operation: string, path: string) => (e: unknown): EngineError => (isEngineError(e) ? e : new EngineIOError({ operation, path, cause: e }))
 
 /** Bytes of regular files and the number of entries below dir (what `du --apparent-size` would roughly say). */
 export async function treeUsage(dir: string): Promise<SnapshotUsage> {

@@ -183,17 +183,24 @@ export class FileSystemError extends Data.TaggedError("FileSystemError")<{
   }
 }
 
-export type MountError =
-  | InvalidSpecError
-  | PathNotFoundError
-  | NotADirectoryError
-  | CrossFilesystemWorkDirError
-  | UnsupportedUpperFilesystemError
-  | TargetIsMountPointError
-  | TooManyLayersError
-  | OptionsTooLongError
-  | NoUsableDriverError
-  | ToolMissingError
-  | MountFailedError
-  | MountHelperExitedError
-  | FileSystemError
+/** Every typed failure of @cairn/mount, as one list: the union type and the guard. */
+export const MountErrors = [
+  InvalidSpecError,
+  PathNotFoundError,
+  NotADirectoryError,
+  CrossFilesystemWorkDirError,
+  UnsupportedUpperFilesystemError,
+  TargetIsMountPointError,
+  TooManyLayersError,
+  OptionsTooLongError,
+  NoUsableDriverError,
+  ToolMissingError,
+  MountFailedError,
+  MountHelperExitedError,
+  FileSystemError
+] as const
+
+export type MountError = InstanceType<(typeof MountErrors)[number]>
+
+// the same guard as @cairn/digest's errorGuard gives (this package depends on nothing of cairn's)
+export const isMountError = (e: unknown): e is MountError => MountErrors.some((k) => e instanceof k)

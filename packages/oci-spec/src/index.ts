@@ -28,6 +28,7 @@ export {
   ociToDockerManifest
 } from "./docker.js"
 export { type DocumentKind, OciDecodeError } from "./ociDecodeError.js"
+export { isOciSpecError, type OciSpecError, OciSpecErrors } from "./ociErrors.js"
 export {
   type Decoded,
   type DecodeOptions,

@@ -4,12 +4,21 @@
  * checked at the end. DESIGN.md "The hot path".
  */
 import { createReadStream, mkdirSync, statSync } from "node:fs"
-import { type Algorithm, createHasher, type Digest, digestAlgorithm, OFF_THREAD_MIN_BYTES, OffThreadHasher } from "@cairn/digest"
+import { type Algorithm, createHasher, type Digest, DigestErrors, digestAlgorithm, errorGuard, OFF_THREAD_MIN_BYTES, OffThreadHasher } from "@cairn/digest"
 import * as Effect from "effect/Effect"
 import type { ApplyOptions, ApplyResult } from "./applyOptions.js"
 import { decompress } from "./compression.js"
 import { LayerApplier } from "./entryApplier.js"
-import { ApplyEntryError, DiffIdMismatchError, LayerDigestMismatchError, type UnsafeEntryError } from "./errors.js"
+import {
+  ApplyEntryError,
+  DecompressionError,
+  DiffIdMismatchError,
+  LayerDigestMismatchError,
+  TarChecksumError,
+  TarFormatError,
+  TarTruncatedError,
+  UnsafeEntryError
+} from "./errors.js"
 import { readTar } from "./tar/reader.js"
 
 const toSource = (s: AsyncIterable<Uint8Array> | string): AsyncIterable<Uint8Array> =>
@@ -136,17 +145,24 @@ export const applyLayerEffect = (
     try: () => applyLayer(source, target, options),
     // Typed failures keep their tag; anything else (an I/O error of the source, say) is wrapped.
     catch: (e) =>
-      typeof e === "object" && e !== null && "_tag" in e
-        ? (e as ApplyLayerError)
+      isApplyLayerError(e)
+        ? e
         : new ApplyEntryError({ path: target, operation: "applying the layer", reason: e instanceof Error ? e.message : String(e) })
   })
 
-export type ApplyLayerError =
-  | import("./errors.js").TarChecksumError
-  | import("./errors.js").TarTruncatedError
-  | import("./errors.js").TarFormatError
-  | import("./errors.js").DecompressionError
-  | UnsafeEntryError
-  | ApplyEntryError
-  | DiffIdMismatchError
-  | LayerDigestMismatchError
+/** What applying a layer fails with: the tar, decompression and safety checks, both digests, an entry's I/O. */
+export const ApplyLayerErrors = [
+  TarChecksumError,
+  TarTruncatedError,
+  TarFormatError,
+  DecompressionError,
+  UnsafeEntryError,
+  ApplyEntryError,
+  DiffIdMismatchError,
+  LayerDigestMismatchError,
+  ...DigestErrors
+] as const
+
+export type ApplyLayerError = InstanceType<(typeof ApplyLayerErrors)[number]>
+
+const isApplyLayerError = errorGuard(ApplyLayerErrors)

@@ -7,9 +7,9 @@ import { Duplex, PassThrough, type Transform, type Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { createHasher, type Digest, hashingStream } from "@cairn/digest"
-import * as Data from "effect/Data"
 import type { Compression } from "./compression.js"
-import { type TarBodySizeError, type TarHeaderError, TarWriter, type TarWriterClosedError } from "./tar/writer.js"
+import { LayerWriteError, type TarBodySizeError, type TarHeaderError, type TarWriterClosedError, ZstdUnavailableError } from "./errors.js"
+import { TarWriter } from "./tar/writer.js"
 
 /** Compression of a written layer blob (the same names the reader detects). */
 export type LayerCompression = Compression
@@ -56,25 +56,6 @@ export function normalizeMtime(seconds: number, options: MtimeOptions): number {
   const env = process.env.SOURCE_DATE_EPOCH?.trim()
   const clamp = options.clampMtime ?? (env !== undefined && /^\d+$/u.test(env) ? Number(env) : undefined)
   return clamp !== undefined && seconds > clamp ? clamp : seconds
-}
-
-/** zstd compression was asked for but neither node:zlib nor a zstd binary offers it. */
-export class ZstdUnavailableError extends Data.TaggedError("ZstdUnavailableError")<{
-  readonly reason: string
-}> {
-  override get message() {
-    return `zstd compression is unavailable: ${this.reason}. Install the zstd command (Debian/Ubuntu: apt-get install zstd) or use Node >= 22.15, whose node:zlib has zstd`
-  }
-}
-
-/** Writing the layer blob failed (the destination, the compressor, or the entries' producer). */
-export class LayerWriteError extends Data.TaggedError("LayerWriteError")<{
-  readonly destination: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `writing layer to ${this.destination} failed: ${this.reason}`
-  }
 }
 
 /** What writing a layer can fail with: the writer's own errors plus whatever the producer threw (typed). */

@@ -1,19 +1,8 @@
 import type { BigIntStats } from "node:fs"
 import { lstat, readdir, readlink } from "node:fs/promises"
-import * as Data from "effect/Data"
 import { readTreeXattrs } from "./diff-xattrs.js"
 import type { EntryType } from "./tar/header.js"
-
-/** A directory tree could not be read while computing a diff. */
-export class DiffSourceError extends Data.TaggedError("DiffSourceError")<{
-  readonly path: string
-  readonly operation: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `reading ${this.path} for a diff failed in ${this.operation}: ${this.reason}`
-  }
-}
+import { DiffSourceError } from "./errors.js"
 
 /** One filesystem entry as the diff sees it; names and link targets are raw bytes. */
 export interface FsNode {

@@ -1,15 +1,5 @@
 import { spawn } from "node:child_process"
-import * as Data from "effect/Data"
-
-/** Extended attributes could not be read (getfattr missing or failing). */
-export class XattrReadError extends Data.TaggedError("XattrReadError")<{
-  readonly root: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `reading extended attributes under ${this.root} failed: ${this.reason}`
-  }
-}
+import { XattrReadError } from "./errors.js"
 
 /** Raw xattrs of every entry that has any, keyed by the path relative to the root (latin1 of its bytes). */
 export type TreeXattrs = Map<string, Map<string, Buffer>>

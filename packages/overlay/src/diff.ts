@@ -1,9 +1,8 @@
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
 import type { Writable } from "node:stream"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import { showPath } from "./errors.js"
+import { DiffSourceError, showPath, UnsupportedUpperError, type XattrReadError } from "./errors.js"
 import {
   type LayerOutputOptions,
   type LayerResult,
@@ -12,8 +11,7 @@ import {
   normalizeMtime,
   writeLayer
 } from "./diff-output.js"
-import { compareBytes, DiffSourceError, type FsNode, scanTree } from "./diff-tree.js"
-import type { XattrReadError } from "./diff-xattrs.js"
+import { compareBytes, type FsNode, scanTree } from "./diff-tree.js"
 import { makeHeader, type TarHeader } from "./tar/header.js"
 import type { TarWriter } from "./tar/writer.js"
 import {
@@ -24,16 +22,6 @@ import {
   overlayWhiteoutXattr,
   whiteoutName
 } from "./whiteout.js"
-
-/** An overlayfs upper directory uses a feature whose data lives outside it (redirect_dir, metacopy). */
-export class UnsupportedUpperError extends Data.TaggedError("UnsupportedUpperError")<{
-  readonly path: string
-  readonly feature: string
-}> {
-  override get message() {
-    return `cannot turn overlay upper entry ${this.path} into a layer: it uses ${this.feature}, whose data lives in a lower layer; mount the overlay without ${this.feature} (redirect_dir=off, metacopy=off) or diff the merged tree against the lower one with diffDirs`
-  }
-}
 
 export interface DiffOptions extends LayerOutputOptions, MtimeOptions {
   /** keep sub-second mtimes (PAX records); default false: whole seconds, as Docker and umoci write */

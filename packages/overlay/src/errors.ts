@@ -1,3 +1,4 @@
+import { DigestErrors, errorGuard } from "@cairn/digest"
 import * as Data from "effect/Data"
 
 /** Printable form of a raw tar path: UTF-8 where valid, \xNN escapes elsewhere. */
@@ -99,3 +100,135 @@ export class ApplyEntryError extends Data.TaggedError("ApplyEntryError")<{
     return `applying layer entry ${this.path} failed in ${this.operation}: ${this.reason}`
   }
 }
+
+/** A path that is missing from the merged tree or of the wrong type for the operation. */
+export class ViewPathError extends Data.TaggedError("ViewPathError")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `merged view: ${this.path}: ${this.reason}`
+  }
+}
+
+/** A layer's bytes could not be read from its source (the opener or its stream failed). */
+export class LayerSourceError extends Data.TaggedError("LayerSourceError")<{
+  readonly layer: number
+  readonly reason: string
+}> {
+  override get message() {
+    return `reading layer ${this.layer} failed: ${this.reason}`
+  }
+}
+
+/** zstd compression was asked for but neither node:zlib nor a zstd binary offers it. */
+export class ZstdUnavailableError extends Data.TaggedError("ZstdUnavailableError")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `zstd compression is unavailable: ${this.reason}. Install the zstd command (Debian/Ubuntu: apt-get install zstd) or use Node >= 22.15, whose node:zlib has zstd`
+  }
+}
+
+/** Writing the layer blob failed (the destination, the compressor, or the entries' producer). */
+export class LayerWriteError extends Data.TaggedError("LayerWriteError")<{
+  readonly destination: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `writing layer to ${this.destination} failed: ${this.reason}`
+  }
+}
+
+/** A directory tree could not be read while computing a diff. */
+export class DiffSourceError extends Data.TaggedError("DiffSourceError")<{
+  readonly path: string
+  readonly operation: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `reading ${this.path} for a diff failed in ${this.operation}: ${this.reason}`
+  }
+}
+
+/** Extended attributes could not be read (getfattr missing or failing). */
+export class XattrReadError extends Data.TaggedError("XattrReadError")<{
+  readonly root: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `reading extended attributes under ${this.root} failed: ${this.reason}`
+  }
+}
+
+/** An overlayfs upper directory uses a feature whose data lives outside it (redirect_dir, metacopy). */
+export class UnsupportedUpperError extends Data.TaggedError("UnsupportedUpperError")<{
+  readonly path: string
+  readonly feature: string
+}> {
+  override get message() {
+    return `cannot turn overlay upper entry ${this.path} into a layer: it uses ${this.feature}, whose data lives in a lower layer; mount the overlay without ${this.feature} (redirect_dir=off, metacopy=off) or diff the merged tree against the lower one with diffDirs`
+  }
+}
+
+/** A file entry whose body did not have exactly the announced number of bytes. */
+export class TarBodySizeError extends Data.TaggedError("TarBodySizeError")<{
+  readonly path: string
+  readonly expected: number
+  /** bytes received; when `early`, at least this many arrived before writing stopped */
+  readonly actual: number
+  readonly early: boolean
+}> {
+  override get message() {
+    return this.early
+      ? `tar entry ${this.path}: header announces ${this.expected} bytes but the body has more (${this.actual} so far)`
+      : `tar entry ${this.path}: header announces ${this.expected} bytes but the body has ${this.actual}`
+  }
+}
+
+/** A header value that no tar encoding cairn writes can hold, or an entry that is malformed. */
+export class TarHeaderError extends Data.TaggedError("TarHeaderError")<{
+  readonly path: string
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `tar entry ${this.path}: cannot write ${this.field}: ${this.reason}`
+  }
+}
+
+/** The writer was finished, or an earlier entry failed and left the archive unusable. */
+export class TarWriterClosedError extends Data.TaggedError("TarWriterClosedError")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `tar writer is closed: ${this.reason}`
+  }
+}
+
+/** Every typed failure of @cairn/overlay (with the digest checks it runs), as one list: the union type and the guard. */
+export const OverlayErrors = [
+  ApplyEntryError,
+  DecompressionError,
+  DiffIdMismatchError,
+  DiffSourceError,
+  LayerDigestMismatchError,
+  LayerSourceError,
+  LayerWriteError,
+  TarBodySizeError,
+  TarChecksumError,
+  TarFormatError,
+  TarHeaderError,
+  TarTruncatedError,
+  TarWriterClosedError,
+  UnsafeEntryError,
+  UnsupportedUpperError,
+  ViewPathError,
+  XattrReadError,
+  ZstdUnavailableError,
+  ...DigestErrors
+] as const
+
+export type OverlayError = InstanceType<(typeof OverlayErrors)[number]>
+
+export const isOverlayError = errorGuard(OverlayErrors)

@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import { decompress } from "./compression.js"
+import { LayerSourceError } from "./errors.js"
 import {
   type LayerOutputOptions,
   type LayerResult,
@@ -12,7 +13,7 @@ import {
 import type { ViewBuildError } from "./view.js"
 import type { TarHeader } from "./tar/header.js"
 import { readTar } from "./tar/reader.js"
-import { asLayerError, type LayerSource, LayerSourceError, MergedView, type ViewEntry } from "./view.js"
+import { asLayerError, type LayerSource, MergedView, type ViewEntry } from "./view.js"
 
 export interface FlattenOptions extends LayerOutputOptions, MtimeOptions {}
 

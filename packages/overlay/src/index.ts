@@ -22,12 +22,25 @@ export {
   ApplyEntryError,
   DecompressionError,
   DiffIdMismatchError,
+  DiffSourceError,
+  isOverlayError,
   LayerDigestMismatchError,
+  LayerSourceError,
+  LayerWriteError,
+  type OverlayError,
+  OverlayErrors,
   showPath,
+  TarBodySizeError,
   TarChecksumError,
   TarFormatError,
+  TarHeaderError,
   TarTruncatedError,
-  UnsafeEntryError
+  TarWriterClosedError,
+  UnsafeEntryError,
+  UnsupportedUpperError,
+  ViewPathError,
+  XattrReadError,
+  ZstdUnavailableError
 } from "./errors.js"
 // Compression detection and streaming decompression
 export {
@@ -45,7 +58,7 @@ export type { ApplyForm, ApplyOptions, ApplyResult, ApplyWarning, OverlayFormOpt
 export { rootlessOwnerXattr } from "./rootless.js"
 export { cleanComponents, RootPath } from "./rootpath.js"
 // Writing layers (overlay-diff): tar writer, diffs, flatten, merged view, analysis
-export { TarBodySizeError, TarHeaderError, type TarWriteError, TarWriter, TarWriterClosedError } from "./tar/writer.js"
+export { type TarWriteError, TarWriter } from "./tar/writer.js"
 export {
   type Change,
   changes,
@@ -53,23 +66,18 @@ export {
   type DiffOptions,
   type DiffResult,
   diffDirs,
-  diffUpper,
-  UnsupportedUpperError
+  diffUpper
 } from "./diff.js"
 export {
   LAYER_MEDIA_TYPES,
   type LayerCompression,
   type LayerOutputOptions,
   type LayerResult,
-  LayerWriteError,
   type MtimeOptions,
   nativeZstdCompress,
   normalizeMtime,
-  writeLayer,
-  ZstdUnavailableError
+  writeLayer
 } from "./diff-output.js"
-export { DiffSourceError } from "./diff-tree.js"
-export { XattrReadError } from "./diff-xattrs.js"
 export { type FlattenOptions, flatten } from "./flatten.js"
 export {
   type ContentRef,
@@ -77,11 +85,10 @@ export {
   type LayerSource,
   layerBody,
   MergedView,
-  type ViewEntry,
-  ViewPathError
+  type ViewEntry
 } from "./view.js"
 export { analyzeLayers, type LayerAnalysis, type StackAnalysis } from "./analysis.js"
 export { type DiffError, diffDirsEffect, diffUpperEffect } from "./diff.js"
 export type { LayerWriteFailure } from "./diff-output.js"
 export { flattenEffect } from "./flatten.js"
-export { LayerSourceError, type ViewBuildError } from "./view.js"
+export type { ViewBuildError } from "./view.js"

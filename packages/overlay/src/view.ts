@@ -1,8 +1,16 @@
 import { Readable } from "node:stream"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { decompress } from "./compression.js"
-import { type DecompressionError, showPath, type TarChecksumError, type TarFormatError, type TarTruncatedError, type UnsafeEntryError } from "./errors.js"
+import {
+  type DecompressionError,
+  LayerSourceError,
+  showPath,
+  type TarChecksumError,
+  type TarFormatError,
+  type TarTruncatedError,
+  type UnsafeEntryError,
+  ViewPathError
+} from "./errors.js"
 import { cleanComponents } from "./rootpath.js"
 import { type EntryType, makeHeader, type TarHeader } from "./tar/header.js"
 import { readTar } from "./tar/reader.js"
@@ -36,16 +44,6 @@ export interface ViewEntry {
   implicit: boolean
 }
 
-/** A path that is missing from the merged tree or of the wrong type for the operation. */
-export class ViewPathError extends Data.TaggedError("ViewPathError")<{
-  readonly path: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `merged view: ${this.path}: ${this.reason}`
-  }
-}
-
 /** What indexing a stack can fail with: a layer that cannot be read, decompressed or parsed. */
 export type ViewBuildError =
   | DecompressionError
@@ -56,17 +54,10 @@ export type ViewBuildError =
   | ViewPathError
   | LayerSourceError
 
-/** A layer's bytes could not be read from its source (the opener or its stream failed). */
-export class LayerSourceError extends Data.TaggedError("LayerSourceError")<{
-  readonly layer: number
-  readonly reason: string
-}> {
-  override get message() {
-    return `reading layer ${this.layer} failed: ${this.reason}`
-  }
-}
-
-/** Tagged errors pass through; anything else a layer source throws becomes a LayerSourceError. */
+/**
+ * Typed errors pass through (a source is the caller's: its own typed failures, a store's missing
+ * blob say, are theirs to keep); anything else a layer source throws becomes a LayerSourceError.
+ */
 export function asLayerError(layer: number, e: unknown): Error {
   if (e instanceof Error && "_tag" in e) return e
   return new LayerSourceError({ layer, reason: e instanceof Error ? e.message : String(e) })

@@ -3,7 +3,8 @@ import { text } from "node:stream/consumers"
 import { gzipSync } from "node:zlib"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
-import { LayerSourceError, MergedView, ViewPathError } from "../src/view.js"
+import { LayerSourceError, ViewPathError } from "../src/errors.js"
+import { MergedView } from "../src/view.js"
 import { buildLayer, type Spec } from "./diff-support.js"
 
 const sources = async (layers: Spec[][], gzip = false) => {

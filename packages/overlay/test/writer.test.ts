@@ -6,7 +6,8 @@ import { Readable, Writable } from "node:stream"
 import { afterEach, describe, expect, it } from "vitest"
 import type { TarHeader } from "../src/tar/header.js"
 import { readTar } from "../src/tar/reader.js"
-import { encodeHeader, TarBodySizeError, TarHeaderError, TarWriter, TarWriterClosedError } from "../src/tar/writer.js"
+import { TarBodySizeError, TarHeaderError, TarWriterClosedError } from "../src/errors.js"
+import { encodeHeader, TarWriter } from "../src/tar/writer.js"
 
 const hdr = (path: string | Buffer, over: Partial<TarHeader> = {}): TarHeader => ({
   path: typeof path === "string" ? Buffer.from(path) : path,

@@ -1,5 +1,5 @@
 // The typed failures of registry operations, and the bridge from Promise code into Effect.
-import { DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
+import { DigestMismatchError, errorGuard, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
 import { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
 import {
@@ -44,7 +44,7 @@ export const RegistryErrors = [
 /** Everything a registry operation can fail with. */
 export type RegistryFailure = InstanceType<(typeof RegistryErrors)[number]>
 
-export const isRegistryFailure = (e: unknown): e is RegistryFailure => RegistryErrors.some((k) => e instanceof k)
+export const isRegistryFailure = errorGuard(RegistryErrors)
 
 /**
  * Runs Promise code as an Effect: its AbortSignal fires on interruption (so a failed sibling

@@ -1,42 +1,8 @@
-import * as Data from "effect/Data"
+
 import type { Writable } from "node:stream"
 import { showPath } from "../errors.js"
 import type { EntryType, TarHeader } from "./header.js"
-
-/** A file entry whose body did not have exactly the announced number of bytes. */
-export class TarBodySizeError extends Data.TaggedError("TarBodySizeError")<{
-  readonly path: string
-  readonly expected: number
-  /** bytes received; when `early`, at least this many arrived before writing stopped */
-  readonly actual: number
-  readonly early: boolean
-}> {
-  override get message() {
-    return this.early
-      ? `tar entry ${this.path}: header announces ${this.expected} bytes but the body has more (${this.actual} so far)`
-      : `tar entry ${this.path}: header announces ${this.expected} bytes but the body has ${this.actual}`
-  }
-}
-
-/** A header value that no tar encoding cairn writes can hold, or an entry that is malformed. */
-export class TarHeaderError extends Data.TaggedError("TarHeaderError")<{
-  readonly path: string
-  readonly field: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `tar entry ${this.path}: cannot write ${this.field}: ${this.reason}`
-  }
-}
-
-/** The writer was finished, or an earlier entry failed and left the archive unusable. */
-export class TarWriterClosedError extends Data.TaggedError("TarWriterClosedError")<{
-  readonly reason: string
-}> {
-  override get message() {
-    return `tar writer is closed: ${this.reason}`
-  }
-}
+import { TarBodySizeError, TarHeaderError, TarWriterClosedError } from "../errors.js"
 
 export type TarWriteError = TarBodySizeError | TarHeaderError | TarWriterClosedError
 
