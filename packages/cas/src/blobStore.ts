@@ -317,24 +317,32 @@ export class BlobStore {
     if (expected.size !== undefined && (!Number.isSafeInteger(expected.size) || expected.size < 0)) {
       throw new SizeMismatchError({ expected: expected.size, actual: 0, early: false })
     }
-    await this.layout.ensureDir(this.layout.ingestDir)
+    const algorithm = want ? digestAlgorithm(want) : (expected.algorithm ?? "sha256")
+    // a big blob hashes on a worker: beside the network and the writes, and beside other blobs'
+    // hashing. The worker boots (tens of ms) while the ingest file is locked and prepared.
+    const big = expected.size !== undefined && expected.size >= OFF_THREAD_MIN_BYTES
+    const starting: Promise<IngestHasher> = big ? OffThreadHasher.start(algorithm) : createHasher(algorithm)
+    starting.catch(() => {})
     let lock: LockHandle | undefined
     let path: string
-    if (want) {
-      const key = this.ingestKey(want)
-      const r = await tryLock(`${key}.lock`)
-      lock = r.handle
-      // a live process is writing this digest already: write our own copy; link() makes one win
-      path = lock ? key : tempNameFor(join(this.layout.ingestDir, "blob"))
-    } else {
-      path = tempNameFor(join(this.layout.ingestDir, "blob"))
+    try {
+      await this.layout.ensureDir(this.layout.ingestDir)
+      if (want) {
+        const key = this.ingestKey(want)
+        const r = await tryLock(`${key}.lock`)
+        lock = r.handle
+        // a live process is writing this digest already: write our own copy; link() makes one win
+        path = lock ? key : tempNameFor(join(this.layout.ingestDir, "blob"))
+      } else {
+        path = tempNameFor(join(this.layout.ingestDir, "blob"))
+      }
+    } catch (e) {
+      await starting.then((h) => (h instanceof OffThreadHasher ? h.close() : undefined)).catch(() => {})
+      throw e
     }
     try {
       await unlink(`${path}.hashstate`).catch(() => {})
-      const algorithm = want ? digestAlgorithm(want) : (expected.algorithm ?? "sha256")
-      // a big blob hashes on a worker: beside the network and the writes, and beside other blobs' hashing
-      const big = expected.size !== undefined && expected.size >= OFF_THREAD_MIN_BYTES
-      const hasher = big ? await OffThreadHasher.start(algorithm) : await createHasher(algorithm)
+      const hasher = await starting
       try {
         return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock)
       } finally {

@@ -7,7 +7,6 @@
 import { createHash } from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { parentPort, workerData } from "node:worker_threads"
-import { createSHA256, createSHA512 } from "hash-wasm"
 import { DATA_AT, isKernelState, Sha256, sha256Instance, threadCpuMicros } from "./sha256-kernel.mjs"
 
 const { algorithm, backend, memory, module, state } = workerData
@@ -27,6 +26,8 @@ if (backend === "node") {
   save = () => h.save()
 } else {
   // hash-wasm: sha512, the hash-wasm backend, or a state hash-wasm saved before cairn had its kernel
+  // (imported here only: loading it costs a worker ~40 ms of start-up that cairn's kernel does not need)
+  const { createSHA256, createSHA512 } = await import("hash-wasm")
   const h = await (algorithm === "sha512" ? createSHA512() : createSHA256())
   h.init()
   if (state) h.load(state)
