@@ -60,6 +60,8 @@ export interface ImportOptions {
   readonly unpack?: boolean
   /** keep a multi-platform image whole (every platform; the name points at its index), as `pull --all-platforms` */
   readonly allPlatforms?: boolean
+  /** aborts the import: its reads stop, nothing is named, and what it stored goes with its lease */
+  readonly signal?: AbortSignal
 }
 
 /** Tags (or keeps untagged) an imported manifest, extracts its snapshots (unless told not to), returns its summary. */
@@ -73,11 +75,14 @@ export async function adoptImage(
   const clean: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }
   const probe = await loadImage(ctx, { descriptor: clean, names: [] }, ref)
   return withSnapshotLease(ctx.layout, stackOf(probe.diffIds), async () => {
+    options.signal?.throwIfAborted()
     if (options.unpack !== false) {
       // layers of a media type cairn cannot extract are stored as they are: snapshots stop below them
       const known = probe.layers.findIndex((l) => layerCompression(l.mediaType) === undefined)
       await ensureSnapshots(ctx, known < 0 ? probe : { ...probe, layers: probe.layers.slice(0, known), diffIds: probe.diffIds.slice(0, known) }, ref)
     }
+    // an abort during extraction: the snapshots made stay (shared, prune takes them), the name never lands
+    options.signal?.throwIfAborted()
     if (name !== undefined) await ctx.store.tag(name, clean)
     else await ctx.store.addUntagged(clean)
     return summarize({ ...probe, names: name === undefined ? [] : [name] })
@@ -95,16 +100,19 @@ async function copyBlobs(
   openBlob: (d: Digest) => AsyncIterable<Uint8Array>,
   lease: string,
   ref: string,
+  signal: AbortSignal | undefined,
   depth = 0
 ): Promise<void> {
+  signal?.throwIfAborted()
   const doc = await decodeAnyManifest(await readBlob(descriptor.digest), descriptor.mediaType)
   if ((doc.kind === "index" || doc.kind === "docker-manifest-list") && depth < 4) {
     const children = doc.kind === "index" ? doc.value.manifests : dockerToOciIndex(doc.value).manifests
-    for (const child of children) await copyBlobs(ctx, child, readBlob, openBlob, lease, ref, depth + 1)
+    for (const child of children) await copyBlobs(ctx, child, readBlob, openBlob, lease, ref, signal, depth + 1)
   } else if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") {
     throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
   } else {
     for (const b of [doc.value.config, ...doc.value.layers]) {
+      signal?.throwIfAborted()
       if ((await ctx.store.stat(b.digest)) !== undefined) continue
       const emit = (bytes: number) => ctx.progress.emit({ kind: "blob", phase: "store", digest: b.digest, bytes, total: b.size, ref })
       await ctx.store.put({ digest: b.digest, size: b.size, mediaType: b.mediaType }, counted(Readable.from(openBlob(b.digest)), emit), lease)
@@ -114,7 +122,7 @@ async function copyBlobs(
 }
 
 /** An OCI layout's image (its blobs and manifest) put into the store under `lease`, untagged. */
-async function readLayout(ctx: EngineContext, source: string, path: string, ref: string | undefined, lease: string, allPlatforms = false) {
+async function readLayout(ctx: EngineContext, source: string, path: string, ref: string | undefined, lease: string, allPlatforms = false, signal?: AbortSignal) {
     const t = { path, ref }
     const blobPath = (d: Digest) => join(t.path, "blobs", parseDigest(d).split(":")[0]!, digestHex(d))
     const readBlob = (d: Digest) => readFile(blobPath(d))
@@ -126,14 +134,15 @@ async function readLayout(ctx: EngineContext, source: string, path: string, ref:
     }
     const index = (await decodeIndex(indexBytes)).value
     const { descriptor, sourceName } = await pickManifest(source, index.manifests, t.ref, readBlob, allPlatforms)
-    await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d)), lease, source)
+    // an abort destroys the blob's read stream: the store's put fails and keeps nothing under its digest
+    await copyBlobs(ctx, descriptor, readBlob, (d) => createReadStream(blobPath(d), signal === undefined ? {} : { signal }), lease, source, signal)
     return { descriptor, sourceName }
 }
 
-export async function fetchLayout(ctx: EngineContext, source: string, lease: string, allPlatforms = false): Promise<Descriptor> {
+export async function fetchLayout(ctx: EngineContext, source: string, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
   const t = parseTransport(source)
   if (t.kind !== "oci") throw new InvalidSourceError({ source, reason: "expected oci:PATH[:TAG]" })
-  return (await readLayout(ctx, source, t.path, t.ref, lease, allPlatforms)).descriptor
+  return (await readLayout(ctx, source, t.path, t.ref, lease, allPlatforms, signal)).descriptor
 }
 
 export async function importImage(ctx: EngineContext, source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
@@ -141,7 +150,7 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
   const target = name === undefined ? undefined : normalizeName(name)
   if (t.kind === "oci") {
     return ctx.store.withLease(async (lease) => {
-      const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease, options.allPlatforms)
+      const { descriptor, sourceName } = await readLayout(ctx, source, t.path, t.ref, lease, options.allPlatforms, options.signal)
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
@@ -150,9 +159,9 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
 }
 
 /** Reads an archive into the store: tagging its images as docker load does, or held by `lease` only. */
-async function readArchive(ctx: EngineContext, source: string, file: string, lease?: string): Promise<ImportReport> {
+async function readArchive(ctx: EngineContext, source: string, file: string, lease?: string, signal?: AbortSignal): Promise<ImportReport> {
   await assertReadable(source, file)
-  return ctx.store.importArchive(file, lease)
+  return ctx.store.importArchive(file, lease, signal)
 }
 
 /** An archive file that cannot be opened is the user's input to fix: say which and why. */
@@ -190,25 +199,34 @@ async function importArchive(
   target: string | undefined,
   options: ImportOptions
 ): Promise<ImageSummary> {
-  const report = await readArchive(ctx, source, file)
-  // the archive's own names land as docker load would; names that are not name:tag are dropped
-  for (const img of report.images) {
-    for (const tag of img.tags) if (defaultImportName(tag) !== tag) await ctx.store.untag(tag)
-  }
-  const chosen = chooseArchiveImage(source, report, ref)
-  const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
-  const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), options.allPlatforms)
-  return adoptImage(ctx, descriptor, target ?? firstName, source, options)
+  // held by a lease while it is read and unpacked: nothing is named until all of it is in (an
+  // abort or a bad layer leaves no name behind)
+  return ctx.store.withLease(async (lease) => {
+    const report = await readArchive(ctx, source, file, lease, options.signal)
+    const chosen = chooseArchiveImage(source, report, ref)
+    const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
+    const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), options.allPlatforms)
+    const name = target ?? firstName
+    const img = await adoptImage(ctx, descriptor, name, source, options)
+    // then the archive's own names, as docker load gives them; names that are not name:tag are dropped
+    for (const i of report.images) {
+      for (const tag of i.tags) {
+        if (tag !== name && defaultImportName(tag) === tag) await ctx.store.tag(tag, { mediaType: i.descriptor.mediaType, digest: i.descriptor.digest, size: i.descriptor.size })
+      }
+    }
+    return img
+  })
 }
 
 /**
  * An archive's image (picked by :REF as importImage picks it) put into the store under `lease`,
  * untagged: none of the archive's images gets a name or an index.json entry.
  */
-export async function fetchArchive(ctx: EngineContext, source: string, lease: string, allPlatforms = false): Promise<Descriptor> {
+export async function fetchArchive(ctx: EngineContext, source: string, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
   const t = parseTransport(source)
   if (t.kind !== "oci-archive" && t.kind !== "docker-archive") throw new InvalidSourceError({ source, reason: "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]" })
-  const chosen = chooseArchiveImage(source, await readArchive(ctx, source, t.path, lease), t.ref)
+  const chosen = chooseArchiveImage(source, await readArchive(ctx, source, t.path, lease, signal), t.ref)
+  signal?.throwIfAborted()
   return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), allPlatforms)).descriptor
 }
 

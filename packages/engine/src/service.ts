@@ -153,7 +153,9 @@ const abortable = <A>(
   isClosed: () => boolean,
   operation: string,
   given: AbortSignal | undefined,
-  f: (signal: AbortSignal) => Promise<A>
+  f: (signal: AbortSignal) => Promise<A>,
+  /** what an untyped failure names (operation, path); default the operation and the root */
+  named?: readonly [string, string | undefined]
 ): Effect.Effect<A, EngineError> =>
   isClosed()
     ? Effect.fail(new EngineClosedError({ root, operation: inWords(operation) }))
@@ -163,7 +165,12 @@ const abortable = <A>(
       const running = Promise.resolve().then(() => f(signal))
       running.then(
         (a) => resume(Effect.succeed(a)),
-        (e) => resume(Effect.fail(typed(inWords(operation), root)(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)))
+        (e) =>
+          resume(
+            Effect.fail(
+              (named?.[1] !== undefined ? typed(named[0], named[1]) : typed(inWords(operation), root))(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)
+            )
+          )
       )
       return Effect.promise(() => {
         controller.abort(new Error(`${inWords(operation)} was interrupted`))
@@ -265,11 +272,15 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: lift(
-      "importImage",
-      async (source: string, name?: string, o?: ImportOptions) => imported(await (await import("./importExport.js")).importImage(ctx, source, name, o), name),
-      (source) => ["import from", source]
-    ),
+    importImage: (source: string, name?: string, o?: ImportOptions) =>
+      abortable(
+        layout.root,
+        () => closed,
+        "importImage",
+        o?.signal,
+        async (signal) => imported(await (await import("./importExport.js")).importImage(ctx, source, name, { ...o, signal }), name),
+        ["import from", source]
+      ),
     exportImage: lift(
       "exportImage",
       async (image: string, dest: string) => {
@@ -323,12 +334,14 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
       abortable(layout.root, () => closed, "pull", o?.signal, async (signal) =>
         imported(await (await import("./transfer.js")).pull(ctx, ref, name, { ...o, signal }), name)
       ),
-    push: lift("push", async (image: string, ref: string, o?: TransferOptions) => (await import("./transfer.js")).push(ctx, image, ref, o?.client)),
-    copy: lift("copy", async (src: string, dst: string, o?: CopyOptions) => {
-      const r = await (await import("./transfer.js")).copy(ctx, src, dst, o)
-      if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
-      return r
-    }),
+    push: (image: string, ref: string, o?: TransferOptions) =>
+      abortable(layout.root, () => closed, "push", o?.signal, async (signal) => (await import("./transfer.js")).push(ctx, image, ref, o?.client, true, signal)),
+    copy: (src: string, dst: string, o?: CopyOptions) =>
+      abortable(layout.root, () => closed, "copy", o?.signal, async (signal) => {
+        const r = await (await import("./transfer.js")).copy(ctx, src, dst, { ...o, signal })
+        if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
+        return r
+      }),
     createContainer: lift("createContainer", async (image: string, o?: { name?: string }) => {
       const c = await createContainer(ctx, image, o)
       events.emit("container.created", c.id, c.name)

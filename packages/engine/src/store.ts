@@ -1,5 +1,6 @@
 // What the engine needs from the image store, implemented over @cairn/cas's Store. One seam,
 // so every other module speaks in images and blobs, not in cas calls.
+import { createReadStream } from "node:fs"
 import type { Readable } from "node:stream"
 import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type ImportReport, REF_NAME, Store } from "@cairn/cas"
 import type { Digest } from "@cairn/digest"
@@ -47,7 +48,7 @@ export interface ImageStore {
    * Imports a docker-archive or oci-archive (cas verifies everything before anything is visible),
    * tagging its images; with `lease`, nothing is tagged and the lease holds what was stored.
    */
-  importArchive(file: string, lease?: string): Promise<ImportReport>
+  importArchive(file: string, lease?: string, signal?: AbortSignal): Promise<ImportReport>
   /** Writes one image to an OCI layout dir, an oci-archive or a docker-archive under `name`. */
   exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
@@ -120,8 +121,11 @@ export class CasImageStore implements ImageStore {
   source(): BlobSource {
     return { stat: (d) => this.cas.stat(d), open: (d) => this.cas.open(d) }
   }
-  importArchive(file: string, lease?: string) {
-    return this.cas.importArchive(file, lease === undefined ? {} : { tag: false, lease })
+  importArchive(file: string, lease?: string, signal?: AbortSignal) {
+    // with a signal the file is read through a stream it can destroy: cas then stores nothing of it
+    const options = lease === undefined ? {} : { tag: false as const, lease }
+    if (signal === undefined) return this.cas.importArchive(file, options)
+    return this.cas.importArchive(createReadStream(file, { signal }), { ...options, name: file })
   }
   async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined) {
     const clean = plain(descriptor)

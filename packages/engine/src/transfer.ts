@@ -16,6 +16,8 @@ import { ensureSnapshot, lowerDirs, readSnapshotMeta, type SnapshotContext, stac
 export interface TransferOptions {
   /** the registry client (credentials, plain HTTP); default a new one over ~/.docker/config.json */
   readonly client?: RegistryClient
+  /** aborts the transfer: its requests and streams stop, and nothing it began becomes visible */
+  readonly signal?: AbortSignal
 }
 
 export interface CopyOptions extends TransferOptions {
@@ -39,8 +41,6 @@ export interface PullOptions extends TransferOptions {
   readonly concurrency?: number
   /** extract a layer while it downloads when the snapshots below it exist (default true); false: store first, extract after */
   readonly streamExtract?: boolean
-  /** aborts the pull: its requests and streams stop, and what it began is removed */
-  readonly signal?: AbortSignal
 }
 
 /** The local name a pulled reference gets by default: registry/repository:tag as written. */
@@ -175,10 +175,18 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
 }
 
 /** Pushes an image: all of it (an index with every platform it holds), or with `allPlatforms` false this host's manifest only. */
-export async function push(ctx: EngineContext, image: string, ref: string, client: RegistryClient = defaultClient(ctx), allPlatforms = true): Promise<{ digest: string }> {
+export async function push(
+  ctx: EngineContext,
+  image: string,
+  ref: string,
+  client: RegistryClient = defaultClient(ctx),
+  allPlatforms = true,
+  signal?: AbortSignal
+): Promise<{ digest: string }> {
   const stored = await findImage(ctx, image)
   const root = allPlatforms ? stored.descriptor : (await loadImage(ctx, stored, image)).manifestDescriptor
   const r = await pushImage(client, ctx.store.source(), root.digest, parseReference(ref), {
+    ...(signal === undefined ? {} : { signal }),
     onProgress: (p) => ctx.progress.emit({ kind: "blob", phase: "upload", digest: p.digest, bytes: p.bytes, total: p.size, ref })
   })
   return { digest: r.digest }
@@ -188,8 +196,9 @@ export async function push(ctx: EngineContext, image: string, ref: string, clien
  * Puts a registry image's blobs and manifest into the store (no tag, no extraction), held by `lease`:
  * this host's platform, or with `allPlatforms` the whole index.
  */
-async function fetchRemote(ctx: EngineContext, input: string, lease: string, client: RegistryClient, allPlatforms: boolean): Promise<Descriptor> {
+async function fetchRemote(ctx: EngineContext, input: string, lease: string, client: RegistryClient, allPlatforms: boolean, signal?: AbortSignal): Promise<Descriptor> {
   const options = {
+    ...(signal === undefined ? {} : { signal }),
     verify: false, // the store verifies
     onProgress: (p: BlobProgress) => ctx.progress.emit({ kind: "blob", phase: "download", digest: p.digest, bytes: p.bytes, total: p.size, ref: input })
   }
@@ -197,7 +206,7 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
     const { root } = await pullAllPlatforms(client, parseReference(input), ctx.store.sink(lease), options)
     return { mediaType: root.mediaType, digest: root.digest, size: root.size }
   }
-  const resolved = await client.resolve(parseReference(input))
+  const resolved = await client.resolve(parseReference(input), signal === undefined ? {} : { signal })
   await pullImage(client, { ...resolved.reference, digest: resolved.manifest.digest }, ctx.store.sink(lease), options)
   return { mediaType: resolved.manifest.mediaType, digest: resolved.manifest.digest, size: resolved.manifest.size }
 }
@@ -209,6 +218,8 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
 export async function copy(ctx: EngineContext, src: string, dst: string, options: CopyOptions = {}): Promise<{ digest: string }> {
   const client = options.client ?? defaultClient(ctx)
   const all = options.allPlatforms === true
+  const signal = options.signal
+  const sig = signal === undefined ? {} : { signal }
   const s = parseTransport(src)
   const d = parseTransport(dst)
   if (d.kind === "local") {
@@ -220,15 +231,16 @@ export async function copy(ctx: EngineContext, src: string, dst: string, options
     const name = d.image === "" ? undefined : d.image
     if (name !== undefined && (s.kind === "docker-archive" || s.kind === "oci-archive")) {
       // local:NAME names the image NAME only; the archive's own tags stay behind (import keeps them, as docker load)
-      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease, all), normalizeName(name), src))
+      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease, all, signal), normalizeName(name), src, sig))
       return { digest: img.digest }
     }
-    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client, allPlatforms: all }) : await importImage(ctx, src, name, { allPlatforms: all })
+    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client, allPlatforms: all, ...sig }) : await importImage(ctx, src, name, { allPlatforms: all, ...sig })
     return { digest: img.digest }
   }
   if (s.kind === "local") {
     // skopeo's rule: a multi-platform image goes whole with --all, else as this host's image
-    if (d.kind === "docker") return push(ctx, s.image, d.ref, client, all)
+    if (d.kind === "docker") return push(ctx, s.image, d.ref, client, all, signal)
+    signal?.throwIfAborted()
     return { digest: (await exportImage(ctx, s.image, dst, all)).digest }
   }
   // anything else: through the store, untagged and leased, so nothing lingers as an image (the
@@ -236,15 +248,16 @@ export async function copy(ctx: EngineContext, src: string, dst: string, options
   return ctx.store.withLease(async (lease) => {
     const descriptor =
       s.kind === "docker"
-        ? await fetchRemote(ctx, s.ref, lease, client, all)
+        ? await fetchRemote(ctx, s.ref, lease, client, all, signal)
         : s.kind === "oci"
-          ? await fetchLayout(ctx, src, lease, all)
-          : await fetchArchive(ctx, src, lease, all)
+          ? await fetchLayout(ctx, src, lease, all, signal)
+          : await fetchArchive(ctx, src, lease, all, signal)
     if (d.kind === "docker") {
-      const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref))
+      const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref), sig)
       return { digest: r.digest }
     }
     const name = d.ref ?? (s.kind === "docker" ? refTag(s.ref) : s.ref)
+    signal?.throwIfAborted()
     await ctx.store.exportImage(d.kind, d.path, descriptor, name)
     return { digest: descriptor.digest }
   })
