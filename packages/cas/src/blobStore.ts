@@ -12,22 +12,22 @@ import {
   digestAlgorithm,
   digestHex,
   formatDigest,
-  type Hasher,
   OFF_THREAD_MIN_BYTES,
   OffThreadHasher,
   parseDigest,
-  resumeHasher,
   SizeMismatchError,
   verifyingStream
 } from "@cairn/digest"
-import { fsyncDir, tempFilePid, tempNameFor, writeFileAtomic } from "./atomicFile.js"
-import { BlobNotFoundError, IngestBusyError, IngestOffsetError } from "./errors.js"
+import { fsyncDir, tempNameFor, writeFileAtomic } from "./atomicFile.js"
+import { BlobNotFoundError, IngestOffsetError } from "./errors.js"
 import type { Layout } from "./layout.js"
 import { addToLease } from "./leases.js"
-import { cleanLockDebris, holderAlive, type LockHandle, removeIfStale, tryLock, withLock } from "./lockFile.js"
+import { activeIngests, cleanDebris, listIngests, staleIngests } from "./ingestArea.js"
+import { rebuildHasher, waitForIngestLock } from "./ingestResume.js"
+import { type BlobInput, CHUNK, chunksOf, type IngestHasher, isOwnWriteFailure, skipBytes, writeHashed } from "./ingestWrite.js"
+import { type LockHandle, tryLock, withLock } from "./lockFile.js"
 
-/** Bytes for put: a buffer, a string (UTF-8), or a stream of chunks (a Node Readable is fine). */
-export type BlobInput = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
+export type { BlobInput } from "./ingestWrite.js"
 
 /** What the caller announces about the bytes; each given field is checked before the blob appears. */
 export interface Expected {
@@ -72,105 +72,8 @@ export interface GetOptions {
   readonly verify?: boolean
 }
 
-const CHUNK = 1 << 20
-
 /** How long resume() waits on another process's ingest of the same digest that makes no progress. */
 export const INGEST_STALL_MS = 60_000
-
-/** `chunks` without its first `n` bytes. */
-async function* skipBytes(chunks: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
-  let left = n
-  for await (const c of chunks) {
-    if (left >= c.length) {
-      left -= c.length
-      continue
-    }
-    yield left > 0 ? c.subarray(left) : c
-    left = 0
-  }
-}
-
-async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
-  if (typeof input === "string") input = Buffer.from(input, "utf8")
-  if (input instanceof Uint8Array) {
-    for (let o = 0; o < input.length; o += CHUNK) yield input.subarray(o, Math.min(o + CHUNK, input.length))
-    if (input.length === 0) return
-    return
-  }
-  for await (const c of input as AsyncIterable<Uint8Array | string>) yield typeof c === "string" ? Buffer.from(c, "utf8") : c
-}
-
-/** A hasher on the calling thread, or on a worker for big blobs: the ingest path awaits either. */
-type IngestHasher = Hasher | OffThreadHasher
-
-const SYNC_EVERY = 64 << 20
-const WRITES_IN_FLIGHT = 4
-
-/**
- * Write `source` to `fh` from `position` on while hashing it. Up to four positional writes are
- * in flight while the next chunks are hashed, so the hashing thread rarely waits for the
- * thread pool (a chunk must therefore not be modified once yielded: the Node stream contract),
- * and a background fdatasync every 64 MiB keeps writeback going alongside, so the final fsync
- * of a large blob has little left to flush and dirty pages stay bounded.
- */
-async function writeHashed(
-  fh: import("node:fs/promises").FileHandle,
-  position: number,
-  source: AsyncIterable<Uint8Array>,
-  hasher: IngestHasher,
-  limit: number | undefined
-): Promise<void> {
-  const inFlight: Promise<unknown>[] = []
-  let syncing: Promise<unknown> | undefined
-  let sinceSync = 0
-  let pos = position
-  let sourceError: { error: unknown } | undefined
-  try {
-    for await (const chunk of source) {
-      if (chunk.length === 0) continue
-      if (limit !== undefined && hasher.bytes + chunk.length > limit) {
-        throw new SizeMismatchError({ expected: limit, actual: hasher.bytes + chunk.length, early: true })
-      }
-      const handed = hasher.update(chunk)
-      if (handed !== undefined) await handed
-      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
-      inFlight.push(writeFully(fh, chunk, pos))
-      pos += chunk.length
-      sinceSync += chunk.length
-      if (sinceSync >= SYNC_EVERY && syncing === undefined) {
-        sinceSync = 0
-        syncing = fh.datasync().finally(() => {
-          syncing = undefined
-        })
-      }
-    }
-  } catch (error) {
-    sourceError = { error }
-  }
-  // every hashed byte is on its way to disk: wait for all of it before reporting either outcome
-  const results = await Promise.allSettled(inFlight)
-  await syncing?.catch(() => {})
-  const failed = results.find((r) => r.status === "rejected")
-  if (failed) throw failed.reason
-  if (sourceError) throw sourceError.error
-}
-
-/** Failures of our own writes, as opposed to the source's: the partial bytes are then not trusted. */
-const writeFailures = new WeakSet<object>()
-
-/** pwrite until the whole chunk is down (a short write is legal). */
-async function writeFully(fh: import("node:fs/promises").FileHandle, chunk: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  try {
-    while (done < chunk.length) {
-      const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done)
-      done += bytesWritten
-    }
-  } catch (e) {
-    if (typeof e === "object" && e !== null) writeFailures.add(e)
-    throw e
-  }
-}
 
 function isDescriptorLike(x: unknown): x is BlobDescriptorLike {
   return (
@@ -389,7 +292,7 @@ export class BlobStore {
     await this.layout.ensureDir(this.layout.ingestDir)
     const key = this.ingestKey(d)
     let waited = false
-    const lock = await this.waitForIngestLock(key, d, (holder) => {
+    const lock = await waitForIngestLock(key, d, (holder) => {
       waited = true
       options.onWait?.(holder)
     }, options.stallMs ?? INGEST_STALL_MS)
@@ -405,72 +308,13 @@ export class BlobStore {
       // the writer we waited for got further than the offset the caller saw: skip what it wrote
       if (waited && held > offset && held <= desc.size) chunks = skipBytes(chunks, held - offset)
       else if (held !== offset) throw new IngestOffsetError({ digest: d, expected: held, actual: offset })
-      const hasher = await this.rebuildHasher(key, d, held)
+      const hasher = await rebuildHasher(key, d, held)
       const staged = await this.ingest(key, held, hasher, chunks, d, desc.size, lock)
       return await staged.commit(options.lease ? { lease: options.lease } : {})
     } catch (e) {
       await lock.release()
       throw e
     }
-  }
-
-  /**
-   * The ingest lock of `key`, waiting while a live holder keeps writing: IngestBusyError only when
-   * the holder's partial file has not changed for `stallMs` (a hung writer), naming it.
-   */
-  private async waitForIngestLock(key: string, d: Digest, onWait: ((holder: string) => void) | undefined, stallMs: number): Promise<LockHandle> {
-    let waiting = false
-    let lastSeen = ""
-    let lastChange = Date.now()
-    let delay = 2
-    for (;;) {
-      const r = await tryLock(`${key}.lock`)
-      if (r.handle) return r.handle
-      const holder = r.holder ?? ""
-      if (!waiting) {
-        waiting = true
-        onWait?.(holder)
-      }
-      const seen = await stat(key).then(
-        (s) => `${s.size}:${s.mtimeMs}`,
-        () => "none"
-      )
-      if (seen !== lastSeen) {
-        lastSeen = seen
-        lastChange = Date.now()
-      } else if (Date.now() - lastChange >= stallMs) {
-        throw new IngestBusyError({ digest: d, holder, stalledMs: Date.now() - lastChange })
-      }
-      await new Promise((r) => setTimeout(r, delay))
-      delay = Math.min(delay * 2, 100)
-    }
-  }
-
-  /** The hash state after `offset` bytes: from the state saved at interruption, else by re-reading. */
-  private async rebuildHasher(key: string, d: Digest, offset: number): Promise<Hasher> {
-    const alg = digestAlgorithm(d)
-    try {
-      const saved = JSON.parse(await readFile(`${key}.hashstate`, "utf8")) as { bytes: number; state: string }
-      if (saved.bytes === offset) return await resumeHasher(alg, Buffer.from(saved.state, "base64"), offset)
-    } catch {
-      // none saved (the writer was killed): re-read below
-    }
-    const hasher = await createHasher(alg)
-    if (offset === 0) return hasher
-    const fh = await open(key, constants.O_RDONLY)
-    try {
-      const buf = Buffer.allocUnsafe(CHUNK)
-      let pos = 0
-      while (pos < offset) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, offset - pos), pos)
-        if (bytesRead === 0) break
-        hasher.update(buf.subarray(0, bytesRead))
-        pos += bytesRead
-      }
-    } finally {
-      await fh.close()
-    }
-    return hasher
   }
 
   private async ingest(
@@ -494,7 +338,7 @@ export class BlobStore {
       await writeHashed(fh, offset, source, hasher, size)
     } catch (e) {
       const badBytes =
-        e instanceof SizeMismatchError || e instanceof DigestMismatchError || (typeof e === "object" && e !== null && writeFailures.has(e))
+        e instanceof SizeMismatchError || e instanceof DigestMismatchError || isOwnWriteFailure(e)
       if (keyed && !badBytes) {
         // keep what arrived, durable, with the hash state, for resume()
         await fh.sync().catch(() => {})
@@ -595,71 +439,22 @@ export class BlobStore {
   }
 
   /** Digests with an ingest being written right now by a live process. */
-  async activeIngests(): Promise<Set<Digest>> {
-    const out = new Set<Digest>()
-    let names: string[]
-    try {
-      names = await readdir(this.layout.ingestDir)
-    } catch {
-      return out
-    }
-    for (const name of names) {
-      const m = /^(sha256|sha512)-([0-9a-f]+)\.lock$/.exec(name)
-      if (!m) continue
-      try {
-        const token = await readFile(join(this.layout.ingestDir, name), "utf8")
-        if (holderAlive(token)) out.add(formatDigest(m[1] as Algorithm, m[2] as string))
-      } catch {
-        // released meanwhile
-      }
-    }
-    return out
+  activeIngests(): Promise<Set<Digest>> {
+    return activeIngests(this.layout)
   }
 
   /** Partial ingests (resumable) with their size and age; `active` when a live writer holds them. */
-  async listIngests(): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number; active: boolean }>> {
-    let names: string[]
-    try {
-      names = await readdir(this.layout.ingestDir)
-    } catch {
-      return []
-    }
-    const active = await this.activeIngests()
-    const out = []
-    for (const name of names) {
-      const keyed = /^(sha256|sha512)-([0-9a-f]+)$/.exec(name)
-      const pid = tempFilePid(name)
-      if (!keyed && pid === undefined) continue
-      if (name.endsWith(".lock")) continue
-      try {
-        const s = await stat(join(this.layout.ingestDir, name))
-        const digest = keyed ? formatDigest(keyed[1] as Algorithm, keyed[2] as string) : undefined
-        const live = digest ? active.has(digest) : holderAlive(`${pid}`)
-        out.push({ ...(digest ? { digest } : {}), path: join(this.layout.ingestDir, name), size: s.size, mtimeMs: s.mtimeMs, active: live })
-      } catch {
-        // gone
-      }
-    }
-    return out
+  listIngests(): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number; active: boolean }>> {
+    return listIngests(this.layout)
   }
 
   /** Partial ingests held by no live writer and untouched for `maxAgeMs` (what GC reclaims, what fsck reports). */
-  async staleIngests(maxAgeMs: number): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number }>> {
-    if (!(maxAgeMs < Number.POSITIVE_INFINITY)) return []
-    const cutoff = Date.now() - maxAgeMs
-    return (await this.listIngests()).filter((i) => !i.active && i.mtimeMs <= cutoff).map(({ active: _, ...rest }) => rest)
+  staleIngests(maxAgeMs: number): Promise<Array<{ digest?: Digest; path: string; size: number; mtimeMs: number }>> {
+    return staleIngests(this.layout, maxAgeMs)
   }
 
   /** Remove temp files and locks of dead writers (never keyed partials, which resume() can use). */
-  async cleanDebris(): Promise<void> {
-    await cleanLockDebris(this.layout.ingestDir)
-    await cleanLockDebris(this.layout.locksDir)
-    let names: string[] = []
-    try {
-      names = await readdir(this.layout.ingestDir)
-    } catch {
-      return
-    }
-    for (const name of names) if (name.endsWith(".lock")) await removeIfStale(join(this.layout.ingestDir, name))
+  cleanDebris(): Promise<void> {
+    return cleanDebris(this.layout)
   }
 }

@@ -1,0 +1,108 @@
+// Writing a blob's bytes into the ingest area while hashing them: the input as chunks, the
+// overlapped positional writes with periodic fdatasync, and which failures were our own writes'.
+import type { FileHandle } from "node:fs/promises"
+import { type Hasher, type OffThreadHasher, SizeMismatchError } from "@cairn/digest"
+
+/** Bytes for put: a buffer, a string (UTF-8), or a stream of chunks (a Node Readable is fine). */
+export type BlobInput = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
+
+export const CHUNK = 1 << 20
+
+
+/** `chunks` without its first `n` bytes. */
+export async function* skipBytes(chunks: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n
+  for await (const c of chunks) {
+    if (left >= c.length) {
+      left -= c.length
+      continue
+    }
+    yield left > 0 ? c.subarray(left) : c
+    left = 0
+  }
+}
+
+export async function* chunksOf(input: BlobInput): AsyncGenerator<Uint8Array> {
+  if (typeof input === "string") input = Buffer.from(input, "utf8")
+  if (input instanceof Uint8Array) {
+    for (let o = 0; o < input.length; o += CHUNK) yield input.subarray(o, Math.min(o + CHUNK, input.length))
+    if (input.length === 0) return
+    return
+  }
+  for await (const c of input as AsyncIterable<Uint8Array | string>) yield typeof c === "string" ? Buffer.from(c, "utf8") : c
+}
+
+/** A hasher on the calling thread, or on a worker for big blobs: the ingest path awaits either. */
+export type IngestHasher = Hasher | OffThreadHasher
+
+const SYNC_EVERY = 64 << 20
+const WRITES_IN_FLIGHT = 4
+
+/**
+ * Write `source` to `fh` from `position` on while hashing it. Up to four positional writes are
+ * in flight while the next chunks are hashed, so the hashing thread rarely waits for the
+ * thread pool (a chunk must therefore not be modified once yielded: the Node stream contract),
+ * and a background fdatasync every 64 MiB keeps writeback going alongside, so the final fsync
+ * of a large blob has little left to flush and dirty pages stay bounded.
+ */
+export async function writeHashed(
+  fh: FileHandle,
+  position: number,
+  source: AsyncIterable<Uint8Array>,
+  hasher: IngestHasher,
+  limit: number | undefined
+): Promise<void> {
+  const inFlight: Promise<unknown>[] = []
+  let syncing: Promise<unknown> | undefined
+  let sinceSync = 0
+  let pos = position
+  let sourceError: { error: unknown } | undefined
+  try {
+    for await (const chunk of source) {
+      if (chunk.length === 0) continue
+      if (limit !== undefined && hasher.bytes + chunk.length > limit) {
+        throw new SizeMismatchError({ expected: limit, actual: hasher.bytes + chunk.length, early: true })
+      }
+      const handed = hasher.update(chunk)
+      if (handed !== undefined) await handed
+      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift()
+      inFlight.push(writeFully(fh, chunk, pos))
+      pos += chunk.length
+      sinceSync += chunk.length
+      if (sinceSync >= SYNC_EVERY && syncing === undefined) {
+        sinceSync = 0
+        syncing = fh.datasync().finally(() => {
+          syncing = undefined
+        })
+      }
+    }
+  } catch (error) {
+    sourceError = { error }
+  }
+  // every hashed byte is on its way to disk: wait for all of it before reporting either outcome
+  const results = await Promise.allSettled(inFlight)
+  await syncing?.catch(() => {})
+  const failed = results.find((r) => r.status === "rejected")
+  if (failed) throw failed.reason
+  if (sourceError) throw sourceError.error
+}
+
+/** Failures of our own writes, as opposed to the source's: the partial bytes are then not trusted. */
+const writeFailures = new WeakSet<object>()
+
+/** Whether `e` came from one of our own writes (the partial bytes are then not trusted), not from the source. */
+export const isOwnWriteFailure = (e: unknown): boolean => typeof e === "object" && e !== null && writeFailures.has(e)
+
+/** pwrite until the whole chunk is down (a short write is legal). */
+async function writeFully(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  try {
+    while (done < chunk.length) {
+      const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done)
+      done += bytesWritten
+    }
+  } catch (e) {
+    if (typeof e === "object" && e !== null) writeFailures.add(e)
+    throw e
+  }
+}
