@@ -5,9 +5,9 @@
 // Nothing of a step is left behind when it fails: the mount, the bundle and the scratch dirs
 // live in containers/.tmp-<pid>-* (cleared at open if the process dies) and go in `finally`.
 import { randomBytes } from "node:crypto"
-import { mkdir, readFile, rm, stat } from "node:fs/promises"
-import { join, posix, resolve } from "node:path"
-import { chainIds, type Digest, digestHex } from "@cairn/digest"
+import { mkdir, rm, } from "node:fs/promises"
+import { join, posix, } from "node:path"
+import { chainIds, digestHex } from "@cairn/digest"
 import { acquireMount, listMounts, unmountEffect } from "@cairn/mount"
 import { encodeCanonical, type ImageConfig, type ImageManifest, OciMediaType } from "@cairn/oci-spec"
 import { diffUpper } from "@cairn/overlay"
@@ -21,16 +21,16 @@ import { normalizeName } from "../reference.js"
 import { resolveUser } from "../runtimeSpec.js"
 import { withSnapshotLease } from "../snapshotLease.js"
 import { ensureSnapshot, lowerDirs } from "../snapshots.js"
-import type { LayerDescriptor } from "../store.js"
-import { isHostRoot } from "../userns.js"
 import { adoptUpper } from "./adopt.js"
 import { type CacheEntry, cacheDir, cacheKey, type HistoryEntry, lookup, record, type StepLayer } from "./cache.js"
 import { CopySourceError, copyInto, ensureDirIn, FileHashes, resolveSources, type SourceItem, type SourceRoot, sourcesDigest } from "./copy.js"
-import { BuildSetupError, BuildStepError, BuildSyntaxError } from "./errors.js"
+import { BuildStepError, BuildSyntaxError } from "./errors.js"
 import { IgnoreMatcher } from "./ignore.js"
-import { type Instruction, parseContainerfile, type Stage, stagesOf } from "./parser.js"
+import type { Instruction, } from "./parser.js"
 import { runInContainer } from "./run.js"
-import { type Lookup, pairs, WordSyntax, word, words } from "./words.js"
+import { configStep, expander } from "./configSteps.js"
+import { planBuild } from "./plan.js"
+import { arch, cfgOf, DEFAULT_SHELL, type State, top } from "./state.js"
 
 export interface BuildOptions {
   /** the Containerfile (default: CONTEXT/Containerfile, else CONTEXT/Dockerfile) */
@@ -60,105 +60,8 @@ export interface BuildResult {
   readonly layersCreated: number
 }
 
-type Config = NonNullable<ImageConfig["config"]>
-interface State {
-  config: ImageConfig
-  layers: Array<LayerDescriptor>
-  diffIds: Array<Digest>
-  history: Array<HistoryEntry>
-  /** the stage's ARGs: name -> value (undefined: declared without one) */
-  args: Map<string, string | undefined>
-  shell: Array<string>
-  cmdSet: boolean
-}
-
-const DEFAULT_SHELL = ["/bin/sh", "-c"]
-const arch = () => ({ x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x" })[process.arch as string] ?? process.arch
-
-const cfgOf = (s: State): Config => ({ ...(s.config.config ?? {}) })
-const top = (s: State): string => (s.diffIds.length === 0 ? "" : chainIds(s.diffIds).at(-1)!)
-
 export async function build(ctx: EngineContext, contextDir: string, options: BuildOptions = {}): Promise<BuildResult> {
-  if (!isHostRoot()) throw new BuildSetupError({ reason: "cairn build needs root on the host (kernel overlay mounts and crun for RUN); run it as root" })
-  const context = resolve(contextDir)
-  const cst = await stat(context).catch(() => undefined)
-  if (cst?.isDirectory() !== true) throw new BuildSetupError({ reason: `the build context ${contextDir} is not a directory` })
-  let file = options.file
-  if (file === undefined) {
-    for (const name of ["Containerfile", "Dockerfile"]) {
-      if ((await stat(join(context, name)).catch(() => undefined))?.isFile() === true) {
-        file = join(context, name)
-        break
-      }
-    }
-    if (file === undefined) throw new BuildSetupError({ reason: `no Containerfile or Dockerfile in ${context}: give one with -f` })
-  }
-  const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new BuildSetupError({ reason: `cannot read the Containerfile ${file} (${e.code})` })
-  })
-  for (const t of options.tags ?? []) normalizeName(t) // a bad name fails before any work
-  const shown = posix.basename(file)
-  const cf = parseContainerfile(text, shown)
-  const { globalArgs, stages } = stagesOf(cf)
-  const envTs = process.env.SOURCE_DATE_EPOCH?.trim()
-  const timestamp = options.timestamp ?? (envTs !== undefined && /^\d+$/.test(envTs) ? Number(envTs) : undefined)
-  const buildArgs = options.buildArgs ?? {}
-  const say = options.onLine ?? (() => {})
-
-  // global ARGs (before the first FROM): usable in FROM lines, re-imported by `ARG NAME` in a stage
-  const globals = new Map<string, string | undefined>()
-  const syntax = (ins: Instruction, e: unknown): never => {
-    if (e instanceof WordSyntax) throw new BuildSyntaxError({ file: shown, line: ins.line, column: ins.argsColumn + e.offset, reason: e.reason })
-    throw e
-  }
-  const unsetArg = (ins: Instruction, name: string) =>
-    new BuildSyntaxError({ file: shown, line: ins.line, column: ins.argsColumn + Math.max(0, ins.args.indexOf(name) - 1), reason: `ARG ${name} is used but has no value: give it a default (ARG ${name}=...) or --build-arg ${name}=...` })
-  const lookupIn = (ins: Instruction, env: ReadonlyArray<string>, args: Map<string, string | undefined>): Lookup => (name) => {
-    const e = [...env].reverse().find((x) => x.startsWith(`${name}=`))
-    if (e !== undefined) return e.slice(name.length + 1)
-    if (args.has(name)) {
-      const v = args.get(name)
-      if (v === undefined) throw unsetArg(ins, name)
-      return v
-    }
-    return undefined
-  }
-  for (const ins of globalArgs) {
-    for (const [k, v] of pairsOf(ins, cf.escape, lookupIn(ins, [], globals), syntax)) globals.set(k, buildArgs[k] ?? v)
-  }
-
-  // which stages the target needs
-  const stageRef = (ref: string): Stage | undefined => stages.find((s) => s.name === ref.toLowerCase()) ?? (/^\d+$/.test(ref) ? stages[Number(ref)] : undefined)
-  const fromName = (s: Stage) => {
-    try {
-      return word(s.from.args.split(/\s+/)[0]!, cf.escape, lookupIn(s.from, [], globals))
-    } catch (e) {
-      return syntax(s.from, e)
-    }
-  }
-  let target = stages[stages.length - 1]!
-  if (options.target !== undefined) {
-    const t = stages.find((s) => s.name === options.target!.toLowerCase())
-    if (t === undefined) throw new BuildSetupError({ reason: `no stage named ${JSON.stringify(options.target)} in ${shown} (stages: ${stages.map((s) => s.name ?? s.index).join(", ")})` })
-    target = t
-  }
-  const needed = new Set<number>()
-  const need = (s: Stage) => {
-    if (needed.has(s.index)) return
-    needed.add(s.index)
-    const base = stageRef(fromName(s))
-    if (base !== undefined && base.index < s.index) need(base)
-    for (const ins of s.instructions) {
-      const from = ins.flags.from
-      if (typeof from === "string") {
-        const dep = stageRef(from)
-        if (dep !== undefined && dep.index < s.index) need(dep)
-      }
-    }
-  }
-  need(target)
-  const order = stages.filter((s) => needed.has(s.index))
-  const total = order.reduce((n, s) => n + 1 + s.instructions.length, 0)
+  const { context, shown, cf, globals, syntax, lookupIn, stageRef, fromName, target, order, total, timestamp, buildArgs, say } = await planBuild(contextDir, options)
 
   await unmountDeadSteps(ctx)
   const ignore = await IgnoreMatcher.load(context)
@@ -260,9 +163,6 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
           state.config = { ...state.config, rootfs: { type: "layers", diff_ids: [...state.diffIds] } }
         }
       }
-      const setConfig = (state: State, patch: Partial<Config>) => {
-        state.config = { ...state.config, config: { ...cfgOf(state), ...patch } }
-      }
 
       for (const stage of order) {
         // FROM
@@ -306,116 +206,14 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
           say(`STEP ${stepNo}/${total}: ${ins.text}`)
           const env = () => cfgOf(state).Env ?? []
           const look = lookupIn(ins, env(), state.args)
-          const one = (s: string) => {
-            try {
-              return word(s, cf.escape, look)
-            } catch (e) {
-              return syntax(ins, e)
-            }
-          }
-          const many = (s: string) => {
-            try {
-              return words(s, cf.escape, look)
-            } catch (e) {
-              return syntax(ins, e)
-            }
-          }
+          const { one, many } = expander(ins, cf.escape, look, syntax)
           const nop = (what: string) => `/bin/sh -c #(nop) ${what}`
+          const text = configStep(ins, state, { escape: cf.escape, file: shown, look, buildArgs, globals, syntax, fail })
+          if (text !== undefined) {
+            await step(state, nop(text), {})
+            continue
+          }
           switch (ins.keyword) {
-            case "ARG": {
-              const defs = pairsOf(ins, cf.escape, look, syntax)
-              for (const [k, v] of defs) state.args.set(k, buildArgs[k] ?? v ?? (globals.has(k) ? globals.get(k) : undefined))
-              await step(state, nop(`ARG ${defs.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(" ")}`), {})
-              break
-            }
-            case "ENV": {
-              const defs = pairsOf(ins, cf.escape, look, syntax, true)
-              let e = [...env()]
-              for (const [k, v] of defs) {
-                if (v === undefined) fail(ins, `ENV ${k} has no value: ENV NAME=VALUE`)
-                e = e.filter((x) => !x.startsWith(`${k}=`))
-                e.push(`${k}=${v}`)
-              }
-              setConfig(state, { Env: e })
-              await step(state, nop(`ENV ${defs.map(([k, v]) => `${k}=${v}`).join(" ")}`), {})
-              break
-            }
-            case "LABEL": {
-              const defs = pairsOf(ins, cf.escape, look, syntax, true)
-              const labels = { ...(cfgOf(state).Labels ?? {}) }
-              for (const [k, v] of defs) labels[k] = v ?? ""
-              setConfig(state, { Labels: labels })
-              await step(state, nop(`LABEL ${defs.map(([k, v]) => `${k}=${v ?? ""}`).join(" ")}`), {})
-              break
-            }
-            case "MAINTAINER": {
-              state.config = { ...state.config, author: one(ins.args) }
-              await step(state, nop(`MAINTAINER ${one(ins.args)}`), {})
-              break
-            }
-            case "WORKDIR": {
-              const dir = posix.resolve(cfgOf(state).WorkingDir || "/", one(ins.args))
-              setConfig(state, { WorkingDir: dir })
-              // created by the stage's next COPY/RUN (in that step's layer), as buildah does
-              await step(state, nop(`WORKDIR ${dir}`), {})
-              break
-            }
-            case "USER": {
-              setConfig(state, { User: one(ins.args) })
-              await step(state, nop(`USER ${one(ins.args)}`), {})
-              break
-            }
-            case "EXPOSE": {
-              const ports = { ...(cfgOf(state).ExposedPorts ?? {}) }
-              for (const p of many(ins.args)) {
-                if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) fail(ins, `EXPOSE ${p}: expected PORT[/tcp|udp|sctp]`)
-                ports[p.includes("/") ? p.toLowerCase() : `${p}/tcp`] = {}
-              }
-              setConfig(state, { ExposedPorts: ports })
-              await step(state, nop(`EXPOSE ${Object.keys(ports).join(" ")}`), {})
-              break
-            }
-            case "VOLUME": {
-              const vols = { ...(cfgOf(state).Volumes ?? {}) }
-              for (const v of ins.json ?? many(ins.args)) vols[v] = {}
-              setConfig(state, { Volumes: vols })
-              await step(state, nop(`VOLUME ${JSON.stringify(Object.keys(vols))}`), {})
-              break
-            }
-            case "STOPSIGNAL": {
-              setConfig(state, { StopSignal: one(ins.args) })
-              await step(state, nop(`STOPSIGNAL ${one(ins.args)}`), {})
-              break
-            }
-            case "SHELL": {
-              if (ins.json === undefined || ins.json.length === 0) throw new BuildSyntaxError({ file: shown, line: ins.line, column: ins.argsColumn, reason: 'SHELL takes the JSON form: SHELL ["executable", "parameters"]' })
-              state.shell = [...ins.json]
-              await step(state, nop(`SHELL ${JSON.stringify(ins.json)}`), {})
-              break
-            }
-            case "ENTRYPOINT":
-            case "CMD": {
-              const argv = ins.json !== undefined ? [...ins.json] : [...state.shell, ins.args]
-              if (ins.keyword === "CMD") {
-                setConfig(state, { Cmd: argv })
-                state.cmdSet = true
-              } else {
-                setConfig(state, { Entrypoint: argv })
-                // an ENTRYPOINT resets a CMD inherited from the base (docker and buildah do)
-                if (!state.cmdSet) {
-                  const { Cmd: _, ...c } = cfgOf(state)
-                  state.config = { ...state.config, config: c }
-                }
-              }
-              await step(state, nop(`${ins.keyword} ${JSON.stringify(argv)}`), {})
-              break
-            }
-            case "HEALTHCHECK": {
-              const hc = healthcheck(ins, shown)
-              state.config = { ...state.config, config: { ...cfgOf(state), Healthcheck: hc } as Config }
-              await step(state, nop(`HEALTHCHECK ${JSON.stringify(hc)}`), {})
-              break
-            }
             case "COPY":
             case "ADD": {
               const chown = typeof ins.flags.chown === "string" ? one(ins.flags.chown) : undefined
@@ -561,44 +359,4 @@ async function baseImage(ctx: EngineContext, ref: string) {
   }
   const pulled = await (await import("../transfer.js")).pull(ctx, ref)
   return loadImage(ctx, await findImage(ctx, pulled.digest))
-}
-
-function pairsOf(ins: Instruction, esc: string, look: Lookup, syntax: (ins: Instruction, e: unknown) => never, legacy = false): Array<[string, string | undefined]> {
-  try {
-    return pairs(ins.args, esc, look, legacy)
-  } catch (e) {
-    return syntax(ins, e)
-  }
-}
-
-const DURATION = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/
-const NS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }
-
-function healthcheck(ins: Instruction, file: string): Record<string, unknown> {
-  const bad = (reason: string) => new BuildSyntaxError({ file, line: ins.line, column: ins.argsColumn, reason })
-  const args = ins.args.trim()
-  if (/^none$/i.test(args)) return { Test: ["NONE"] }
-  const m = /^CMD\s+(.*)$/is.exec(args)
-  if (m === null) throw bad("HEALTHCHECK takes [OPTIONS] CMD command, or NONE")
-  const rest = m[1]!.trim()
-  let test: Array<string>
-  try {
-    const j: unknown = rest.startsWith("[") ? JSON.parse(rest) : undefined
-    test = Array.isArray(j) ? ["CMD", ...(j as Array<string>)] : ["CMD-SHELL", rest]
-  } catch {
-    test = ["CMD-SHELL", rest]
-  }
-  const out: Record<string, unknown> = { Test: test }
-  const names: Record<string, string> = { interval: "Interval", timeout: "Timeout", "start-period": "StartPeriod", "start-interval": "StartInterval" }
-  for (const [flag, value] of Object.entries(ins.flags)) {
-    if (flag === "retries") {
-      if (typeof value !== "string" || !/^\d+$/.test(value)) throw bad(`--retries=${String(value)}: expected a whole number`)
-      out.Retries = Number(value)
-      continue
-    }
-    const d = typeof value === "string" ? DURATION.exec(value) : null
-    if (d === null) throw bad(`--${flag}=${String(value)}: expected a duration such as 30s`)
-    out[names[flag]!] = Math.round(Number(d[1]) * NS[d[2]!]!)
-  }
-  return out
 }
