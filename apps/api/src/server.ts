@@ -11,16 +11,18 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
-import { isEngineError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
-import { ApiError, BodyStalledError, BodyTooLargeError, DistributionError } from "./errors.js"
+import { ApiError, BodyStalledError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
 import { decodeJsonBody, type JsonRoute, jsonRoutes } from "./jsonApi.js"
-import { statusOfTag } from "./errorStatus.js"
 import { openApiDocument } from "./openapi.js"
-import { hasBody, isJsonType, isLoopbackAddress, mediaType, refuseRequest } from "./policy.js"
+import { hasBody, isJsonType, mediaType, refuseRequest } from "./policy.js"
+import { ARCHIVE_TYPES, BLOB_TYPES, clientGaveUp, errorResponse, pathScrubber, refuseListen, unsupportedType } from "./responses.js"
+import { watchRequestBody, watchResponseBody } from "./timeouts.js"
 import { UploadSessions } from "./uploads.js"
 import type { MirrorOptions } from "./v2/mirror.js"
+
+export { pathScrubber, refuseListen } from "./responses.js"
 
 export interface ServerOptions {
   /** serve /v2 as a pull-through cache of these upstream registries (see v2/mirror.ts) */
@@ -92,66 +94,6 @@ const GiB = 1 << 30
 
 const safeHost = (h: string | undefined) => (h && /^[A-Za-z0-9.:[\]-]+$/.test(h) ? h : undefined)
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-/** Replace server-side paths (under the root or the temp directory) in text sent to a client. */
-export const pathScrubber = (prefixes: readonly string[]): ((text: string) => string) => {
-  const alternatives = [...new Set(prefixes.filter((p) => p.length > 1))].sort((a, b) => b.length - a.length).map(escapeRegExp)
-  if (alternatives.length === 0) return (t) => t
-  const re = new RegExp(`(?:${alternatives.join("|")})(?:/[^\\s'"\`,;)]*)?`, "g")
-  return (text) => text.replace(re, "<server path>")
-}
-
-/** A request the client gave up on (closed the connection) or stopped sending: not a server failure. */
-const clientGaveUp = (e: unknown, req: IncomingMessage): boolean =>
-  e instanceof BodyStalledError ||
-  (typeof e === "object" && e !== null && ((e as { code?: unknown }).code === "ECONNRESET" || (e as { code?: unknown }).code === "ERR_STREAM_PREMATURE_CLOSE")) ||
-  (req.destroyed && !req.complete)
-
-const errorResponse = (e: unknown, v2: boolean, scrub: (text: string) => string = (t) => t): HttpServerResponse.HttpServerResponse => {
-  if (e instanceof DistributionError) {
-    return HttpServerResponse.jsonUnsafe(
-      { errors: [{ code: e.code, message: scrub(e.reason), detail: e.detail ?? null }] },
-      { status: e.status, headers: e.headers ?? {} }
-    )
-  }
-  if (e instanceof ApiError) {
-    if (v2) return errorResponse(new DistributionError({ status: e.status, code: e.status === 401 ? "UNAUTHORIZED" : e.status === 403 || e.status === 405 ? "DENIED" : "UNSUPPORTED", reason: e.reason, ...(e.headers ? { headers: e.headers } : {}) }), true, scrub)
-    return HttpServerResponse.jsonUnsafe({ error: { code: e.code, message: scrub(e.reason), ...(e.detail === undefined ? {} : { detail: e.detail }) } }, { status: e.status, headers: e.headers ?? {} })
-  }
-  if (e instanceof BodyTooLargeError) {
-    return errorResponse(v2 ? new DistributionError({ status: 413, code: "SIZE_INVALID", reason: e.message }) : new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message }), v2)
-  }
-  if (e instanceof BodyStalledError) {
-    return errorResponse(v2 ? new DistributionError({ status: 408, code: "BLOB_UPLOAD_INVALID", reason: e.message }) : new ApiError({ status: 408, code: "BODY_STALLED", reason: e.message }), v2)
-  }
-  const tag = isEngineError(e) ? e._tag : "InternalError"
-  // engine and store messages may name files under the root: the client gets them without
-  const message = scrub(e instanceof Error ? e.message : String(e))
-  const status = statusOfTag(tag)
-  if (v2) {
-    const code = status === 404 ? "BLOB_UNKNOWN" : status >= 500 ? "UNKNOWN" : "UNSUPPORTED"
-    return HttpServerResponse.jsonUnsafe({ errors: [{ code, message, detail: { tag } }] }, { status })
-  }
-  return HttpServerResponse.jsonUnsafe({ error: { code: tag, message } }, { status })
-}
-
-/** Why serving `host` is refused, or undefined: without a token only loopback addresses are served. */
-export const refuseListen = (host: string, tokenRequired: boolean): string | undefined =>
-  tokenRequired || isLoopbackAddress(host)
-    ? undefined
-    : `refusing to serve ${host} without a token: anyone who can reach it could read and write the store; give --token-file (or CAIRN_API_TOKEN), or listen on 127.0.0.1`
-
-const BLOB_TYPES = new Set(["application/octet-stream"])
-const ARCHIVE_TYPES = new Set(["application/x-tar", "application/octet-stream"])
-
-const unsupportedType = (req: IncomingMessage, wanted: string) =>
-  new ApiError({
-    status: 415,
-    code: "UNSUPPORTED_MEDIA_TYPE",
-    reason: `${req.method} ${(req.url ?? "").split("?")[0]} wants ${wanted}, not ${req.headers["content-type"] ?? "a body without Content-Type"}`
-  })
-
 export function createServer(engine: ServedEngine, options: ServerOptions = {}): CairnServer {
   const host = options.host ?? "127.0.0.1"
   const readOnly = options.readOnly ?? false
@@ -191,41 +133,8 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     return `http://${safeHost(req.headers.host) ?? "127.0.0.1"}`
   }
 
-  // a body that stops arriving is aborted after bodyIdleTimeoutMs without a byte (progress, not a
-  // wall limit); once it has all arrived the socket may sit quiet while the handler works
-  const watchBody = (req: IncomingMessage): { done(): void } => {
-    let answered = false
-    if (bodyIdleTimeoutMs > 0 && hasBody(req) && !req.complete) {
-      req.setTimeout(bodyIdleTimeoutMs, () => {
-        if (!req.complete) req.destroy(new BodyStalledError({ idleMs: bodyIdleTimeoutMs }))
-      })
-      req.once("end", () => {
-        if (!answered) req.socket?.setTimeout(0)
-      })
-    }
-    return {
-      done: () => {
-        answered = true
-      }
-    }
-  }
-
-  // a streamed answer (blob, export) whose client stops reading holds its socket and file open:
-  // close it after the same idle period without progress. Not for /events, which may be quiet.
-  const watchSend = (req: IncomingMessage, res: HttpServerResponse.HttpServerResponse): void => {
-    const socket = req.socket
-    const body = res.body
-    if (bodyIdleTimeoutMs <= 0 || !socket || body._tag !== "Raw") return
-    if (/event-stream/.test(String(body.contentType ?? res.headers["content-type"] ?? ""))) return
-    const stream = body.body as NodeJS.ReadableStream & { once(e: "close", f: () => void): unknown }
-    const onTimeout = () => {
-      log(`cairn-api: ${req.method} ${(req.url ?? "").split("?")[0]}: the client stopped reading the response (no progress for ${bodyIdleTimeoutMs} ms); connection closed`)
-      socket.destroy()
-    }
-    socket.setTimeout(bodyIdleTimeoutMs)
-    socket.once("timeout", onTimeout)
-    stream.once("close", () => socket.off("timeout", onTimeout))
-  }
+  const watchBody = (req: IncomingMessage) => watchRequestBody(req, bodyIdleTimeoutMs)
+  const watchSend = (req: IncomingMessage, res: HttpServerResponse.HttpServerResponse) => watchResponseBody(req, res, bodyIdleTimeoutMs, log)
 
   // every request passes here: shutdown state, auth, read-only, then the handler; errors become bodies
   const guard = async (
