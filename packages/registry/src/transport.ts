@@ -207,24 +207,41 @@ export class Transport {
     else if (source === undefined && (method === "PUT" || method === "POST" || method === "PATCH")) h["content-length"] = "0"
     const secure = url.protocol === "https:"
     return new Promise<HttpResponse>((resolve, reject) => {
+      signal?.throwIfAborted()
       const r = (secure ? httpsRequest : httpRequest)(url, {
         method,
         headers: h,
-        agent: secure ? this.httpsAgent(url.host) : this.http,
-        ...(signal ? { signal } : {})
+        agent: secure ? this.httpsAgent(url.host) : this.http
       })
+      // the signal ends the request and its response body, each of which has an 'error' listener
+      // here (Node's own `signal` option can leave the error on a stream nobody listens to yet)
+      let res: IncomingMessage | undefined
+      const onAbort = () => {
+        const e = signal?.reason ?? new Error("the request was aborted")
+        r.destroy(e)
+        res?.destroy(e)
+      }
+      if (signal) {
+        signal.addEventListener("abort", onAbort, { once: true })
+        r.once("close", () => signal.removeEventListener("abort", onAbort))
+      }
       r.setTimeout(this.idleTimeoutMs, () => r.destroy(Object.assign(new Error("socket idle timeout"), { code: "ETIMEDOUT" })))
       r.on("error", (e) => {
         if (source instanceof Readable) source.destroy()
         reject(e)
       })
-      r.on("response", (res) => {
+      r.on("response", (got) => {
+        res = got
         // an early answer (e.g. 401 to a PUT) ends the upload; the retry reopens the source
         if (source instanceof Readable && !source.readableEnded) {
           source.unpipe(r)
           source.destroy()
         }
-        resolve(new Response(res.statusCode ?? 0, res.headers, url, res))
+        // the body may wait a while before its reader starts (the sink locks and opens its file):
+        // an abort or a cut connection in that window must not be an uncaught 'error' event. The
+        // reader still gets the failure, from the stream's errored state, when it starts.
+        got.on("error", () => {})
+        resolve(new Response(got.statusCode ?? 0, got.headers, url, got))
       })
       if (source === undefined) r.end()
       else if (source instanceof Uint8Array) r.end(source)
