@@ -149,6 +149,8 @@ export const pullAllPlatformsEffect = (
     const ref = typeof reference === "string" ? yield* attempt(async () => parseReference(reference)) : reference
     const root = yield* attempt((signal) => client.getManifest(ref, { signal }))
     const images: Array<PullResult> = []
+    // an index may name one manifest many times (or nested indexes share children): each is pulled once
+    const seen = new Set<string>()
     const store = (m: FetchedManifest) =>
       attempt(async () => {
         try {
@@ -162,6 +164,8 @@ export const pullAllPlatformsEffect = (
         const doc = index.document
         const children = doc.kind === "index" ? doc.value.manifests : doc.kind === "docker-manifest-list" ? dockerToOciIndex(doc.value).manifests : []
         for (const child of children) {
+          if (seen.has(child.digest)) continue
+          seen.add(child.digest)
           const pinned: Reference = { ...ref, digest: child.digest }
           if (!isIndexMediaType(child.mediaType)) {
             // an image manifest (a platform's, or an attestation's): its blobs, then itself
