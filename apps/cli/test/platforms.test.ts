@@ -58,7 +58,7 @@ describe.skipIf(skip !== undefined)("cairn pull --all-platforms and copy --all",
     expect(pulled.stderr).toBe("")
     expect(pulled.stdout).toBe(`${built.indexDigest}\n`)
     const listed = cairn("images", "--format", "{{.Repository}}:{{.Tag}} {{.Platform}} {{.Platforms}}")
-    expect(listed.stdout).toMatch(new RegExp(`^multi:1 linux/${host}\\S* linux/${host}\\S*,linux/${other}\\S*\\n$`))
+    expect(listed.stdout).toMatch(new RegExp(`^multi:1 linux/${host}\\S* linux/${host},linux/${other}\\n$`))
     // a container from it gets this host's files
     const id = cairn("-q", "create", "multi:1").stdout.trim()
     expect(id).toMatch(/^[0-9a-f]{64}$/)

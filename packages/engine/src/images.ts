@@ -141,7 +141,10 @@ async function hostManifest(
     if (doc.kind !== "index" && doc.kind !== "docker-manifest-list") return { manifest: d, ...(platforms === undefined ? {} : { platforms }) }
     if (depth >= MAX_INDEX_DEPTH) throw new UnsupportedImageError({ image: label, reason: `${descriptor.digest} nests indexes more than ${MAX_INDEX_DEPTH} deep` })
     const index = doc.kind === "index" ? doc.value : dockerToOciIndex(doc.value)
-    platforms ??= index.manifests.flatMap((m) => (m.platform === undefined || m.platform.os === "unknown" ? [] : [formatPlatform(m.platform)]))
+    // as the index declares them (linux/arm64, not the normalized linux/arm64/v8); attestations' unknown/unknown left out
+    platforms ??= index.manifests.flatMap((m) =>
+      m.platform === undefined || m.platform.os === "unknown" ? [] : [[m.platform.os, m.platform.architecture, m.platform.variant].filter((x) => x !== undefined && x !== "").join("/")]
+    )
     try {
       d = selectManifest(index)
     } catch (e) {
