@@ -69,3 +69,9 @@ export const EngineErrors = [...EngineOwnErrors, ...LowerPackageErrors] as const
 export type EngineError = InstanceType<(typeof EngineErrors)[number]>
 
 export const isEngineError = errorGuard(EngineErrors)
+
+/** A failure as the engine reports it: its typed errors as they are, anything else (a bare Node I/O error) as an EngineIOError of `operation` on `path`. */
+export const asEngineError =
+  (operation: string, path: string) =>
+  (e: unknown): EngineError =>
+    isEngineError(e) ? e : new EngineIOError({ operation, path, cause: e })

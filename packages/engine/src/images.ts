@@ -1,11 +1,11 @@
 // Local images: manifests listed in the root's index.json, named by ref.name "name:tag".
 import { type Digest, digestHex, isDigest } from "@cairn/digest"
 import {
+  asOciIndex,
   decodeAnyManifest,
   decodeConfig,
   type Descriptor,
   dockerToOciManifest,
-  dockerToOciIndex,
   formatPlatform,
   hostPlatform,
   type ImageConfig,
@@ -137,10 +137,9 @@ async function hostManifest(
   let d = descriptor
   let platforms: ReadonlyArray<string> | undefined
   for (let depth = 0; ; depth++) {
-    const doc = await decodeAnyManifest(await ctx.store.read(d.digest))
-    if (doc.kind !== "index" && doc.kind !== "docker-manifest-list") return { manifest: d, ...(platforms === undefined ? {} : { platforms }) }
+    const index = asOciIndex(await decodeAnyManifest(await ctx.store.read(d.digest)))
+    if (index === undefined) return { manifest: d, ...(platforms === undefined ? {} : { platforms }) }
     if (depth >= MAX_INDEX_DEPTH) throw new UnsupportedImageError({ image: label, reason: `${descriptor.digest} nests indexes more than ${MAX_INDEX_DEPTH} deep` })
-    const index = doc.kind === "index" ? doc.value : dockerToOciIndex(doc.value)
     // as the index declares them (linux/arm64, not the normalized linux/arm64/v8); attestations' unknown/unknown left out
     platforms ??= index.manifests.flatMap((m) =>
       m.platform === undefined || m.platform.os === "unknown" ? [] : [[m.platform.os, m.platform.architecture, m.platform.variant].filter((x) => x !== undefined && x !== "").join("/")]

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from "node:path"
 import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
-import { decodeAnyManifest, decodeIndex, type Descriptor, dockerToOciIndex, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
+import { asOciIndex, decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counted } from "./layers.js"
@@ -105,9 +105,9 @@ async function copyBlobs(
 ): Promise<void> {
   signal?.throwIfAborted()
   const doc = await decodeAnyManifest(await readBlob(descriptor.digest), descriptor.mediaType)
-  if ((doc.kind === "index" || doc.kind === "docker-manifest-list") && depth < 4) {
-    const children = doc.kind === "index" ? doc.value.manifests : dockerToOciIndex(doc.value).manifests
-    for (const child of children) await copyBlobs(ctx, child, readBlob, openBlob, lease, ref, signal, depth + 1)
+  const index = asOciIndex(doc)
+  if (index !== undefined && depth < 4) {
+    for (const child of index.manifests) await copyBlobs(ctx, child, readBlob, openBlob, lease, ref, signal, depth + 1)
   } else if (doc.kind !== "manifest" && doc.kind !== "docker-manifest") {
     throw new InvalidSourceError({ source: ref, reason: `${descriptor.digest} is not an image manifest` })
   } else {

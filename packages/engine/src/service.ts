@@ -26,8 +26,7 @@ import {
   unmountContainer
 } from "./containers.js"
 import type { EngineContext } from "./context.js"
-import { type EngineError, isEngineError } from "./engineError.js"
-import { EngineIOError } from "./errors.js"
+import { asEngineError, type EngineError, isEngineError } from "./engineError.js"
 import type { ImportOptions } from "./importExport.js"
 import {
   findImage,
@@ -120,11 +119,12 @@ export interface EngineShape {
 
 export class EngineService extends Context.Service<EngineService, EngineShape>()("@cairn/engine/EngineService") {}
 
-/** The engine's typed errors pass as they are; anything else (a bare Node I/O error) becomes an EngineIOError. */
-const typed = (operation: string, path: string) => (e: unknown): EngineError => (isEngineError(e) ? e : new EngineIOError({ operation, path, cause: e }))
-
 /** "createContainer" -> "create container": errors speak of the operation as the user asked for it. */
 const inWords = (operation: string) => operation.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
+
+/** How an operation's untyped failure is named: by its subject (["import from", source]) when given, else by the operation and the root. */
+const failureOf = (operation: string, root: string, named?: readonly [string, string | undefined]) =>
+  named?.[1] !== undefined ? asEngineError(named[0], named[1]) : asEngineError(inWords(operation), root)
 
 /**
  * `subject`: what the user gave that the operation reads or writes (an archive, a target dir),
@@ -138,7 +138,7 @@ const lifter =
     const named = subject?.(...args)
     return Effect.tryPromise({
       try: () => f(...args),
-      catch: named?.[1] !== undefined ? typed(named[0], named[1]) : typed(inWords(operation), root)
+      catch: failureOf(operation, root, named)
     })
   }
 
@@ -165,12 +165,7 @@ const abortable = <A>(
       const running = Promise.resolve().then(() => f(signal))
       running.then(
         (a) => resume(Effect.succeed(a)),
-        (e) =>
-          resume(
-            Effect.fail(
-              (named?.[1] !== undefined ? typed(named[0], named[1]) : typed(inWords(operation), root))(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)
-            )
-          )
+        (e) => resume(Effect.fail(failureOf(operation, root, named)(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)))
       )
       return Effect.promise(() => {
         controller.abort(new Error(`${inWords(operation)} was interrupted`))
@@ -198,7 +193,7 @@ export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: 
     const mounter = yield* Effect.serviceOption(Mounter)
     const now = yield* Effect.clockWith((clock) => Effect.succeed(() => new Date(clock.currentTimeMillisUnsafe())))
     const events = yield* Effect.serviceOption(EngineEvents)
-    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now, events }), catch: typed("open engine root", options.root ?? defaultRoot()) })
+    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now, events }), catch: asEngineError("open engine root", options.root ?? defaultRoot()) })
   })
 
 async function openEngine(options: EngineOptions, services: EngineServices): Promise<{ shape: EngineShape; close: () => Promise<void> }> {

@@ -4,7 +4,6 @@
 // walk. It returns pure OverlaySpecs; @cairn/mount (the Mounter) performs them. The live layer
 // is the overlay directories of an engine root (snapshots/<chainID hex>/{fs,meta.json}); a test
 // gives the engine another (see Engine.layer).
-import { type EngineError, isEngineError } from "./engineError.js"
 import { randomBytes } from "node:crypto"
 import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
@@ -13,7 +12,7 @@ import type { OverlaySpec } from "@cairn/mount"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { readJson, writeJsonAtomic } from "./atomic.js"
-import { EngineIOError } from "./errors.js"
+import { asEngineError, type EngineError } from "./engineError.js"
 import type { RootLayout } from "./root.js"
 import type { LayerDescriptor } from "./store.js"
 
@@ -69,8 +68,6 @@ export interface SnapshotterShape {
 
 export class Snapshotter extends Context.Service<Snapshotter, SnapshotterShape>()("@cairn/engine/Snapshotter") {}
 
-const io = (operation: string, path: string) => (e: unknown): EngineError => (isEngineError(e) ? e : new EngineIOError({ operation, path, cause: e }))
-
 /** Bytes of regular files and the number of entries below dir (what `du --apparent-size` would roughly say). */
 export async function treeUsage(dir: string): Promise<SnapshotUsage> {
   let size = 0
@@ -122,7 +119,7 @@ export const lowerDirs = (layout: RootLayout, chain: ReadonlyArray<Digest>): Arr
 export function overlaySnapshotter(layout: RootLayout): SnapshotterShape {
   const keyDir = (key: string) => join(layout.snapshots, key)
   return {
-    stat: (chainId) => Effect.tryPromise({ try: () => readSnapshotMeta(layout, chainId), catch: io("read snapshot", layout.snapshot(digestHex(chainId))) }),
+    stat: (chainId) => Effect.tryPromise({ try: () => readSnapshotMeta(layout, chainId), catch: asEngineError("read snapshot", layout.snapshot(digestHex(chainId))) }),
     prepare: (parents) =>
       Effect.tryPromise({
         try: async () => {
@@ -130,7 +127,7 @@ export function overlaySnapshotter(layout: RootLayout): SnapshotterShape {
           await mkdir(join(keyDir(key), "fs"), { recursive: true })
           return { key, dir: join(keyDir(key), "fs"), lowers: lowerDirs(layout, parents) }
         },
-        catch: io("prepare a snapshot in", layout.snapshots)
+        catch: asEngineError("prepare a snapshot in", layout.snapshots)
       }),
     commit: (key, meta) =>
       Effect.tryPromise({
@@ -157,7 +154,7 @@ export function overlaySnapshotter(layout: RootLayout): SnapshotterShape {
             }
           }
         },
-        catch: io("commit snapshot", layout.snapshot(digestHex(meta.chainId)))
+        catch: asEngineError("commit snapshot", layout.snapshot(digestHex(meta.chainId)))
       }),
     remove: (keyOrChainId) =>
       Effect.tryPromise({
@@ -175,7 +172,7 @@ export function overlaySnapshotter(layout: RootLayout): SnapshotterShape {
             await rm(trash, { recursive: true, force: true })
           } else await rm(dir, { recursive: true, force: true })
         },
-        catch: io("remove snapshot", keyOrChainId)
+        catch: asEngineError("remove snapshot", keyOrChainId)
       }),
     usage: (chainId) => Effect.promise(() => treeUsage(layout.snapshotFs(digestHex(chainId)))),
     walk: () => Effect.promise(() => listSnapshots(layout)),

@@ -6,7 +6,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { decodeData, Descriptor } from "./descriptor.js"
-import { DockerManifest, DockerManifestList } from "./docker.js"
+import { DockerManifest, DockerManifestList, dockerToOciIndex } from "./docker.js"
 import { ImageConfig } from "./imageConfig.js"
 import { ImageIndex } from "./imageIndex.js"
 import { ImageManifest } from "./imageManifest.js"
@@ -241,3 +241,7 @@ export const decodeAnyManifest = async (
   const decoded = await decodeDocument(kind, bytes, options)
   return { kind, ...decoded } as AnyManifest
 }
+
+/** A decoded index as OCI (a Docker manifest list converted); undefined for an image manifest. */
+export const asOciIndex = (doc: AnyManifest): ImageIndex | undefined =>
+  doc.kind === "index" ? doc.value : doc.kind === "docker-manifest-list" ? dockerToOciIndex(doc.value) : undefined

@@ -30,6 +30,7 @@ export {
 export { type DocumentKind, OciDecodeError } from "./ociDecodeError.js"
 export { isOciSpecError, type OciSpecError, OciSpecErrors } from "./ociErrors.js"
 export {
+  asOciIndex,
   type Decoded,
   type DecodeOptions,
   type DocumentTypes,

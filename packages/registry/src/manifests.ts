@@ -3,11 +3,10 @@
 import { type Digest, DigestMismatchError, digestAlgorithm, digestBytes, parseDigest } from "@cairn/digest"
 import {
   type AnyManifest,
+  asOciIndex,
   DockerMediaType,
   decodeAnyManifest,
-  dockerToOciIndex,
   dockerToOciManifest,
-  type ImageIndex,
   type ImageManifest,
   OciMediaType,
   type PlatformLike,
@@ -156,9 +155,8 @@ export async function resolve(ctx: ClientContext, reference: RepositoryRef, opti
   const ref = asRef(reference)
   const root = await getManifest(ctx, ref, options.signal ? { signal: options.signal } : {})
   let manifest = root
-  const doc = root.document
-  if (doc.kind === "index" || doc.kind === "docker-manifest-list") {
-    const index: ImageIndex = doc.kind === "index" ? doc.value : dockerToOciIndex(doc.value)
+  const index = asOciIndex(root.document)
+  if (index !== undefined) {
     const chosen = selectManifest(index, options.platform)
     manifest = await getManifest(ctx, { ...ref, digest: chosen.digest }, options.signal ? { signal: options.signal } : {})
     if (manifest.size !== chosen.size) {

@@ -1,7 +1,7 @@
 // Pulling an image: resolve, then config and layers N at a time into the sink, then the manifests
 // (last, so a store never holds a manifest whose blobs are missing).
 import type { Digest } from "@cairn/digest"
-import { type Descriptor, dockerToOciIndex, isIndexMediaType, type PlatformLike } from "@cairn/oci-spec"
+import { asOciIndex, type Descriptor, isIndexMediaType, type PlatformLike } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
 import { Readable } from "node:stream"
 import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"
@@ -45,6 +45,16 @@ export interface PullResult {
 }
 
 const manifestDescriptor = (m: FetchedManifest): BlobDescriptor => ({ digest: m.digest, size: m.size, mediaType: m.mediaType })
+
+/** Puts a fetched manifest (or index) into the sink unless it is there; a sink's own failure becomes a BlobSinkError. */
+const storeManifest = (sink: BlobSink, m: FetchedManifest): Effect.Effect<void, RegistryFailure> =>
+  attempt(async () => {
+    try {
+      if (!(await sink.has(m.digest))) await sink.put(manifestDescriptor(m), Readable.from([m.bytes]))
+    } catch (e) {
+      throw isRegistryFailure(e) ? e : new BlobSinkError({ digest: m.digest, reason: (e as Error)?.message ?? String(e), cause: e })
+    }
+  })
 
 /** Effect form of {@link pullImage}: bounded concurrency, typed failures, interruption stops every download. */
 export const pullImageEffect = (
@@ -91,15 +101,7 @@ export const pullImageEffect = (
     if (hookFailure) return yield* Effect.fail(hookFailure)
     if (options.storeManifests !== false) {
       const docs = resolved.root.digest === resolved.manifest.digest ? [resolved.manifest] : [resolved.manifest, resolved.root]
-      for (const m of docs) {
-        yield* attempt(async () => {
-          try {
-            if (!(await sink.has(m.digest))) await sink.put(manifestDescriptor(m), Readable.from([m.bytes]))
-          } catch (e) {
-            throw isRegistryFailure(e) ? e : new BlobSinkError({ digest: m.digest, reason: (e as Error)?.message ?? String(e), cause: e })
-          }
-        })
-      }
+      for (const m of docs) yield* storeManifest(sink, m)
     }
     return {
       resolved,
@@ -151,19 +153,9 @@ export const pullAllPlatformsEffect = (
     const images: Array<PullResult> = []
     // an index may name one manifest many times (or nested indexes share children): each is pulled once
     const seen = new Set<string>()
-    const store = (m: FetchedManifest) =>
-      attempt(async () => {
-        try {
-          if (!(await sink.has(m.digest))) await sink.put(manifestDescriptor(m), Readable.from([m.bytes]))
-        } catch (e) {
-          throw isRegistryFailure(e) ? e : new BlobSinkError({ digest: m.digest, reason: (e as Error)?.message ?? String(e), cause: e })
-        }
-      })
     const walk = (index: FetchedManifest, depth: number): Effect.Effect<void, RegistryFailure> =>
       Effect.gen(function* () {
-        const doc = index.document
-        const children = doc.kind === "index" ? doc.value.manifests : doc.kind === "docker-manifest-list" ? dockerToOciIndex(doc.value).manifests : []
-        for (const child of children) {
+        for (const child of asOciIndex(index.document)?.manifests ?? []) {
           if (seen.has(child.digest)) continue
           seen.add(child.digest)
           const pinned: Reference = { ...ref, digest: child.digest }
@@ -177,10 +169,9 @@ export const pullAllPlatformsEffect = (
           }
           yield* walk(yield* attempt((signal) => client.getManifest(pinned, { signal })), depth + 1)
         }
-        yield* store(index)
+        yield* storeManifest(sink, index)
       })
-    const kind = root.document.kind
-    if (kind === "index" || kind === "docker-manifest-list") yield* walk(root, 0)
+    if (asOciIndex(root.document) !== undefined) yield* walk(root, 0)
     else images.push(yield* pullImageEffect(client, { ...ref, digest: root.digest }, sink, options))
     return { root, images, bytesTransferred: images.reduce((n, i) => n + i.bytesTransferred, 0) }
   })

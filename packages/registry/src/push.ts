@@ -2,7 +2,7 @@
 // the registry has, mounting what a sibling repository has), manifests after their blobs, the
 // tagged root last, so a tag never names something incomplete.
 import type { Digest } from "@cairn/digest"
-import { type AnyManifest, type Descriptor, decodeAnyManifest, dockerToOciIndex, dockerToOciManifest } from "@cairn/oci-spec"
+import { type AnyManifest, asOciIndex, type Descriptor, decodeAnyManifest, dockerToOciManifest } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
 import type { BlobSource } from "./blobTransfer.js"
 import type { BlobProgress, PushBlobResult, RegistryClient, RepositoryRef } from "./client.js"
@@ -54,10 +54,10 @@ export const pushImageEffect = (
     const pushManifest = (digest: Digest, tagged: boolean): Effect.Effect<void, RegistryFailure> =>
       Effect.gen(function* () {
         const { bytes, doc } = yield* attempt(() => readManifest(source, digest, client.manifestLimit))
-        if (doc.kind === "index" || doc.kind === "docker-manifest-list") {
-          const index = doc.kind === "index" ? doc.value : dockerToOciIndex(doc.value)
+        const index = asOciIndex(doc)
+        if (index !== undefined) {
           for (const child of index.manifests) yield* pushManifest(child.digest, false)
-        } else {
+        } else if (doc.kind === "manifest" || doc.kind === "docker-manifest") {
           const m = doc.kind === "manifest" ? doc.value : dockerToOciManifest(doc.value)
           const todo = [m.config, ...m.layers].filter((d) => !done.has(d.digest) && done.add(d.digest))
           const pushed = yield* Effect.forEach(
