@@ -8,24 +8,13 @@ import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { pipeline } from "node:stream/promises"
 import { promisify } from "node:util"
-import * as Schema from "effect/Schema"
 import { limitedBody } from "./body.js"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
-import type { JsonContext, JsonRoute } from "./jsonApi.js"
-import { ImageSummary } from "./schemas.js"
+import type { JsonContext } from "./jsonApi.js"
 
 const run = promisify(execFile)
-
-export const BuildResponse = Schema.Struct({
-  image: ImageSummary,
-  steps: Schema.Int,
-  cached: Schema.Int,
-  layersCreated: Schema.Int,
-  /** the STEP lines and RUN output, as `cairn build` prints them */
-  log: Schema.String
-})
 
 interface BuildingEngine extends ServedEngine {
   build?(
@@ -46,7 +35,7 @@ interface BuildingEngine extends ServedEngine {
 
 const bad = (reason: string, detail?: unknown) => new ApiError({ status: 400, code: "BAD_REQUEST", reason, ...(detail === undefined ? {} : { detail }) })
 
-async function buildFromTar(ctx: JsonContext): Promise<unknown> {
+export async function buildFromTar(ctx: JsonContext): Promise<unknown> {
   const engine = ctx.engine as BuildingEngine
   if (typeof engine.build !== "function") throw new ApiError({ status: 501, code: "UNSUPPORTED", reason: "this engine cannot build images" })
   const q = ctx.query
@@ -104,24 +93,4 @@ async function buildFromTar(ctx: JsonContext): Promise<unknown> {
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
-}
-
-export const buildRoute: JsonRoute = {
-  method: "POST",
-  path: "/build",
-  summary: "Build an image from a Containerfile; the body is a tar of the build context",
-  write: true,
-  requestBinary: "application/x-tar",
-  query: {
-    t: "name[:tag] for the image (repeatable)",
-    file: "the Containerfile's path in the context (default Containerfile, else Dockerfile)",
-    buildarg: "NAME=VALUE for an ARG (repeatable)",
-    target: "the stage to build",
-    nocache: "1 to ignore the build cache",
-    timestamp: "seconds since the epoch for created times and file mtimes",
-    network: "RUN's network: none (default) or host"
-  },
-  response: { schema: BuildResponse },
-  status: 201,
-  run: buildFromTar
 }

@@ -1,4 +1,5 @@
-// The JSON endpoints over the engine. One table drives both the router and /openapi.json.
+// What the JSON API's endpoints do over the engine: one handler per endpoint of definition.ts,
+// which holds their paths, parameters, bodies and answers (server.ts serves them through it).
 import { createReadStream } from "node:fs"
 import { mkdtemp, rm, stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
@@ -10,7 +11,8 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
-import { buildRoute } from "./build.js"
+import { buildFromTar } from "./build.js"
+import { type EndpointName, type GroupName, VERSION } from "./definition.js"
 import { EngineIOError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
@@ -34,26 +36,23 @@ export interface JsonContext {
   readonly body: unknown
 }
 
-export type ResponseKind = { readonly schema: Schema.Top } | "binary" | "event-stream" | "none"
-
-export interface JsonRoute {
-  readonly method: "GET" | "POST" | "DELETE"
-  /** router form: `/images/:image` */
-  readonly path: `/${string}`
-  readonly summary: string
+/**
+ * What the server does for one endpoint of the definition. Its path, parameters, body and answer
+ * are the endpoint's (definition.ts); this adds only the policy and the work.
+ */
+export interface Handler {
   /** refused in read-only mode */
   readonly write: boolean
   /** served without the token (a liveness probe); answers nothing about the store */
   readonly open?: boolean
-  readonly request?: Schema.Top
-  readonly requestBinary?: string
-  readonly query?: Readonly<Record<string, string>>
-  readonly response: ResponseKind
-  readonly status?: number
+  /** the endpoint's result: its success value, or a response of its own (streams) */
   readonly run: (ctx: JsonContext) => Promise<unknown>
 }
 
-export const VERSION = "0.1.0"
+/** one handler for every endpoint of every group: the compiler refuses a missing or an unknown one */
+export type Handlers = {
+  readonly [G in GroupName]: { readonly [E in EndpointName<G>]: Handler }
+}
 
 const ARCHIVE_FORMATS = new Set(["oci-archive", "docker-archive"])
 
@@ -154,25 +153,13 @@ const exportImage = async (ctx: JsonContext) => {
   }
 }
 
-const json = (schema: Schema.Top): ResponseKind => ({ schema })
+const read = (run: Handler["run"]): Handler => ({ write: false, run })
+const write = (run: Handler["run"]): Handler => ({ write: true, run })
 
-export const jsonRoutes: ReadonlyArray<JsonRoute> = [
-  {
-    method: "GET",
-    path: "/health",
-    summary: "Liveness: the service answers (no token needed; says nothing else)",
-    write: false,
-    open: true,
-    response: json(S.Health),
-    run: async () => ({ ok: true })
-  },
-  {
-    method: "GET",
-    path: "/version",
-    summary: "Service and API version, uptime and open upload sessions",
-    write: false,
-    response: json(S.Version),
-    run: async (ctx) => ({
+export const handlers: Handlers = {
+  system: {
+    health: { write: false, open: true, run: async () => ({ ok: true }) },
+    version: read(async (ctx) => ({
       name: "cairn-api",
       version: VERSION,
       api: "v1",
@@ -180,174 +167,51 @@ export const jsonRoutes: ReadonlyArray<JsonRoute> = [
       readOnly: ctx.info.readOnly,
       uptimeSeconds: (Date.now() - ctx.info.startedAt) / 1000,
       uploads: ctx.info.uploads()
-    })
+    }))
   },
-  // ---- images
-  { method: "GET", path: "/images", summary: "List images", write: false, response: json(Schema.Array(S.ImageSummary)), run: (ctx) => ctx.engine.listImages() },
-  {
-    method: "POST",
-    path: "/images/import",
-    summary: "Import an image from an oci-archive or docker-archive tar sent as the request body",
-    write: true,
-    requestBinary: "application/x-tar",
-    query: { format: "oci-archive (default) or docker-archive", name: "name[:tag] to give the image" },
-    response: json(S.ImageSummary),
-    status: 201,
-    run: importImage
-  },
-  {
-    method: "GET",
-    path: "/images/:image",
-    summary: "Inspect an image (name[:tag], digest or unique hex prefix; URL-encode '/' and ':')",
-    write: false,
-    response: json(S.ImageInspect),
-    run: (ctx) => ctx.engine.inspectImage(param(ctx, "image"))
-  },
-  {
-    method: "GET",
-    path: "/images/:image/history",
-    summary: "Image history, newest first",
-    write: false,
-    response: json(Schema.Array(S.HistoryRow)),
-    run: (ctx) => ctx.engine.history(param(ctx, "image"))
-  },
-  {
-    method: "POST",
-    path: "/images/:image/tag",
-    summary: "Give an image another name",
-    write: true,
-    request: S.TagRequest,
-    response: "none",
-    status: 204,
-    run: async (ctx) => {
+  images: {
+    list: read((ctx) => ctx.engine.listImages()),
+    import: write(importImage),
+    inspect: read((ctx) => ctx.engine.inspectImage(param(ctx, "image"))),
+    history: read((ctx) => ctx.engine.history(param(ctx, "image"))),
+    tag: write(async (ctx) => {
       await ctx.engine.tag(param(ctx, "image"), (ctx.body as typeof S.TagRequest.Type).name)
-    }
-  },
-  {
-    method: "GET",
-    path: "/images/:image/export",
-    summary: "Download an image as an oci-archive or docker-archive tar",
-    write: false,
-    query: { format: "oci-archive (default) or docker-archive" },
-    response: "binary",
-    run: exportImage
-  },
-  {
-    method: "DELETE",
-    path: "/images/:image",
-    summary: "Remove an image (untag; delete when no name is left)",
-    write: true,
-    query: { force: "1 to remove even when containers use it" },
-    response: json(S.RemoveImageResult),
-    run: async (ctx) => {
+    }),
+    export: read(exportImage),
+    remove: write(async (ctx) => {
       const r = (await ctx.engine.removeImage(param(ctx, "image"), { force: flag(ctx, "force") })) as { untagged: string[]; deleted: string[] }
       // the engine lists the manifest both as deleted and again among what the prune removed
       return { untagged: [...new Set(r.untagged)], deleted: [...new Set(r.deleted)] }
-    }
+    })
   },
-  // ---- containers
-  { method: "GET", path: "/containers", summary: "List containers", write: false, response: json(Schema.Array(S.ContainerSummary)), run: (ctx) => ctx.engine.listContainers() },
-  {
-    method: "POST",
-    path: "/containers",
-    summary: "Create a container (a writable layer over an image)",
-    write: true,
-    request: S.CreateContainerRequest,
-    response: json(S.ContainerSummary),
-    status: 201,
-    run: (ctx) => {
+  containers: {
+    list: read((ctx) => ctx.engine.listContainers()),
+    create: write((ctx) => {
       const b = ctx.body as typeof S.CreateContainerRequest.Type
       return ctx.engine.createContainer(b.image, b.name === undefined ? {} : { name: b.name })
-    }
+    }),
+    mount: write(async (ctx) => ({ mountpoint: await ctx.engine.mountContainer(param(ctx, "id")) })),
+    unmount: write((ctx) => ctx.engine.unmountContainer(param(ctx, "id"))),
+    diff: read((ctx) => ctx.engine.diffContainer(param(ctx, "id"))),
+    commit: write((ctx) => ctx.engine.commitContainer(param(ctx, "id"), { ...(ctx.body as typeof S.CommitRequest.Type) })),
+    remove: write((ctx) => ctx.engine.removeContainer(param(ctx, "id"), { force: flag(ctx, "force") }))
   },
-  {
-    method: "POST",
-    path: "/containers/:id/mount",
-    summary: "Mount a container's root filesystem",
-    write: true,
-    response: json(S.Mountpoint),
-    run: async (ctx) => ({ mountpoint: await ctx.engine.mountContainer(param(ctx, "id")) })
+  store: {
+    snapshots: read(async (ctx) => ((await ctx.engine.df()) as { snapshots?: unknown }).snapshots ?? []),
+    df: read((ctx) => ctx.engine.df()),
+    gc: write((ctx) => ctx.engine.prune({ dryRun: (ctx.body as typeof S.PruneRequest.Type).dryRun ?? false })),
+    fsck: read((ctx) => ctx.engine.fsck({})),
+    repair: write((ctx) => ctx.engine.fsck({ repair: (ctx.body as typeof S.FsckRequest.Type).repair ?? false }))
   },
-  {
-    method: "POST",
-    path: "/containers/:id/unmount",
-    summary: "Unmount a container",
-    write: true,
-    response: "none",
-    status: 204,
-    run: (ctx) => ctx.engine.unmountContainer(param(ctx, "id"))
-  },
-  {
-    method: "GET",
-    path: "/containers/:id/diff",
-    summary: "Changes in a container's writable layer",
-    write: false,
-    response: json(Schema.Array(S.Change)),
-    run: (ctx) => ctx.engine.diffContainer(param(ctx, "id"))
-  },
-  {
-    method: "POST",
-    path: "/containers/:id/commit",
-    summary: "Commit a container's changes as a new image",
-    write: true,
-    request: S.CommitRequest,
-    response: json(S.ImageSummary),
-    status: 201,
-    run: (ctx) => {
-      const b = ctx.body as typeof S.CommitRequest.Type
-      return ctx.engine.commitContainer(param(ctx, "id"), { ...b })
-    }
-  },
-  {
-    method: "DELETE",
-    path: "/containers/:id",
-    summary: "Remove a container",
-    write: true,
-    query: { force: "1 to unmount first" },
-    response: "none",
-    status: 204,
-    run: (ctx) => ctx.engine.removeContainer(param(ctx, "id"), { force: flag(ctx, "force") })
-  },
-  // ---- space and maintenance
-  {
-    method: "GET",
-    path: "/snapshots",
-    summary: "Extracted layer snapshots with their size and users",
-    write: false,
-    response: json(Schema.Array(S.SnapshotUsage)),
-    run: async (ctx) => ((await ctx.engine.df()) as { snapshots?: unknown }).snapshots ?? []
-  },
-  { method: "GET", path: "/df", summary: "Disk usage", write: false, response: json(S.DiskUsage), run: (ctx) => ctx.engine.df() },
-  {
-    method: "POST",
-    path: "/gc",
-    summary: "Remove unreferenced blobs, snapshots and debris",
-    write: true,
-    request: S.PruneRequest,
-    response: json(S.PruneResult),
-    run: (ctx) => ctx.engine.prune({ dryRun: (ctx.body as typeof S.PruneRequest.Type).dryRun ?? false })
-  },
-  { method: "GET", path: "/fsck", summary: "Check the store (read only)", write: false, response: json(S.FsckReport), run: (ctx) => ctx.engine.fsck({}) },
-  {
-    method: "POST",
-    path: "/fsck",
-    summary: "Check the store, repairing what can be repaired when repair is true",
-    write: true,
-    request: S.FsckRequest,
-    response: json(S.FsckReport),
-    run: (ctx) => ctx.engine.fsck({ repair: (ctx.body as typeof S.FsckRequest.Type).repair ?? false })
-  },
-  {
-    method: "GET",
-    path: "/events",
-    summary: "Server-sent events: `progress` (bytes per layer/blob) and `lifecycle` (image/container changes)",
-    write: false,
-    response: "event-stream",
-    run: async (ctx) =>
+  events: {
+    events: read(async (ctx) =>
       HttpServerResponse.raw(ctx.events.open(), {
         status: 200,
         headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
       })
+    )
   },
-  buildRoute
-]
+  build: {
+    build: write(buildFromTar)
+  }
+}

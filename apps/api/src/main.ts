@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises"
 import { Engine } from "@cairn/engine"
 import { MIN_TOKEN_BYTES } from "./auth.js"
-import { VERSION } from "./jsonApi.js"
+import { VERSION } from "./definition.js"
 import { createServer, refuseListen } from "./server.js"
 
 export interface CliOptions {

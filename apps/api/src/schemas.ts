@@ -1,5 +1,5 @@
-// Effect Schemas of the JSON API: request bodies are decoded with them, and /openapi.json is
-// generated from them, so the document and the checks cannot drift apart.
+// Effect Schemas of the JSON API's bodies. definition.ts names them per endpoint; request bodies
+// are decoded with them, and /openapi.json and the typed client are derived from them.
 import type * as Engine from "@cairn/engine"
 import * as Schema from "effect/Schema"
 
@@ -79,9 +79,16 @@ export const FsckReport = Schema.Struct({
 })
 export const Health = Schema.Struct({ ok: Schema.Boolean })
 export const Version = Schema.Struct({ name: Str, version: Str, api: Str, node: Str, readOnly: Schema.Boolean, uptimeSeconds: Schema.Finite, uploads: Int })
-export const ErrorBody = Schema.Struct({
-  error: Schema.Struct({ code: Str, message: Str, detail: opt(Schema.Unknown) })
+export const BuildResponse = Schema.Struct({
+  image: ImageSummary,
+  steps: Int,
+  cached: Int,
+  layersCreated: Int,
+  /** the STEP lines and RUN output, as `cairn build` prints them */
+  log: Str
 })
+/** the body of every JSON API error: `{ "error": { "code", "message", "detail"? } }` */
+export const ErrorInfo = Schema.Struct({ code: Str, message: Str, detail: opt(Schema.Unknown) })
 
 // ---- the schemas against the engine's types (compile time only) ---------------------------
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

@@ -8,13 +8,16 @@ import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as SchemaAST from "effect/SchemaAST"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, type HttpApiEndpoint } from "effect/http-api"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyStalledError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
-import { decodeJsonBody, type JsonRoute, jsonRoutes } from "./jsonApi.js"
+import { CairnApi, type GroupName } from "./definition.js"
+import { decodeJsonBody, type Handler, handlers } from "./jsonApi.js"
 import { openApiDocument } from "./openapi.js"
 import { hasBody, isJsonType, mediaType, refuseRequest } from "./policy.js"
 import { ARCHIVE_TYPES, BLOB_TYPES, clientGaveUp, errorResponse, pathScrubber, refuseListen, unsupportedType } from "./responses.js"
@@ -91,6 +94,13 @@ export interface CairnServer {
 
 const MiB = 1 << 20
 const GiB = 1 << 30
+
+/** the status an endpoint's success schema declares (HttpApiSchema.status), 200 when none */
+const successStatus = (schema: { readonly ast: SchemaAST.AST }): number => {
+  const own = schema.ast.annotations?.["httpApiStatus"]
+  const keyed = schema.ast.context?.annotations?.["httpApiStatus"]
+  return typeof own === "number" ? own : typeof keyed === "number" ? keyed : 200
+}
 
 const safeHost = (h: string | undefined) => (h && /^[A-Za-z0-9.:[\]-]+$/.test(h) ? h : undefined)
 
@@ -232,8 +242,14 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     )
   })
 
-  const jsonHandler = (route: JsonRoute) =>
-    Effect.gen(function* () {
+  // one endpoint of the definition: its body is taken and its answer given as the endpoint says
+  const jsonHandler = (endpoint: HttpApiEndpoint.Top, handler: Handler) => {
+    const payload = [...endpoint.payload.entries()]
+    const binaryTypes = payload.filter(([, p]) => p.encoding._tag === "Stream").map(([type]) => type)
+    const request = payload.find(([type, p]) => type === "application/json" && p.encoding._tag !== "Stream")?.[1].schemas[0]
+    const success = [...endpoint.success][0]
+    const status = success === undefined ? 200 : successStatus(success)
+    return Effect.gen(function* () {
       const req = yield* incoming
       const params = yield* HttpRouter.params
       const url = req.url ?? "/"
@@ -241,17 +257,17 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
       const sendContinue = yield* continuer
       return yield* Effect.promise(() =>
-        guard(req, false, route.write, async () => {
+        guard(req, false, handler.write, async () => {
           // a browser form or no-cors fetch can send only urlencoded, multipart or text/plain bodies
           // without asking first: a JSON endpoint takes application/json, an upload its own types
           const type = mediaType(req)
-          if (route.requestBinary !== undefined) {
-            if (type !== undefined && !ARCHIVE_TYPES.has(type)) throw unsupportedType(req, [...ARCHIVE_TYPES].join(" or "))
+          if (binaryTypes.length > 0) {
+            if (type !== undefined && !binaryTypes.includes(type)) throw unsupportedType(req, binaryTypes.join(" or "))
           } else if ((type !== undefined || hasBody(req)) && !isJsonType(type)) {
             throw unsupportedType(req, "application/json")
           }
-          const body = route.request ? await decodeJsonBody(req, route.request, limits.maxJsonBytes) : undefined
-          const result = await route.run({
+          const body = request ? await decodeJsonBody(req, request, limits.maxJsonBytes) : undefined
+          const result = await handler.run({
             engine,
             params,
             query,
@@ -262,11 +278,25 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
             body
           })
           if (HttpServerResponse.isHttpServerResponse(result)) return result
-          if (route.response === "none") return HttpServerResponse.empty({ status: route.status ?? 204 })
-          return HttpServerResponse.jsonUnsafe(result ?? null, { status: route.status ?? 200 })
-        }, sendContinue, route.open === true)
+          if (status === 204) return HttpServerResponse.empty({ status })
+          return HttpServerResponse.jsonUnsafe(result ?? null, { status })
+        }, sendContinue, handler.open === true)
       )
     })
+  }
+
+  // the JSON API's routes come from its definition: each group's endpoints get their handlers
+  const group = <G extends GroupName>(name: G) =>
+    HttpApiBuilder.group(CairnApi, name, (builder) => {
+      let implemented = builder as unknown as { handleRaw: (id: string, f: (r: { endpoint: HttpApiEndpoint.Top }) => unknown) => typeof implemented }
+      for (const [id, handler] of Object.entries(handlers[name] as Record<string, Handler>)) {
+        implemented = implemented.handleRaw(id, ({ endpoint }) => jsonHandler(endpoint, handler))
+      }
+      return implemented as never
+    })
+  const jsonApi = HttpApiBuilder.layer(CairnApi).pipe(
+    Layer.provide([group("system"), group("images"), group("containers"), group("store"), group("events"), group("build")])
+  )
 
   // GET /token: the Docker token flow; Basic credentials whose password is the token get it back
   const tokenHandler = Effect.gen(function* () {
@@ -306,7 +336,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
   const routes = Layer.mergeAll(
     HttpRouter.add("GET", TOKEN_REALM_PATH, tokenHandler),
     HttpRouter.add("GET", "/openapi.json", openapi),
-    ...jsonRoutes.map((r) => HttpRouter.add(r.method, r.path, jsonHandler(r))),
+    jsonApi,
     HttpRouter.add("*", "/*", fallback)
   )
 
