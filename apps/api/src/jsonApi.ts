@@ -9,6 +9,7 @@ import { pipeline } from "node:stream/promises"
 import { createWriteStream } from "node:fs"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { NodeStream } from "@effect/platform-node"
 import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
 import { buildFromTar } from "./build.js"
@@ -204,10 +205,14 @@ export const handlers: Handlers = {
     repair: write((ctx) => ctx.engine.fsck({ repair: (ctx.body as typeof S.FsckRequest.Type).repair ?? false }))
   },
   events: {
+    // an effect Stream, not the raw Node stream: a client leaving mid-stream interrupts the
+    // response, and the raw form puts the Node response into the interruption's cause, which
+    // effect then walks (Node's DEP0066 warning)
     events: read(async (ctx) =>
-      HttpServerResponse.raw(ctx.events.open(), {
+      HttpServerResponse.stream(NodeStream.fromReadable({ evaluate: () => ctx.events.open() }), {
         status: 200,
-        headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
+        contentType: "text/event-stream",
+        headers: { "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
       })
     )
   },
