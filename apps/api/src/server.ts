@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type * as SchemaAST from "effect/SchemaAST"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { HttpApiBuilder, type HttpApiEndpoint } from "effect/http-api"
+import { HttpApiBuilder, type HttpApiEndpoint, HttpApiError } from "effect/http-api"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
 import type { ServedEngine } from "./engineApi.js"
@@ -294,8 +294,24 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
       }
       return implemented as never
     })
+  // a query the definition cannot decode (a single-valued parameter given twice) fails inside
+  // HttpApiBuilder, before the handler: it is answered like any bad request, after the same checks
+  const undecodable = HttpRouter.middleware((httpEffect) =>
+    Effect.catchDefect(httpEffect, (defect) =>
+      HttpApiError.HttpApiSchemaError.is(defect)
+        ? Effect.flatMap(incoming, (req) =>
+            Effect.promise(() =>
+              guard(req, false, false, async () => {
+                throw new ApiError({ status: 400, code: "INVALID_REQUEST", reason: `${defect.kind.toLowerCase()}: ${defect.cause.message}` })
+              })
+            )
+          )
+        : Effect.die(defect)
+    )
+  ).layer
   const jsonApi = HttpApiBuilder.layer(CairnApi).pipe(
-    Layer.provide([group("system"), group("images"), group("containers"), group("store"), group("events"), group("build")])
+    Layer.provide([group("system"), group("images"), group("containers"), group("store"), group("events"), group("build")]),
+    Layer.provide(undecodable)
   )
 
   // GET /token: the Docker token flow; Basic credentials whose password is the token get it back

@@ -45,6 +45,18 @@ describe("bearer token", () => {
     }
   })
 
+  it("checks the token before the query: a parameter given twice is a 401 without it, a JSON 400 with it", async () => {
+    const path = "/images/x/export?format=oci-archive&format=docker-archive"
+    const anonymous = await fetch(`${srv.url}${path}`)
+    expect(anonymous.status).toBe(401)
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED")
+    const res = await fetch(`${srv.url}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } })
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { error: { code: string; message: string } }
+    expect(body.error.code).toBe("INVALID_REQUEST")
+    expect(body.error.message).toMatch(/format/)
+  })
+
   it("serves /health without the token, saying nothing but ok (a liveness probe)", async () => {
     const res = await fetch(`${srv.url}/health`)
     expect(res.status).toBe(200)
