@@ -10,33 +10,15 @@ import { pipeline } from "node:stream/promises"
 import { promisify } from "node:util"
 import { limitedBody } from "./body.js"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "@cairn/engine"
-import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { JsonContext } from "./jsonApi.js"
 
 const run = promisify(execFile)
 
-interface BuildingEngine extends ServedEngine {
-  build?(
-    context: string,
-    options: {
-      file?: string
-      tags?: ReadonlyArray<string>
-      buildArgs?: Record<string, string>
-      target?: string
-      noCache?: boolean
-      timestamp?: number
-      network?: "none" | "host"
-      onLine?: (l: string) => void
-      onOutput?: (c: Buffer) => void
-    }
-  ): Promise<{ image: unknown; steps: number; cached: number; layersCreated: number }>
-}
-
 const bad = (reason: string, detail?: unknown) => new ApiError({ status: 400, code: "BAD_REQUEST", reason, ...(detail === undefined ? {} : { detail }) })
 
 export async function buildFromTar(ctx: JsonContext): Promise<unknown> {
-  const engine = ctx.engine as BuildingEngine
+  const engine = ctx.engine
   if (typeof engine.build !== "function") throw new ApiError({ status: 501, code: "UNSUPPORTED", reason: "this engine cannot build images" })
   const q = ctx.query
   const buildArgs: Record<string, string> = {}

@@ -1,12 +1,7 @@
 // What the JSON API's endpoints do over the engine: one handler per endpoint of definition.ts,
 // which holds their paths, parameters, bodies and answers (server.ts serves them through it).
-import { createReadStream } from "node:fs"
-import { mkdtemp, rm, stat } from "node:fs/promises"
 import type { IncomingMessage } from "node:http"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { pipeline } from "node:stream/promises"
-import { createWriteStream } from "node:fs"
+import { PassThrough } from "node:stream"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { NodeStream } from "@effect/platform-node"
@@ -14,10 +9,11 @@ import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
 import { buildFromTar } from "./build.js"
 import { type EndpointName, type GroupName, VERSION } from "./definition.js"
-import { EngineIOError } from "@cairn/engine"
+import { type ArchiveKind, EngineIOError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { EventHub } from "./events.js"
+import { clientGaveUp, rawResponse } from "./responses.js"
 import * as S from "./schemas.js"
 
 export interface JsonLimits {
@@ -33,6 +29,8 @@ export interface JsonContext {
   readonly limits: JsonLimits
   readonly events: EventHub
   readonly info: { readonly startedAt: number; readonly readOnly: boolean; readonly uploads: () => number }
+  /** where server-side failures are reported (ServerOptions.log) */
+  readonly log: (line: string) => void
   /** the decoded JSON body (routes with a `request` schema) */
   readonly body: unknown
 }
@@ -55,7 +53,7 @@ export type Handlers = {
   readonly [G in GroupName]: { readonly [E in EndpointName<G>]: Handler }
 }
 
-const ARCHIVE_FORMATS = new Set(["oci-archive", "docker-archive"])
+const ARCHIVE_FORMATS: ReadonlySet<string> = new Set<ArchiveKind>(["oci-archive", "docker-archive"])
 
 const param = (ctx: JsonContext, key: string): string => {
   const v = ctx.params[key]
@@ -68,10 +66,10 @@ const flag = (ctx: JsonContext, key: string): boolean => {
   return v === "1" || v === "true"
 }
 
-const archiveFormat = (ctx: JsonContext): string => {
+const archiveFormat = (ctx: JsonContext): ArchiveKind => {
   const f = ctx.query.get("format") ?? "oci-archive"
   if (!ARCHIVE_FORMATS.has(f)) throw new ApiError({ status: 400, code: "BAD_REQUEST", reason: `format must be oci-archive or docker-archive, not ${f}`, detail: { format: f } })
-  return f
+  return f as ArchiveKind
 }
 
 /** Decode a JSON request body with its schema: malformed JSON and schema failures are 400s. */
@@ -94,64 +92,52 @@ export const decodeJsonBody = async (req: IncomingMessage, schema: Schema.Top, l
   return r.success
 }
 
-/** A temp directory removed when `f` is done with it (or, for streams, when the stream closes). */
-const withTempDir = async <T>(f: (dir: string) => Promise<T>): Promise<T> => {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-api-"))
-  try {
-    return await f(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+/** the body's cause chain: the engine wraps what failed beneath it */
+const causes = function* (e: unknown): Generator<unknown> {
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; c = (c as { cause?: unknown }).cause, depth++) yield c
 }
 
+// the upload streams into the store as it arrives (cas stages each member, verified, and makes
+// the image visible only once all of it checks out): nothing is spilled to a temp file first
 const importImage = async (ctx: JsonContext) => {
-  const format = archiveFormat(ctx)
+  const kind = archiveFormat(ctx)
   const name = ctx.query.get("name") ?? undefined
-  return withTempDir(async (dir) => {
-    const file = join(dir, "image.tar")
-    try {
-      await pipeline(limitedBody(ctx.req, ctx.limits.maxImportBytes), createWriteStream(file))
-    } catch (e) {
-      if (e instanceof BodyTooLargeError) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: e.message, detail: { limit: e.limit } })
-      throw e
-    }
-    try {
-      return await ctx.engine.importImage(`${format}:${file}`, name)
-    } catch (e) {
-      // an I/O failure without an errno came from reading the archive itself: the upload is bad
-      const cause = e instanceof EngineIOError ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined
-      if (e instanceof EngineIOError && cause?.code === undefined) {
-        // name the upload, not the temp file it was staged in or the root it went to
-        const why = typeof cause?.message === "string" ? cause.message : e.message
-        throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${format} could not be imported: ${why}` })
-      }
-      throw e
-    }
-  })
-}
-
-const exportImage = async (ctx: JsonContext) => {
-  const format = archiveFormat(ctx)
-  const image = param(ctx, "image")
-  const dir = await mkdtemp(join(tmpdir(), "cairn-api-"))
   try {
-    const file = join(dir, "image.tar")
-    await ctx.engine.exportImage(image, `${format}:${file}`)
-    const { size } = await stat(file)
-    const stream = createReadStream(file)
-    stream.on("close", () => void rm(dir, { recursive: true, force: true }))
-    return HttpServerResponse.raw(stream, {
-      status: 200,
-      headers: {
-        "Content-Type": "application/x-tar",
-        "Content-Length": String(size),
-        "Content-Disposition": `attachment; filename="image-${format}.tar"`
-      }
-    })
+    return await ctx.engine.importImage({ kind, read: limitedBody(ctx.req, ctx.limits.maxImportBytes), label: `the uploaded ${kind}` }, name)
   } catch (e) {
-    await rm(dir, { recursive: true, force: true })
+    const tooLarge = [...causes(e)].find((c) => c instanceof BodyTooLargeError)
+    if (tooLarge) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: tooLarge.message, detail: { limit: tooLarge.limit } })
+    // the client went away: the guard answers that, not as a broken archive
+    if (clientGaveUp(e, ctx.req) || [...causes(e)].some((c) => clientGaveUp(c, ctx.req))) throw e
+    // an I/O failure without an errno came from reading the archive itself: the upload is bad
+    const cause = e instanceof EngineIOError ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined
+    if (e instanceof EngineIOError && cause?.code === undefined) {
+      const why = typeof cause?.message === "string" ? cause.message : e.message
+      throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${kind} could not be imported: ${why}` })
+    }
     throw e
   }
+}
+
+// the archive is written into the response as it is made (chunked); the image is looked up
+// first, so a missing one is a 404 rather than a broken download
+const exportImage = async (ctx: JsonContext) => {
+  const kind = archiveFormat(ctx)
+  const image = param(ctx, "image")
+  await ctx.engine.inspectImage(image)
+  const body = new PassThrough()
+  ctx.engine.exportImage(image, { kind, write: body, label: "the download" }).catch((e: unknown) => {
+    // the client went away (the response destroyed the stream): nothing to report
+    if (body.destroyed) return
+    // headers are gone by now: the client sees the transfer cut short, the log says why
+    ctx.log(`cairn-api: export of ${image} failed mid-stream: ${e instanceof Error ? e.message : String(e)}`)
+    body.destroy(e instanceof Error ? e : new Error(String(e)))
+  })
+  // raw, as blob downloads: the response watch closes it when the client stops reading
+  return rawResponse(body, {
+    status: 200,
+    headers: { "Content-Type": "application/x-tar", "Content-Disposition": `attachment; filename="image-${kind}.tar"` }
+  })
 }
 
 const read = (run: Handler["run"]): Handler => ({ write: false, run })

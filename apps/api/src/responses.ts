@@ -2,6 +2,8 @@
 // JSON API's, status from the tag table, server paths scrubbed), and the checks that refuse.
 import type { IncomingMessage } from "node:http"
 import { isEngineError } from "@cairn/engine"
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
 import { HttpServerResponse } from "effect/http"
 import { ApiError, BodyStalledError, BodyTooLargeError, DistributionError } from "./errors.js"
 import { statusOfTag } from "./errorStatus.js"
@@ -67,3 +69,18 @@ export const unsupportedType = (req: IncomingMessage, wanted: string) =>
     code: "UNSUPPORTED_MEDIA_TYPE",
     reason: `${req.method} ${(req.url ?? "").split("?")[0]} wants ${wanted}, not ${req.headers["content-type"] ?? "a body without Content-Type"}`
   })
+
+/**
+ * A response whose body is a Node stream. The stream is hashed and compared by identity: when a
+ * client goes away mid-body, effect puts the response into the interruption's cause and hashes
+ * it, and a structural walk of a Node stream reaches Node's ServerResponse (DEP0066 warning).
+ */
+export const rawResponse = (body: NodeJS.ReadableStream, options: Parameters<typeof HttpServerResponse.raw>[1]): HttpServerResponse.HttpServerResponse => {
+  if (!(Hash.symbol in body)) {
+    Object.defineProperties(body, {
+      [Hash.symbol]: { value: (): number => Hash.random(body) },
+      [Equal.symbol]: { value: (that: unknown): boolean => that === body }
+    })
+  }
+  return HttpServerResponse.raw(body, options)
+}

@@ -275,6 +275,7 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
             limits,
             events: events as EventHub,
             info: { startedAt, readOnly, uploads: () => uploads.count },
+            log,
             body
           })
           if (HttpServerResponse.isHttpServerResponse(result)) return result

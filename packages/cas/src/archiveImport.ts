@@ -122,7 +122,8 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
           continue
         }
         // a blob named by its digest is verified against it while it streams in
-        const blob = await store.stage(entry as AsyncIterable<Uint8Array>, { ...(digest ? { digest } : {}), ...(h.size !== undefined ? { size: h.size } : {}) })
+        // no resume can finish a member cut short: its partial goes with the failure
+        const blob = await store.stage(entry as AsyncIterable<Uint8Array>, { ...(digest ? { digest } : {}), ...(h.size !== undefined ? { size: h.size } : {}), resumable: false })
         staged.push(blob)
         members.set(name, { kind: "staged", blob })
       } else if (h.type === "symlink") {

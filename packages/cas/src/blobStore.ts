@@ -37,6 +37,11 @@ export interface Expected {
   readonly algorithm?: Algorithm
   /** add the blob to this lease before it becomes visible, so GC cannot take it before it is referenced */
   readonly lease?: string
+  /**
+   * Keep what arrived of a blob named by its digest when its bytes stop early, for resume()
+   * (default true). false: the partial goes, as for an archive member that no resume will finish.
+   */
+  readonly resumable?: boolean
 }
 
 /** A descriptor as the blob-transfer contract passes it (BlobSink.put). */
@@ -247,7 +252,7 @@ export class BlobStore {
       await unlink(`${path}.hashstate`).catch(() => {})
       const hasher = await starting
       try {
-        return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock)
+        return await this.ingest(path, 0, hasher, chunksOf(data), want, expected.size, lock, expected.resumable !== false)
       } finally {
         // its digest and any saved state are taken by now: stop the worker whatever happened
         if (hasher instanceof OffThreadHasher) await hasher.close()
@@ -324,7 +329,8 @@ export class BlobStore {
     source: AsyncIterable<Uint8Array>,
     want: Digest | undefined,
     size: number | undefined,
-    lock: LockHandle | undefined
+    lock: LockHandle | undefined,
+    resumable = true
   ): Promise<StagedBlob> {
     const keyed = lock !== undefined
     // positional writes: no O_APPEND (Linux pwrite ignores the position with it)
@@ -339,7 +345,7 @@ export class BlobStore {
     } catch (e) {
       const badBytes =
         e instanceof SizeMismatchError || e instanceof DigestMismatchError || isOwnWriteFailure(e)
-      if (keyed && !badBytes) {
+      if (keyed && resumable && !badBytes) {
         // keep what arrived, durable, with the hash state, for resume()
         await fh.sync().catch(() => {})
         await fh.close()

@@ -16,7 +16,7 @@ import { InvalidSourceError, LayerApplyError, LayerMediaTypeError, UnsupportedIm
 import { resolveImage } from "./images.js"
 import { assertReadable, chooseArchiveImage, importImage, pickManifest } from "./importExport.js"
 import type { LayerBytes } from "./layers.js"
-import { parseTransport } from "./reference.js"
+import { type ImageSource, isLocationString, locationName, parseLocation } from "./location.js"
 import { type RuntimeSpecOptions, runtimeSpec } from "./runtimeSpec.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { flatFromSnapshots } from "./snapshotCopy.js"
@@ -43,8 +43,6 @@ interface FlatSource {
   /** a local image: its snapshots may exist, and a flat tree can be copied from them */
   readonly local?: Awaited<ReturnType<typeof resolveImage>>
 }
-
-const isTransport = (input: string) => /^(oci|oci-archive|docker-archive):/.test(input)
 
 /** A layout's blob, read and checked against its digest (the layout is the user's input, not the store). */
 const layoutBlobPath = (layout: string, d: Digest) => {
@@ -88,14 +86,15 @@ async function imageOf(
 }
 
 /** Runs `f` over the image `input` names: a local image, or a transport source read where it lies. */
-async function withFlatSource<T>(ctx: EngineContext, input: string, options: UnpackOptions, f: (src: FlatSource) => Promise<T>): Promise<T> {
-  if (!isTransport(input)) {
-    const img = await resolveImage(ctx, input)
+async function withFlatSource<T>(ctx: EngineContext, image: string | ImageSource, options: UnpackOptions, f: (src: FlatSource) => Promise<T>): Promise<T> {
+  const t = typeof image === "string" ? (isLocationString(image) ? parseLocation(image) : { kind: "local" as const, image }) : image
+  const input = typeof image === "string" ? image : locationName(image)
+  if (t.kind === "local") {
+    const img = await resolveImage(ctx, t.image)
     return f({ label: input, config: img.config, layers: img.layers, diffIds: img.diffIds, local: img })
   }
-  const t = parseTransport(input)
-  if (options.keep === true) {
-    const img = await importImage(ctx, input, undefined, { unpack: false })
+  if (options.keep === true && t.kind !== "docker") {
+    const img = await importImage(ctx, t, undefined, { unpack: false })
     const local = await resolveImage(ctx, img.digest)
     return f({ label: input, config: local.config, layers: local.layers, diffIds: local.diffIds, local })
   }
@@ -113,14 +112,14 @@ async function withFlatSource<T>(ctx: EngineContext, input: string, options: Unp
     return f({ label: input, ...img, open: async (l) => layoutBlobPath(t.path, l.digest) })
   }
   if (t.kind === "oci-archive" || t.kind === "docker-archive") {
-    await assertReadable(input, t.path)
+    if ("path" in t) await assertReadable(input, t.path)
     // an archive is read into a scratch store (cas checks every member, as import does) that goes
     // when the operation ends; its name marks it as this process's temp, so open() clears it after a crash
     await mkdir(ctx.layout.snapshots, { recursive: true })
     const scratch = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}-source`)
     try {
       const store = await Store.open(scratch)
-      const chosen = chooseArchiveImage(input, await store.importArchive(t.path, { name: t.path }), t.ref)
+      const chosen = chooseArchiveImage(input, await store.importArchive("path" in t ? t.path : t.read, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
       const read = (d: Digest) => store.read(d)
       const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
       const img = await imageOf(input, descriptor, read)
@@ -182,12 +181,12 @@ async function applyAll(ctx: EngineContext, src: FlatSource, rootfs: string, sho
  * Applies every layer in order (whiteouts delete) into `dir`, which must be empty or absent.
  * `image` is a local image or an oci:/oci-archive:/docker-archive: source.
  */
-export async function unpack(ctx: EngineContext, image: string, dir: string, options: UnpackOptions = {}): Promise<void> {
+export async function unpack(ctx: EngineContext, image: string | ImageSource, dir: string, options: UnpackOptions = {}): Promise<void> {
   await withFlatSource(ctx, image, options, (src) => intoFreshDir(dir, (tmp) => applyAll(ctx, src, tmp, dir)))
 }
 
 /** DIR/rootfs + DIR/config.json (runtime-spec), ready for `crun run --bundle DIR`. */
-export async function bundle(ctx: EngineContext, image: string, dir: string, options: RuntimeSpecOptions & UnpackOptions = {}): Promise<void> {
+export async function bundle(ctx: EngineContext, image: string | ImageSource, dir: string, options: RuntimeSpecOptions & UnpackOptions = {}): Promise<void> {
   const { keep, ...spec } = options
   await withFlatSource(ctx, image, keep === undefined ? {} : { keep }, (src) =>
     intoFreshDir(dir, async (tmp) => {

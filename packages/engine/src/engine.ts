@@ -1,5 +1,6 @@
 // The Promise facade: `const engine = await Engine.open({ root })`. Every method runs the
 // matching Effect of the EngineService, so both APIs share one implementation.
+import type { ImageDestination, ImageSource } from "./location.js"
 import type { Readable, Writable } from "node:stream"
 import type { Store } from "@cairn/cas"
 import * as Effect from "effect/Effect"
@@ -60,10 +61,10 @@ export class Engine {
   }
 
   // images
-  importImage(source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
+  importImage(source: string | ImageSource, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
     return run(this.service.importImage(source, name, options))
   }
-  exportImage(image: string, dest: string): Promise<void> {
+  exportImage(image: string, dest: string | ImageDestination): Promise<void> {
     return run(this.service.exportImage(image, dest))
   }
   listImages(): Promise<Array<ImageSummary>> {
@@ -84,10 +85,10 @@ export class Engine {
   removeImage(image: string, options: { force?: boolean } = {}): Promise<{ untagged: Array<string>; deleted: Array<string> }> {
     return run(this.service.removeImage(image, options))
   }
-  unpack(image: string, dir: string, options: UnpackOptions = {}): Promise<void> {
+  unpack(image: string | ImageSource, dir: string, options: UnpackOptions = {}): Promise<void> {
     return run(this.service.unpack(image, dir, options))
   }
-  bundle(image: string, dir: string, options: { args?: ReadonlyArray<string> } & UnpackOptions = {}): Promise<void> {
+  bundle(image: string | ImageSource, dir: string, options: { args?: ReadonlyArray<string> } & UnpackOptions = {}): Promise<void> {
     return run(this.service.bundle(image, dir, options))
   }
   listFiles(image: string, path = "/"): Promise<Array<FileEntry>> {
@@ -123,7 +124,7 @@ export class Engine {
   push(image: string, ref: string, options: TransferOptions = {}): Promise<{ digest: string }> {
     return run(this.service.push(image, ref, options))
   }
-  copy(src: string, dst: string, options: CopyOptions = {}): Promise<{ digest: string }> {
+  copy(src: string | ImageSource, dst: string | ImageDestination, options: CopyOptions = {}): Promise<{ digest: string }> {
     return run(this.service.copy(src, dst, options))
   }
 

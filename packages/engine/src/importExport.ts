@@ -11,7 +11,8 @@ import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counted } from "./layers.js"
 import { ensureSnapshots, findImage, type ImageSummary, loadImage, summarize } from "./images.js"
-import { normalizeName, parseTransport } from "./reference.js"
+import { type ArchiveFileLocation, type ArchiveReaderLocation, expectLocation, type ImageDestination, type ImageLocation, type ImageSource, locationName } from "./location.js"
+import { normalizeName } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { stackOf } from "./snapshots.js"
 
@@ -139,14 +140,14 @@ async function readLayout(ctx: EngineContext, source: string, path: string, ref:
     return { descriptor, sourceName }
 }
 
-export async function fetchLayout(ctx: EngineContext, source: string, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
-  const t = parseTransport(source)
-  if (t.kind !== "oci") throw new InvalidSourceError({ source, reason: "expected oci:PATH[:TAG]" })
-  return (await readLayout(ctx, source, t.path, t.ref, lease, allPlatforms, signal)).descriptor
+export async function fetchLayout(ctx: EngineContext, location: ImageLocation, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
+  const t = expectLocation(location, ["oci"], "expected oci:PATH[:TAG]")
+  return (await readLayout(ctx, locationName(t), t.path, t.ref, lease, allPlatforms, signal)).descriptor
 }
 
-export async function importImage(ctx: EngineContext, source: string, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
-  const t = parseTransport(source)
+export async function importImage(ctx: EngineContext, location: ImageSource, name?: string, options: ImportOptions = {}): Promise<ImageSummary> {
+  const source = locationName(location)
+  const t = expectLocation(location, ["oci", "oci-archive", "docker-archive"], `${location.kind}: is not an import source (use pull for docker://)`)
   const target = name === undefined ? undefined : normalizeName(name)
   if (t.kind === "oci") {
     return ctx.store.withLease(async (lease) => {
@@ -154,14 +155,16 @@ export async function importImage(ctx: EngineContext, source: string, name?: str
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
-  if (t.kind === "oci-archive" || t.kind === "docker-archive") return importArchive(ctx, source, t.path, t.ref, target, options)
-  throw new InvalidSourceError({ source, reason: `${t.kind}: is not an import source (use pull for docker://)` })
+  return importArchive(ctx, t as ArchiveSource, target, options)
 }
 
-/** Reads an archive into the store: tagging its images as docker load does, or held by `lease` only. */
-async function readArchive(ctx: EngineContext, source: string, file: string, lease?: string, signal?: AbortSignal): Promise<ImportReport> {
-  await assertReadable(source, file)
-  return ctx.store.importArchive(file, lease, signal)
+type ArchiveSource = ArchiveFileLocation | ArchiveReaderLocation
+
+/** Reads an archive (a file, or bytes as they arrive) into the store: tagging its images as docker load does, or held by `lease` only. */
+async function readArchive(ctx: EngineContext, archive: ArchiveSource, lease?: string, signal?: AbortSignal): Promise<ImportReport> {
+  if ("read" in archive) return ctx.store.importArchive(archive.read, lease, signal, archive.label ?? "<stream>")
+  await assertReadable(locationName(archive), archive.path)
+  return ctx.store.importArchive(archive.path, lease, signal)
 }
 
 /** An archive file that cannot be opened is the user's input to fix: say which and why. */
@@ -191,19 +194,13 @@ export function chooseArchiveImage(source: string, report: ImportReport, ref: st
   return candidates[0]!
 }
 
-async function importArchive(
-  ctx: EngineContext,
-  source: string,
-  file: string,
-  ref: string | undefined,
-  target: string | undefined,
-  options: ImportOptions
-): Promise<ImageSummary> {
+async function importArchive(ctx: EngineContext, archive: ArchiveSource, target: string | undefined, options: ImportOptions): Promise<ImageSummary> {
+  const source = locationName(archive)
   // held by a lease while it is read and unpacked: nothing is named until all of it is in (an
   // abort or a bad layer leaves no name behind)
   return ctx.store.withLease(async (lease) => {
-    const report = await readArchive(ctx, source, file, lease, options.signal)
-    const chosen = chooseArchiveImage(source, report, ref)
+    const report = await readArchive(ctx, archive, lease, options.signal)
+    const chosen = chooseArchiveImage(source, report, archive.ref)
     const firstName = chosen.tags.map(defaultImportName).find((n) => n !== undefined)
     const { descriptor } = await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), options.allPlatforms)
     const name = target ?? firstName
@@ -222,10 +219,11 @@ async function importArchive(
  * An archive's image (picked by :REF as importImage picks it) put into the store under `lease`,
  * untagged: none of the archive's images gets a name or an index.json entry.
  */
-export async function fetchArchive(ctx: EngineContext, source: string, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
-  const t = parseTransport(source)
-  if (t.kind !== "oci-archive" && t.kind !== "docker-archive") throw new InvalidSourceError({ source, reason: "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]" })
-  const chosen = chooseArchiveImage(source, await readArchive(ctx, source, t.path, lease, signal), t.ref)
+export async function fetchArchive(ctx: EngineContext, location: ImageLocation, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
+  const source = locationName(location)
+  const t = expectLocation(location, ["oci-archive", "docker-archive"], "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]") as ArchiveSource
+  if ("write" in t) throw new InvalidSourceError({ source, reason: "an archive to read from, not one being written" })
+  const chosen = chooseArchiveImage(source, await readArchive(ctx, t, lease, signal), t.ref)
   signal?.throwIfAborted()
   return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), allPlatforms)).descriptor
 }
@@ -246,11 +244,9 @@ export const defaultImportName = (sourceName: string | undefined): string | unde
  * (default name: the image's): all of it, or with `allPlatforms` false only this host's manifest
  * of a multi-platform image (a docker-archive holds one platform either way). Returns what was written.
  */
-export async function exportImage(ctx: EngineContext, image: string, dest: string, allPlatforms = true): Promise<Descriptor> {
-  const t = parseTransport(dest)
-  if (t.kind !== "oci" && t.kind !== "oci-archive" && t.kind !== "docker-archive") {
-    throw new InvalidSourceError({ source: dest, reason: "export goes to oci:PATH[:TAG], oci-archive:FILE or docker-archive:FILE (use push for docker://)" })
-  }
+export async function exportImage(ctx: EngineContext, image: string, location: ImageDestination, allPlatforms = true): Promise<Descriptor> {
+  const t = expectLocation(location, ["oci", "oci-archive", "docker-archive"], "export goes to oci:PATH[:TAG], oci-archive:FILE or docker-archive:FILE (use push for docker://)")
+  if ("read" in t) throw new InvalidSourceError({ source: locationName(t), reason: "an archive to write into, not one being read" })
   const found = await findImage(ctx, image)
   const stored = allPlatforms ? found : { ...found, descriptor: (await loadImage(ctx, found, image)).manifestDescriptor }
   let asName: string | undefined
@@ -258,6 +254,11 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
     asName = normalizeName(image)
   } catch {}
   const name = t.ref ?? (asName !== undefined && stored.names.includes(asName) ? asName : stored.names[0])
+  if ("write" in t) {
+    // a stream: written as the tar is made, ended when complete, destroyed on a failure
+    await ctx.store.exportImage(t.kind, t.write, stored.descriptor, name)
+    return stored.descriptor
+  }
   if (t.kind !== "oci" || (await exists(t.path))) {
     // archives are written to a temp sibling and renamed by @cairn/cas; an existing layout gets
     // verified blobs one by one and its index.json entry last
@@ -271,7 +272,7 @@ export async function exportImage(ctx: EngineContext, image: string, dest: strin
   try {
     await ctx.store.exportImage("oci", tmp, stored.descriptor, name)
     await rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dest, reason: `${t.path} was created by someone else meanwhile` })
+      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: locationName(t), reason: `${t.path} was created by someone else meanwhile` })
       throw e
     })
   } finally {

@@ -36,7 +36,21 @@ export {
   NamespaceHolderError,
   NamespaceRequiredError
 } from "./userns.js"
-export { normalizeName, parseTransport, type Transport } from "./reference.js"
+export { normalizeName } from "./reference.js"
+export {
+  type ArchiveFileLocation,
+  type ArchiveKind,
+  type ArchiveReaderLocation,
+  type ArchiveWriterLocation,
+  type ImageDestination,
+  type ImageLocation,
+  type ImageSource,
+  locationName,
+  type OciLayoutLocation,
+  parseLocation,
+  type RegistryLocation,
+  type StoreLocation
+} from "./location.js"
 export { resolveUser, runtimeSpec, type RuntimeSpecOptions } from "./runtimeSpec.js"
 export { BuildSetupError, BuildStepError, BuildSyntaxError, type BuildOptions, type BuildResult, IgnoreMatcher, parseContainerfile } from "./build/index.js"
 export { engineRegistries, REGISTRIES_CONF, registriesInfo } from "./registries.js"

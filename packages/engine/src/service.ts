@@ -41,6 +41,7 @@ import {
 } from "./images.js"
 import type { InfoReport } from "./info.js"
 import { ProgressEmitter, type ProgressListener } from "./progress.js"
+import { asLocation, type ImageDestination, type ImageLocation, type ImageSource, locationName } from "./location.js"
 import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
@@ -81,16 +82,16 @@ export interface EngineShape {
   readonly onProgress: (listener: ProgressListener) => () => void
   /** lifecycle events (EngineEvent), emitted after the operation succeeded */
   readonly onEvent: (listener: EngineEventListener) => () => void
-  readonly importImage: Op<[source: string, name?: string, options?: ImportOptions], ImageSummary>
-  readonly exportImage: Op<[image: string, dest: string], void>
+  readonly importImage: Op<[source: string | ImageSource, name?: string, options?: ImportOptions], ImageSummary>
+  readonly exportImage: Op<[image: string, dest: string | ImageDestination], void>
   readonly listImages: Op<[], Array<ImageSummary>>
   readonly inspectImage: Op<[image: string], ImageInspect>
   readonly history: Op<[image: string], Array<HistoryRow>>
   readonly tag: Op<[image: string, name: string], void>
   readonly untag: Op<[name: string], void>
   readonly removeImage: Op<[image: string, options?: { force?: boolean }], { untagged: Array<string>; deleted: Array<string> }>
-  readonly unpack: Op<[image: string, dir: string, options?: UnpackOptions], void>
-  readonly bundle: Op<[image: string, dir: string, options?: { args?: ReadonlyArray<string> } & UnpackOptions], void>
+  readonly unpack: Op<[image: string | ImageSource, dir: string, options?: UnpackOptions], void>
+  readonly bundle: Op<[image: string | ImageSource, dir: string, options?: { args?: ReadonlyArray<string> } & UnpackOptions], void>
   readonly listFiles: Op<[image: string, path?: string], Array<FileEntry>>
   readonly readFile: Op<[image: string, path: string], Readable>
   readonly flatten: Op<[image: string, name: string], ImageSummary>
@@ -102,7 +103,7 @@ export interface EngineShape {
   readonly analyze: Op<[image: string], Array<LayerAnalysis>>
   readonly pull: Op<[ref: string, name?: string, options?: PullOptions], ImageSummary>
   readonly push: Op<[image: string, ref: string, options?: TransferOptions], { digest: string }>
-  readonly copy: Op<[src: string, dst: string, options?: CopyOptions], { digest: string }>
+  readonly copy: Op<[src: string | ImageSource, dst: string | ImageDestination, options?: CopyOptions], { digest: string }>
   readonly createContainer: Op<[image: string, options?: { name?: string }], ContainerSummary>
   readonly listContainers: Op<[], Array<ContainerSummary>>
   readonly mountContainer: Op<[idOrName: string, options?: { driver?: DriverChoice; outlive?: boolean }], string>
@@ -261,27 +262,28 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     if (c !== undefined) events.emit(type, c.id, c.name)
     return r
   }
+  const nameOf = (l: string | ImageLocation) => (typeof l === "string" ? l : locationName(l))
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
     store: cas,
     onProgress: (l) => progress.on(l),
     onEvent: (l) => events.on(l),
-    importImage: (source: string, name?: string, o?: ImportOptions) =>
+    importImage: (source: string | ImageSource, name?: string, o?: ImportOptions) =>
       abortable(
         layout.root,
         () => closed,
         "importImage",
         o?.signal,
-        async (signal) => imported(await (await import("./importExport.js")).importImage(ctx, source, name, { ...o, signal }), name),
-        ["import from", source]
+        async (signal) => imported(await (await import("./importExport.js")).importImage(ctx, asLocation(source), name, { ...o, signal }), name),
+        ["import from", nameOf(source)]
       ),
     exportImage: lift(
       "exportImage",
-      async (image: string, dest: string) => {
-        await (await import("./importExport.js")).exportImage(ctx, image, dest)
+      async (image: string, dest: string | ImageDestination) => {
+        await (await import("./importExport.js")).exportImage(ctx, image, asLocation(dest))
       },
-      (image, dest) => [`export of ${image} to`, dest]
+      (image, dest) => [`export of ${image} to`, nameOf(dest)]
     ),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
@@ -306,13 +308,13 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     }),
     unpack: lift(
       "unpack",
-      async (image: string, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o),
-      (image, dir) => [`unpack of ${image} into`, dir]
+      async (image: string | ImageSource, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o),
+      (image, dir) => [`unpack of ${nameOf(image)} into`, dir]
     ),
     bundle: lift(
       "bundle",
-      async (image: string, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => (await import("./bundle.js")).bundle(ctx, image, dir, o),
-      (image, dir) => [`bundle of ${image} into`, dir]
+      async (image: string | ImageSource, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => (await import("./bundle.js")).bundle(ctx, image, dir, o),
+      (image, dir) => [`bundle of ${nameOf(image)} into`, dir]
     ),
     listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
@@ -331,10 +333,11 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
       ),
     push: (image: string, ref: string, o?: TransferOptions) =>
       abortable(layout.root, () => closed, "push", o?.signal, async (signal) => (await import("./transfer.js")).push(ctx, image, ref, o?.client, true, signal)),
-    copy: (src: string, dst: string, o?: CopyOptions) =>
+    copy: (src: string | ImageSource, dst: string | ImageDestination, o?: CopyOptions) =>
       abortable(layout.root, () => closed, "copy", o?.signal, async (signal) => {
-        const r = await (await import("./transfer.js")).copy(ctx, src, dst, { ...o, signal })
-        if (dst.startsWith("local:")) events.emit("image.imported", r.digest)
+        const to = asLocation(dst)
+        const r = await (await import("./transfer.js")).copy(ctx, asLocation(src), to, { ...o, signal })
+        if (to.kind === "local") events.emit("image.imported", r.digest)
         return r
       }),
     createContainer: lift("createContainer", async (image: string, o?: { name?: string }) => {

@@ -1,7 +1,7 @@
 // What the engine needs from the image store, implemented over @cairn/cas's Store. One seam,
 // so every other module speaks in images and blobs, not in cas calls.
 import { createReadStream } from "node:fs"
-import type { Readable } from "node:stream"
+import { addAbortSignal, Readable, type Writable } from "node:stream"
 import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type ImportReport, REF_NAME, Store } from "@cairn/cas"
 import type { Digest } from "@cairn/digest"
 import type { Descriptor } from "@cairn/oci-spec"
@@ -48,10 +48,13 @@ export interface ImageStore {
    * Imports a docker-archive or oci-archive (cas verifies everything before anything is visible),
    * tagging its images; with `lease`, nothing is tagged and the lease holds what was stored.
    */
-  importArchive(file: string, lease?: string, signal?: AbortSignal): Promise<ImportReport>
-  /** Writes one image to an OCI layout dir, an oci-archive or a docker-archive under `name`. */
-  exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined): Promise<void>
+  importArchive(input: string | ArchiveInput, lease?: string, signal?: AbortSignal, label?: string): Promise<ImportReport>
+  /** Writes one image to an OCI layout dir, or an oci-archive or docker-archive (a file or a stream), under `name`. */
+  exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string | Writable, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
+
+/** an archive's bytes as they arrive */
+export type ArchiveInput = Readable | AsyncIterable<Uint8Array>
 
 /**
  * An image without a name is kept in index.json under this reserved ref.name (which no local
@@ -121,15 +124,18 @@ export class CasImageStore implements ImageStore {
   source(): BlobSource {
     return { stat: (d) => this.cas.stat(d), open: (d) => this.cas.open(d) }
   }
-  importArchive(file: string, lease?: string, signal?: AbortSignal) {
-    // with a signal the file is read through a stream it can destroy: cas then stores nothing of it
-    const options = lease === undefined ? {} : { tag: false as const, lease }
-    if (signal === undefined) return this.cas.importArchive(file, options)
-    return this.cas.importArchive(createReadStream(file, { signal }), { ...options, name: file })
+  importArchive(input: string | ArchiveInput, lease?: string, signal?: AbortSignal, label?: string) {
+    const name = label ?? (typeof input === "string" ? input : "<stream>")
+    const options = lease === undefined ? { name } : { tag: false as const, lease, name }
+    if (signal === undefined) return this.cas.importArchive(input, options)
+    // with a signal the bytes are read through a stream it can destroy: cas then stores nothing of them
+    const stream = typeof input === "string" ? createReadStream(input, { signal }) : addAbortSignal(signal, input instanceof Readable ? input : Readable.from(input))
+    return this.cas.importArchive(stream, options)
   }
-  async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string, descriptor: Descriptor, name: string | undefined) {
+  async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string | Writable, descriptor: Descriptor, name: string | undefined) {
     const clean = plain(descriptor)
     if (kind === "oci") {
+      if (typeof dest !== "string") throw new TypeError("an OCI layout is a directory, not a stream")
       await this.cas.copyTo(await Store.open(dest), [name === undefined ? { descriptor: clean } : { descriptor: clean, tag: name }])
     } else if (kind === "oci-archive") {
       await this.cas.exportOciArchive([{ descriptor: clean, names: name === undefined ? [] : [name] }], dest)

@@ -7,7 +7,8 @@ import type { EngineContext } from "./context.js"
 import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { UnsupportedImageError } from "./errors.js"
 import { findImage, type ImageSummary, loadImage, summarize } from "./images.js"
-import { normalizeName, parseTransport } from "./reference.js"
+import { type ImageDestination, type ImageSource, locationName } from "./location.js"
+import { normalizeName } from "./reference.js"
 import { engineRegistries } from "./registries.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { StreamingExtractor } from "./pullExtract.js"
@@ -215,13 +216,12 @@ async function fetchRemote(ctx: EngineContext, input: string, lease: string, cli
  * Copies an image between transports: docker://REF, oci:PATH[:TAG], oci-archive:FILE[:REF],
  * docker-archive:FILE[:REF] and local:IMAGE (this root). Only what the destination lacks moves.
  */
-export async function copy(ctx: EngineContext, src: string, dst: string, options: CopyOptions = {}): Promise<{ digest: string }> {
+export async function copy(ctx: EngineContext, s: ImageSource, d: ImageDestination, options: CopyOptions = {}): Promise<{ digest: string }> {
   const client = options.client ?? defaultClient(ctx)
   const all = options.allPlatforms === true
   const signal = options.signal
   const sig = signal === undefined ? {} : { signal }
-  const s = parseTransport(src)
-  const d = parseTransport(dst)
+  const src = locationName(s)
   if (d.kind === "local") {
     if (s.kind === "local") {
       const stored = await findImage(ctx, s.image)
@@ -231,17 +231,17 @@ export async function copy(ctx: EngineContext, src: string, dst: string, options
     const name = d.image === "" ? undefined : d.image
     if (name !== undefined && (s.kind === "docker-archive" || s.kind === "oci-archive")) {
       // local:NAME names the image NAME only; the archive's own tags stay behind (import keeps them, as docker load)
-      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, src, lease, all, signal), normalizeName(name), src, sig))
+      const img = await ctx.store.withLease(async (lease) => adoptImage(ctx, await fetchArchive(ctx, s, lease, all, signal), normalizeName(name), src, sig))
       return { digest: img.digest }
     }
-    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client, allPlatforms: all, ...sig }) : await importImage(ctx, src, name, { allPlatforms: all, ...sig })
+    const img = s.kind === "docker" ? await pull(ctx, s.ref, name, { client, allPlatforms: all, ...sig }) : await importImage(ctx, s, name, { allPlatforms: all, ...sig })
     return { digest: img.digest }
   }
   if (s.kind === "local") {
     // skopeo's rule: a multi-platform image goes whole with --all, else as this host's image
     if (d.kind === "docker") return push(ctx, s.image, d.ref, client, all, signal)
     signal?.throwIfAborted()
-    return { digest: (await exportImage(ctx, s.image, dst, all)).digest }
+    return { digest: (await exportImage(ctx, s.image, d, all)).digest }
   }
   // anything else: through the store, untagged and leased, so nothing lingers as an image (the
   // lease goes when the copy ends, and prune takes what no image shares)
@@ -250,15 +250,15 @@ export async function copy(ctx: EngineContext, src: string, dst: string, options
       s.kind === "docker"
         ? await fetchRemote(ctx, s.ref, lease, client, all, signal)
         : s.kind === "oci"
-          ? await fetchLayout(ctx, src, lease, all, signal)
-          : await fetchArchive(ctx, src, lease, all, signal)
+          ? await fetchLayout(ctx, s, lease, all, signal)
+          : await fetchArchive(ctx, s, lease, all, signal)
     if (d.kind === "docker") {
       const r = await pushImage(client, ctx.store.source(), descriptor.digest, parseReference(d.ref), sig)
       return { digest: r.digest }
     }
     const name = d.ref ?? (s.kind === "docker" ? refTag(s.ref) : s.ref)
     signal?.throwIfAborted()
-    await ctx.store.exportImage(d.kind, d.path, descriptor, name)
+    await ctx.store.exportImage(d.kind, "write" in d ? d.write : d.path, descriptor, name)
     return { digest: descriptor.digest }
   })
 }

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import type { Digest } from "@cairn/digest"
 import { dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultRoot, Engine, normalizeName, parseTransport, resolveUser, runtimeSpec } from "../src/index.js"
+import { defaultRoot, Engine, normalizeName, parseLocation, resolveUser, runtimeSpec } from "../src/index.js"
 import { MAX_USER_DB_BYTES } from "../src/runtimeSpec.js"
 import { ensureSnapshot } from "../src/snapshots.js"
 import { buildLayout, busyboxLayer, tempDir } from "./fixtures.js"
@@ -18,14 +18,14 @@ describe("names, transports and the default root", () => {
   })
 
   it("parses transports as skopeo spells them (PATH:REF split at the first colon)", () => {
-    expect(parseTransport("oci:/tmp/x:busybox:1")).toEqual({ kind: "oci", path: "/tmp/x", ref: "busybox:1" })
-    expect(parseTransport("oci:/tmp/x")).toEqual({ kind: "oci", path: "/tmp/x" })
-    expect(parseTransport("oci-archive:/tmp/a.tar")).toEqual({ kind: "oci-archive", path: "/tmp/a.tar" })
-    expect(parseTransport("docker-archive:/tmp/d.tar:bb:2")).toEqual({ kind: "docker-archive", path: "/tmp/d.tar", ref: "bb:2" })
-    expect(parseTransport("docker://127.0.0.1:5000/a/b:c")).toEqual({ kind: "docker", ref: "127.0.0.1:5000/a/b:c" })
-    expect(parseTransport("local:bb:1")).toEqual({ kind: "local", image: "bb:1" })
-    expect(() => parseTransport("/tmp/x")).toThrow(/transport/)
-    expect(() => parseTransport("oci:")).toThrow(/needs a path/)
+    expect(parseLocation("oci:/tmp/x:busybox:1")).toEqual({ kind: "oci", path: "/tmp/x", ref: "busybox:1" })
+    expect(parseLocation("oci:/tmp/x")).toEqual({ kind: "oci", path: "/tmp/x" })
+    expect(parseLocation("oci-archive:/tmp/a.tar")).toEqual({ kind: "oci-archive", path: "/tmp/a.tar" })
+    expect(parseLocation("docker-archive:/tmp/d.tar:bb:2")).toEqual({ kind: "docker-archive", path: "/tmp/d.tar", ref: "bb:2" })
+    expect(parseLocation("docker://127.0.0.1:5000/a/b:c")).toEqual({ kind: "docker", ref: "127.0.0.1:5000/a/b:c" })
+    expect(parseLocation("local:bb:1")).toEqual({ kind: "local", image: "bb:1" })
+    expect(() => parseLocation("/tmp/x")).toThrow(/transport/)
+    expect(() => parseLocation("oci:")).toThrow(/needs a path/)
   })
 
   it("resolves the default root: CAIRN_ROOT, else /var/lib/cairn for root, else XDG_DATA_HOME", () => {

@@ -1,4 +1,5 @@
 // /v2/<name>/blobs/<digest>: GET/HEAD with ranges, and the verified put every blob push ends in.
+import { rawResponse } from "../responses.js"
 import { createReadStream } from "node:fs"
 import type { IncomingMessage } from "node:http"
 import { type Digest, digestAlgorithm, DigestMismatchError, SizeMismatchError } from "@cairn/digest"
@@ -59,7 +60,7 @@ export class Blobs {
     if (status === 206) headers["Content-Range"] = `bytes ${start}-${end}/${s.size}`
     if (head || s.size === 0) return HttpServerResponse.empty({ status, headers })
     const stream = createReadStream(this.store.layout.blobPath(digest), { start, end, highWaterMark: 1 << 20 })
-    return HttpServerResponse.raw(stream, { status, headers })
+    return rawResponse(stream, { status, headers })
   }
 
   /**

@@ -3,6 +3,7 @@
 // headers are rewritten to paths on the mirror so the client's next chunk comes back here. The
 // client's Authorization goes along (Basic credentials for an htpasswd upstream work; a bearer
 // token realm of the upstream is the client's business).
+import { rawResponse } from "../responses.js"
 import * as http from "node:http"
 import * as https from "node:https"
 import { HttpServerResponse } from "effect/http"
@@ -27,7 +28,7 @@ export const forwardWrite = (upstream: string, r: V2Request): Promise<HttpServer
           const value = Array.isArray(v) ? v.join(", ") : v
           out[k] = k === "location" ? value.replace(/^https?:\/\/[^/]+/, "") : value
         }
-        resolve(HttpServerResponse.raw(res, { status: res.statusCode ?? 502, headers: out }))
+        resolve(rawResponse(res, { status: res.statusCode ?? 502, headers: out }))
       }
     )
     req.on("error", (e) =>

@@ -8,6 +8,7 @@
 // served with `X-Cairn-Mirror: stale` and a Warning header, anything else gets a 502 naming the
 // upstream. Mirrored content is held by leases (never by tags, so local tags stay the user's) and
 // evicted least-recently-used through the store's GC when over `maxBytes`.
+import { rawResponse } from "../responses.js"
 import { createHash } from "node:crypto"
 import { PassThrough, type Readable } from "node:stream"
 import { type Digest, digestAlgorithm, digestHex } from "@cairn/digest"
@@ -246,7 +247,7 @@ export class Mirror {
       await flight.done
       return undefined
     }
-    return HttpServerResponse.raw(stream, {
+    return rawResponse(stream, {
       status: 200,
       headers: { ...digestHeaders(digest), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", "Content-Length": String(flight.size) }
     })
