@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream } from "node:fs"
 import { mkdtemp, open, rename, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { Readable } from "node:stream"
+import { PassThrough, type Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
 import { command } from "../command.js"
@@ -85,13 +85,21 @@ export async function withStdinArchive<A>(kind: "oci-archive" | "docker-archive"
   })
 }
 
-/** Runs `write` with a private temporary archive path, then streams the file to `out`. */
-export async function toStdout(out: NodeJS.WritableStream, write: (path: string) => Promise<void>): Promise<void> {
-  await withTempDir(async (dir) => {
-    const tmp = join(dir, "image.tar")
-    await write(tmp)
-    await pipeline(createReadStream(tmp), out, { end: false })
-  })
+/**
+ * Runs `write` with a stream that goes to `out` as the archive is made (no temporary file); `out`
+ * itself is not ended (it is the process's stdout).
+ */
+export async function toStdout(out: NodeJS.WritableStream, write: (stream: PassThrough) => Promise<void>): Promise<void> {
+  const stream = new PassThrough()
+  const piping = pipeline(stream, out, { end: false })
+  piping.catch(() => {})
+  try {
+    await write(stream)
+  } catch (e) {
+    stream.destroy()
+    throw e
+  }
+  await piping
 }
 
 export const save = command({
@@ -115,8 +123,7 @@ export const save = command({
       ctx.out.info(`saved ${image} to ${file}`)
       return
     }
-    // the engine writes archives to paths: build it in a private temporary file, then stream it out
-    await toStdout(ctx.out.out, (tmp) => engine.exportImage(image!, `${format}:${tmp}`))
+    await toStdout(ctx.out.out, (write) => engine.exportImage(image!, { kind: format as "oci-archive" | "docker-archive", write, label: "stdout" }))
   }
 })
 

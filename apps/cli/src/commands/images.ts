@@ -64,7 +64,8 @@ export const exportCmd = command({
     if (stdout !== undefined) {
       if (stdout.kind === undefined) throw new UsageError("DEST -: name the kind, oci-archive:- or docker-archive:-", "export")
       if (ctx.out.tty) throw new UsageError("refusing to write an archive to a terminal: redirect stdout", "export")
-      await toStdout(ctx.out.out, (tmp) => engine.exportImage(image!, `${stdout.kind}:${tmp}${stdout.suffix}`))
+      const ref = stdout.suffix.slice(1)
+      await toStdout(ctx.out.out, (write) => engine.exportImage(image!, { kind: stdout.kind!, write, ...(ref === "" ? {} : { ref }), label: "stdout" }))
       return
     }
     await engine.exportImage(image!, dest!)
