@@ -14,7 +14,7 @@ import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { EventHub } from "./events.js"
 import { clientGaveUp, rawResponse } from "./responses.js"
-import * as S from "./schemas.js"
+import type * as S from "./schemas.js"
 
 export interface JsonLimits {
   readonly maxJsonBytes: number

@@ -61,7 +61,6 @@ export const refuseListen = (host: string, tokenRequired: boolean): string | und
     : `refusing to serve ${host} without a token: anyone who can reach it could read and write the store; give --token-file (or CAIRN_API_TOKEN), or listen on 127.0.0.1`
 
 export const BLOB_TYPES = new Set(["application/octet-stream"])
-export const ARCHIVE_TYPES = new Set(["application/x-tar", "application/octet-stream"])
 
 export const unsupportedType = (req: IncomingMessage, wanted: string) =>
   new ApiError({

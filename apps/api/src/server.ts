@@ -4,23 +4,20 @@
 import * as http from "node:http"
 import type { IncomingMessage } from "node:http"
 import { tmpdir } from "node:os"
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { NodeHttpServer } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as SchemaAST from "effect/SchemaAST"
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
-import { HttpApiBuilder, type HttpApiEndpoint, HttpApiError } from "effect/http-api"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { challenge, presentedToken, SERVICE, TOKEN_REALM_PATH, tokenMatches } from "./auth.js"
 import { Distribution } from "./distribution.js"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyStalledError, DistributionError } from "./errors.js"
 import { EventHub } from "./events.js"
-import { CairnApi, type GroupName } from "./definition.js"
-import { decodeJsonBody, type Handler, handlers } from "./jsonApi.js"
+import { continuer, incoming, jsonApiLayer } from "./jsonRoutes.js"
 import { openApiDocument } from "./openapi.js"
-import { hasBody, isJsonType, mediaType, refuseRequest } from "./policy.js"
-import { ARCHIVE_TYPES, BLOB_TYPES, clientGaveUp, errorResponse, pathScrubber, refuseListen, unsupportedType } from "./responses.js"
+import { isJsonType, mediaType, refuseRequest } from "./policy.js"
+import { BLOB_TYPES, clientGaveUp, errorResponse, pathScrubber, refuseListen } from "./responses.js"
 import { watchRequestBody, watchResponseBody } from "./timeouts.js"
 import { UploadSessions } from "./uploads.js"
 import type { MirrorOptions } from "./v2/mirror.js"
@@ -94,13 +91,6 @@ export interface CairnServer {
 
 const MiB = 1 << 20
 const GiB = 1 << 30
-
-/** the status an endpoint's success schema declares (HttpApiSchema.status), 200 when none */
-const successStatus = (schema: { readonly ast: SchemaAST.AST }): number => {
-  const own = schema.ast.annotations?.["httpApiStatus"]
-  const keyed = schema.ast.context?.annotations?.["httpApiStatus"]
-  return typeof own === "number" ? own : typeof keyed === "number" ? keyed : 200
-}
 
 const safeHost = (h: string | undefined) => (h && /^[A-Za-z0-9.:[\]-]+$/.test(h) ? h : undefined)
 
@@ -201,17 +191,6 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     }
   }
 
-  const incoming = Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (r) => NodeHttpServerRequest.toIncomingMessage(r) as IncomingMessage)
-  // the platform's request knows whether a 100 Continue is pending; we read bodies from Node directly
-  const continuer = Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (r) => () => {
-    const own = (r as unknown as { writeContinue?: () => void }).writeContinue
-    if (typeof own === "function") own.call(r)
-    else {
-      const res = NodeHttpServerRequest.toServerResponse(r) as http.ServerResponse
-      if (!res.headersSent) res.writeContinue()
-    }
-  })
-
   const v2Handler = Effect.gen(function* () {
     const req = yield* incoming
     const url = req.url ?? "/"
@@ -242,78 +221,11 @@ export function createServer(engine: ServedEngine, options: ServerOptions = {}):
     )
   })
 
-  // one endpoint of the definition: its body is taken and its answer given as the endpoint says
-  const jsonHandler = (endpoint: HttpApiEndpoint.Top, handler: Handler) => {
-    const payload = [...endpoint.payload.entries()]
-    const binaryTypes = payload.filter(([, p]) => p.encoding._tag === "Stream").map(([type]) => type)
-    const request = payload.find(([type, p]) => type === "application/json" && p.encoding._tag !== "Stream")?.[1].schemas[0]
-    const success = [...endpoint.success][0]
-    const status = success === undefined ? 200 : successStatus(success)
-    return Effect.gen(function* () {
-      const req = yield* incoming
-      const params = yield* HttpRouter.params
-      const url = req.url ?? "/"
-      const q = url.indexOf("?")
-      const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1))
-      const sendContinue = yield* continuer
-      return yield* Effect.promise(() =>
-        guard(req, false, handler.write, async () => {
-          // a browser form or no-cors fetch can send only urlencoded, multipart or text/plain bodies
-          // without asking first: a JSON endpoint takes application/json, an upload its own types
-          const type = mediaType(req)
-          if (binaryTypes.length > 0) {
-            if (type !== undefined && !binaryTypes.includes(type)) throw unsupportedType(req, binaryTypes.join(" or "))
-          } else if ((type !== undefined || hasBody(req)) && !isJsonType(type)) {
-            throw unsupportedType(req, "application/json")
-          }
-          const body = request ? await decodeJsonBody(req, request, limits.maxJsonBytes) : undefined
-          const result = await handler.run({
-            engine,
-            params,
-            query,
-            req,
-            limits,
-            events: events as EventHub,
-            info: { startedAt, readOnly, uploads: () => uploads.count },
-            log,
-            body
-          })
-          if (HttpServerResponse.isHttpServerResponse(result)) return result
-          if (status === 204) return HttpServerResponse.empty({ status })
-          return HttpServerResponse.jsonUnsafe(result ?? null, { status })
-        }, sendContinue, handler.open === true)
-      )
-    })
-  }
-
-  // the JSON API's routes come from its definition: each group's endpoints get their handlers
-  const group = <G extends GroupName>(name: G) =>
-    HttpApiBuilder.group(CairnApi, name, (builder) => {
-      let implemented = builder as unknown as { handleRaw: (id: string, f: (r: { endpoint: HttpApiEndpoint.Top }) => unknown) => typeof implemented }
-      for (const [id, handler] of Object.entries(handlers[name] as Record<string, Handler>)) {
-        implemented = implemented.handleRaw(id, ({ endpoint }) => jsonHandler(endpoint, handler))
-      }
-      return implemented as never
-    })
-  // a query the definition cannot decode (a single-valued parameter given twice) fails inside
-  // HttpApiBuilder, before the handler: it is answered like any bad request, after the same checks
-  const undecodable = HttpRouter.middleware((httpEffect) =>
-    Effect.catchDefect(httpEffect, (defect) =>
-      HttpApiError.HttpApiSchemaError.is(defect)
-        ? Effect.flatMap(incoming, (req) =>
-            Effect.promise(() =>
-              guard(req, false, false, async () => {
-                throw new ApiError({ status: 400, code: "INVALID_REQUEST", reason: `${defect.kind.toLowerCase()}: ${defect.cause.message}` })
-              })
-            )
-          )
-        : Effect.die(defect)
-    )
-  ).layer
-  const jsonApi = HttpApiBuilder.layer(CairnApi).pipe(
-    Layer.provide([group("system"), group("images"), group("containers"), group("store"), group("events"), group("build")]),
-    Layer.provide(undecodable)
-  )
+  const jsonApi = jsonApiLayer({
+    guard,
+    maxJsonBytes: limits.maxJsonBytes,
+    context: () => ({ engine, limits, events: events as EventHub, info: { startedAt, readOnly, uploads: () => uploads.count }, log })
+  })
 
   // GET /token: the Docker token flow; Basic credentials whose password is the token get it back
   const tokenHandler = Effect.gen(function* () {

@@ -8,24 +8,7 @@ export {
   type PutResult,
   type StagedBlob
 } from "./blobStore.js"
-export {
-  ArchiveFormatError,
-  BlobNotFoundError,
-  GraphCycleError,
-  GraphDepthError,
-  GraphDocumentError,
-  IndexFileError,
-  IngestBusyError,
-  IngestOffsetError,
-  InvalidTagError,
-  LayoutError,
-  LeaseNotFoundError,
-  LockTimeoutError,
-  StoreIoError,
-  TagNotFoundError,
-  UnsafeArchivePathError,
-  UnsupportedLayerError
-} from "./errors.js"
+export * from "./errors.js"
 export type { FsckOptions, FsckReport } from "./fsck.js"
 export { writeFileAtomic } from "./atomicFile.js"
 export { type LockOptions, withLock } from "./lockFile.js"

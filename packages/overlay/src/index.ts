@@ -18,30 +18,7 @@ export {
   whiteoutName
 } from "./whiteout.js"
 // Errors
-export {
-  ApplyEntryError,
-  DecompressionError,
-  DiffIdMismatchError,
-  DiffSourceError,
-  isOverlayError,
-  LayerDigestMismatchError,
-  LayerSourceError,
-  LayerWriteError,
-  type OverlayError,
-  OverlayErrors,
-  showPath,
-  TarBodySizeError,
-  TarChecksumError,
-  TarFormatError,
-  TarHeaderError,
-  TarTruncatedError,
-  TarWriterClosedError,
-  UnsafeEntryError,
-  UnsupportedUpperError,
-  ViewPathError,
-  XattrReadError,
-  ZstdUnavailableError
-} from "./errors.js"
+export * from "./errors.js"
 // Compression detection and streaming decompression
 export {
   type Compression,

@@ -1,16 +1,4 @@
-export {
-  AuthError,
-  BlobCompleteHookError,
-  BlobNotFoundError,
-  BlobSinkError,
-  ContentLengthError,
-  InvalidReferenceError,
-  ManifestDigestError,
-  ManifestTooLargeError,
-  RegistryError,
-  TransportError,
-  UnsupportedManifestError
-} from "./errors.js"
+export * from "./errors.js"
 export {
   DEFAULT_TAG,
   DOCKER_HUB,

@@ -6,7 +6,7 @@
 import { rawResponse } from "../responses.js"
 import * as http from "node:http"
 import * as https from "node:https"
-import { HttpServerResponse } from "effect/http"
+import type { HttpServerResponse } from "effect/http"
 import { DistributionError } from "../errors.js"
 import type { V2Request } from "./context.js"
 
