@@ -4,6 +4,9 @@
  */
 import { spawnSync } from "node:child_process"
 import { renameSync, rmSync } from "node:fs"
+import type { LayerApplier } from "./entryApplier.js"
+import { showPath } from "./errors.js"
+import type { TarHeader } from "./tar/header.js"
 
 let tmpSeq = 0
 /**
@@ -31,4 +34,20 @@ export function mknod(root: Buffer, abs: Buffer, type: "char" | "block" | "fifo"
 /** Whether a device entry can be made: char and block devices need root; FIFOs do not. */
 export function deviceSkipReason(type: string, major: number, minor: number, rootless: boolean): string | undefined {
   return rootless && (type === "char" || type === "block") ? `${type} device ${major}:${minor} skipped: device nodes need root` : undefined
+}
+
+/** A character or block device or FIFO entry via mknod(1); false when skipped with a warning. */
+export function applyDevice(a: LayerApplier, h: TarHeader, abs: Buffer): boolean {
+  const skip = deviceSkipReason(h.type, h.devmajor, h.devminor, a.rootless)
+  if (skip !== undefined) {
+    a.warnings.push({ path: showPath(h.path), reason: skip })
+    return false
+  }
+  a.replace(abs)
+  const ok = mknod(a.root.root, abs, h.type as "char" | "block" | "fifo", h.mode, h.devmajor, h.devminor)
+  if (ok !== true) {
+    a.warnings.push({ path: showPath(h.path), reason: `${h.type} not created: ${ok}` })
+    return false
+  }
+  return true
 }

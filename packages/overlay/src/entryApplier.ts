@@ -7,7 +7,6 @@
 import {
   chmodSync,
   closeSync,
-  constants,
   fchmodSync,
   fchownSync,
   futimesSync,
@@ -17,7 +16,6 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
-  readdirSync,
   rmSync,
   type Stats,
   symlinkSync,
@@ -25,39 +23,40 @@ import {
 } from "node:fs"
 import type { ApplyForm, ApplyOptions, ApplyWarning } from "./applyOptions.js"
 import { copyUpFile, makeParentsLikeLower } from "./copyUp.js"
-import { deviceSkipReason, mknod } from "./deviceNodes.js"
+import { applyDevice } from "./deviceNodes.js"
 import { ApplyEntryError, showPath, UnsafeEntryError } from "./errors.js"
 import { rootlessOwnerXattr, withRootlessOwner } from "./rootless.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
 import type { TarEntry } from "./tar/reader.js"
-import { paxTime, readUmask, setTimes, type Times, writeAll } from "./entryIO.js"
+import { key, paxTime, readUmask, setTimes, type Times, WRITE_FLAGS, writeAll } from "./entryIO.js"
 import { defaultWriterThreads, FileWriterPool } from "./fileWriters.js"
 import { setXattrs } from "./xattr.js"
-import { classifyWhiteout, type OverlayXattrNamespace, overlayOpaqueXattr, overlayWhiteoutXattr } from "./whiteout.js"
+import { classifyWhiteout, type OverlayXattrNamespace } from "./whiteout.js"
+import { applyOpaque, applyWhiteout } from "./entryWhiteouts.js"
 
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-const SLASH = Buffer.from("/")
-const key = (components: readonly Buffer[]) => components.map((c) => c.toString("latin1")).join("/")
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code
 /** Files a layer must have before it starts writer threads (their start costs some milliseconds). */
 const WRITER_THRESHOLD = 256
 
 
 /** One layer's application: the per-entry functions and what must happen after the last entry. */
+// Public members beyond apply/finish/close/warnings are the applier's state and rules, shared
+// with entryWhiteouts.ts and deviceNodes.ts; they are not part of the package's API.
 export class LayerApplier {
   readonly warnings: ApplyWarning[] = []
-  private readonly root: RootPath
-  private readonly form: ApplyForm
-  private readonly rootless: boolean
-  private readonly ns: OverlayXattrNamespace
+  readonly root: RootPath
+  readonly form: ApplyForm
+  readonly rootless: boolean
+  readonly ns: OverlayXattrNamespace
   /** paths this layer put in place: its own whiteouts never remove them (layer.md, "Whiteouts") */
-  private readonly added = new Set<string>()
+  readonly added = new Set<string>()
   /** directories with a header in this layer: their times are set after all entries */
   private readonly dirTimes = new Map<string, Times>()
   /** lower directories this layer changed without a header of theirs: their times are restored */
   private readonly parentTimes = new Map<string, Times>()
-  private readonly xattrs = new Map<string, { path: Buffer; xattrs: Map<string, Buffer> }>()
+  /** xattrs to set after the last entry, by path key */
+  readonly xattrs = new Map<string, { path: Buffer; xattrs: Map<string, Buffer> }>()
   private readonly euid = process.geteuid?.() ?? 0
   private readonly egid = process.getegid?.() ?? 0
   /** the process umask (from /proc), or undefined when unknown: then modes are always set with fchmod */
@@ -69,7 +68,10 @@ export class LayerApplier {
   private readonly writerThreads: number
   private smallFiles = 0
 
-  constructor(target: string, private readonly options: ApplyOptions) {
+  constructor(
+    target: string,
+      readonly options: ApplyOptions
+  ) {
     this.root = new RootPath(target)
     this.form = options.form ?? "flat"
     this.rootless = options.rootless ?? this.euid !== 0
@@ -77,7 +79,7 @@ export class LayerApplier {
     this.writerThreads = options.writerThreads ?? defaultWriterThreads()
   }
 
-  private fail(h: TarHeader, operation: string, e: unknown): never {
+  fail(h: TarHeader, operation: string, e: unknown): never {
     // Typed failures (tar, decompression, safety) pass through; only raw fs errors are wrapped.
     if (typeof e === "object" && e !== null && "_tag" in e) throw e
     throw new ApplyEntryError({ path: showPath(h.path), operation, reason: (e as Error).message })
@@ -91,8 +93,8 @@ export class LayerApplier {
     if (base !== undefined && base.length >= 4 && base[0] === 0x2e && base[1] === 0x77 && base[2] === 0x68 && base[3] === 0x2e) {
       const kind = classifyWhiteout(base)
       await entry.skip()
-      if (kind.kind === "opaque") return this.opaque(h)
-      if (kind.kind === "whiteout") return this.whiteout(h, kind.target)
+      if (kind.kind === "opaque") return applyOpaque(this, h)
+      if (kind.kind === "whiteout") return applyWhiteout(this, h, kind.target)
       if (kind.kind === "reserved") {
         this.warnings.push({ path: showPath(h.path), reason: "reserved whiteout name (.wh..wh.*) ignored" })
         return
@@ -131,7 +133,7 @@ export class LayerApplier {
           return // the inode keeps its own metadata
         default:
           await entry.skip()
-          if (!this.device(h, abs)) return
+          if (!applyDevice(this, h, abs)) return
       }
     } catch (e) {
       this.fail(h, `creating the ${h.type}`, e)
@@ -146,7 +148,7 @@ export class LayerApplier {
    * owner and times — this layer's copy shadows the lower one in the mount, and must not change
    * what the container sees (containerd's mkparent does the same).
    */
-  private ensureDir(parent: Buffer[], h: TarHeader) {
+  ensureDir(parent: Buffer[], h: TarHeader) {
     if (this.root.isKnownDir(parent)) return
     if (this.form === "overlay" && this.lowers.length > 0) {
       try {
@@ -168,13 +170,13 @@ export class LayerApplier {
   }
 
   /** After anything under the root was removed or replaced: verified directories and their gids are stale. */
-  private forget() {
+  forget() {
     this.root.forget()
     this.parentGids.clear()
   }
 
   /** Keep a lower directory's times so that adding or removing children does not change them. */
-  private touchParent(parent: Buffer[]) {
+  touchParent(parent: Buffer[]) {
     const k = key(parent)
     if (this.parentTimes.has(k) || this.dirTimes.has(k) || this.added.has(k)) return
     const abs = this.root.abs(parent)
@@ -185,7 +187,7 @@ export class LayerApplier {
   }
 
   /** Remove whatever is at `abs` (not following symlinks) so a non-directory can take its place. */
-  private replace(abs: Buffer) {
+  replace(abs: Buffer) {
     let st: Stats
     try {
       st = lstatSync(abs)
@@ -360,22 +362,6 @@ export class LayerApplier {
     return st
   }
 
-  /** Character/block devices and FIFOs via mknod(1); false when skipped with a warning. */
-  private device(h: TarHeader, abs: Buffer): boolean {
-    const skip = deviceSkipReason(h.type, h.devmajor, h.devminor, this.rootless)
-    if (skip !== undefined) {
-      this.warnings.push({ path: showPath(h.path), reason: skip })
-      return false
-    }
-    this.replace(abs)
-    const ok = mknod(this.root.root, abs, h.type as "char" | "block" | "fifo", h.mode, h.devmajor, h.devminor)
-    if (ok !== true) {
-      this.warnings.push({ path: showPath(h.path), reason: `${h.type} not created: ${ok}` })
-      return false
-    }
-    return true
-  }
-
   /** Owner, mode, times, xattrs, in the order that keeps setuid bits and capabilities (chown clears both). */
   private metadata(h: TarHeader, abs: Buffer, comps: Buffer[], fd: number | undefined) {
     if (h.type === "directory" && this.parentGids.size > 0) this.parentGids.clear()
@@ -396,77 +382,6 @@ export class LayerApplier {
       if (xattrs.size > 0) this.xattrs.set(key(comps), { path: abs, xattrs: new Map(xattrs) })
     } catch (e) {
       this.fail(h, "setting metadata", e)
-    }
-  }
-
-  private opaque(h: TarHeader) {
-    const { parent, name } = this.root.entry(h.path)
-    if (name === undefined) throw new UnsafeEntryError({ path: showPath(h.path), reason: "opaque marker without a directory" })
-    this.ensureDir(parent, h)
-    if (this.form === "overlay") {
-      const k = key(parent)
-      const cur = this.xattrs.get(k)
-      const x = cur?.xattrs ?? new Map<string, Buffer>()
-      x.set(overlayOpaqueXattr(this.ns), Buffer.from("y"))
-      this.xattrs.set(k, { path: this.root.abs(parent), xattrs: x })
-      return
-    }
-    this.touchParent(parent)
-    this.removeLower(parent)
-    this.forget()
-  }
-
-  /** Opaque directory, flat form: remove every child the lower layers put there, keep this layer's. */
-  private removeLower(dir: Buffer[]) {
-    const abs = this.root.abs(dir)
-    for (const d of readdirSync(abs, { encoding: "buffer", withFileTypes: true })) {
-      const comps = [...dir, d.name as unknown as Buffer]
-      if (this.added.has(key(comps))) {
-        if (d.isDirectory()) this.removeLower(comps)
-        continue
-      }
-      rmSync(Buffer.concat([abs, SLASH, d.name as unknown as Buffer]), { recursive: true, force: true })
-    }
-  }
-
-  private whiteout(h: TarHeader, target: Buffer) {
-    if (target.length === 0 || (target.length === 1 && target[0] === 0x2e) || (target.length === 2 && target[0] === 0x2e && target[1] === 0x2e))
-      throw new UnsafeEntryError({ path: showPath(h.path), reason: "a whiteout must name an entry of its directory" })
-    const { parent } = this.root.entry(h.path)
-    const comps = [...parent, target]
-    const k = key(comps)
-    if (this.added.has(k)) return // whiteouts never remove what their own layer adds
-    const abs = this.root.abs(comps)
-    try {
-      // A parent that is not a directory (e.g. replaced by a file in this layer) hides everything below it already.
-      let parentIsDir: boolean | undefined
-      try {
-        parentIsDir = lstatSync(this.root.abs(parent)).isDirectory()
-      } catch {}
-      if (parentIsDir === false) return
-      if (this.form === "flat") {
-        if (parentIsDir === undefined) return // nothing below a missing directory to remove
-        this.touchParent(parent)
-        this.replace(abs)
-        return
-      }
-      this.ensureDir(parent, h)
-      this.replace(abs)
-      if ((this.options.overlay?.whiteout ?? "device") === "xattr") {
-        // rootless: user.* xattrs need write permission on the file (and a copy needs to read it)
-        closeSync(openSync(abs, WRITE_FLAGS, this.rootless ? 0o600 : 0o000))
-        this.xattrs.set(k, { path: abs, xattrs: new Map([[overlayWhiteoutXattr(this.ns), Buffer.from("y")]]) })
-        const pk = key(parent)
-        const px = this.xattrs.get(pk)?.xattrs ?? new Map<string, Buffer>()
-        // overlayfs.rst: a directory holding xattr whiteouts is marked opaque "x" (unless it is opaque already).
-        if (px.get(overlayOpaqueXattr(this.ns))?.toString() !== "y") px.set(overlayOpaqueXattr(this.ns), Buffer.from("x"))
-        this.xattrs.set(pk, { path: this.root.abs(parent), xattrs: px })
-      } else {
-        const ok = mknod(this.root.root, abs, "char", 0, 0, 0)
-        if (ok !== true) throw new Error(`cannot create the 0/0 whiteout device: ${ok}; use overlay.whiteout "xattr"`)
-      }
-    } catch (e) {
-      this.fail(h, "applying the whiteout", e)
     }
   }
 

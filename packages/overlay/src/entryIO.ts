@@ -1,5 +1,5 @@
 /** The small I/O steps of writing an entry: whole writes, the umask, times (pax atime), kept across entries. */
-import { readFileSync, utimesSync, writeSync } from "node:fs"
+import { constants, readFileSync, utimesSync, writeSync } from "node:fs"
 import type { TarHeader } from "./tar/header.js"
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code
@@ -40,3 +40,8 @@ export function paxTime(h: TarHeader, k: string): number | undefined {
   const n = Number(v.toString("latin1"))
   return Number.isFinite(n) ? n : undefined
 }
+
+/** create-only, never through a symlink */
+export const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+/** a path's components as one map key */
+export const key = (components: readonly Buffer[]) => components.map((c) => c.toString("latin1")).join("/")
