@@ -5,10 +5,8 @@ import { link, open, readdir, readFile, stat, unlink } from "node:fs/promises"
 import { join } from "node:path"
 import { pipeline, type Readable } from "node:stream"
 import {
-  type Algorithm,
   createHasher,
   type Digest,
-  DigestMismatchError,
   digestAlgorithm,
   digestHex,
   formatDigest,
@@ -18,78 +16,21 @@ import {
   SizeMismatchError,
   verifyingStream
 } from "@cairn/digest"
-import { fsyncDir, tempNameFor, writeFileAtomic } from "./atomicFile.js"
+import { fsyncDir, tempNameFor } from "./atomicFile.js"
 import { BlobNotFoundError, IngestOffsetError } from "./errors.js"
 import type { Layout } from "./layout.js"
 import { addToLease } from "./leases.js"
 import { activeIngests, cleanDebris, listIngests, staleIngests } from "./ingestArea.js"
 import { rebuildHasher, waitForIngestLock } from "./ingestResume.js"
-import { type BlobInput, CHUNK, chunksOf, type IngestHasher, isOwnWriteFailure, skipBytes, writeHashed } from "./ingestWrite.js"
+import { type BlobInput, CHUNK, chunksOf, type IngestHasher, ingestFile, skipBytes } from "./ingestWrite.js"
 import { type LockHandle, tryLock, withLock } from "./lockFile.js"
+import { type BlobDescriptorLike, type BlobInfo, type Expected, type GetOptions, isDescriptorLike, type PutResult, type StagedBlob } from "./blobTypes.js"
 
 export type { BlobInput } from "./ingestWrite.js"
-
-/** What the caller announces about the bytes; each given field is checked before the blob appears. */
-export interface Expected {
-  readonly digest?: Digest | string
-  readonly size?: number
-  /** hash algorithm when no digest is given (default sha256) */
-  readonly algorithm?: Algorithm
-  /** add the blob to this lease before it becomes visible, so GC cannot take it before it is referenced */
-  readonly lease?: string
-  /**
-   * Keep what arrived of a blob named by its digest when its bytes stop early, for resume()
-   * (default true). false: the partial goes, as for an archive member that no resume will finish.
-   */
-  readonly resumable?: boolean
-}
-
-/** A descriptor as the blob-transfer contract passes it (BlobSink.put). */
-export interface BlobDescriptorLike {
-  readonly digest: Digest | string
-  readonly size: number
-  readonly mediaType?: string
-}
-
-export interface PutResult {
-  readonly digest: Digest
-  readonly size: number
-  /** false when the blob was already there (nothing rewritten) */
-  readonly created: boolean
-}
-
-export interface BlobInfo {
-  readonly digest: Digest
-  readonly size: number
-}
-
-/** Bytes written and verified in the ingest area, not yet visible under their digest. */
-export interface StagedBlob {
-  readonly digest: Digest
-  readonly size: number
-  readonly path: string
-  commit(options?: { lease?: string }): Promise<PutResult>
-  discard(): Promise<void>
-}
-
-export interface GetOptions {
-  /** re-hash while streaming; the stream fails with DigestMismatchError at the end on corruption */
-  readonly verify?: boolean
-}
+export type { BlobDescriptorLike, BlobInfo, Expected, GetOptions, PutResult, StagedBlob } from "./blobTypes.js"
 
 /** How long resume() waits on another process's ingest of the same digest that makes no progress. */
 export const INGEST_STALL_MS = 60_000
-
-function isDescriptorLike(x: unknown): x is BlobDescriptorLike {
-  return (
-    typeof x === "object" &&
-    x !== null &&
-    !(x instanceof Uint8Array) &&
-    typeof (x as { digest?: unknown }).digest === "string" &&
-    !(Symbol.asyncIterator in x) &&
-    !(Symbol.iterator in x)
-  )
-}
 
 /** Reader, ingester and manager of the blobs in one layout. */
 export class BlobStore {
@@ -322,7 +263,7 @@ export class BlobStore {
     }
   }
 
-  private async ingest(
+  private ingest(
     path: string,
     offset: number,
     hasher: IngestHasher,
@@ -332,72 +273,7 @@ export class BlobStore {
     lock: LockHandle | undefined,
     resumable = true
   ): Promise<StagedBlob> {
-    const keyed = lock !== undefined
-    // positional writes: no O_APPEND (Linux pwrite ignores the position with it)
-    const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY
-    const fh = await open(path, flags, 0o644)
-    const discardFile = async () => {
-      await unlink(path).catch(() => {})
-      await unlink(`${path}.hashstate`).catch(() => {})
-    }
-    try {
-      await writeHashed(fh, offset, source, hasher, size)
-    } catch (e) {
-      const badBytes =
-        e instanceof SizeMismatchError || e instanceof DigestMismatchError || isOwnWriteFailure(e)
-      if (keyed && resumable && !badBytes) {
-        // keep what arrived, durable, with the hash state, for resume()
-        await fh.sync().catch(() => {})
-        await fh.close()
-        const state = await Promise.resolve(hasher.save?.()).catch(() => undefined)
-        if (state) {
-          await writeFileAtomic(`${path}.hashstate`, JSON.stringify({ bytes: hasher.bytes, state: Buffer.from(state).toString("base64") })).catch(() => {})
-        }
-      } else {
-        await fh.close()
-        await discardFile()
-      }
-      throw e
-    }
-    try {
-      if (size !== undefined && hasher.bytes !== size) {
-        throw new SizeMismatchError({ expected: size, actual: hasher.bytes, early: false })
-      }
-      const actual = await hasher.digest()
-      if (want !== undefined && actual !== want) {
-        throw new DigestMismatchError({ expected: want, actual, bytes: hasher.bytes })
-      }
-      await fh.sync()
-      await fh.close()
-      const digest = actual
-      const bytes = hasher.bytes
-      let done = false
-      const finish = async () => {
-        if (done) return
-        done = true
-        await discardFile()
-        await lock?.release()
-      }
-      return {
-        digest,
-        size: bytes,
-        path,
-        commit: async (options = {}) => {
-          if (done) throw new Error("staged blob already committed or discarded")
-          try {
-            const created = await this.commitFile(path, digest, options.lease)
-            return { digest, size: bytes, created }
-          } finally {
-            await finish()
-          }
-        },
-        discard: finish
-      }
-    } catch (e) {
-      await fh.close().catch(() => {})
-      await discardFile()
-      throw e
-    }
+    return ingestFile({ path, offset, hasher, source, want, size, lock, resumable, commit: (tmp, digest, lease) => this.commitFile(tmp, digest, lease) })
   }
 
   /** Make verified bytes visible: link(2) never replaces an existing blob, so the first writer wins. */

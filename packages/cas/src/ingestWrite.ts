@@ -1,7 +1,11 @@
 // Writing a blob's bytes into the ingest area while hashing them: the input as chunks, the
 // overlapped positional writes with periodic fdatasync, and which failures were our own writes'.
-import type { FileHandle } from "node:fs/promises"
-import { type Hasher, type OffThreadHasher, SizeMismatchError } from "@cairn/digest"
+import { constants } from "node:fs"
+import { type FileHandle, open, unlink } from "node:fs/promises"
+import { type Digest, DigestMismatchError, type Hasher, type OffThreadHasher, SizeMismatchError } from "@cairn/digest"
+import { writeFileAtomic } from "./atomicFile.js"
+import type { StagedBlob } from "./blobTypes.js"
+import type { LockHandle } from "./lockFile.js"
 
 /** Bytes for put: a buffer, a string (UTF-8), or a stream of chunks (a Node Readable is fine). */
 export type BlobInput = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array>
@@ -103,6 +107,98 @@ async function writeFully(fh: FileHandle, chunk: Uint8Array, position: number): 
     }
   } catch (e) {
     if (typeof e === "object" && e !== null) writeFailures.add(e)
+    throw e
+  }
+}
+
+/** One ingest: where the bytes go, what they must be, and how verified bytes are made visible. */
+export interface IngestFile {
+  readonly path: string
+  /** bytes already in the file (a resume) */
+  readonly offset: number
+  readonly hasher: IngestHasher
+  readonly source: AsyncIterable<Uint8Array>
+  readonly want: Digest | undefined
+  readonly size: number | undefined
+  /** held when the file is the digest's own ingest key (resumable); released when done */
+  readonly lock: LockHandle | undefined
+  /** keep a keyed partial (with its hash state) when the bytes stop early */
+  readonly resumable: boolean
+  /** link the verified file in under its digest; false when it was there already */
+  readonly commit: (tmp: string, digest: Digest, lease: string | undefined) => Promise<boolean>
+}
+
+/**
+ * Writes `source` into the ingest file, hashing it on the way, and checks size and digest: the
+ * result is a staged blob to commit or discard. Bad bytes are removed; a keyed partial whose
+ * bytes merely stopped is kept, durable and with its hash state, for resume().
+ */
+export async function ingestFile(o: IngestFile): Promise<StagedBlob> {
+  const { path, offset, hasher, source, want, size, lock, resumable, commit } = o
+  const keyed = lock !== undefined
+  // positional writes: no O_APPEND (Linux pwrite ignores the position with it)
+  const flags = offset === 0 ? constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC : constants.O_WRONLY
+  const fh = await open(path, flags, 0o644)
+  const discardFile = async () => {
+    await unlink(path).catch(() => {})
+    await unlink(`${path}.hashstate`).catch(() => {})
+  }
+  try {
+    await writeHashed(fh, offset, source, hasher, size)
+  } catch (e) {
+    const badBytes =
+      e instanceof SizeMismatchError || e instanceof DigestMismatchError || isOwnWriteFailure(e)
+    if (keyed && resumable && !badBytes) {
+      // keep what arrived, durable, with the hash state, for resume()
+      await fh.sync().catch(() => {})
+      await fh.close()
+      const state = await Promise.resolve(hasher.save?.()).catch(() => undefined)
+      if (state) {
+        await writeFileAtomic(`${path}.hashstate`, JSON.stringify({ bytes: hasher.bytes, state: Buffer.from(state).toString("base64") })).catch(() => {})
+      }
+    } else {
+      await fh.close()
+      await discardFile()
+    }
+    throw e
+  }
+  try {
+    if (size !== undefined && hasher.bytes !== size) {
+      throw new SizeMismatchError({ expected: size, actual: hasher.bytes, early: false })
+    }
+    const actual = await hasher.digest()
+    if (want !== undefined && actual !== want) {
+      throw new DigestMismatchError({ expected: want, actual, bytes: hasher.bytes })
+    }
+    await fh.sync()
+    await fh.close()
+    const digest = actual
+    const bytes = hasher.bytes
+    let done = false
+    const finish = async () => {
+      if (done) return
+      done = true
+      await discardFile()
+      await lock?.release()
+    }
+    return {
+      digest,
+      size: bytes,
+      path,
+      commit: async (options = {}) => {
+        if (done) throw new Error("staged blob already committed or discarded")
+        try {
+          const created = await commit(path, digest, options.lease)
+          return { digest, size: bytes, created }
+        } finally {
+          await finish()
+        }
+      },
+      discard: finish
+    }
+  } catch (e) {
+    await fh.close().catch(() => {})
+    await discardFile()
     throw e
   }
 }
