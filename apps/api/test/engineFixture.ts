@@ -4,8 +4,8 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { Engine } from "@cairn/engine"
-import { type CairnServer, createServer, type ServerOptions } from "../src/server.js"
-import { tempDir } from "./fixtures.js"
+import type { CairnServer, ServerOptions } from "../src/server.js"
+import { serveEngine, tempDir } from "./fixtures.js"
 
 export const exec = promisify(execFile)
 const have = async (cmd: string) => exec(cmd, ["--version"]).then(() => true, () => false)
@@ -39,19 +39,5 @@ export interface EngineServer {
 
 export const startEngineServer = async (options: ServerOptions = {}): Promise<EngineServer> => {
   const root = await tempDir("cairn-api-engine-")
-  const engine = await Engine.open({ root })
-  const server = createServer(engine, options)
-  const { url, port } = await server.listen()
-  return {
-    root,
-    engine,
-    server,
-    url,
-    port,
-    stop: async () => {
-      await server.close()
-      await engine.close()
-      await rm(root, { recursive: true, force: true })
-    }
-  }
+  return serveEngine(root, await Engine.open({ root }), options)
 }

@@ -52,9 +52,8 @@ export interface Running {
   stop(): Promise<void>
 }
 
-export const startStoreServer = async (options: ServerOptions = {}): Promise<Running> => {
-  const root = await tempDir()
-  const engine = await storeOnlyEngine(root)
+/** A server over `engine` (on `root`) on a free loopback port; stop() closes both and removes the root. */
+export const serveEngine = async <E extends ServedEngine>(root: string, engine: E, options: ServerOptions = {}) => {
   const server = createServer(engine, options)
   const { url, port } = await server.listen()
   return {
@@ -65,9 +64,15 @@ export const startStoreServer = async (options: ServerOptions = {}): Promise<Run
     port,
     stop: async () => {
       await server.close()
+      await engine.close()
       await rm(root, { recursive: true, force: true })
     }
   }
+}
+
+export const startStoreServer = async (options: ServerOptions = {}): Promise<Running> => {
+  const root = await tempDir()
+  return serveEngine(root, await storeOnlyEngine(root), options)
 }
 
 export interface RawResponse {

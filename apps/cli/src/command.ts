@@ -33,3 +33,9 @@ export interface Command {
 }
 
 export const command = (c: Command): Command => c
+
+/** `--all-platforms` (ctr's flag): a multi-platform image kept whole, its name on the index; this host's layers unpacked */
+export const allPlatformsOption: OptionSpec = {
+  type: "boolean",
+  description: "keep every platform of a multi-platform image: NAME points at its index, push/export carry all; unpacks this host's"
+}

@@ -1,17 +1,14 @@
 // Issue #16's bugs, through the real `cairn` binary as a user runs it (TTY cases under script(1)).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { e2eSkipReason, have, makeBusyboxLayout } from "./fixtures.js"
+import { busyboxWorkspace, e2eSkipReason, have } from "./fixtures.js"
 
 const bin = join(import.meta.dirname, "../bin/cairn.js")
 const built = existsSync(join(import.meta.dirname, "../dist/main.js"))
 const skip = !built ? "apps/cli is not built (npm test builds it first)" : e2eSkipReason()
 if (skip) console.warn(`skipping cairn binary tests: ${skip}`)
-
-const mounts = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes("cairn-bin-"))
 
 describe.skipIf(skip !== undefined)("cairn as a binary (#16)", () => {
   let tmp: string
@@ -22,19 +19,11 @@ describe.skipIf(skip !== undefined)("cairn as a binary (#16)", () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr }
   }
 
+  let cleanup: () => void
   beforeAll(() => {
-    tmp = mkdtempSync(join(tmpdir(), "cairn-bin-"))
-    root = join(tmp, "root")
-    layout = join(tmp, "layout")
-    makeBusyboxLayout(layout, tmp)
+    ;({ tmp, root, layout, cleanup } = busyboxWorkspace("cairn-bin-"))
   })
-  afterAll(() => {
-    for (const line of mounts()) {
-      const target = line.split(" ")[4]
-      if (target) spawnSync("umount", ["-l", target])
-    }
-    rmSync(tmp, { recursive: true, force: true })
-  })
+  afterAll(() => cleanup())
 
   it("-q prints the ids, one per line", () => {
     const imp = run("-q", "import", `oci:${layout}:busybox`, "busybox")

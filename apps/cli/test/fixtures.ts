@@ -1,5 +1,6 @@
-import { execFileSync } from "node:child_process"
-import { existsSync, mkdirSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs"
+import { execFileSync, spawnSync } from "node:child_process"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 export const have = (tool: string) => {
@@ -45,4 +46,26 @@ export function makeBusyboxLayout(dir: string, work: string): string {
   run("repack", "--image", `${dir}:busybox`, bundle)
   run("config", "--image", `${dir}:busybox`, "--config.cmd", "/bin/sh", "--config.env", "PATH=/bin")
   return `${dir}:busybox`
+}
+
+/** Mount lines of this process whose paths contain `prefix` (a test's temp directory prefix). */
+export const mountsUnder = (prefix: string): string[] => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(prefix))
+
+/** A temp dir holding a busybox OCI layout (`layout`) and a place for a root (`root`); cleanup() unmounts what is left below it and removes it. */
+export function busyboxWorkspace(prefix: string): { tmp: string; root: string; layout: string; cleanup(): void } {
+  const tmp = mkdtempSync(join(tmpdir(), prefix))
+  const layout = join(tmp, "layout")
+  makeBusyboxLayout(layout, tmp)
+  return {
+    tmp,
+    root: join(tmp, "root"),
+    layout,
+    cleanup() {
+      for (const line of mountsUnder(prefix)) {
+        const target = line.split(" ")[4]
+        if (target) spawnSync("umount", ["-l", target])
+      }
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
 }

@@ -1,15 +1,14 @@
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, existsSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { e2eSkipReason, have, makeBusyboxLayout } from "./fixtures.js"
+import { busyboxWorkspace, e2eSkipReason, have, mountsUnder } from "./fixtures.js"
 import { cairn } from "./run.js"
 
 const skip = e2eSkipReason()
 if (skip) console.warn(`skipping cairn workflow tests: ${skip}`)
 
-const mounts = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes("cairn-cli-"))
+const mounts = () => mountsUnder("cairn-cli-")
 
 describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, history, df", () => {
   let tmp: string
@@ -17,19 +16,11 @@ describe.skipIf(skip !== undefined)("cairn workflow: import, container, commit, 
   let layout: string
   const r = (...args: string[]) => cairn("--root", root, ...args)
 
+  let cleanup: () => void
   beforeAll(() => {
-    tmp = mkdtempSync(join(tmpdir(), "cairn-cli-"))
-    root = join(tmp, "root")
-    layout = join(tmp, "layout")
-    makeBusyboxLayout(layout, tmp)
+    ;({ tmp, root, layout, cleanup } = busyboxWorkspace("cairn-cli-"))
   })
-  afterAll(() => {
-    for (const line of mounts()) {
-      const target = line.split(" ")[4]
-      if (target) spawnSync("umount", ["-l", target])
-    }
-    rmSync(tmp, { recursive: true, force: true })
-  })
+  afterAll(() => cleanup())
 
   it("imports an OCI layout and lists it", async () => {
     const imp = await r("import", `oci:${layout}:busybox`, "busybox")

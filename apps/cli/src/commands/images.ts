@@ -1,5 +1,5 @@
 import { pipeline } from "node:stream/promises"
-import { command } from "../command.js"
+import { allPlatformsOption, command } from "../command.js"
 import { stdioArchive, toStdout, withStdinArchive } from "./archive.js"
 import { UsageError } from "../errors.js"
 import { parseFilters, referenceMatch } from "../filters.js"
@@ -34,7 +34,7 @@ export const importCmd = command({
   ],
   options: {
     "no-unpack": { type: "boolean", description: "store the blobs only; snapshots are made on first use (ctr images import --no-unpack)" },
-    "all-platforms": { type: "boolean", description: "keep a multi-platform image whole: NAME points at its index; unpacks this host's" }
+    "all-platforms": allPlatformsOption
   },
   args: { min: 1, max: 2 },
   async run(ctx, [source, name], opts) {

@@ -1,4 +1,4 @@
-import { command } from "../command.js"
+import { allPlatformsOption, command } from "../command.js"
 import { UsageError } from "../errors.js"
 import { registryClient, registryOptions, withTlsHint } from "./login.js"
 
@@ -16,7 +16,7 @@ export const pull = command({
   ],
   options: {
     platform: platformOpt,
-    "all-platforms": { type: "boolean", description: "keep every platform: NAME points at the index, push/export carry all; unpacks this host's" },
+    "all-platforms": allPlatformsOption,
     concurrency: { type: "string", value: "N", description: "layers downloaded at once" },
     ...registryOptions
   },
