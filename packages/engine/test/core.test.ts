@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
-import { type BuiltImage, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
+import { buildLayout, type BuiltImage, busyboxLayer, disposeEngine, mountinfoLines, tempDir } from "./fixtures.js"
 
 describe("engine core: import, images, containers", () => {
   let dir: string
@@ -16,12 +16,7 @@ describe("engine core: import, images, containers", () => {
     src = buildLayout(join(dir, "src"), "busybox:1.0", [busyboxLayer, { files: { "etc/motd": "hello\n" } }], { Cmd: ["sh"] })
     engine = await Engine.open({ root })
   })
-  afterAll(async () => {
-    for (const c of await engine.listContainers()) await engine.removeContainer(c.id, { force: true })
-    await engine.close()
-    expect(mountinfoLines(dir)).toEqual([]) // nothing leaked: checked before anything is deleted
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => disposeEngine(engine, dir))
 
   it("makes the root an OCI layout and imports oci:PATH:TAG under the source's tag", async () => {
     expect(existsSync(join(root, "oci-layout"))).toBe(true)

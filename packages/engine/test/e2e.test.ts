@@ -1,11 +1,11 @@
 import { execFileSync, spawnSync } from "node:child_process"
-import { createReadStream, existsSync, readFileSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from "node:fs"
+import { createReadStream, existsSync, readFileSync, writeFileSync, unlinkSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import { readTar } from "@cairn/overlay"
 import { createGunzip } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
-import { buildLayout, busyboxLayer, haveTool, mountinfoLines, tempDir } from "./fixtures.js"
+import { buildLayout, busyboxLayer, disposeEngine, haveTool, tempDir } from "./fixtures.js"
 
 const haveUmoci = haveTool("umoci")
 const haveSkopeo = haveTool("skopeo")
@@ -45,12 +45,7 @@ describe("busybox end to end: import, container, commit, interop", () => {
     engine = await Engine.open({ root })
     await engine.importImage(`oci:${join(dir, "src")}:busybox`, "busybox:1")
   })
-  afterAll(async () => {
-    for (const c of await engine.listContainers()) await engine.removeContainer(c.id, { force: true })
-    await engine.close()
-    expect(mountinfoLines(dir)).toEqual([]) // nothing leaked: checked before anything is deleted
-    rmSync(dir, { recursive: true, force: true })
-  })
+  afterAll(() => disposeEngine(engine, dir))
 
   it("commits a container's changes as one layer with the right whiteout and history", async () => {
     const c = await engine.createContainer("busybox:1", { name: "work" })

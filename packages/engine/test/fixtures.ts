@@ -5,6 +5,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { gzipSync } from "node:zlib"
+import { expect } from "vitest"
+import type { Engine } from "../src/index.js"
 
 export const BUSYBOX = "/bin/busybox"
 
@@ -222,3 +224,11 @@ export function buildForChildren(): string | undefined {
   }
 }
 
+
+/** An engine test's afterAll: its containers removed, the engine closed, no mount left below `dir` (checked before anything is deleted), `dir` removed. */
+export async function disposeEngine(engine: Engine, dir: string): Promise<void> {
+  for (const c of await engine.listContainers()) await engine.removeContainer(c.id, { force: true })
+  await engine.close()
+  expect(mountinfoLines(dir)).toEqual([])
+  rmSync(dir, { recursive: true, force: true })
+}

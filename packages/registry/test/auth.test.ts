@@ -1,5 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AuthError, dockerConfigCredentials, parseChallenges, pullImage, pushImage, RegistryClient, staticCredentials } from "../src/index.js"
@@ -7,16 +6,9 @@ import { DirSink } from "./support/dirSink.js"
 import { makeImage } from "./support/image.js"
 import { haveOpenssl, haveRegistry, type RunningRegistry, startRegistry } from "./support/registryServer.js"
 import { startTokenServer, type TokenServer } from "./support/tokenServer.js"
+import { tempDirs } from "./support/tempDirs.js"
 
-const tmp: string[] = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "cairn-auth-test-"))
-  tmp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs("cairn-auth-test-")
 
 describe("parseChallenges", () => {
   it("reads several challenges with quoted, escaped and comma-holding values", () => {

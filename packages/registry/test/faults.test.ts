@@ -1,7 +1,4 @@
-// Faults injected by a loopback proxy in front of the real docker-registry.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+
 import { DigestMismatchError } from "@cairn/digest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -20,16 +17,9 @@ import { DirSink } from "./support/dirSink.js"
 import { type FaultProxy, startBlobStore, startFaultProxy } from "./support/faultProxy.js"
 import { makeImage, randomFile, type TestImage } from "./support/image.js"
 import { haveHtpasswd, haveRegistry, type RunningRegistry, startRegistry } from "./support/registryServer.js"
+import { tempDirs } from "./support/tempDirs.js"
 
-const tmp: string[] = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "cairn-fault-test-"))
-  tmp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs("cairn-fault-test-")
 
 const fastRetry = { retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 2_000 } }
 

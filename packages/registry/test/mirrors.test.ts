@@ -1,7 +1,6 @@
 // registries.conf mirrors against real docker-registry instances on 127.0.0.1: a counting proxy in
 // front of each shows which one a pull really hit.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -20,19 +19,12 @@ import { DirSink } from "./support/dirSink.js"
 import { type FaultProxy, startFaultProxy } from "./support/faultProxy.js"
 import { makeImage, randomFile } from "./support/image.js"
 import { freePort, haveHtpasswd, haveRegistry, type RunningRegistry, startRegistry } from "./support/registryServer.js"
+import { tempDirs } from "./support/tempDirs.js"
 
 if (!haveRegistry) console.warn("skipping mirror tests: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
 
 const noCreds = staticCredentials({})
-const tmp: string[] = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "cairn-mirror-test-"))
-  tmp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs("cairn-mirror-test-")
 
 const gets = (p: FaultProxy, what: "manifests" | "blobs") => p.seen.filter((s) => s.method === "GET" && s.path.includes(`/${what}/`))
 

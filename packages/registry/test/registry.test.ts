@@ -1,7 +1,4 @@
-// Against the real reference registry (Debian's docker-registry) on 127.0.0.1.
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -18,19 +15,12 @@ import {
 import { DirSink } from "./support/dirSink.js"
 import { layerTar, makeImage, randomFile, sha256 } from "./support/image.js"
 import { haveHtpasswd, haveRegistry, type RunningRegistry, startRegistry } from "./support/registryServer.js"
+import { tempDirs } from "./support/tempDirs.js"
 
 if (!haveRegistry) console.warn("skipping registry tests: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
 
 const noCreds = staticCredentials({})
-const tmp: string[] = []
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "cairn-reg-test-"))
-  tmp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true })
-})
+const tempDir = tempDirs("cairn-reg-test-")
 
 describe.skipIf(!haveRegistry)("against docker-registry", () => {
   let reg: RunningRegistry
