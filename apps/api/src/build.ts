@@ -12,12 +12,13 @@ import { limitedBody } from "./body.js"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "@cairn/engine"
 import { ApiError, BodyTooLargeError } from "./errors.js"
 import type { JsonContext } from "./jsonApi.js"
+import type { BuildResponse } from "./schemas.js"
 
 const run = promisify(execFile)
 
 const bad = (reason: string, detail?: unknown) => new ApiError({ status: 400, code: "BAD_REQUEST", reason, ...(detail === undefined ? {} : { detail }) })
 
-export async function buildFromTar(ctx: JsonContext): Promise<unknown> {
+export async function buildFromTar(ctx: JsonContext): Promise<typeof BuildResponse.Type> {
   const engine = ctx.engine
   if (typeof engine.build !== "function") throw new ApiError({ status: 501, code: "UNSUPPORTED", reason: "this engine cannot build images" })
   const q = ctx.query

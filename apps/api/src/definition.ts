@@ -139,3 +139,7 @@ export type GroupName = HttpApiGroup.Identifier<CairnApiGroups>
 type CairnApiGroups = typeof CairnApi extends HttpApi.HttpApi<string, infer G> ? G : never
 /** the endpoints of one group, by name */
 export type EndpointName<G extends GroupName> = HttpApiGroup.EndpointsWithIdentifier<CairnApiGroups, G>["identifier"]
+/** what one endpoint answers with on success, as its schema types it */
+export type EndpointSuccess<G extends GroupName, E extends string> = HttpApiEndpoint.Success<
+  HttpApiEndpoint.WithIdentifier<HttpApiGroup.EndpointsWithIdentifier<CairnApiGroups, G>, E>
+>["Type"]

@@ -8,7 +8,7 @@ import { NodeStream } from "@effect/platform-node"
 import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
 import { buildFromTar } from "./build.js"
-import { type EndpointName, type GroupName, VERSION } from "./definition.js"
+import { type EndpointName, type EndpointSuccess, type GroupName, VERSION } from "./definition.js"
 import { type ArchiveKind, EngineIOError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
@@ -39,18 +39,22 @@ export interface JsonContext {
  * What the server does for one endpoint of the definition. Its path, parameters, body and answer
  * are the endpoint's (definition.ts); this adds only the policy and the work.
  */
-export interface Handler {
+export interface Handler<A = unknown> {
   /** refused in read-only mode */
   readonly write: boolean
   /** served without the token (a liveness probe); answers nothing about the store */
   readonly open?: boolean
-  /** the endpoint's result: its success value, or a response of its own (streams) */
-  readonly run: (ctx: JsonContext) => Promise<unknown>
+  /** the endpoint's result: its success value as the definition types it, or a response of its own (streams) */
+  readonly run: (ctx: JsonContext) => Promise<A | HttpServerResponse.HttpServerResponse>
 }
 
-/** one handler for every endpoint of every group: the compiler refuses a missing or an unknown one */
+/**
+ * One handler for every endpoint of every group: the compiler refuses a missing or an unknown one,
+ * and a result that is not what the endpoint's schema says it answers (the engine's own types
+ * against the documented ones).
+ */
 export type Handlers = {
-  readonly [G in GroupName]: { readonly [E in EndpointName<G>]: Handler }
+  readonly [G in GroupName]: { readonly [E in EndpointName<G>]: Handler<EndpointSuccess<G, E>> }
 }
 
 const ARCHIVE_FORMATS: ReadonlySet<string> = new Set<ArchiveKind>(["oci-archive", "docker-archive"])
@@ -140,8 +144,8 @@ const exportImage = async (ctx: JsonContext) => {
   })
 }
 
-const read = (run: Handler["run"]): Handler => ({ write: false, run })
-const write = (run: Handler["run"]): Handler => ({ write: true, run })
+const read = <A>(run: Handler<A>["run"]): Handler<A> => ({ write: false, run })
+const write = <A>(run: Handler<A>["run"]): Handler<A> => ({ write: true, run })
 
 export const handlers: Handlers = {
   system: {
@@ -164,9 +168,9 @@ export const handlers: Handlers = {
     tag: write(async (ctx) => {
       await ctx.engine.tag(param(ctx, "image"), (ctx.body as typeof S.TagRequest.Type).name)
     }),
-    export: read(exportImage),
+    export: { write: false, run: exportImage },
     remove: write(async (ctx) => {
-      const r = (await ctx.engine.removeImage(param(ctx, "image"), { force: flag(ctx, "force") })) as { untagged: string[]; deleted: string[] }
+      const r = await ctx.engine.removeImage(param(ctx, "image"), { force: flag(ctx, "force") })
       // the engine lists the manifest both as deleted and again among what the prune removed
       return { untagged: [...new Set(r.untagged)], deleted: [...new Set(r.deleted)] }
     })
@@ -184,7 +188,7 @@ export const handlers: Handlers = {
     remove: write((ctx) => ctx.engine.removeContainer(param(ctx, "id"), { force: flag(ctx, "force") }))
   },
   store: {
-    snapshots: read(async (ctx) => ((await ctx.engine.df()) as { snapshots?: unknown }).snapshots ?? []),
+    snapshots: read(async (ctx) => (await ctx.engine.df()).snapshots),
     df: read((ctx) => ctx.engine.df()),
     gc: write((ctx) => ctx.engine.prune({ dryRun: (ctx.body as typeof S.PruneRequest.Type).dryRun ?? false })),
     fsck: read((ctx) => ctx.engine.fsck({})),
@@ -194,13 +198,15 @@ export const handlers: Handlers = {
     // an effect Stream, not the raw Node stream: a client leaving mid-stream interrupts the
     // response, and the raw form puts the Node response into the interruption's cause, which
     // effect then walks (Node's DEP0066 warning)
-    events: read(async (ctx) =>
-      HttpServerResponse.stream(NodeStream.fromReadable({ evaluate: () => ctx.events.open() }), {
-        status: 200,
-        contentType: "text/event-stream",
-        headers: { "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
-      })
-    )
+    events: {
+      write: false,
+      run: async (ctx) =>
+        HttpServerResponse.stream(NodeStream.fromReadable({ evaluate: () => ctx.events.open() }), {
+          status: 200,
+          contentType: "text/event-stream",
+          headers: { "Cache-Control": "no-cache", "X-Accel-Buffering": "no" }
+        })
+    }
   },
   build: {
     build: write(buildFromTar)
