@@ -1,8 +1,9 @@
 // Issue #14 over a real engine: GC during a push (blobs are held by a lease until their manifest
 // arrives) and error bodies without server paths.
-import { readFile, rm } from "node:fs/promises"
+import { readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Readable } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildImage, type EngineServer, exec, haveTools, startEngineServer } from "./engineFixture.js"
 import { randomBlob, sha256, tempDir } from "./fixtures.js"
@@ -115,5 +116,20 @@ describe.skipIf(!haveTools)("errors name the user's input, never a server path",
     expect(text).toContain("uploaded oci-archive")
     expect(text).not.toContain(srv.root)
     expect(text).not.toContain(tmpdir())
+  })
+
+  it("streams an upload into the store and stops one that passes the import limit mid-way: 413, nothing stored, no staged bytes", async () => {
+    const small = await startEngineServer({ maxImportBytes: Math.floor(archive.length / 2) })
+    try {
+      // chunked (no Content-Length): the limit is found while the archive streams in
+      const body = Readable.toWeb(Readable.from([archive.subarray(0, 4096), archive.subarray(4096)])) as ReadableStream
+      const res = await fetch(`${small.url}/images/import?format=oci-archive&name=big:1`, { method: "POST", body, duplex: "half", headers: { "Content-Type": "application/x-tar" } } as RequestInit)
+      expect(res.status).toBe(413)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("BODY_TOO_LARGE")
+      expect(await small.engine.listImages()).toEqual([])
+      expect(await readdir(join(small.root, "ingest")).catch(() => [])).toEqual([])
+    } finally {
+      await small.stop()
+    }
   })
 })
