@@ -80,9 +80,21 @@ export function parseLocation(input: string, allowBareLocal = false): OciLayoutL
   })
 }
 
-/** A location given as a string is parsed; one given typed is taken as it is. */
+/** A location given as a string is parsed; one given typed is taken as it is (see holdStreamErrors). */
 export const asLocation = <L extends ImageLocation>(input: string | L): L | ReturnType<typeof parseLocation> =>
-  typeof input === "string" ? parseLocation(input) : input
+  typeof input === "string" ? parseLocation(input) : holdStreamErrors(input)
+
+/**
+ * An archive stream handed in may fail before the operation reaches it (a connection reset while
+ * a lease is taken): with no listener yet, Node would throw that as an uncaught exception. One
+ * listener from the start keeps it; the stream remembers the error and the read that comes
+ * later fails with it.
+ */
+export function holdStreamErrors<L extends ImageLocation>(l: L): L {
+  const stream = "read" in l ? l.read : "write" in l ? l.write : undefined
+  if (stream !== undefined && typeof (stream as { on?: unknown }).on === "function") (stream as NodeJS.EventEmitter).on("error", () => {})
+  return l
+}
 
 /** Whether a string names a location (rather than a local image), by its transport prefix. */
 export const isLocationString = (input: string): boolean => /^(oci|oci-archive|docker-archive|local):|^docker:\/\//.test(input)

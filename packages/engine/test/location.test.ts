@@ -94,11 +94,13 @@ describe("image locations: archives as streams", () => {
     expect(await other.listImages()).toEqual([])
     const ingest = await readdir(join(dir, "root-cut", "ingest")).catch(() => [])
     expect(ingest).toEqual([])
-    // and a stream that fails outright does the same
+    // and a stream that fails outright does the same, even before the import reaches it (an
+    // error with no listener yet would be an uncaught exception)
     const failing = new Readable({ read() {} })
     failing.push(bytes.subarray(0, 4096))
-    setImmediate(() => failing.destroy(new Error("connection reset by the test")))
-    await expect(other.importImage({ kind: "oci-archive", read: failing }, "cut:2")).rejects.toThrow(/connection reset by the test/)
+    const importing = other.importImage({ kind: "oci-archive", read: failing }, "cut:2")
+    failing.destroy(new Error("connection reset by the test"))
+    await expect(importing).rejects.toThrow(/connection reset by the test/)
     expect(await other.listImages()).toEqual([])
     await other.close()
   })
