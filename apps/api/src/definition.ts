@@ -45,26 +45,26 @@ const system = HttpApiGroup.make("system").add(
 const images = HttpApiGroup.make("images").add(
   HttpApiEndpoint.get("list", "/images", { success: Schema.Array(S.ImageSummary), error }).annotate(OpenApi.Summary, "List images"),
   HttpApiEndpoint.post("import", "/images/import", {
-      query: { format: q("oci-archive (default) or docker-archive"), name: q("name[:tag] to give the image") },
-      payload: tar,
-      success: created(S.ImageSummary),
-      error
-    }).annotate(OpenApi.Summary, "Import an image from an oci-archive or docker-archive tar sent as the request body"),
+    query: { format: q("oci-archive (default) or docker-archive"), name: q("name[:tag] to give the image") },
+    payload: tar,
+    success: created(S.ImageSummary),
+    error
+  }).annotate(OpenApi.Summary, "Import an image from an oci-archive or docker-archive tar sent as the request body"),
   HttpApiEndpoint.get("inspect", "/images/:image", { params: image, success: S.ImageInspect, error }).annotate(OpenApi.Summary, "Inspect an image"),
   HttpApiEndpoint.get("history", "/images/:image/history", { params: image, success: Schema.Array(S.HistoryRow), error }).annotate(OpenApi.Summary, "Image history, newest first"),
   HttpApiEndpoint.post("tag", "/images/:image/tag", { params: image, payload: S.TagRequest, success: HttpApiSchema.NoContent, error }).annotate(OpenApi.Summary, "Give an image another name"),
   HttpApiEndpoint.get("export", "/images/:image/export", {
-      params: image,
-      query: { format: q("oci-archive (default) or docker-archive") },
-      success: HttpApiSchema.StreamUint8Array({ contentType: "application/x-tar" }),
-      error
-    }).annotate(OpenApi.Summary, "Download an image as an oci-archive or docker-archive tar"),
+    params: image,
+    query: { format: q("oci-archive (default) or docker-archive") },
+    success: HttpApiSchema.StreamUint8Array({ contentType: "application/x-tar" }),
+    error
+  }).annotate(OpenApi.Summary, "Download an image as an oci-archive or docker-archive tar"),
   HttpApiEndpoint.delete("remove", "/images/:image", {
-      params: image,
-      query: { force: q("1 to remove even when containers use it") },
-      success: S.RemoveImageResult,
-      error
-    }).annotate(OpenApi.Summary, "Remove an image (untag; delete when no name is left)")
+    params: image,
+    query: { force: q("1 to remove even when containers use it") },
+    success: S.RemoveImageResult,
+    error
+  }).annotate(OpenApi.Summary, "Remove an image (untag; delete when no name is left)")
 )
 
 const containers = HttpApiGroup.make("containers").add(
@@ -75,11 +75,11 @@ const containers = HttpApiGroup.make("containers").add(
   HttpApiEndpoint.get("diff", "/containers/:id/diff", { params: container, success: Schema.Array(S.Change), error }).annotate(OpenApi.Summary, "Changes in a container's writable layer"),
   HttpApiEndpoint.post("commit", "/containers/:id/commit", { params: container, payload: S.CommitRequest, success: created(S.ImageSummary), error }).annotate(OpenApi.Summary, "Commit a container's changes as a new image"),
   HttpApiEndpoint.delete("remove", "/containers/:id", {
-      params: container,
-      query: { force: q("1 to unmount first") },
-      success: HttpApiSchema.NoContent,
-      error
-    }).annotate(OpenApi.Summary, "Remove a container")
+    params: container,
+    query: { force: q("1 to unmount first") },
+    success: HttpApiSchema.NoContent,
+    error
+  }).annotate(OpenApi.Summary, "Remove a container")
 )
 
 const store = HttpApiGroup.make("store").add(
@@ -103,19 +103,19 @@ const events = HttpApiGroup.make("events").add(
 
 const build = HttpApiGroup.make("build").add(
   HttpApiEndpoint.post("build", "/build", {
-      query: {
-        t: qs("name[:tag] for the image (repeatable)"),
-        file: q("the Containerfile's path in the context (default Containerfile, else Dockerfile)"),
-        buildarg: qs("NAME=VALUE for an ARG (repeatable)"),
-        target: q("the stage to build"),
-        nocache: q("1 to ignore the build cache"),
-        timestamp: q("seconds since the epoch for created times and file mtimes"),
-        network: q("RUN's network: none (default) or host")
-      },
-      payload: tar,
-      success: created(S.BuildResponse),
-      error
-    }).annotate(OpenApi.Summary, "Build an image from a Containerfile; the body is a tar of the build context")
+    query: {
+      t: qs("name[:tag] for the image (repeatable)"),
+      file: q("the Containerfile's path in the context (default Containerfile, else Dockerfile)"),
+      buildarg: qs("NAME=VALUE for an ARG (repeatable)"),
+      target: q("the stage to build"),
+      nocache: q("1 to ignore the build cache"),
+      timestamp: q("seconds since the epoch for created times and file mtimes"),
+      network: q("RUN's network: none (default) or host")
+    },
+    payload: tar,
+    success: created(S.BuildResponse),
+    error
+  }).annotate(OpenApi.Summary, "Build an image from a Containerfile; the body is a tar of the build context")
 )
 
 export class CairnApi extends HttpApi.make("cairn-api")

@@ -96,7 +96,7 @@ export const decodeJsonBody = async (req: IncomingMessage, schema: Schema.Top, l
   return r.success
 }
 
-/** the body's cause chain: the engine wraps what failed beneath it */
+/** an error and its causes, outermost first: the engine wraps what failed beneath it */
 const causes = function* (e: unknown): Generator<unknown> {
   for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; c = (c as { cause?: unknown }).cause, depth++) yield c
 }

@@ -155,7 +155,8 @@ export async function importImage(ctx: EngineContext, location: ImageSource, nam
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
-  return importArchive(ctx, t as ArchiveSource, target, options)
+  if ("write" in t) throw new InvalidSourceError({ source, reason: "an archive to read from, not one being written" })
+  return importArchive(ctx, t, target, options)
 }
 
 type ArchiveSource = ArchiveFileLocation | ArchiveReaderLocation
