@@ -7,33 +7,14 @@ import { join } from "node:path"
 import { chainIds, type Digest } from "@cairn/digest"
 import * as Effect from "effect/Effect"
 import { pidAlive, tempOwner } from "./atomic.js"
-import type { ExtractOptions } from "./layers.js"
-import type { ProgressEmitter } from "./progress.js"
-import type { RootLayout } from "./root.js"
-import { type SnapshotMeta, type SnapshotterShape, treeSize } from "./snapshotter.js"
-import type { ImageStore, LayerDescriptor } from "./store.js"
+import type { EngineContext } from "./context.js"
+import { type SnapshotMeta, treeSize } from "./snapshotter.js"
+import type { LayerDescriptor } from "./store.js"
 
 export { listSnapshots, lowerDirs, readSnapshotMeta, type SnapshotMeta, treeSize } from "./snapshotter.js"
 
-export interface SnapshotContext {
-  readonly layout: RootLayout
-  readonly store: ImageStore
-  readonly progress: ProgressEmitter
-  readonly snapshotter: SnapshotterShape
-  /** this engine's extractions under way, by chainID: two images with the same layer wait on one */
-  readonly inFlight: Map<string, Promise<boolean>>
-  /** the engine's clock (effect's Clock: TestClock in a test) */
-  readonly now: () => Date
-  /** extracts one layer blob in overlay form into an empty dir (verifying its diffID) */
-  readonly extract: (
-    layer: LayerDescriptor,
-    diffId: Digest,
-    target: string,
-    onBytes: (n: number) => void,
-    lowers: ReadonlyArray<string>,
-    options?: ExtractOptions
-  ) => Promise<void>
-}
+/** what snapshot making needs of the engine's context */
+export type SnapshotContext = Pick<EngineContext, "layout" | "store" | "progress" | "snapshotter" | "inFlight" | "now" | "extract">
 
 /** Removes extraction dirs left by processes that are gone (open-time repair). */
 export async function removeDeadTemps(dir: string): Promise<Array<string>> {
