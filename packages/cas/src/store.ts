@@ -13,8 +13,9 @@ import {
   type PutResult,
   type StagedBlob
 } from "./blobStore.js"
-import { type ExportImage, exportDockerArchive, exportOciArchive } from "./archiveExport.js"
-import { type ImportOptions, type ImportReport, importArchive } from "./archiveImport.js"
+// archives (and tar-stream) load when one is read or written, not with every store
+import type { ExportImage } from "./archiveExport.js"
+import type { ImportOptions, ImportReport } from "./archiveImport.js"
 import { type CopyReport, type CopyRoot, copyGraph } from "./copy.js"
 import { type FsckOptions, type FsckReport, fsck } from "./fsck.js"
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.js"
@@ -158,8 +159,10 @@ export class Store {
    * Import a `docker save` tarball (classic or OCI-embedding) or an oci-archive, from a path or a
    * stream; its images are tagged, or with `{ tag: false, lease }` only held by that lease.
    */
-  importArchive(input: string | AsyncIterable<Uint8Array> | Readable, options?: ImportOptions): Promise<ImportReport> {
-    return importArchive(this.blobs, input, options)
+  async importArchive(input: string | AsyncIterable<Uint8Array> | Readable, options?: ImportOptions): Promise<ImportReport> {
+    // a stream that fails while the importer loads keeps its error for the read that follows
+    if (typeof input === "object" && typeof (input as { on?: unknown }).on === "function") (input as NodeJS.EventEmitter).on("error", () => {})
+    return (await import("./archiveImport.js")).importArchive(this.blobs, input, options)
   }
 
   /** Tag names, or descriptors with the names to give them in the archive. */
@@ -174,12 +177,12 @@ export class Store {
 
   /** An oci-archive tar (`skopeo copy oci-archive:FILE:TAG`), written to a path atomically or into a stream. */
   async exportOciArchive(refs: readonly (string | ExportImage)[], out: string | Writable): Promise<void> {
-    return exportOciArchive(this.blobs, await this.exportImages(refs, false), out)
+    return (await import("./archiveExport.js")).exportOciArchive(this.blobs, await this.exportImages(refs, false), out)
   }
 
   /** A docker-archive tar (`docker load`, `skopeo copy docker-archive:FILE`); gzip layers are written uncompressed. */
   async exportDockerArchive(refs: readonly (string | ExportImage)[], out: string | Writable): Promise<void> {
-    return exportDockerArchive(this.blobs, await this.exportImages(refs, true), out)
+    return (await import("./archiveExport.js")).exportDockerArchive(this.blobs, await this.exportImages(refs, true), out)
   }
 }
 

@@ -52,5 +52,9 @@ export {
   type StoreLocation
 } from "./location.js"
 export { resolveUser, runtimeSpec, type RuntimeSpecOptions } from "./runtimeSpec.js"
-export { BuildSetupError, BuildStepError, BuildSyntaxError, type BuildOptions, type BuildResult, IgnoreMatcher, parseContainerfile } from "./build/index.js"
+// the build's light parts only: its executor (overlay, crun, the cache) loads when a build runs
+export { BuildSetupError, BuildStepError, BuildSyntaxError } from "./build/errors.js"
+export type { BuildOptions, BuildResult } from "./build/executor.js"
+export { IgnoreMatcher } from "./build/ignore.js"
+export { parseContainerfile } from "./build/parser.js"
 export { engineRegistries, REGISTRIES_CONF, registriesInfo } from "./registries.js"

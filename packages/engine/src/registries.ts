@@ -1,7 +1,7 @@
 // The registries configuration an engine follows (mirrors, locations, plain HTTP, blocks): the
 // file given, else `<root>/registries.conf` when it exists (format: @cairn/registry README).
 import { join } from "node:path"
-import { loadRegistriesConf, type RegistriesConfig } from "@cairn/registry"
+import { loadRegistriesConf, type RegistriesConfig } from "@cairn/registry/registries-conf"
 
 export const REGISTRIES_CONF = "registries.conf"
 

@@ -5,7 +5,8 @@ import { constants } from "node:fs"
 import { open } from "node:fs/promises"
 import { posix } from "node:path"
 import type { ImageConfig } from "@cairn/oci-spec"
-import { RootPath, UnsafeEntryError } from "@cairn/overlay"
+import { UnsafeEntryError } from "@cairn/overlay/errors"
+import { RootPath } from "@cairn/overlay/rootpath"
 import { UnsupportedImageError } from "./errors.js"
 
 export interface RuntimeSpecOptions {
