@@ -109,10 +109,11 @@ const importImage = async (ctx: JsonContext) => {
   try {
     return await ctx.engine.importImage({ kind, read: limitedBody(ctx.req, ctx.limits.maxImportBytes), label: `the uploaded ${kind}` }, name)
   } catch (e) {
-    const tooLarge = [...causes(e)].find((c) => c instanceof BodyTooLargeError)
+    const chain = [...causes(e)]
+    const tooLarge = chain.find((c) => c instanceof BodyTooLargeError)
     if (tooLarge) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: tooLarge.message, detail: { limit: tooLarge.limit } })
     // the client went away: the guard answers that, not as a broken archive
-    if (clientGaveUp(e, ctx.req) || [...causes(e)].some((c) => clientGaveUp(c, ctx.req))) throw e
+    if (chain.some((c) => clientGaveUp(c, ctx.req))) throw e
     // an I/O failure without an errno came from reading the archive itself: the upload is bad
     const cause = e instanceof EngineIOError ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined
     if (e instanceof EngineIOError && cause?.code === undefined) {

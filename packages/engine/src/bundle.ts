@@ -16,7 +16,7 @@ import { InvalidSourceError, LayerApplyError, LayerMediaTypeError, UnsupportedIm
 import { resolveImage } from "./images.js"
 import { assertReadable, chooseArchiveImage, importImage, pickManifest } from "./importExport.js"
 import type { LayerBytes } from "./layers.js"
-import { holdStreamErrors, type ImageSource, isLocationString, locationName, parseLocation } from "./location.js"
+import { asLocation, type ImageSource, locationName } from "./location.js"
 import { type RuntimeSpecOptions, runtimeSpec } from "./runtimeSpec.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { flatFromSnapshots } from "./snapshotCopy.js"
@@ -87,8 +87,8 @@ async function imageOf(
 
 /** Runs `f` over the image `input` names: a local image, or a transport source read where it lies. */
 async function withFlatSource<T>(ctx: EngineContext, image: string | ImageSource, options: UnpackOptions, f: (src: FlatSource) => Promise<T>): Promise<T> {
-  const t = typeof image === "string" ? (isLocationString(image) ? parseLocation(image) : { kind: "local" as const, image }) : holdStreamErrors(image)
-  const input = typeof image === "string" ? image : locationName(image)
+  const t = asLocation(image, true)
+  const input = locationName(image)
   if (t.kind === "local") {
     const img = await resolveImage(ctx, t.image)
     return f({ label: input, config: img.config, layers: img.layers, diffIds: img.diffIds, local: img })

@@ -11,7 +11,7 @@ import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counted } from "./layers.js"
 import { ensureSnapshots, findImage, type ImageSummary, loadImage, summarize } from "./images.js"
-import { type ArchiveFileLocation, type ArchiveReaderLocation, expectLocation, type ImageDestination, type ImageLocation, type ImageSource, locationName } from "./location.js"
+import { type ArchiveFileLocation, type ArchiveReaderLocation, type ArchiveWriterLocation, expectLocation, type ImageDestination, type ImageLocation, type ImageSource, locationName } from "./location.js"
 import { normalizeName } from "./reference.js"
 import { withSnapshotLease } from "./snapshotLease.js"
 import { stackOf } from "./snapshots.js"
@@ -155,14 +155,15 @@ export async function importImage(ctx: EngineContext, location: ImageSource, nam
       return adoptImage(ctx, descriptor, target ?? defaultImportName(sourceName), source, options)
     })
   }
-  if ("write" in t) throw new InvalidSourceError({ source, reason: "an archive to read from, not one being written" })
   return importArchive(ctx, t, target, options)
 }
 
-type ArchiveSource = ArchiveFileLocation | ArchiveReaderLocation
+/** an archive as import and copy are given it: a file, bytes as they arrive, or (refused) a stream to write into */
+type ArchiveSource = ArchiveFileLocation | ArchiveReaderLocation | ArchiveWriterLocation
 
 /** Reads an archive (a file, or bytes as they arrive) into the store: tagging its images as docker load does, or held by `lease` only. */
 async function readArchive(ctx: EngineContext, archive: ArchiveSource, lease?: string, signal?: AbortSignal): Promise<ImportReport> {
+  if ("write" in archive) throw new InvalidSourceError({ source: locationName(archive), reason: "an archive to read from, not one being written" })
   if ("read" in archive) return ctx.store.importArchive(archive.read, lease, signal, archive.label ?? "<stream>")
   await assertReadable(locationName(archive), archive.path)
   return ctx.store.importArchive(archive.path, lease, signal)
@@ -222,8 +223,7 @@ async function importArchive(ctx: EngineContext, archive: ArchiveSource, target:
  */
 export async function fetchArchive(ctx: EngineContext, location: ImageLocation, lease: string, allPlatforms = false, signal?: AbortSignal): Promise<Descriptor> {
   const source = locationName(location)
-  const t = expectLocation(location, ["oci-archive", "docker-archive"], "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]") as ArchiveSource
-  if ("write" in t) throw new InvalidSourceError({ source, reason: "an archive to read from, not one being written" })
+  const t = expectLocation(location, ["oci-archive", "docker-archive"], "expected oci-archive:FILE[:REF] or docker-archive:FILE[:REF]")
   const chosen = chooseArchiveImage(source, await readArchive(ctx, t, lease, signal), t.ref)
   signal?.throwIfAborted()
   return (await pickManifest(source, [chosen.descriptor], undefined, (d) => ctx.store.read(d), allPlatforms)).descriptor

@@ -1,6 +1,6 @@
-// Where an image is, typed. Import, export, copy, unpack and bundle take an ImageLocation; only
-// the CLI and the API turn strings (skopeo's spelling, containers-transports(5)) into one, with
-// parseLocation. An archive is a file or a stream: bytes arriving (an upload, stdin) to read from,
+// Where an image is, typed. Import, export, copy, unpack and bundle take an ImageLocation; a
+// string in skopeo's spelling (containers-transports(5)) is parsed into one once, where it enters
+// the engine (asLocation). An archive is a file or a stream: bytes arriving (an upload, stdin) to read from,
 // or a Writable (a download, stdout) to write to, so nothing is spilled to a file on the way.
 import type { Readable, Writable } from "node:stream"
 import { InvalidReferenceError, InvalidSourceError } from "./errors.js"
@@ -80,9 +80,9 @@ export function parseLocation(input: string, allowBareLocal = false): OciLayoutL
   })
 }
 
-/** A location given as a string is parsed; one given typed is taken as it is (see holdStreamErrors). */
-export const asLocation = <L extends ImageLocation>(input: string | L): L | ReturnType<typeof parseLocation> =>
-  typeof input === "string" ? parseLocation(input) : holdStreamErrors(input)
+/** A location given as a string is parsed (parseLocation); one given typed is taken as it is (see holdStreamErrors). */
+export const asLocation = <L extends ImageLocation>(input: string | L, allowBareLocal = false): L | ReturnType<typeof parseLocation> =>
+  typeof input === "string" ? parseLocation(input, allowBareLocal) : holdStreamErrors(input)
 
 /**
  * An archive stream handed in may fail before the operation reaches it (a connection reset while
@@ -96,11 +96,9 @@ export function holdStreamErrors<L extends ImageLocation>(l: L): L {
   return l
 }
 
-/** Whether a string names a location (rather than a local image), by its transport prefix. */
-export const isLocationString = (input: string): boolean => /^(oci|oci-archive|docker-archive|local):|^docker:\/\//.test(input)
-
-/** How messages name a location: as it would be written (`oci-archive:FILE`), a stream by its label. */
-export function locationName(l: ImageLocation): string {
+/** How messages name a location: as it would be written (`oci-archive:FILE`), a stream by its label; a string as given. */
+export function locationName(l: string | ImageLocation): string {
+  if (typeof l === "string") return l
   switch (l.kind) {
     case "docker":
       return `docker://${l.ref}`
@@ -122,6 +120,3 @@ export function expectLocation<K extends ImageLocation["kind"]>(
   if (!(kinds as ReadonlyArray<string>).includes(l.kind)) throw new InvalidSourceError({ source: locationName(l), reason })
   return l as Extract<ImageLocation, { kind: K }>
 }
-
-/** true for an archive read from a stream or written into one */
-export const isArchiveStream = (l: ImageLocation): l is ArchiveReaderLocation | ArchiveWriterLocation => "read" in l || "write" in l

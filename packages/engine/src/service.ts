@@ -41,7 +41,7 @@ import {
 } from "./images.js"
 import type { InfoReport } from "./info.js"
 import { ProgressEmitter, type ProgressListener } from "./progress.js"
-import { asLocation, type ImageDestination, type ImageLocation, type ImageSource, locationName } from "./location.js"
+import { asLocation, type ImageDestination, type ImageSource, locationName } from "./location.js"
 import { normalizeName } from "./reference.js"
 import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
@@ -262,7 +262,6 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     if (c !== undefined) events.emit(type, c.id, c.name)
     return r
   }
-  const nameOf = (l: string | ImageLocation) => (typeof l === "string" ? l : locationName(l))
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
@@ -276,14 +275,14 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
         "importImage",
         o?.signal,
         async (signal) => imported(await (await import("./importExport.js")).importImage(ctx, asLocation(source), name, { ...o, signal }), name),
-        ["import from", nameOf(source)]
+        ["import from", locationName(source)]
       ),
     exportImage: lift(
       "exportImage",
       async (image: string, dest: string | ImageDestination) => {
         await (await import("./importExport.js")).exportImage(ctx, image, asLocation(dest))
       },
-      (image, dest) => [`export of ${image} to`, nameOf(dest)]
+      (image, dest) => [`export of ${image} to`, locationName(dest)]
     ),
     listImages: lift("listImages", () => listImages(ctx)),
     inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
@@ -309,12 +308,12 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     unpack: lift(
       "unpack",
       async (image: string | ImageSource, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o),
-      (image, dir) => [`unpack of ${nameOf(image)} into`, dir]
+      (image, dir) => [`unpack of ${locationName(image)} into`, dir]
     ),
     bundle: lift(
       "bundle",
       async (image: string | ImageSource, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => (await import("./bundle.js")).bundle(ctx, image, dir, o),
-      (image, dir) => [`bundle of ${nameOf(image)} into`, dir]
+      (image, dir) => [`bundle of ${locationName(image)} into`, dir]
     ),
     listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
