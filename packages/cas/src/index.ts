@@ -11,7 +11,7 @@ export {
 export * from "./errors.js"
 export type { FsckOptions, FsckReport } from "./fsck.js"
 export { writeFileAtomic } from "./atomicFile.js"
-export { type LockOptions, withLock } from "./lockFile.js"
+export { holdLock, type LockHandle, type LockOptions, withLock } from "./lockFile.js"
 export { type GcOptions, type GcReport, INGEST_GRACE_MS } from "./gc.js"
 export { childrenOf, type GraphNode, type GraphSource, type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
 export { Layout, type OpenOptions } from "./layout.js"

@@ -19,6 +19,8 @@ export interface LockHandle {
 export interface LockOptions {
   /** give up with LockTimeoutError after this long (default 60 s) */
   readonly timeoutMs?: number
+  /** stop waiting for the lock when this aborts */
+  readonly signal?: AbortSignal
 }
 
 let selfStart: string | undefined
@@ -111,41 +113,80 @@ async function releaseLock(path: string, token: string): Promise<void> {
   if ((await readToken(path)) === token) await unlink(path).catch(() => {})
 }
 
-/** Wait for the lock, polling with backoff; breaks locks left by dead processes. */
+/**
+ * Wait for the lock, polling with backoff; breaks locks left by dead processes. `signal` stops
+ * the wait (rejecting with its reason); a lock taken as it fires is released, never kept.
+ */
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<LockHandle> {
   const timeoutMs = options.timeoutMs ?? 60_000
   const started = Date.now()
   let delay = 1
   for (;;) {
+    options.signal?.throwIfAborted()
     const r = await tryLock(path)
-    if (r.handle) return r.handle
+    if (r.handle) {
+      if (options.signal?.aborted === true) {
+        await r.handle.release()
+        options.signal.throwIfAborted()
+      }
+      return r.handle
+    }
     const waited = Date.now() - started
     if (waited >= timeoutMs) throw new LockTimeoutError({ path, holder: r.holder ?? "", waitedMs: waited })
-    await sleep(delay + Math.random() * delay)
+    // an aborted sleep rejects with an AbortError: the wait ends with the signal's own reason
+    await sleep(delay + Math.random() * delay, undefined, options.signal === undefined ? undefined : { signal: options.signal }).catch((e: unknown) => {
+      options.signal?.throwIfAborted()
+      throw e
+    })
     delay = Math.min(delay * 2, 25)
   }
 }
 
 // Callers in one process queue here instead of polling the file against each other.
-const localQueues = new Map<string, Promise<unknown>>()
+const localQueues = new Map<string, Promise<void>>()
 
-/** Run `f` holding the lock; the lock is released however `f` ends. */
-export async function withLock<T>(path: string, f: () => Promise<T>, options?: LockOptions): Promise<T> {
+/**
+ * Take the lock, queued behind this process's other holders of it; the handle releases it (and
+ * lets the next in the queue go). For a holder whose work is not one Promise (an Effect's scope).
+ */
+export function holdLock(path: string, options?: LockOptions): Promise<LockHandle> {
   const before = localQueues.get(path) ?? Promise.resolve()
-  const run = before.then(async () => {
-    const lock = await acquireLock(path, options)
-    try {
-      return await f()
-    } finally {
-      await lock.release()
-    }
+  let done!: () => void
+  const tail = new Promise<void>((resolve) => {
+    done = resolve
   })
-  const tail = run.catch(() => {})
   localQueues.set(path, tail)
   void tail.then(() => {
     if (localQueues.get(path) === tail) localQueues.delete(path)
   })
-  return run
+  const waited = options?.signal === undefined ? before : Promise.race([before, abortion(options.signal)])
+  return waited.then(() => acquireLock(path, options)).then(
+    (lock) => ({
+      path,
+      release: () => lock.release().finally(done)
+    }),
+    (e: unknown) => {
+      // the next in the queue waits for what this one waited for, not for this one
+      void before.then(done)
+      throw e
+    }
+  )
+}
+
+const abortion = (signal: AbortSignal) =>
+  new Promise<void>((_, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+  })
+
+/** Run `f` holding the lock; the lock is released however `f` ends. */
+export async function withLock<T>(path: string, f: () => Promise<T>, options?: LockOptions): Promise<T> {
+  const lock = await holdLock(path, options)
+  try {
+    return await f()
+  } finally {
+    await lock.release()
+  }
 }
 
 /** Remove a lock file whose holder is dead (safe against a live process taking it meanwhile). */

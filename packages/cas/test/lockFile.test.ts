@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { LockTimeoutError, Store } from "../src/index.js"
-import { acquireLock, withLock } from "../src/lockFile.js"
+import { acquireLock, holdLock, withLock } from "../src/lockFile.js"
 import { putImage } from "./imageFixture.js"
 import { tempDir } from "./tempLayout.js"
 
@@ -49,5 +49,35 @@ describe("lock files", () => {
       )
     )
     expect(max).toBe(1)
+  })
+
+  it("holds a lock for a holder whose work is not one Promise, queued in order; an aborted wait gives its turn on and takes nothing", async () => {
+    const dir = tempDir()
+    const lock = join(dir, "l.lock")
+    const order: Array<string> = []
+    const first = await holdLock(lock)
+    const aborter = new AbortController()
+    const abandoned = holdLock(lock, { signal: aborter.signal }).then(
+      () => order.push("abandoned took it"),
+      (e: Error) => order.push(`abandoned: ${e.message}`)
+    )
+    const third = holdLock(lock).then((h) => {
+      order.push("third")
+      return h
+    })
+    aborter.abort(new Error("given up"))
+    await abandoned
+    expect(order).toEqual(["abandoned: given up"]) // stopped while the first still held it
+    await first.release()
+    const h = await third
+    expect(order).toEqual(["abandoned: given up", "third"])
+    await h.release()
+    expect(readdirSync(dir)).toEqual([])
+    // a wait on a lock another process holds stops when aborted, leaving the holder's file alone
+    writeFileSync(lock, `${process.pid} - live\n`)
+    const e = await acquireLock(lock, { signal: AbortSignal.timeout(50), timeoutMs: 60_000 }).catch((x: Error) => x)
+    expect(e).toBeInstanceOf(Error)
+    expect((e as Error).name).toBe("TimeoutError")
+    expect(readdirSync(dir)).toEqual(["l.lock"])
   })
 })
