@@ -10,9 +10,13 @@ import { basename, dirname, join, resolve } from "node:path"
 import { Store } from "@cairn/cas"
 import { type Digest, digestBytes, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeConfig, decodeIndex, type Descriptor, dockerToOciManifest, type ImageConfig } from "@cairn/oci-spec"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { writeJsonAtomic } from "./atomic.js"
+import { attempt } from "./attempt.js"
 import type { EngineContext } from "./context.js"
-import { InvalidSourceError, LayerApplyError, LayerMediaTypeError, UnsupportedImageError } from "./errors.js"
+import { asEngineError, type EngineError } from "./engineError.js"
+import { EngineIOError, InvalidSourceError, LayerApplyError, LayerMediaTypeError, UnsupportedImageError } from "./errors.js"
 import { resolveImage } from "./images.js"
 import { assertReadable, chooseArchiveImage, importImage, pickManifest } from "./importExport.js"
 import type { LayerBytes } from "./layers.js"
@@ -85,115 +89,144 @@ async function imageOf(
   return { config, layers, diffIds }
 }
 
-/** Runs `f` over the image `input` names: a local image, or a transport source read where it lies. */
-async function withFlatSource<T>(ctx: EngineContext, image: string | ImageSource, options: UnpackOptions, f: (src: FlatSource) => Promise<T>): Promise<T> {
-  const t = asLocation(image, true)
-  const input = locationName(image)
-  if (t.kind === "local") {
-    const img = await resolveImage(ctx, t.image)
-    return f({ label: input, config: img.config, layers: img.layers, diffIds: img.diffIds, local: img })
-  }
-  if (options.keep === true && t.kind !== "docker") {
-    const img = await importImage(ctx, t, undefined, { unpack: false })
-    const local = await resolveImage(ctx, img.digest)
-    return f({ label: input, config: local.config, layers: local.layers, diffIds: local.diffIds, local })
-  }
-  if (t.kind === "oci") {
-    let indexBytes: Uint8Array
-    try {
-      indexBytes = await readFile(join(t.path, "index.json"))
-    } catch (e) {
-      throw new InvalidSourceError({ source: input, reason: `${join(t.path, "index.json")} cannot be read (${(e as NodeJS.ErrnoException).code}): is it an OCI image layout?` })
+/** How a leaf of an unpack or bundle names its untyped failure: "unpack of SOURCE into" DIR. */
+type Io = <A>(f: (signal: AbortSignal) => Promise<A>) => Effect.Effect<A, EngineError>
+
+/**
+ * The image `image` names, for the scope: a local image, or a transport source read where it
+ * lies (an archive's scratch store is removed when the scope closes).
+ */
+const flatSource = (ctx: EngineContext, image: string | ImageSource, options: UnpackOptions, io: Io): Effect.Effect<FlatSource, EngineError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const t = yield* Effect.try({ try: () => asLocation(image, true), catch: asEngineError("read", locationName(image)) })
+    const input = locationName(image)
+    if (t.kind === "local") {
+      const img = yield* io(() => resolveImage(ctx, t.image))
+      return { label: input, config: img.config, layers: img.layers, diffIds: img.diffIds, local: img }
     }
-    const read = (d: Digest) => verifiedLayoutBlob(input, t.path, d)
-    const { descriptor } = await pickManifest(input, (await decodeIndex(indexBytes)).value.manifests, t.ref, read)
-    const img = await imageOf(input, descriptor, read)
-    // the layer file as it lies; applyLayer checks its digest and diffID on the way
-    return f({ label: input, ...img, open: async (l) => layoutBlobPath(t.path, l.digest) })
-  }
-  if (t.kind === "oci-archive" || t.kind === "docker-archive") {
-    if ("path" in t) await assertReadable(input, t.path)
-    // an archive is read into a scratch store (cas checks every member, as import does) that goes
-    // when the operation ends; its name marks it as this process's temp, so open() clears it after a crash
-    await mkdir(ctx.layout.snapshots, { recursive: true })
-    const scratch = join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}-source`)
-    try {
-      const store = await Store.open(scratch)
-      const chosen = chooseArchiveImage(input, await store.importArchive("path" in t ? t.path : t.read, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
-      const read = (d: Digest) => store.read(d)
-      const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
-      const img = await imageOf(input, descriptor, read)
-      return await f({ label: input, ...img, open: (l) => store.get(l.digest) })
-    } finally {
-      await rm(scratch, { recursive: true, force: true })
+    if (options.keep === true && t.kind !== "docker") {
+      const local = yield* io(async () => resolveImage(ctx, (await importImage(ctx, t, undefined, { unpack: false })).digest))
+      return { label: input, config: local.config, layers: local.layers, diffIds: local.diffIds, local }
     }
-  }
-  throw new InvalidSourceError({ source: input, reason: `${t.kind}: is not a source to unpack (pull docker:// images first)` })
-}
+    if (t.kind === "oci") {
+      return yield* io(async () => {
+        let indexBytes: Uint8Array
+        try {
+          indexBytes = await readFile(join(t.path, "index.json"))
+        } catch (e) {
+          throw new InvalidSourceError({ source: input, reason: `${join(t.path, "index.json")} cannot be read (${(e as NodeJS.ErrnoException).code}): is it an OCI image layout?` })
+        }
+        const read = (d: Digest) => verifiedLayoutBlob(input, t.path, d)
+        const { descriptor } = await pickManifest(input, (await decodeIndex(indexBytes)).value.manifests, t.ref, read)
+        const img = await imageOf(input, descriptor, read)
+        // the layer file as it lies; applyLayer checks its digest and diffID on the way
+        return { label: input, ...img, open: async (l: LayerDescriptor) => layoutBlobPath(t.path, l.digest) }
+      })
+    }
+    if (t.kind === "oci-archive" || t.kind === "docker-archive") {
+      if ("path" in t) yield* io(() => assertReadable(input, t.path))
+      // an archive is read into a scratch store (cas checks every member, as import does) that goes
+      // when the operation ends; its name marks it as this process's temp, so open() clears it after a crash
+      const scratch = yield* Effect.acquireRelease(
+        io(async () => {
+          await mkdir(ctx.layout.snapshots, { recursive: true })
+          return join(ctx.layout.snapshots, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}-source`)
+        }),
+        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+      )
+      return yield* io(async () => {
+        const store = await Store.open(scratch)
+        const chosen = chooseArchiveImage(input, await store.importArchive("path" in t ? t.path : t.read, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
+        const read = (d: Digest) => store.read(d)
+        const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
+        const img = await imageOf(input, descriptor, read)
+        return { label: input, ...img, open: (l: LayerDescriptor) => store.get(l.digest) }
+      })
+    }
+    return yield* new InvalidSourceError({ source: input, reason: `${t.kind}: is not a source to unpack (pull docker:// images first)` })
+  })
 
 /**
  * Builds `dir` through `build(tmp)` in a temporary sibling, renamed to `dir` once complete. `dir`
- * must be absent or empty; on failure the sibling is removed and `dir` is as it was.
+ * must be absent or empty; on failure or interruption the sibling is removed and `dir` is as it was.
  */
-async function intoFreshDir(dir: string, build: (tmp: string) => Promise<void>): Promise<void> {
+const intoFreshDir = (dir: string, io: Io, build: (tmp: string) => Effect.Effect<void, EngineError>): Effect.Effect<void, EngineError> => {
   const target = resolve(dir)
-  const existing = await readdir(target).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ENOENT") return undefined
-    throw e
-  })
-  if (existing !== undefined && existing.length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty", action: "unpack into" })
-  await mkdir(dirname(target), { recursive: true })
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
-  await mkdir(tmp, { mode: 0o755 })
-  try {
-    await build(tmp)
-    // rename(2) replaces an empty directory; a target filled meanwhile fails it (ENOTEMPTY)
-    await rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dir, reason: "the target directory was filled while unpacking" })
-      throw e
-    })
-  } finally {
-    await rm(tmp, { recursive: true, force: true })
-  }
+  return Effect.acquireUseRelease(
+    io(async () => {
+      const existing = await readdir(target).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT") return undefined
+        throw e
+      })
+      if (existing !== undefined && existing.length > 0) throw new InvalidSourceError({ source: dir, reason: "the target directory is not empty", action: "unpack into" })
+      await mkdir(dirname(target), { recursive: true })
+      const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+      await mkdir(tmp, { mode: 0o755 })
+      return tmp
+    }),
+    (tmp) =>
+      Effect.andThen(
+        build(tmp),
+        io(() =>
+          // rename(2) replaces an empty directory; a target filled meanwhile fails it (ENOTEMPTY)
+          rename(tmp, target).catch((e: NodeJS.ErrnoException) => {
+            if (e.code === "ENOTEMPTY" || e.code === "EEXIST") throw new InvalidSourceError({ source: dir, reason: "the target directory was filled while unpacking" })
+            throw e
+          })
+        )
+      ),
+    (tmp) => Effect.promise(() => rm(tmp, { recursive: true, force: true }))
+  )
 }
 
-/** Applies the source's layers in order onto `rootfs`; a failure names the layer (index and digest). */
-async function applyAll(ctx: EngineContext, src: FlatSource, rootfs: string, shownTarget: string): Promise<void> {
-  const local = src.local
-  if (local !== undefined && local.layers.length > 0) {
-    // an image whose snapshots exist (import, pull, create made them) is copied from them
-    const copied = await withSnapshotLease(ctx.layout, local.chain, () => flatFromSnapshots(ctx, local.chain, rootfs))
-    if (copied) return
-  }
-  const open = src.open
-  for (const [i, layer] of src.layers.entries()) {
-    try {
-      await ctx.applyFlat(layer, src.diffIds[i]!, rootfs, open === undefined ? undefined : () => open(layer))
-    } catch (e) {
-      // a refused media type already names the layer and why: pass it on as it is
-      if (e instanceof LayerMediaTypeError) throw e
-      throw new LayerApplyError({ image: src.label, index: i, layers: src.layers.length, digest: layer.digest, target: shownTarget, cause: e })
+/**
+ * Applies the source's layers in order onto `rootfs`; a failure names the layer (index and
+ * digest). Interrupted, it stops after the layer being applied.
+ */
+const applyAll = (ctx: EngineContext, src: FlatSource, rootfs: string, shownTarget: string, io: Io): Effect.Effect<void, EngineError> =>
+  Effect.gen(function*() {
+    const local = src.local
+    if (local !== undefined && local.layers.length > 0) {
+      // an image whose snapshots exist (import, pull, create made them) is copied from them
+      const copied = yield* io(() => withSnapshotLease(ctx.layout, local.chain, () => flatFromSnapshots(ctx, local.chain, rootfs)))
+      if (copied) return
     }
-  }
-}
+    const open = src.open
+    for (const [i, layer] of src.layers.entries()) {
+      yield* io(() => ctx.applyFlat(layer, src.diffIds[i]!, rootfs, open === undefined ? undefined : () => open(layer))).pipe(
+        // a refused media type already names the layer and why: pass it on as it is
+        Effect.mapError((e) =>
+          e instanceof LayerMediaTypeError ? e : new LayerApplyError({ image: src.label, index: i, layers: src.layers.length, digest: layer.digest, target: shownTarget, cause: e instanceof EngineIOError ? e.cause : e })
+        )
+      )
+    }
+  })
+
+const ioOf = (what: string, image: string | ImageSource, dir: string): Io => (f) => attempt(`${what} of ${locationName(image)} into`, dir, f)
 
 /**
  * Applies every layer in order (whiteouts delete) into `dir`, which must be empty or absent.
  * `image` is a local image or an oci:/oci-archive:/docker-archive: source.
  */
-export async function unpack(ctx: EngineContext, image: string | ImageSource, dir: string, options: UnpackOptions = {}): Promise<void> {
-  await withFlatSource(ctx, image, options, (src) => intoFreshDir(dir, (tmp) => applyAll(ctx, src, tmp, dir)))
+export const unpack = (ctx: EngineContext, image: string | ImageSource, dir: string, options: UnpackOptions = {}): Effect.Effect<void, EngineError> => {
+  const io = ioOf("unpack", image, dir)
+  return Effect.scoped(Effect.flatMap(flatSource(ctx, image, options, io), (src) => intoFreshDir(dir, io, (tmp) => applyAll(ctx, src, tmp, dir, io))))
 }
 
 /** DIR/rootfs + DIR/config.json (runtime-spec), ready for `crun run --bundle DIR`. */
-export async function bundle(ctx: EngineContext, image: string | ImageSource, dir: string, options: RuntimeSpecOptions & UnpackOptions = {}): Promise<void> {
+export const bundle = (ctx: EngineContext, image: string | ImageSource, dir: string, options: RuntimeSpecOptions & UnpackOptions = {}): Effect.Effect<void, EngineError> => {
   const { keep, ...spec } = options
-  await withFlatSource(ctx, image, keep === undefined ? {} : { keep }, (src) =>
-    intoFreshDir(dir, async (tmp) => {
-      const rootfs = join(tmp, "rootfs")
-      await mkdir(rootfs)
-      await applyAll(ctx, src, rootfs, dir)
-      await writeJsonAtomic(join(tmp, "config.json"), await runtimeSpec(src.config, rootfs, spec))
-    })
+  const io = ioOf("bundle", image, dir)
+  return Effect.scoped(
+    Effect.flatMap(flatSource(ctx, image, keep === undefined ? {} : { keep }, io), (src) =>
+      intoFreshDir(dir, io, (tmp) =>
+        Effect.gen(function*() {
+          const rootfs = join(tmp, "rootfs")
+          yield* io(() => mkdir(rootfs))
+          yield* applyAll(ctx, src, rootfs, dir, io)
+          yield* io(async () => writeJsonAtomic(join(tmp, "config.json"), await runtimeSpec(src.config, rootfs, spec)))
+        })
+      )
+    )
   )
 }

@@ -8,26 +8,30 @@ import { join } from "node:path"
 import { type Digest, digestHex } from "@cairn/digest"
 import { type ImageConfig, type ImageManifest, encodeCanonical, OciMediaType } from "@cairn/oci-spec"
 import { changesUpper, diffUpper } from "@cairn/overlay"
+import * as Effect from "effect/Effect"
+import { attempt } from "./attempt.js"
 import type { EngineContext } from "./context.js"
-import { readJson } from "./atomic.js"
-import { type ContainerMeta, findContainer, lockName, lowersOf } from "./containers.js"
+import { type ContainerMeta, findContainer, lowersOf, withContainer } from "./containers.js"
 import { syncCopyUpper, upperXattrNamespace } from "./copyUpper.js"
-import { withLock } from "./lock.js"
+import { asEngineError, type EngineError } from "./engineError.js"
 import { ensureSnapshots, type ImageSummary, imageByDigest, loadImage, type LoadedImage, summarize } from "./images.js"
 import { normalizeName } from "./reference.js"
 
 const xattrNamespace = upperXattrNamespace
 
-/** A container mounted by the copy driver has its writes in merged/: record them into upper/ first. */
-async function syncIfCopy(ctx: EngineContext, idOrName: string): Promise<ContainerMeta> {
-  const found = await findContainer(ctx, idOrName)
-  if (found.mounted?.driver !== "copy") return found
-  return withLock(ctx.layout.locks, lockName(found.id), async () => {
-    const meta = (await readJson<ContainerMeta>(join(ctx.layout.container(found.id), "meta.json"))) ?? found
-    if (meta.mounted?.driver === "copy") await syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))
-    return meta
-  })
-}
+/** A container mounted by the copy driver has its writes in merged/: record them into upper/ first (holding its lock). */
+const syncIfCopy = (ctx: EngineContext, idOrName: string): Effect.Effect<ContainerMeta, EngineError> =>
+  Effect.flatMap(findContainer(ctx, idOrName), (found) =>
+    found.mounted?.driver !== "copy"
+      ? Effect.succeed(found)
+      : withContainer(ctx, found.id, (meta) =>
+        meta.mounted?.driver !== "copy"
+          ? Effect.succeed(meta)
+          : Effect.as(
+            attempt("record the copy mount's changes of", ctx.layout.container(meta.id), () => syncCopyUpper(ctx.layout.container(meta.id), lowersOf(ctx, meta))),
+            meta
+          ))
+  )
 
 /** Whether a relative path exists in the container's lower view. */
 const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (raw: Buffer) => {
@@ -39,13 +43,15 @@ const inLowers = (ctx: EngineContext, chain: ReadonlyArray<Digest>) => async (ra
   return false
 }
 
-export async function diffContainer(ctx: EngineContext, idOrName: string): Promise<Array<{ kind: "A" | "C" | "D"; path: string }>> {
-  const meta = await syncIfCopy(ctx, idOrName)
-  const changes = await changesUpper(join(ctx.layout.container(meta.id), "upper"), inLowers(ctx, meta.chain), {
-    xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
+export const diffContainer = (ctx: EngineContext, idOrName: string): Effect.Effect<Array<{ kind: "A" | "C" | "D"; path: string }>, EngineError> =>
+  Effect.gen(function*() {
+    const meta = yield* syncIfCopy(ctx, idOrName)
+    const upper = join(ctx.layout.container(meta.id), "upper")
+    const changes = yield* attempt("read the changes in", upper, () =>
+      changesUpper(upper, inLowers(ctx, meta.chain), { xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver) })
+    )
+    return changes.map((c) => ({ kind: c.kind, path: c.path }))
   })
-  return changes.map((c) => ({ kind: c.kind, path: c.path }))
-}
 
 export interface CommitOptions {
   readonly name?: string
@@ -86,7 +92,7 @@ export async function storeImage(
   if (name !== undefined) await ctx.store.tag(normalizeName(name), descriptor)
   else await ctx.store.addUntagged(descriptor)
   const img = await loadImage(ctx, { descriptor, names: name === undefined ? [] : [normalizeName(name)] })
-  await ensureSnapshots(ctx, img)
+  await Effect.runPromise(ensureSnapshots(ctx, img))
   return summarize(img)
 }
 
@@ -106,29 +112,34 @@ export async function storeLayerFile<T extends { digest: Digest; size: number; m
   }
 }
 
-export async function commitContainer(ctx: EngineContext, idOrName: string, options: CommitOptions = {}): Promise<ImageSummary> {
-  if (options.name !== undefined) normalizeName(options.name) // fail before any work
-  const meta = await syncIfCopy(ctx, idOrName)
-  const parent = await imageByDigest(ctx, meta.imageDigest)
-  return ctx.store.withLease(async (lease) => {
-    const layer = await storeLayerFile(ctx, lease, (file) =>
-      diffUpper(join(ctx.layout.container(meta.id), "upper"), file, {
-        compression: "gzip",
-        xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
+export const commitContainer = (ctx: EngineContext, idOrName: string, options: CommitOptions = {}): Effect.Effect<ImageSummary, EngineError> =>
+  Effect.gen(function*() {
+    const name = options.name
+    if (name !== undefined) yield* Effect.try({ try: () => normalizeName(name), catch: asEngineError("commit as", name) }) // fail before any work
+    const meta = yield* syncIfCopy(ctx, idOrName)
+    const parent = yield* attempt("read image", meta.imageDigest, () => imageByDigest(ctx, meta.imageDigest))
+    const upper = join(ctx.layout.container(meta.id), "upper")
+    return yield* attempt("commit", upper, () =>
+      ctx.store.withLease(async (lease) => {
+        const layer = await storeLayerFile(ctx, lease, (file) =>
+          diffUpper(upper, file, {
+            compression: "gzip",
+            xattrNamespace: xattrNamespace(meta.mounted?.driver ?? meta.lastDriver)
+          })
+        )
+        return storeImage(
+          ctx,
+          parent,
+          layer,
+          {
+            created: ctx.now().toISOString(),
+            created_by: "cairn commit",
+            ...(options.message === undefined ? {} : { comment: options.message }),
+            ...(options.author === undefined ? {} : { author: options.author })
+          },
+          name,
+          lease
+        )
       })
     )
-    return storeImage(
-      ctx,
-      parent,
-      layer,
-      {
-        created: ctx.now().toISOString(),
-        created_by: "cairn commit",
-        ...(options.message === undefined ? {} : { comment: options.message }),
-        ...(options.author === undefined ? {} : { author: options.author })
-      },
-      options.name,
-      lease
-    )
   })
-}

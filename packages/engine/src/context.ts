@@ -1,5 +1,7 @@
 import type { Digest } from "@cairn/digest"
 import type { ActiveMount, DriverName, MounterShape } from "@cairn/mount"
+import type * as Deferred from "effect/Deferred"
+import type { EngineError } from "./engineError.js"
 import type { ExtractOptions, LayerBytes } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
@@ -22,7 +24,7 @@ export interface EngineContext {
   /** mounts this engine made, by container id: the copy and rootless drivers can only be undone by their maker */
   readonly mounts: Map<string, ActiveMount>
   /** extractions under way, by chainID: two images with the same layer wait on one */
-  readonly inFlight: Map<string, Promise<boolean>>
+  readonly inFlight: Map<string, Deferred.Deferred<boolean, EngineError>>
   /** now, from the Clock the engine was built with (effect's TestClock in a test) */
   readonly now: () => Date
   readonly driver: DriverName | "auto"

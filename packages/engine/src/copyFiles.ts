@@ -10,8 +10,11 @@ import { tmpdir } from "node:os"
 import { basename, dirname, join, posix, resolve } from "node:path"
 import { PassThrough, type Readable, type Writable } from "node:stream"
 import { cleanComponents, RootPath } from "@cairn/overlay"
+import * as Effect from "effect/Effect"
+import { attempt } from "./attempt.js"
 import { findContainer, mountContainer, unmountContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
+import type { EngineError } from "./engineError.js"
 import { EngineIOError, PathNotFoundInImageError } from "./errors.js"
 import { exportFs, realPath } from "./view.js"
 
@@ -103,48 +106,56 @@ export async function copyFrom(ctx: EngineContext, what: string, path: string, d
  * unpacks it into a private directory beside the container's state first (no `..` or absolute
  * member, no write through a link it made), and nothing reaches the container unless all of it did.
  */
-export async function copyTo(ctx: EngineContext, container: string, src: string | Readable, path: string): Promise<void> {
-  const meta = await findContainer(ctx, container)
-  if (typeof src !== "string") {
-    const work = await mkdtemp(join(ctx.layout.container(meta.id), ".cp-in-"))
-    try {
-      const x = tool("tar", ["-x", "-C", work, "-f", "-"])
-      src.on("error", (e) => x.stdin.destroy(e))
-      src.pipe(x.stdin)
-      await x.done.catch((e: unknown) => {
-        throw new EngineIOError({ operation: "cp", path: "a tar from stdin", cause: e })
-      })
-      return await copyTo(ctx, container, `${work}/.`, path)
-    } finally {
-      await rm(work, { recursive: true, force: true })
+export const copyTo = (ctx: EngineContext, container: string, src: string | Readable, path: string): Effect.Effect<void, EngineError> =>
+  Effect.gen(function*() {
+    const meta = yield* findContainer(ctx, container)
+    if (typeof src !== "string") {
+      const staging = ctx.layout.container(meta.id)
+      return yield* Effect.acquireUseRelease(
+        attempt("make a staging dir in", staging, () => mkdtemp(join(staging, ".cp-in-"))),
+        (work) => Effect.andThen(attempt("cp", "a tar from stdin", () => untar(src, work)), copyTo(ctx, container, `${work}/.`, path)),
+        (work) => Effect.promise(() => rm(work, { recursive: true, force: true }))
+      )
     }
+    const source = resolve(src.replace(/\/\.$/, ""))
+    const srcStat = yield* Effect.promise(() => lstat(source).catch(() => undefined))
+    if (srcStat === undefined) return yield* new EngineIOError({ operation: "cp", path: src, cause: new Error("no such file or directory on the host") })
+    // through the container's mount: one made for the copy is undone after it, however it ends (an
+    // unmount that fails leaves the container recorded as mounted: `cairn ps` shows it, `cairn umount` ends it)
+    const merged = yield* Effect.acquireRelease(mountContainer(ctx, meta.id), () =>
+      meta.mounted !== undefined ? Effect.void : Effect.ignore(unmountContainer(ctx, meta.id))
+    )
+    yield* attempt("cp", path, () => copyInto(merged, source, srcStat.isDirectory(), /(^|\/)\.$/.test(src), path, container))
+  }).pipe(Effect.scoped)
+
+/** GNU tar unpacks the stream into `work`; fails with the stream's or tar's error. */
+async function untar(src: Readable, work: string): Promise<void> {
+  const x = tool("tar", ["-x", "-C", work, "-f", "-"])
+  src.on("error", (e) => x.stdin.destroy(e))
+  src.pipe(x.stdin)
+  await x.done.catch((e: unknown) => {
+    throw new EngineIOError({ operation: "cp", path: "a tar from stdin", cause: e })
+  })
+}
+
+/** `source` (a directory, or with `contents` the directory's entries) to `path` inside the container's root at `merged`. */
+async function copyInto(merged: string, source: string, srcIsDir: boolean, contents: boolean, path: string, container: string): Promise<void> {
+  const root = new RootPath(merged)
+  const inside = root.resolve(cleanComponents(Buffer.from(path)), true, path)
+  const dest = root.abs(inside).toString()
+  const existing = await stat(dest).catch(() => undefined)
+  // always -T onto one named path, replacing what is there (--remove-destination unlinks a
+  // symlink instead of writing through it: a link in the container may point anywhere on the host)
+  let args: string[]
+  if (existing?.isDirectory()) args = ["-T", source, contents ? dest : join(dest, basename(source))]
+  else {
+    if (contents) throw new EngineIOError({ operation: "cp", path, cause: new Error(`${path} in ${container} is not a directory`) })
+    const parent = await stat(dirname(dest)).catch(() => undefined)
+    if (!parent?.isDirectory()) throw new EngineIOError({ operation: "cp", path, cause: new Error(`the parent of ${path} does not exist in ${container}`) })
+    if (existing !== undefined && srcIsDir) throw new EngineIOError({ operation: "cp", path, cause: new Error("cannot overwrite a file with a directory") })
+    args = ["-T", source, dest]
   }
-  const source = resolve(src.replace(/\/\.$/, ""))
-  const contents = /(^|\/)\.$/.test(src)
-  const srcStat = await lstat(source).catch(() => undefined)
-  if (srcStat === undefined) throw new EngineIOError({ operation: "cp", path: src, cause: new Error("no such file or directory on the host") })
-  const wasMounted = meta.mounted !== undefined
-  const merged = await mountContainer(ctx, meta.id)
-  try {
-    const root = new RootPath(merged)
-    const inside = root.resolve(cleanComponents(Buffer.from(path)), true, path)
-    const dest = root.abs(inside).toString()
-    const existing = await stat(dest).catch(() => undefined)
-    // always -T onto one named path, replacing what is there (--remove-destination unlinks a
-    // symlink instead of writing through it: a link in the container may point anywhere on the host)
-    let args: string[]
-    if (existing?.isDirectory()) args = ["-T", source, contents ? dest : join(dest, basename(source))]
-    else {
-      if (contents) throw new EngineIOError({ operation: "cp", path, cause: new Error(`${path} in ${container} is not a directory`) })
-      const parent = await stat(dirname(dest)).catch(() => undefined)
-      if (!parent?.isDirectory()) throw new EngineIOError({ operation: "cp", path, cause: new Error(`the parent of ${path} does not exist in ${container}`) })
-      if (existing !== undefined && srcStat.isDirectory()) throw new EngineIOError({ operation: "cp", path, cause: new Error("cannot overwrite a file with a directory") })
-      args = ["-T", source, dest]
-    }
-    const cp = tool("cp", ["-a", "--no-dereference", "--remove-destination", ...args])
-    cp.stdin.end()
-    await cp.done
-  } finally {
-    if (!wasMounted) await unmountContainer(ctx, meta.id)
-  }
+  const cp = tool("cp", ["-a", "--no-dereference", "--remove-destination", ...args])
+  cp.stdin.end()
+  await cp.done
 }

@@ -15,10 +15,12 @@ import {
   selectManifest
 } from "@cairn/oci-spec"
 import * as Effect from "effect/Effect"
+import { attempt } from "./attempt.js"
 import type { EngineContext } from "./context.js"
+import type { EngineError } from "./engineError.js"
 import { AmbiguousReferenceError, ImageNotFoundError, UnsupportedImageError } from "./errors.js"
 import { normalizeName } from "./reference.js"
-import { ensureSnapshot, readSnapshotMeta, stackOf } from "./snapshots.js"
+import { ensureSnapshot, stackOf } from "./snapshots.js"
 import type { LayerDescriptor, StoredImage } from "./store.js"
 
 export interface ImageSummary {
@@ -214,37 +216,43 @@ export function summarize(img: LoadedImage): ImageSummary {
   }
 }
 
-export async function listImages(ctx: EngineContext): Promise<Array<ImageSummary>> {
-  const out: Array<ImageSummary> = []
-  for (const stored of await ctx.store.images()) {
-    // a manifest whose blobs are gone (or an index without this host's platform) is not a runnable image: skip, fsck reports it
-    const img = await loadImage(ctx, stored).catch(() => undefined)
-    if (img !== undefined) out.push(summarize(img))
-  }
-  return out
-}
+/** The image `input` names, loaded (an Effect of resolveImage). */
+const resolved = (ctx: EngineContext, input: string) => attempt("read image", input, () => resolveImage(ctx, input))
 
-export async function inspectImage(ctx: EngineContext, input: string): Promise<ImageInspect> {
-  const img = await resolveImage(ctx, input)
-  const layers: Array<LayerInfo> = []
-  for (const [i, l] of img.layers.entries()) {
-    const chainId = img.chain[i]!
-    layers.push({ ...l, diffId: img.diffIds[i]!, chainId, snapshot: (await readSnapshotMeta(ctx.layout, chainId)) !== undefined })
-  }
-  return {
-    digest: img.descriptor.digest,
-    manifestDigest: img.digest,
-    names: img.names,
-    manifest: img.manifest,
-    config: img.config,
-    configDigest: img.manifest.config.digest,
-    layers
-  }
-}
+export const listImages = (ctx: EngineContext): Effect.Effect<Array<ImageSummary>, EngineError> =>
+  Effect.gen(function*() {
+    const out: Array<ImageSummary> = []
+    for (const stored of yield* attempt("list the images of", ctx.layout.root, () => ctx.store.images())) {
+      // a manifest whose blobs are gone (or an index without this host's platform) is not a runnable image: skip, fsck reports it
+      const img = yield* Effect.promise(() => loadImage(ctx, stored).catch(() => undefined))
+      if (img !== undefined) out.push(summarize(img))
+    }
+    return out
+  })
+
+export const inspectImage = (ctx: EngineContext, input: string): Effect.Effect<ImageInspect, EngineError> =>
+  Effect.gen(function*() {
+    const img = yield* resolved(ctx, input)
+    const layers: Array<LayerInfo> = []
+    for (const [i, l] of img.layers.entries()) {
+      const chainId = img.chain[i]!
+      layers.push({ ...l, diffId: img.diffIds[i]!, chainId, snapshot: (yield* ctx.snapshotter.stat(chainId)) !== undefined })
+    }
+    return {
+      digest: img.descriptor.digest,
+      manifestDigest: img.digest,
+      names: img.names,
+      manifest: img.manifest,
+      config: img.config,
+      configDigest: img.manifest.config.digest,
+      layers
+    }
+  })
 
 /** Like `docker history`: newest first, empty_layer rows included, each real row with its layer. */
-export async function history(ctx: EngineContext, input: string): Promise<Array<HistoryRow>> {
-  const img = await resolveImage(ctx, input)
+export const history = (ctx: EngineContext, input: string): Effect.Effect<Array<HistoryRow>, EngineError> => Effect.map(resolved(ctx, input), historyRows)
+
+function historyRows(img: LoadedImage): Array<HistoryRow> {
   const rows: Array<HistoryRow> = []
   const entries = img.config.history ?? []
   let layer = 0
@@ -266,30 +274,28 @@ export async function history(ctx: EngineContext, input: string): Promise<Array<
   return rows.reverse()
 }
 
-/** Extracts every missing snapshot of the image, independent layers concurrently. Returns how many were extracted. */
-export async function ensureSnapshots(ctx: EngineContext, img: LoadedImage, ref?: string): Promise<number> {
-  const done = await Effect.runPromise(
-    Effect.forEach(
-      img.layers.map((_, i) => i),
-      (i) => Effect.tryPromise({ try: () => ensureSnapshot(ctx, img.layers, img.diffIds, i, ref), catch: (e) => e }),
-      { concurrency: ctx.concurrency }
-    )
-  )
-  return done.filter(Boolean).length
-}
+/** Extracts every missing snapshot of the image, independent layers concurrently. Succeeds with how many were extracted. */
+export const ensureSnapshots = (ctx: EngineContext, img: LoadedImage, ref?: string): Effect.Effect<number, EngineError> =>
+  Effect.forEach(
+    img.layers.map((_, i) => i),
+    (i) => ensureSnapshot(ctx, img.layers, img.diffIds, i, ref),
+    { concurrency: ctx.concurrency }
+  ).pipe(Effect.map((done) => done.filter(Boolean).length))
 
-export async function tagImage(ctx: EngineContext, input: string, name: string): Promise<void> {
-  const target = normalizeName(name)
-  const stored = await findImage(ctx, input)
-  await ctx.store.tag(target, stored.descriptor)
-}
+export const tagImage = (ctx: EngineContext, input: string, name: string): Effect.Effect<void, EngineError> =>
+  attempt("tag", input, async () => {
+    const target = normalizeName(name)
+    const stored = await findImage(ctx, input)
+    await ctx.store.tag(target, stored.descriptor)
+  })
 
-export async function untagImage(ctx: EngineContext, name: string): Promise<void> {
-  const n = normalizeName(name)
-  const images = await ctx.store.images()
-  const owner = images.find((i) => i.names.includes(n))
-  if (owner === undefined) throw new ImageNotFoundError({ image: name })
-  await ctx.store.untag(n)
-}
+export const untagImage = (ctx: EngineContext, name: string): Effect.Effect<void, EngineError> =>
+  attempt("untag", name, async () => {
+    const n = normalizeName(name)
+    const images = await ctx.store.images()
+    const owner = images.find((i) => i.names.includes(n))
+    if (owner === undefined) throw new ImageNotFoundError({ image: name })
+    await ctx.store.untag(n)
+  })
 
 export const manifestMediaType = OciMediaType.ImageManifest

@@ -7,6 +7,7 @@ import { Readable } from "node:stream"
 import type { ImportedImage, ImportReport } from "@cairn/cas"
 import { type Digest, digestHex, parseDigest } from "@cairn/digest"
 import { asOciIndex, decodeAnyManifest, decodeIndex, type Descriptor, isIndexMediaType, layerCompression, selectManifest } from "@cairn/oci-spec"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 import { InvalidSourceError } from "./errors.js"
 import { counted } from "./layers.js"
@@ -80,7 +81,7 @@ export async function adoptImage(
     if (options.unpack !== false) {
       // layers of a media type cairn cannot extract are stored as they are: snapshots stop below them
       const known = probe.layers.findIndex((l) => layerCompression(l.mediaType) === undefined)
-      await ensureSnapshots(ctx, known < 0 ? probe : { ...probe, layers: probe.layers.slice(0, known), diffIds: probe.diffIds.slice(0, known) }, ref)
+      await Effect.runPromise(ensureSnapshots(ctx, known < 0 ? probe : { ...probe, layers: probe.layers.slice(0, known), diffIds: probe.diffIds.slice(0, known) }, ref))
     }
     // an abort during extraction: the snapshots made stay (shared, prune takes them), the name never lands
     options.signal?.throwIfAborted()

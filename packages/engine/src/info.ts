@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises"
 import { type DetectReport, chooseDriver } from "@cairn/mount"
 import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
+import type { EngineError } from "./engineError.js"
 import { registriesInfo } from "./registries.js"
 
 export interface InfoReport {
@@ -23,15 +24,16 @@ async function version(pkg: string): Promise<string> {
   }
 }
 
-export async function info(ctx: EngineContext): Promise<InfoReport> {
-  const report = await Effect.runPromise(ctx.mounter.detect)
-  let chosen: string | undefined
-  try {
-    chosen = ctx.driver === "auto" ? chooseDriver(report) : ctx.driver
-  } catch {}
-  const versions: Record<string, string> = { node: process.versions.node }
-  for (const p of ["@cairn/engine", "@cairn/cas", "@cairn/overlay", "@cairn/mount", "@cairn/registry", "@cairn/oci-spec", "@cairn/digest"]) {
-    versions[p] = await version(p)
-  }
-  return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions, registries: registriesInfo(ctx.layout.root) }
-}
+export const info = (ctx: EngineContext): Effect.Effect<InfoReport, EngineError> =>
+  Effect.gen(function*() {
+    const report = yield* ctx.mounter.detect
+    let chosen: string | undefined
+    try {
+      chosen = ctx.driver === "auto" ? chooseDriver(report) : ctx.driver
+    } catch {}
+    const versions: Record<string, string> = { node: process.versions.node }
+    for (const p of ["@cairn/engine", "@cairn/cas", "@cairn/overlay", "@cairn/mount", "@cairn/registry", "@cairn/oci-spec", "@cairn/digest"]) {
+      versions[p] = yield* Effect.promise(() => version(p))
+    }
+    return { root: ctx.layout.root, drivers: report.drivers, chosenDriver: chosen, kernel: report.kernel.release, versions, registries: registriesInfo(ctx.layout.root) }
+  })

@@ -8,6 +8,7 @@ import { type ActiveMount, makeMounter, Mounter, MountState } from "@cairn/mount
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { settled } from "./attempt.js"
 import { EngineClosedError } from "./closed.js"
 import { eventLogWriter } from "./eventLog.js"
 import { type EngineEvent, type EngineEventListener, EngineEvents, type EventBus, EventListeners } from "./events.js"
@@ -26,7 +27,7 @@ import {
   unmountContainer
 } from "./containers.js"
 import type { EngineContext } from "./context.js"
-import { asEngineError, type EngineError, isEngineError } from "./engineError.js"
+import { asEngineError, type EngineError } from "./engineError.js"
 import type { ImportOptions } from "./importExport.js"
 import {
   findImage,
@@ -128,20 +129,34 @@ const failureOf = (operation: string, root: string, named?: readonly [string, st
   named?.[1] !== undefined ? asEngineError(named[0], named[1]) : asEngineError(inWords(operation), root)
 
 /**
- * `subject`: what the user gave that the operation reads or writes (an archive, a target dir),
- * named by an untyped failure instead of the engine root; e.g. ["import from", source].
+ * An operation still written as an async function. Interrupting it aborts the signal it is given
+ * and waits until it has settled (`settled`): no operation outlives its Effect. `subject`: what
+ * the user gave that it reads or writes (an archive, a target dir), named by an untyped failure
+ * instead of the engine root; e.g. ["import from", source].
  */
 const lifter =
   (root: string, isClosed: () => boolean) =>
-  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Promise<A>, subject?: (...args: Args) => readonly [string, string | undefined]): Op<Args, A> =>
-  (...args) => {
-    if (isClosed()) return Effect.fail(new EngineClosedError({ root, operation: inWords(operation) }))
-    const named = subject?.(...args)
-    return Effect.tryPromise({
-      try: () => f(...args),
-      catch: failureOf(operation, root, named)
-    })
-  }
+  <Args extends Array<unknown>, A>(
+    operation: string,
+    // an Effect is run, never returned as a value (the compiler holds a converted operation out)
+    f: (...args: Args) => Promise<A extends Effect.Effect<unknown, unknown, unknown> ? never : A>,
+    subject?: (...args: Args) => readonly [string, string | undefined]
+  ): Op<Args, A> =>
+  (...args) =>
+    abortable(root, isClosed, operation, undefined, () => f(...args), subject?.(...args))
+
+/**
+ * An operation written as an Effect program over the engine's services: refused after close(),
+ * typed at its leaves; anything thrown in its own code is reported as a lifted operation's is
+ * (a typed error as it is, else an EngineIOError of the operation), not as a defect.
+ */
+const program =
+  (root: string, isClosed: () => boolean) =>
+  <Args extends Array<unknown>, A>(operation: string, f: (...args: Args) => Effect.Effect<A, EngineError>): Op<Args, A> =>
+  (...args) =>
+    Effect.suspend(() => (isClosed() ? Effect.fail(new EngineClosedError({ root, operation: inWords(operation) })) : f(...args))).pipe(
+      Effect.catchDefect((defect) => Effect.fail(failureOf(operation, root)(defect)))
+    )
 
 /**
  * An operation that takes an AbortSignal: interrupting the Effect (Effect.timeout,
@@ -160,19 +175,7 @@ const abortable = <A>(
 ): Effect.Effect<A, EngineError> =>
   isClosed()
     ? Effect.fail(new EngineClosedError({ root, operation: inWords(operation) }))
-    : Effect.callback<A, EngineError>((resume) => {
-      const controller = new AbortController()
-      const signal = given === undefined ? controller.signal : AbortSignal.any([controller.signal, given])
-      const running = Promise.resolve().then(() => f(signal))
-      running.then(
-        (a) => resume(Effect.succeed(a)),
-        (e) => resume(Effect.fail(failureOf(operation, root, named)(signal.aborted && !isEngineError(e) ? (signal.reason ?? e) : e)))
-      )
-      return Effect.promise(() => {
-        controller.abort(new Error(`${inWords(operation)} was interrupted`))
-        return running.then(() => undefined, () => undefined)
-      })
-    })
+    : settled(f, failureOf(operation, root, named), { ...(given === undefined ? {} : { given }), interrupted: `${inWords(operation)} was interrupted` })
 
 /** The services an engine is built over; each defaults to its live implementation. */
 interface EngineServices {
@@ -233,16 +236,17 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
   await removeDeadTemps(layout.snapshots)
   await removeDeadTemps(layout.containers)
   await removeDeadTemps(layout.locks)
-  await reconcileMounts(ctx)
+  await Effect.runPromise(reconcileMounts(ctx))
 
   let closed = false
   const lift = lifter(layout.root, () => closed)
+  const op = program(layout.root, () => closed)
   const events = Option.getOrElse(services.events, () => new EventListeners())
   // every process's events in the root's log, for `cairn events` (podman's file events backend)
   const unlog = events.on(eventLogWriter(layout.root))
   // what an event names is looked up around the operation; a failed lookup only drops the event
   const imageDigest = (input: string) => findImage(ctx, input).then((i) => i.descriptor.digest as string, () => undefined)
-  const container = (idOrName: string) => findContainer(ctx, idOrName).catch(() => undefined)
+  const container = (idOrName: string) => Effect.option(findContainer(ctx, idOrName))
   const named = (name: string | undefined) => {
     if (name === undefined) return undefined
     try {
@@ -255,13 +259,21 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     events.emit("image.imported", s.digest, named(name) ?? s.names[0])
     return s
   }
-  const onContainer = async <A>(type: EngineEvent["type"], idOrName: string, f: () => Promise<A>): Promise<A> => {
-    const before = await container(idOrName)
-    const r = await f()
-    const c = before ?? (await container(idOrName))
-    if (c !== undefined) events.emit(type, c.id, c.name)
-    return r
-  }
+  const onContainer = <A>(type: EngineEvent["type"], idOrName: string, f: Effect.Effect<A, EngineError>): Effect.Effect<A, EngineError> =>
+    Effect.gen(function*() {
+      const before = yield* container(idOrName)
+      const r = yield* f
+      const c = Option.isSome(before) ? before : yield* container(idOrName)
+      if (Option.isSome(c)) events.emit(type, c.value.id, c.value.name)
+      return r
+    })
+  // modules loaded on first use (commit and cp bring @cairn/overlay, which the listings do not need)
+  const commitModule = Effect.promise(() => import("./commit.js"))
+  const copyFilesModule = Effect.promise(() => import("./copyFiles.js"))
+  const spaceModule = Effect.promise(() => import("./space.js"))
+  const removeImageModule = Effect.promise(() => import("./removeImage.js"))
+  const infoModule = Effect.promise(() => import("./info.js"))
+  const bundleModule = Effect.promise(() => import("./bundle.js"))
   const shape: EngineShape = {
     root: layout.root,
     context: ctx,
@@ -284,42 +296,44 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
       },
       (image, dest) => [`export of ${image} to`, locationName(dest)]
     ),
-    listImages: lift("listImages", () => listImages(ctx)),
-    inspectImage: lift("inspectImage", (image: string) => inspectImage(ctx, image)),
-    history: lift("history", (image: string) => history(ctx, image)),
-    tag: lift("tag", async (image: string, name: string) => {
-      await tagImage(ctx, image, name)
-      const digest = await imageDigest(name)
-      if (digest !== undefined) events.emit("image.tagged", digest, named(name))
-    }),
-    untag: lift("untag", async (name: string) => {
-      const digest = await imageDigest(name)
-      await untagImage(ctx, name)
-      if (digest !== undefined) events.emit("image.removed", digest, named(name))
-    }),
-    removeImage: lift("removeImage", async (image: string, o?: { force?: boolean }) => {
-      const digest = await imageDigest(image)
-      const r = await (await import("./removeImage.js")).removeImage(ctx, image, o)
-      const name = named(image)
-      const id = digest ?? r.deleted[0]
-      if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
-      return r
-    }),
-    unpack: lift(
-      "unpack",
-      async (image: string | ImageSource, dir: string, o?: UnpackOptions) => (await import("./bundle.js")).unpack(ctx, image, dir, o),
-      (image, dir) => [`unpack of ${locationName(image)} into`, dir]
+    listImages: op("listImages", () => listImages(ctx)),
+    inspectImage: op("inspectImage", (image: string) => inspectImage(ctx, image)),
+    history: op("history", (image: string) => history(ctx, image)),
+    tag: op("tag", (image: string, name: string) =>
+      Effect.gen(function*() {
+        yield* tagImage(ctx, image, name)
+        const digest = yield* Effect.promise(() => imageDigest(name))
+        if (digest !== undefined) events.emit("image.tagged", digest, named(name))
+      })
     ),
-    bundle: lift(
-      "bundle",
-      async (image: string | ImageSource, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) => (await import("./bundle.js")).bundle(ctx, image, dir, o),
-      (image, dir) => [`bundle of ${locationName(image)} into`, dir]
+    untag: op("untag", (name: string) =>
+      Effect.gen(function*() {
+        const digest = yield* Effect.promise(() => imageDigest(name))
+        yield* untagImage(ctx, name)
+        if (digest !== undefined) events.emit("image.removed", digest, named(name))
+      })
+    ),
+    removeImage: op("removeImage", (image: string, o?: { force?: boolean }) =>
+      Effect.gen(function*() {
+        const digest = yield* Effect.promise(() => imageDigest(image))
+        const r = yield* Effect.flatMap(removeImageModule, (m) => m.removeImage(ctx, image, o))
+        const name = named(image)
+        const id = digest ?? r.deleted[0]
+        if (id !== undefined) events.emit("image.removed", id, name !== undefined && r.untagged.includes(name) ? name : undefined)
+        return r
+      })
+    ),
+    unpack: op("unpack", (image: string | ImageSource, dir: string, o?: UnpackOptions) => Effect.flatMap(bundleModule, (m) => m.unpack(ctx, image, dir, o))),
+    bundle: op("bundle", (image: string | ImageSource, dir: string, o?: { args?: ReadonlyArray<string> } & UnpackOptions) =>
+      Effect.flatMap(bundleModule, (m) => m.bundle(ctx, image, dir, o))
     ),
     listFiles: lift("listFiles", async (image: string, path?: string) => (await import("./view.js")).listFiles(ctx, image, path ?? "/")),
     readFile: lift("readFile", async (image: string, path: string) => (await import("./view.js")).readFile(ctx, image, path)),
     flatten: lift("flatten", async (image: string, name: string) => imported(await (await import("./view.js")).flatten(ctx, image, name), name)),
     copyFrom: lift("copyFrom", async (what: string, path: string, dest: Writable | string) => (await import("./copyFiles.js")).copyFrom(ctx, what, path, dest)),
-    copyTo: lift("copyTo", async (container: string, src: string | Readable, path: string) => (await import("./copyFiles.js")).copyTo(ctx, container, src, path)),
+    copyTo: op("copyTo", (container: string, src: string | Readable, path: string) =>
+      Effect.flatMap(copyFilesModule, (m) => m.copyTo(ctx, container, src, path))
+    ),
     exportFs: lift(
       "exportFs",
       async (what: string, dest: Writable | string) => (await import("./view.js")).exportFs(ctx, what, dest),
@@ -339,25 +353,23 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
         if (to.kind === "local") events.emit("image.imported", r.digest)
         return r
       }),
-    createContainer: lift("createContainer", async (image: string, o?: { name?: string }) => {
-      const c = await createContainer(ctx, image, o)
-      events.emit("container.created", c.id, c.name)
-      return c
-    }),
-    listContainers: lift("listContainers", () => listContainers(ctx)),
-    mountContainer: lift("mountContainer", (id: string, o?: { driver?: DriverChoice; outlive?: boolean }) =>
-      onContainer("container.mounted", id, () => mountContainer(ctx, id, o?.driver, { outlive: o?.outlive === true }))
+    createContainer: op("createContainer", (image: string, o?: { name?: string }) =>
+      Effect.tap(createContainer(ctx, image, o), (c) => Effect.sync(() => events.emit("container.created", c.id, c.name)))
     ),
-    unmountContainer: lift("unmountContainer", (id: string) => onContainer("container.unmounted", id, () => unmountContainer(ctx, id))),
-    diffContainer: lift("diffContainer", async (id: string) => (await import("./commit.js")).diffContainer(ctx, id)),
-    commitContainer: lift("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) =>
-      onContainer("container.committed", id, async () => (await import("./commit.js")).commitContainer(ctx, id, o))
+    listContainers: op("listContainers", () => listContainers(ctx)),
+    mountContainer: op("mountContainer", (id: string, o?: { driver?: DriverChoice; outlive?: boolean }) =>
+      onContainer("container.mounted", id, mountContainer(ctx, id, o?.driver, { outlive: o?.outlive === true }))
     ),
-    removeContainer: lift("removeContainer", (id: string, o?: { force?: boolean }) => onContainer("container.removed", id, () => removeContainer(ctx, id, o))),
-    df: lift("df", async () => (await import("./space.js")).df(ctx)),
-    prune: lift("prune", async (o?: { dryRun?: boolean }) => (await import("./space.js")).prune(ctx, o)),
-    fsck: lift("fsck", async (o?: { repair?: boolean }) => (await import("./space.js")).fsck(ctx, o)),
-    info: lift("info", async () => (await import("./info.js")).info(ctx)),
+    unmountContainer: op("unmountContainer", (id: string) => onContainer("container.unmounted", id, unmountContainer(ctx, id))),
+    diffContainer: op("diffContainer", (id: string) => Effect.flatMap(commitModule, (m) => m.diffContainer(ctx, id))),
+    commitContainer: op("commitContainer", (id: string, o?: { name?: string; message?: string; author?: string }) =>
+      onContainer("container.committed", id, Effect.flatMap(commitModule, (m) => m.commitContainer(ctx, id, o)))
+    ),
+    removeContainer: op("removeContainer", (id: string, o?: { force?: boolean }) => onContainer("container.removed", id, removeContainer(ctx, id, o))),
+    df: op("df", () => Effect.flatMap(spaceModule, (m) => m.df(ctx))),
+    prune: op("prune", (o?: { dryRun?: boolean }) => Effect.flatMap(spaceModule, (m) => m.prune(ctx, o))),
+    fsck: op("fsck", (o?: { repair?: boolean }) => Effect.flatMap(spaceModule, (m) => m.fsck(ctx, o))),
+    info: op("info", () => Effect.flatMap(infoModule, (m) => m.info(ctx))),
     build: lift("build", async (dir: string, o?: BuildOptions) => {
       const r = await (await import("./build/executor.js")).build(ctx, dir, o)
       imported(r.image, o?.tags?.[0])
@@ -371,7 +383,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
     // a rootless mount without a namespace holder lives as long as its maker: it ends with the engine
     for (const [id, m] of [...mounts]) {
       if (m.driver !== "rootless") continue
-      await unmountContainer(ctx, id).catch(() => {})
+      await Effect.runPromise(Effect.ignore(unmountContainer(ctx, id)))
     }
     mounts.clear()
     ctx.inFlight.clear()

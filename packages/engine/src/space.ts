@@ -1,4 +1,5 @@
-// Space accounting (`docker system df -v`), prune and fsck of an engine root.
+// Space accounting (`docker system df -v`), prune and fsck of an engine root: Effect programs over
+// the Snapshotter, with the directory walks and the store's GC and fsck as their leaves.
 import { readdir, rm } from "node:fs/promises"
 import { basename, join } from "node:path"
 import { type Digest, chainIds, digestHex } from "@cairn/digest"
@@ -6,9 +7,11 @@ import type { FsckReport } from "@cairn/cas"
 import { UnreadableStateError, UnsupportedImageError } from "./errors.js"
 import { pidAlive, readJson, tempOwner } from "./atomic.js"
 import type { EngineContext } from "./context.js"
-import { isMountedNow, listContainerMetas, reconcileMounts } from "./containers.js"
+import { type ContainerMeta, isMountedNow, readContainerMetas, reconcileMounts } from "./containers.js"
+import { attempt } from "./attempt.js"
+import type { EngineError } from "./engineError.js"
 import { imageBlobs, type LoadedImage, loadImage } from "./images.js"
-import { withLock } from "./lock.js"
+import { locked } from "./lock.js"
 import { leasedChains } from "./snapshotLease.js"
 import * as Effect from "effect/Effect"
 import { type SnapshotMeta, treeSize } from "./snapshots.js"
@@ -62,14 +65,35 @@ async function loadAll(ctx: EngineContext): Promise<Array<LoadedImage>> {
 async function referencedChains(ctx: EngineContext, images: ReadonlyArray<LoadedImage>): Promise<Set<string>> {
   const live = new Set<string>()
   for (const img of images) for (const c of img.chain) live.add(c)
-  for (const c of await listContainerMetas(ctx, { strict: true })) for (const ch of c.chain) live.add(ch)
+  for (const c of await readContainerMetas(ctx, { strict: true })) for (const ch of c.chain) live.add(ch)
   for (const c of await leasedChains(ctx.layout)) live.add(c)
   return live
 }
 
-export async function df(ctx: EngineContext): Promise<DiskUsage> {
-  const images = await loadAll(ctx)
-  const containers = await listContainerMetas(ctx)
+export const df = (ctx: EngineContext): Effect.Effect<DiskUsage, EngineError> =>
+  Effect.gen(function*() {
+    const images = yield* attempt("read the images of", ctx.layout.root, () => loadAll(ctx))
+    const containers = yield* attempt("list containers in", ctx.layout.containers, () => readContainerMetas(ctx))
+    const snaps = yield* ctx.snapshotter.walk()
+    const containerSizes = yield* attempt("measure containers in", ctx.layout.containers, () =>
+      Promise.all(containers.map((c) => treeSize(join(ctx.layout.container(c.id), "upper"))))
+    )
+    const dry = yield* prune(ctx, { dryRun: true })
+    const ingests = yield* attempt("list ingests of", ctx.layout.root, () => ctx.store.ingests())
+    const live = yield* attempt("read what is in use in", ctx.layout.root, () => referencedChains(ctx, images))
+    return usage(images, containers, containerSizes, snaps, dry, ingests, live)
+  })
+
+/** df's rows and totals from what it read. */
+function usage(
+  images: ReadonlyArray<LoadedImage>,
+  containers: ReadonlyArray<ContainerMeta>,
+  containerSizes: ReadonlyArray<number>,
+  snaps: ReadonlyArray<SnapshotMeta>,
+  dry: PruneResult,
+  ingests: ReadonlyArray<{ size: number; active: boolean }>,
+  live: ReadonlySet<string>
+): DiskUsage {
   const users = new Map<string, number>()
   for (const img of images) for (const b of new Set(imageBlobs(img).map((x) => x.digest))) users.set(b, (users.get(b) ?? 0) + 1)
   const imageRows = images.map((img) => {
@@ -92,7 +116,6 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
       containers: containers.filter((c) => c.imageDigest === img.digest).length
     }
   })
-  const snaps = await Effect.runPromise(ctx.snapshotter.walk())
   const snapshotRows = snaps.map((s) => ({
     chainId: s.chainId,
     diffId: s.diffId,
@@ -100,18 +123,13 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
     images: images.filter((i) => i.chain.includes(s.chainId)).length,
     containers: containers.filter((c) => c.chain.includes(s.chainId)).length
   }))
-  const containerRows = await Promise.all(
-    containers.map(async (c) => ({
-      id: c.id,
-      name: c.name,
-      image: c.image,
-      size: await treeSize(join(ctx.layout.container(c.id), "upper")),
-      mounted: c.mounted !== undefined
-    }))
-  )
-  const dry = await prune(ctx, { dryRun: true })
-  const ingests = await ctx.store.ingests()
-  const live = await referencedChains(ctx, images)
+  const containerRows = containers.map((c, i) => ({
+    id: c.id,
+    name: c.name,
+    image: c.image,
+    size: containerSizes[i]!,
+    mounted: c.mounted !== undefined
+  }))
   const snapBytes = snaps.filter((s) => !live.has(s.chainId)).reduce((n, s) => n + s.size, 0)
   const allBlobs = new Set<string>()
   let imageBytes = 0
@@ -140,30 +158,46 @@ export async function df(ctx: EngineContext): Promise<DiskUsage> {
 }
 
 /** Removes snapshots and blobs nothing uses (never what a container, an image or a live operation holds). */
-export async function prune(ctx: EngineContext, options: { dryRun?: boolean } = {}): Promise<PruneResult> {
-  const dryRun = options.dryRun === true
-  return withLock(ctx.layout.locks, "containers", async () => {
-    const removed: Array<string> = []
-    let bytes = 0
-    const images = await loadAll(ctx)
-    const live = await referencedChains(ctx, images)
-    for (const s of await Effect.runPromise(ctx.snapshotter.walk())) {
-      if (live.has(s.chainId)) continue
-      removed.push(s.chainId)
-      bytes += s.size
-      if (!dryRun) await Effect.runPromise(ctx.snapshotter.remove(s.chainId))
-    }
-    const gc = await ctx.store.gc({ dryRun })
-    for (const b of gc.removed) removed.push(b.digest)
-    for (const p of gc.removedIngests) removed.push(`ingest/${basename(p)}`)
-    bytes += gc.bytes + gc.ingestBytes
-    if (!dryRun) await (await import("./build/cache.js")).pruneBuildCache(ctx) // build steps whose layer went
-    return { removed, bytes, ingestBytes: gc.ingestBytes }
-  })
-}
+export const prune = (ctx: EngineContext, options: { dryRun?: boolean } = {}): Effect.Effect<PruneResult, EngineError> =>
+  locked(
+    ctx.layout.locks,
+    "containers",
+    Effect.gen(function*() {
+      const dryRun = options.dryRun === true
+      const removed: Array<string> = []
+      let bytes = 0
+      const live = yield* attempt("read what is in use in", ctx.layout.root, async () => referencedChains(ctx, await loadAll(ctx)))
+      for (const s of yield* ctx.snapshotter.walk()) {
+        if (live.has(s.chainId)) continue
+        removed.push(s.chainId)
+        bytes += s.size
+        if (!dryRun) yield* ctx.snapshotter.remove(s.chainId)
+      }
+      const gc = yield* attempt("collect garbage in", ctx.layout.root, () => ctx.store.gc({ dryRun }))
+      for (const b of gc.removed) removed.push(b.digest)
+      for (const p of gc.removedIngests) removed.push(`ingest/${basename(p)}`)
+      bytes += gc.bytes + gc.ingestBytes
+      // build steps whose layer went
+      if (!dryRun) yield* attempt("prune the build cache of", ctx.layout.root, async () => (await import("./build/cache.js")).pruneBuildCache(ctx))
+      return { removed, bytes, ingestBytes: gc.ingestBytes }
+    })
+  )
 
-export async function fsck(ctx: EngineContext, options: { repair?: boolean } = {}): Promise<FsckResult> {
-  const repair = options.repair === true
+export const fsck = (ctx: EngineContext, options: { repair?: boolean } = {}): Effect.Effect<FsckResult, EngineError> =>
+  Effect.gen(function*() {
+    const repair = options.repair === true
+    const checked = yield* attempt("check", ctx.layout.root, () => check(ctx, repair))
+    if (!repair) return checked
+    // then mounts that disagree with their container's metadata
+    const r = yield* reconcileMounts(ctx)
+    const repaired = [...checked.repaired]
+    for (const id of r.unmounted) repaired.push(`unmounted stale mount of container ${id}`)
+    for (const id of r.marked) repaired.push(`marked container ${id} unmounted`)
+    return { ...checked, repaired }
+  })
+
+/** The store's fsck, then the snapshots' and containers' directories; `repair` removes what is broken. */
+async function check(ctx: EngineContext, repair: boolean): Promise<FsckResult> {
   const problems: Array<string> = []
   const repaired: Array<string> = []
   const store = await ctx.store.fsck(repair ? { quarantine: true } : {})
@@ -208,18 +242,13 @@ export async function fsck(ctx: EngineContext, options: { repair?: boolean } = {
       repaired.push(`removed containers/${name}`)
     }
   }
-  for (const c of await listContainerMetas(ctx)) {
+  for (const c of await readContainerMetas(ctx)) {
     for (const ch of c.chain) if (!metas.has(ch)) problems.push(`container ${c.id}: snapshot ${ch} of its image is missing`)
     const live = await isMountedNow(ctx, c.id)
     const kernelKind = c.mounted === undefined || c.mounted.driver === "kernel" || c.mounted.driver === "fuse"
     if (kernelKind && live !== (c.mounted !== undefined)) {
       problems.push(`container ${c.id}: metadata says ${c.mounted ? "mounted" : "unmounted"}, the kernel says ${live ? "mounted" : "unmounted"}`)
     }
-  }
-  if (repair) {
-    const r = await reconcileMounts(ctx)
-    for (const id of r.unmounted) repaired.push(`unmounted stale mount of container ${id}`)
-    for (const id of r.marked) repaired.push(`marked container ${id} unmounted`)
   }
   return { ok: store.ok && problems.length === 0, store, problems, repaired }
 }

@@ -3,6 +3,7 @@
 import type { Digest } from "@cairn/digest"
 import { decodeConfig, type Descriptor, formatPlatform, layerCompression, platformRank } from "@cairn/oci-spec"
 import { type BlobProgress, parseReference, pullAllPlatforms, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
+import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
 import { adoptImage, exportImage, fetchArchive, fetchLayout, importImage } from "./importExport.js"
 import { UnsupportedImageError } from "./errors.js"
@@ -104,7 +105,7 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     applied = applied.then(async () => {
       // a layer of a media type cairn cannot extract is stored as it is: snapshots stop below it
       while (next < layers.length && complete.has(layers[next]!.digest) && layerCompression(layers[next]!.mediaType) !== undefined) {
-        await ensureSnapshot(snapshots, layers, ids, next, input)
+        await Effect.runPromise(ensureSnapshot(snapshots, layers, ids, next, input))
         next++
       }
     })

@@ -14,6 +14,7 @@ import {
   MergedView,
   type ViewEntry
 } from "@cairn/overlay"
+import * as Effect from "effect/Effect"
 import { storeImage, storeLayerFile } from "./commit.js"
 import { findContainer } from "./containers.js"
 import type { EngineContext } from "./context.js"
@@ -109,7 +110,7 @@ export async function flatten(ctx: EngineContext, image: string, name: string): 
 
 /** The layers of an image's merged tree, or of a container's (its image plus its upper dir's changes as one more layer), for `f`. */
 async function withFsSources<T>(ctx: EngineContext, what: string, f: (sources: Array<LayerSource>) => Promise<T>): Promise<T> {
-  const container = await findContainer(ctx, what).catch((e) => {
+  const container = await Effect.runPromise(findContainer(ctx, what)).catch((e) => {
     if (e instanceof ContainerNotFoundError) return undefined
     throw e
   })

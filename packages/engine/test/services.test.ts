@@ -1,14 +1,16 @@
 // The engine over its services: a Snapshotter and a Clock given in a test replace the live
 // ones; two engines in one process share no mounts, helper or in-flight state; close() releases.
-import { existsSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { detect } from "@cairn/mount"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine, type EngineEvent, EngineEvents, EngineService, EventListeners, Snapshotter, type SnapshotterShape } from "../src/index.js"
+import type { EngineContext } from "../src/context.js"
 import { RootLayout } from "../src/root.js"
 import { overlaySnapshotter } from "../src/snapshotter.js"
 import { type BuiltImage, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
@@ -116,6 +118,80 @@ describe("engine services", () => {
       await a.close()
       for (const c of await b.listContainers()) await b.removeContainer(c.id, { force: true })
       await b.close()
+    }
+  })
+
+  it("an interrupted container operation stops where it is: a mount or a create waiting for a lock, given up by Effect.timeout, never happens later", async () => {
+    const root = join(dir, "interrupted")
+    const engine = await Engine.open({ root })
+    try {
+      await engine.importImage(`oci:${src.dir}:busybox:1.0`)
+      const c = await engine.createContainer("busybox:1.0")
+      // another process holds the container's lock (a live holder's token: ours, written by hand)
+      const lock = join(root, "locks", `container-${c.id.slice(0, 32)}.lock`)
+      writeFileSync(lock, `${process.pid} - another\n`)
+      const driver = usable.has("kernel") ? "overlay" : "copy"
+      const timedOut = await Effect.runPromise(Effect.flip(Effect.timeout(engine.service.mountContainer(c.id, { driver }), "200 millis")))
+      expect(timedOut._tag).toBe("TimeoutError")
+      // the holder lets go; had the mount gone on waiting it would be first in line for the lock
+      // (this process's waiters queue in order), so the unmount below would find it mounted
+      rmSync(lock)
+      await expect(engine.unmountContainer(c.id)).rejects.toMatchObject({ _tag: "ContainerNotMountedError" })
+      expect((await engine.listContainers())[0]?.mounted).toBe(false)
+      expect(engine.service.context.mounts.size).toBe(0)
+      expect(mountinfoLines(root)).toEqual([])
+      // the same for a create waiting for the lock of the container list: prune queues behind it
+      // (it takes that lock too), so a create that went on waiting would be listed after it
+      writeFileSync(join(root, "locks", "containers.lock"), `${process.pid} - another\n`)
+      const late = await Effect.runPromise(Effect.flip(Effect.timeout(engine.service.createContainer("busybox:1.0", { name: "late" }), "200 millis")))
+      expect(late._tag).toBe("TimeoutError")
+      rmSync(join(root, "locks", "containers.lock"))
+      await engine.prune()
+      expect((await engine.listContainers()).map((x) => x.name)).toEqual([c.name])
+      // and the lock is free: a mount now goes through
+      const mp = await engine.mountContainer(c.id, { driver })
+      expect(readFileSync(join(mp, "etc", "motd"), "utf8")).toBe("hello\n")
+      await engine.removeContainer(c.id, { force: true })
+      expect(readdirSync(join(root, "locks")).filter((f) => f.endsWith(".lock"))).toEqual([])
+    } finally {
+      await engine.close()
+    }
+  })
+
+  it("interrupting an unpack waits for the layer being applied, applies no other, and leaves neither DIR nor its temporary sibling", async () => {
+    const engine = await Engine.open({ root: join(dir, "unpack-interrupted") })
+    try {
+      // the engine's layer applier, held at its first layer until the test lets it go
+      const ctx = engine.service.context as { applyFlat: EngineContext["applyFlat"] }
+      const original = ctx.applyFlat
+      const started: Array<string> = []
+      let entered!: () => void
+      const inFirst = new Promise<void>((resolve) => (entered = resolve))
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      ctx.applyFlat = async (layer, ...rest) => {
+        started.push(layer.digest)
+        entered()
+        await gate
+        return original(layer, ...rest)
+      }
+      const out = join(dir, "unpacked")
+      const fiber = Effect.runFork(engine.service.unpack(`oci:${src.dir}:busybox:1.0`, out))
+      await inFirst
+      let done = false
+      const interrupted = Effect.runPromise(Fiber.interrupt(fiber)).then(() => (done = true))
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(done).toBe(false) // still waiting for the layer under way
+      release()
+      await interrupted
+      expect(started).toEqual([src.layerDigests[0]])
+      expect(existsSync(out)).toBe(false)
+      expect(readdirSync(dir).filter((n) => n.startsWith(".unpacked"))).toEqual([])
+      // the engine goes on: the same unpack, not interrupted, completes
+      await engine.unpack(`oci:${src.dir}:busybox:1.0`, out)
+      expect(readFileSync(join(out, "etc", "motd"), "utf8")).toBe("hello\n")
+    } finally {
+      await engine.close()
     }
   })
 

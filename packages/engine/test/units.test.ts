@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import type { Digest } from "@cairn/digest"
 import { dirname, join } from "node:path"
+import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultRoot, Engine, normalizeName, parseLocation, resolveUser, runtimeSpec } from "../src/index.js"
 import { MAX_USER_DB_BYTES } from "../src/runtimeSpec.js"
@@ -225,7 +226,7 @@ describe("racing extractions of one chainID", () => {
           writeFileSync(join(dir, "root", "snapshots", chain, "meta.json"), JSON.stringify({ chainId: built.diffIds[0], diffId: built.diffIds[0] }))
         }
       }
-      expect(await ensureSnapshot(racing, layers, [built.diffIds[0] as Digest], 0)).toBe(false)
+      expect(await Effect.runPromise(ensureSnapshot(racing, layers, [built.diffIds[0] as Digest], 0))).toBe(false)
       expect(readFileSync(join(dir, "root", "snapshots", chain, "fs", "a"), "utf8")).toBe("theirs\n")
       expect(readdirSync(join(dir, "root", "snapshots"))).toEqual([chain])
       await engine.close()

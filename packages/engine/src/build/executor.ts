@@ -122,7 +122,7 @@ export async function build(ctx: EngineContext, contextDir: string, options: Bui
         if (state.layers.length === 0) return []
         const chain = chainIds(state.diffIds)
         await hold(chain)
-        await ensureSnapshot(ctx, state.layers, state.diffIds, state.layers.length - 1)
+        await Effect.runPromise(ensureSnapshot(ctx, state.layers, state.diffIds, state.layers.length - 1))
         return lowerDirs(ctx.layout, chain)
       }
       /** A read-only view of a state (COPY --from): its stack under a throwaway upper. */
