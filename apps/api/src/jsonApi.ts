@@ -9,6 +9,7 @@ import { HttpServerResponse } from "effect/http"
 import { limitedBody, readBody } from "./body.js"
 import { buildFromTar } from "./build.js"
 import { type EndpointName, type EndpointSuccess, type GroupName, VERSION } from "./definition.js"
+import { ArchiveFormatError } from "@cairn/cas"
 import { type ArchiveKind, EngineIOError } from "@cairn/engine"
 import type { ServedEngine } from "./engineApi.js"
 import { ApiError, BodyTooLargeError } from "./errors.js"
@@ -114,7 +115,9 @@ const importImage = async (ctx: JsonContext) => {
     if (tooLarge) throw new ApiError({ status: 413, code: "BODY_TOO_LARGE", reason: tooLarge.message, detail: { limit: tooLarge.limit } })
     // the client went away: the guard answers that, not as a broken archive
     if (chain.some((c) => clientGaveUp(c, ctx.req))) throw e
-    // an I/O failure without an errno came from reading the archive itself: the upload is bad
+    // not an image archive, or one cut short: the upload is bad
+    if (e instanceof ArchiveFormatError) throw new ApiError({ status: 400, code: "INVALID_ARCHIVE", reason: `the uploaded ${kind} could not be imported: ${e.reason}` })
+    // an I/O failure without an errno came from reading the archive itself: the upload is bad too
     const cause = e instanceof EngineIOError ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined
     if (e instanceof EngineIOError && cause?.code === undefined) {
       const why = typeof cause?.message === "string" ? cause.message : e.message

@@ -74,9 +74,17 @@ describe.skipIf(skip !== undefined)("cairn save and load", () => {
     const cut = join(tmp, "cut")
     const r = run(cut, ["load"], bytes.subarray(0, Math.floor(bytes.length / 2)))
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/cannot load from stdin: not an image archive/)
+    expect(r.stderr).toMatch(/cannot load from stdin: not a whole image archive: the tar stream ends in the middle/)
     expect(imageIds(cut)).toBe("")
     expect(blobs(cut)).toBe(0)
+    // a tar that is no image archive (a filesystem's), gzip-compressed on stdin: read through, refused, nothing kept
+    writeFileSync(join(tmp, "motd"), "hello\n")
+    const fsTar = spawnSync("tar", ["-c", "-C", tmp, "motd"]).stdout
+    const notImage = join(tmp, "not-image")
+    const n = run(notImage, ["load"], gzipSync(fsTar))
+    expect(n.code).toBe(1)
+    expect(n.stderr).toMatch(/cannot load from stdin: not an image archive: neither manifest.json/)
+    expect(blobs(notImage)).toBe(0)
     // a flipped byte inside the layer: the diffID check refuses it
     const bad = Buffer.from(bytes)
     const layerAt = statSync(file).size > 3000 ? 2048 : 1024

@@ -106,35 +106,41 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
     const extract = tar.extract()
     const feeding = pipeline(typeof input === "string" ? createReadStream(input) : input, extract)
     feeding.catch(() => {})
-    for await (const entry of extract) {
-      const h = entry.header
-      const name = archiveMemberPath(archive, h.name)
-      if (h.type === "file" || h.type === "contiguous-file") {
-        if (isDocName(name)) {
-          members.set(name, { kind: "doc", bytes: await readMember(archive, name, entry as AsyncIterable<Uint8Array>) })
-          continue
-        }
-        const m = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(name)
-        const digest = m ? parseDigest(`${m[1]}:${m[2]}`) : undefined
-        if (digest && (await store.stat(digest))?.size === h.size) {
+    try {
+      for await (const entry of extract) {
+        const h = entry.header
+        const name = archiveMemberPath(archive, h.name)
+        if (h.type === "file" || h.type === "contiguous-file") {
+          if (isDocName(name)) {
+            members.set(name, { kind: "doc", bytes: await readMember(archive, name, entry as AsyncIterable<Uint8Array>) })
+            continue
+          }
+          const m = /^blobs\/(sha256|sha512)\/([0-9a-f]+)$/.exec(name)
+          const digest = m ? parseDigest(`${m[1]}:${m[2]}`) : undefined
+          if (digest && (await store.stat(digest))?.size === h.size) {
+            entry.resume()
+            members.set(name, { kind: "present", digest, size: h.size ?? 0 })
+            continue
+          }
+          // a blob named by its digest is verified against it while it streams in
+          // no resume can finish a member cut short: its partial goes with the failure
+          const blob = await store.stage(entry as AsyncIterable<Uint8Array>, { ...(digest ? { digest } : {}), ...(h.size !== undefined ? { size: h.size } : {}), resumable: false })
+          staged.push(blob)
+          members.set(name, { kind: "staged", blob })
+        } else if (h.type === "symlink") {
+          members.set(name, { kind: "link", target: archiveLinkTarget(archive, name, h.linkname ?? "") })
           entry.resume()
-          members.set(name, { kind: "present", digest, size: h.size ?? 0 })
-          continue
-        }
-        // a blob named by its digest is verified against it while it streams in
-        // no resume can finish a member cut short: its partial goes with the failure
-        const blob = await store.stage(entry as AsyncIterable<Uint8Array>, { ...(digest ? { digest } : {}), ...(h.size !== undefined ? { size: h.size } : {}), resumable: false })
-        staged.push(blob)
-        members.set(name, { kind: "staged", blob })
-      } else if (h.type === "symlink") {
-        members.set(name, { kind: "link", target: archiveLinkTarget(archive, name, h.linkname ?? "") })
-        entry.resume()
-      } else if (h.type === "link") {
-        members.set(name, { kind: "link", target: archiveMemberPath(archive, h.linkname ?? "") })
-        entry.resume()
-      } else entry.resume()
+        } else if (h.type === "link") {
+          members.set(name, { kind: "link", target: archiveMemberPath(archive, h.linkname ?? "") })
+          entry.resume()
+        } else entry.resume()
+      }
+      await feeding
+    } catch (e) {
+      // tar-stream's word for a tar that stops inside a member or before its end blocks
+      if ((e as Error | undefined)?.message === "Unexpected end of data") throw new ArchiveFormatError({ archive, reason: "not a whole image archive: the tar stream ends in the middle (cut short?)" })
+      throw e
     }
-    await feeding
 
     const member = (path: string): Member | undefined => {
       let m = members.get(path)
@@ -152,7 +158,7 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
         : members.get("manifest.json")?.kind === "doc"
           ? await planDockerSave(archive, member, blobRef)
           : undefined
-    if (!plan) throw new ArchiveFormatError({ archive, reason: "neither manifest.json (docker-archive) nor oci-layout + index.json (oci-archive) found" })
+    if (!plan) throw new ArchiveFormatError({ archive, reason: "not an image archive: neither manifest.json (docker-archive) nor oci-layout + index.json (oci-archive) is in it (a plain filesystem tar?)" })
 
     // everything checked: make it visible, under a lease until tagged (or for as long as the
     // caller holds its own)

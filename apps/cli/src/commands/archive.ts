@@ -1,26 +1,15 @@
 // docker's names for archive transfer: `cairn save` (export to an archive file or stdout) and
 // `cairn load` (import an archive from a file or stdin, its kind found from its content).
-import { createReadStream, createWriteStream } from "node:fs"
-import { mkdtemp, open, rename, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { PassThrough, type Readable } from "node:stream"
+import { createReadStream } from "node:fs"
+import { open } from "node:fs/promises"
+import { PassThrough, Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
+import type { ArchiveReaderLocation } from "@cairn/engine"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
 
 const formats = ["docker-archive", "oci-archive"] as const
-
-/** A private temporary directory, removed after `use` whatever happens. */
-async function withTempDir<A>(use: (dir: string) => Promise<A>): Promise<A> {
-  const dir = await mkdtemp(join(tmpdir(), "cairn-archive-"))
-  try {
-    return await use(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 /**
  * The archive kind of the (plain) tar at `path`: an OCI layout has `oci-layout`, a docker
@@ -50,18 +39,32 @@ export async function archiveKind(path: string): Promise<"oci-archive" | "docker
   }
 }
 
-/** Copies `input` to `dest`, gunzipped when it is gzip-compressed (`raw` holds the bytes as they came). */
-async function spoolPlain(input: Readable, dest: string, raw: string): Promise<void> {
-  await pipeline(input, createWriteStream(raw))
-  const fh = await open(raw, "r")
-  const magic = Buffer.alloc(2)
-  try {
-    await fh.read(magic, 0, 2, 0)
-  } finally {
-    await fh.close()
+/**
+ * `input` as a plain tar, read as it arrives: gunzipped on the way when its first bytes are gzip's
+ * magic (docker load takes both). A failure of `input` or of the gunzip fails the stream returned.
+ */
+export async function plainTar(input: Readable): Promise<Readable> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+  let head = Buffer.alloc(0)
+  while (head.length < 2) {
+    const r = await it.next()
+    if (r.done === true) break
+    head = Buffer.concat([head, Buffer.from(r.value)])
   }
-  if (magic[0] === 0x1f && magic[1] === 0x8b) await pipeline(createReadStream(raw), createGunzip(), createWriteStream(dest))
-  else await rename(raw, dest)
+  async function* all() {
+    if (head.length > 0) yield head
+    for (;;) {
+      const r = await it.next()
+      if (r.done === true) return
+      yield Buffer.from(r.value)
+    }
+  }
+  const rest = Readable.from(all(), { objectMode: false })
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return rest
+  const gunzip = createGunzip()
+  // a failure on either side destroys gunzip with it, which is what its reader sees
+  pipeline(rest, gunzip).catch(() => {})
+  return gunzip
 }
 
 /** `oci-archive:-[:REF]`, `docker-archive:-[:REF]` or a bare `-`: the archive is stdin/stdout. */
@@ -71,18 +74,22 @@ export function stdioArchive(location: string): { kind?: "oci-archive" | "docker
   return m ? { kind: m[1] as "oci-archive" | "docker-archive", suffix: m[2] ?? "" } : undefined
 }
 
-/** Runs `use` with a plain tar of stdin (gunzipped if need be) and its kind, removed afterwards. */
-export async function withStdinArchive<A>(kind: "oci-archive" | "docker-archive" | undefined, use: (location: string) => Promise<A>): Promise<A> {
+/**
+ * The archive on stdin (`-`, `oci-archive:-[:REF]`, `docker-archive:-[:REF]`) as a stream location:
+ * each member goes into the store's verified ingest as it arrives, nothing is spooled first, and
+ * cas finds the archive's format from its members (`kind` only names it). An archive cut short
+ * or not an image archive stores nothing; its error says it came from stdin.
+ */
+export async function stdinArchive(kind: "oci-archive" | "docker-archive" | undefined, ref?: string): Promise<ArchiveReaderLocation> {
   if (process.stdin.isTTY) throw new UsageError("no archive on stdin: redirect stdin, or name a file")
-  return withTempDir(async (dir) => {
-    // archives need random access (a docker archive's manifest.json may come after its layers):
-    // stdin is spooled to a private file first
-    const path = join(dir, "image.tar")
-    await spoolPlain(process.stdin, path, join(dir, "stdin"))
-    const found = kind ?? (await archiveKind(path))
-    if (found === undefined) throw new Error("cannot load from stdin: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)")
-    return use(`${found}:${path}`)
-  })
+  return { kind: kind ?? "docker-archive", read: await plainTar(process.stdin), label: "stdin", ...(ref === undefined ? {} : { ref }) }
+}
+
+/** What importing `from` failed with, saying where the archive came from when the failure is about the archive itself. */
+export function archiveFailure(from: string, e: unknown): unknown {
+  const tag = (e as { _tag?: string } | null)?._tag
+  if (tag === "ArchiveFormatError") return new Error(`cannot load from ${from}: ${(e as { reason: string }).reason}`, { cause: e })
+  return e
 }
 
 /**
@@ -138,21 +145,18 @@ export const load = command({
     const file = opts["input"]
     if (typeof file !== "string" && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i FILE or redirect stdin", "load")
     const engine = await ctx.engine()
-    const img =
-      typeof file !== "string"
-        ? await withStdinArchive(undefined, (location) => engine.importImage(location))
-        : await withTempDir(async (dir) => {
-            let path = file
-            let kind = await archiveKind(path)
-            if (kind === undefined) {
-              // not a plain archive: perhaps a gzip-compressed one
-              path = join(dir, "image.tar")
-              await spoolPlain(createReadStream(file), path, join(dir, "raw"))
-              kind = await archiveKind(path)
-            }
-            if (kind === undefined) throw new Error(`cannot load from ${file}: not an image archive (no oci-layout or manifest.json in it; truncated, or a plain filesystem tar?)`)
-            return engine.importImage(`${kind}:${path}`)
-          })
+    // a plain file is read where it lies; stdin, or a gzip-compressed file, as a stream gunzipped on the way
+    const kind = typeof file === "string" ? await archiveKind(file) : undefined
+    const from = typeof file === "string" ? file : "stdin"
+    const source =
+      kind !== undefined
+        ? `${kind}:${file}`
+        : typeof file === "string"
+          ? { kind: "docker-archive" as const, read: await plainTar(createReadStream(file)), label: file }
+          : await stdinArchive(undefined)
+    const img = await engine.importImage(source).catch((e: unknown) => {
+      throw archiveFailure(from, e)
+    })
     const names = img.names ?? []
     ctx.out.result(
       img,

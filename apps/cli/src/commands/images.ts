@@ -1,6 +1,6 @@
 import { pipeline } from "node:stream/promises"
 import { allPlatformsOption, command } from "../command.js"
-import { stdioArchive, toStdout, withStdinArchive } from "./archive.js"
+import { archiveFailure, stdinArchive, stdioArchive, toStdout } from "./archive.js"
 import { UsageError } from "../errors.js"
 import { parseFilters, referenceMatch } from "../filters.js"
 import { formatOpt, formatRows } from "../format.js"
@@ -44,7 +44,9 @@ export const importCmd = command({
     const img =
       stdin === undefined
         ? await engine.importImage(source!, name, options)
-        : await withStdinArchive(stdin.kind, (location) => engine.importImage(`${location}${stdin.suffix}`, name, options))
+        : await engine.importImage(await stdinArchive(stdin.kind, stdin.suffix === "" ? undefined : stdin.suffix.slice(1)), name, options).catch((e: unknown) => {
+            throw archiveFailure("stdin", e)
+          })
     ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`, () => [img.digest])
   }
 })
