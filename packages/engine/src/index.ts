@@ -4,6 +4,7 @@ export { type EngineError, EngineErrors, type EngineOwnError, EngineOwnErrors, i
 export * from "./errors.js"
 export { EngineClosedError } from "./closed.js"
 export { EngineEvents, type EventBus, EventListeners } from "./events.js"
+export { CasImageStore, ContentStore, type ImageStore, type StoredImage } from "./store.js"
 export { EVENT_LOG, type LoggedEvent } from "./eventLog.js"
 export {
   overlaySnapshotter,

@@ -48,7 +48,7 @@ import { defaultRoot, RootLayout } from "./root.js"
 import { removeDeadTemps } from "./snapshots.js"
 import { overlaySnapshotter, Snapshotter, type SnapshotterShape } from "./snapshotter.js"
 import type { DiskUsage, FsckResult, PruneResult } from "./space.js"
-import { CasImageStore } from "./store.js"
+import { CasImageStore, ContentStore, type ImageStore } from "./store.js"
 import type { CopyOptions, PullOptions, TransferOptions } from "./transfer.js"
 import type { FileEntry, LayerAnalysis } from "./view.js"
 
@@ -179,6 +179,7 @@ const abortable = <A>(
 
 /** The services an engine is built over; each defaults to its live implementation. */
 interface EngineServices {
+  readonly contentStore: Option.Option<ImageStore>
   readonly snapshotter: Option.Option<SnapshotterShape>
   readonly mounter: Option.Option<Mounter["Service"]>
   readonly now: () => Date
@@ -187,17 +188,19 @@ interface EngineServices {
 
 /**
  * Opens the root, repairs it, and builds the operations. `close` ends the engine. The
- * Snapshotter and Mounter services, when the Effect runs with them, replace the live ones (the
- * overlay directories of the root; @cairn/mount with a MountState of this engine's own); the
+ * ContentStore, Snapshotter and Mounter services, when the Effect runs with them, replace the live
+ * ones (@cairn/cas over the root; the overlay directories of the root; @cairn/mount with a
+ * MountState of this engine's own); the
  * Clock it runs with (effect's TestClock in a test) stamps what the engine records.
  */
 export const makeEngine = (options: EngineOptions = {}): Effect.Effect<{ shape: EngineShape; close: () => Promise<void> }, EngineError> =>
   Effect.gen(function*() {
+    const contentStore = yield* Effect.serviceOption(ContentStore)
     const snapshotter = yield* Effect.serviceOption(Snapshotter)
     const mounter = yield* Effect.serviceOption(Mounter)
     const now = yield* Effect.clockWith((clock) => Effect.succeed(() => new Date(clock.currentTimeMillisUnsafe())))
     const events = yield* Effect.serviceOption(EngineEvents)
-    return yield* Effect.tryPromise({ try: () => openEngine(options, { snapshotter, mounter, now, events }), catch: asEngineError("open engine root", options.root ?? defaultRoot()) })
+    return yield* Effect.tryPromise({ try: () => openEngine(options, { contentStore, snapshotter, mounter, now, events }), catch: asEngineError("open engine root", options.root ?? defaultRoot()) })
   })
 
 async function openEngine(options: EngineOptions, services: EngineServices): Promise<{ shape: EngineShape; close: () => Promise<void> }> {
@@ -212,7 +215,7 @@ async function openEngine(options: EngineOptions, services: EngineServices): Pro
   const cas = await Store.open(layout.root)
   for (const d of [layout.snapshots, layout.containers, layout.locks]) await mkdir(d, { recursive: true })
   const progress = new ProgressEmitter()
-  const store = new CasImageStore(cas)
+  const store = Option.getOrElse(services.contentStore, () => new CasImageStore(cas))
   // a mounter of its own unless one was given: its helper process and caches end with close()
   const ownMounter = Option.isNone(services.mounter) ? makeMounter(new MountState()) : undefined
   const mounts = new Map<string, ActiveMount>()

@@ -6,6 +6,7 @@ import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type 
 import type { Digest } from "@cairn/digest"
 import type { Descriptor } from "@cairn/oci-spec"
 import type { BlobSink, BlobSource } from "@cairn/registry"
+import * as Context from "effect/Context"
 
 export interface LayerDescriptor {
   readonly digest: Digest
@@ -52,6 +53,13 @@ export interface ImageStore {
   /** Writes one image to an OCI layout dir, or an oci-archive or docker-archive (a file or a stream), under `name`. */
   exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string | Writable, descriptor: Descriptor, name: string | undefined): Promise<void>
 }
+
+/**
+ * The content store an engine is built over: blobs, names and leases. Its methods are Promises
+ * (they move bytes as Node streams); the engine's Effect programs call them as leaves. Live:
+ * `CasImageStore`, @cairn/cas over the root (the root is the OCI layout).
+ */
+export class ContentStore extends Context.Service<ContentStore, ImageStore>()("@cairn/engine/ContentStore") {}
 
 /** an archive's bytes as they arrive */
 export type ArchiveInput = Readable | AsyncIterable<Uint8Array>

@@ -3,14 +3,13 @@
 // loopback proxy that trickles a layer's bytes (a few KiB, then a pause, forever).
 import { randomBytes } from "node:crypto"
 import { existsSync, readdirSync, rmSync } from "node:fs"
-import { createServer, request, type Server } from "node:http"
 import { join } from "node:path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Engine } from "../src/index.js"
 import { buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
-import { haveRegistry, startRegistry } from "./registryServer.js"
+import { haveRegistry, startProxy, startRegistry } from "./registryServer.js"
 
 if (!haveRegistry) console.warn("skipping interrupted pulls: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
 
@@ -18,36 +17,27 @@ if (!haveRegistry) console.warn("skipping interrupted pulls: /usr/bin/docker-reg
 async function startTrickleProxy(target: string, slow: string) {
   let signal!: () => void
   const state = { started: new Promise<void>((r) => (signal = r)), open: 0, closed: new Set<() => void>() }
-  const server: Server = createServer((req, res) => {
-    const up = request(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.headers)
-      if (!(req.method === "GET" && req.url?.endsWith(slow) === true)) {
-        ures.pipe(res)
-        return
+  const proxy = await startProxy(target, (req, ures, res) => {
+    if (!(req.method === "GET" && req.url?.endsWith(slow) === true)) return false
+    state.open++
+    ures.pause()
+    const timer = setInterval(() => {
+      const chunk = ures.read(4096) as Buffer | null
+      if (chunk !== null) {
+        res.write(chunk)
+        signal()
       }
-      state.open++
-      ures.pause()
-      const timer = setInterval(() => {
-        const chunk = ures.read(4096) as Buffer | null
-        if (chunk !== null) {
-          res.write(chunk)
-          signal()
-        }
-      }, 50)
-      res.on("close", () => {
-        clearInterval(timer)
-        ures.destroy()
-        state.open--
-        for (const f of state.closed) f()
-      })
+    }, 50)
+    res.on("close", () => {
+      clearInterval(timer)
+      ures.destroy()
+      state.open--
+      for (const f of state.closed) f()
     })
-    up.on("error", () => res.destroy())
-    req.pipe(up)
+    return true
   })
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
-  const a = server.address()
   return {
-    host: `127.0.0.1:${typeof a === "object" && a !== null ? a.port : 0}`,
+    host: proxy.host,
     state,
     /** resolves once no trickled response is open (the client closed its request) */
     allClosed: () =>
@@ -61,11 +51,7 @@ async function startTrickleProxy(target: string, slow: string) {
         }
         state.closed.add(f)
       }),
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      })
+    close: proxy.close
   }
 }
 

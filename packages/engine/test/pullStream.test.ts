@@ -5,7 +5,6 @@
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
-import { createServer, request, type Server } from "node:http"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,7 +13,7 @@ import { Engine } from "../src/index.js"
 import { StreamingExtractor } from "../src/pullExtract.js"
 import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
 import { buildForChildren, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
-import { haveRegistry, startRegistry } from "./registryServer.js"
+import { haveRegistry, startProxy, startRegistry } from "./registryServer.js"
 
 if (!haveRegistry) console.warn("skipping streamed pulls: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
 
@@ -33,41 +32,24 @@ async function startStallProxy(target: string) {
     stalled: new Promise<void>((r) => (signal = r)),
     ranges: [] as Array<{ path: string; range?: string }>
   }
-  const server: Server = createServer((req, res) => {
+  const proxy = await startProxy(target, (req, ures, res) => {
     if (req.url?.includes("/blobs/") === true) state.ranges.push({ path: req.url, ...(req.headers.range === undefined ? {} : { range: req.headers.range }) })
-    const up = request(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.headers)
-      const rule = state.stall !== undefined && req.method === "GET" && req.url?.endsWith(state.stall.path) === true ? state.stall : undefined
-      if (rule === undefined) {
-        ures.pipe(res)
-        return
+    const rule = state.stall !== undefined && req.method === "GET" && req.url?.endsWith(state.stall.path) === true ? state.stall : undefined
+    if (rule === undefined) return false
+    let sent = 0
+    ures.on("data", (c: Buffer) => {
+      if (sent >= rule.after) return
+      const part = c.subarray(0, rule.after - sent)
+      sent += part.length
+      res.write(part)
+      if (sent >= rule.after) {
+        ures.destroy()
+        signal()
       }
-      let sent = 0
-      ures.on("data", (c: Buffer) => {
-        if (sent >= rule.after) return
-        const part = c.subarray(0, rule.after - sent)
-        sent += part.length
-        res.write(part)
-        if (sent >= rule.after) {
-          ures.destroy()
-          signal()
-        }
-      })
     })
-    up.on("error", () => res.destroy())
-    req.pipe(up)
+    return true
   })
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
-  const a = server.address()
-  return {
-    host: `127.0.0.1:${typeof a === "object" && a !== null ? a.port : 0}`,
-    state,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections()
-        server.close(() => r())
-      })
-  }
+  return { host: proxy.host, state, close: proxy.close }
 }
 
 describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", () => {

@@ -1,6 +1,7 @@
 // Debian's docker-registry on 127.0.0.1 with a free port and a temp storage dir, for pull/push tests.
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer as createHttpServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http"
 import { connect, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -52,5 +53,33 @@ export async function startRegistry(): Promise<{ host: string; stop: () => Promi
       await exited
       rmSync(dir, { recursive: true, force: true })
     }
+  }
+}
+
+/**
+ * A loopback proxy in front of `target` that forwards every request; `shape` may take over a
+ * response (return true) to deliver its body its own way (slowly, or cut short).
+ */
+export async function startProxy(
+  target: string,
+  shape: (req: IncomingMessage, upstream: IncomingMessage, res: ServerResponse) => boolean
+): Promise<{ host: string; close: () => Promise<void> }> {
+  const server: Server = createHttpServer((req, res) => {
+    const up = request(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers)
+      if (!shape(req, ures, res)) ures.pipe(res)
+    })
+    up.on("error", () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
+  const a = server.address()
+  return {
+    host: `127.0.0.1:${typeof a === "object" && a !== null ? a.port : 0}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      })
   }
 }

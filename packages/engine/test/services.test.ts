@@ -9,7 +9,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Engine, type EngineEvent, EngineEvents, EngineService, EventListeners, Snapshotter, type SnapshotterShape } from "../src/index.js"
+import { Store } from "@cairn/cas"
+import { CasImageStore, ContentStore, Engine, type EngineEvent, EngineEvents, EngineService, EventListeners, Snapshotter, type SnapshotterShape } from "../src/index.js"
 import type { EngineContext } from "../src/context.js"
 import { RootLayout } from "../src/root.js"
 import { overlaySnapshotter } from "../src/snapshotter.js"
@@ -31,8 +32,22 @@ describe("engine services", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it("runs against a given Snapshotter (a recording one over real directories), publishes to a given event bus and stamps times from the given Clock", async () => {
+  it("runs against a given ContentStore and Snapshotter (recording ones over the live ones), publishes to a given event bus and stamps times from the given Clock", async () => {
     const root = join(dir, "recorded")
+    // every put and tag of the operations goes through the given store
+    const liveStore = new CasImageStore(await Store.open(root))
+    const stored: Array<string> = []
+    const recordingStore = new Proxy(liveStore, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown
+        if (typeof value !== "function") return value
+        return (...args: Array<unknown>) => {
+          if (key === "put") stored.push(`put ${(args[0] as { digest: string }).digest}`)
+          if (key === "tag") stored.push(`tag ${String(args[0])}`)
+          return (value as (...a: Array<unknown>) => unknown).apply(target, args)
+        }
+      }
+    })
     const live = overlaySnapshotter(new RootLayout(root))
     const calls: Array<string> = []
     const recording: SnapshotterShape = {
@@ -67,7 +82,7 @@ describe("engine services", () => {
     const seen: Array<EngineEvent["type"]> = []
     bus.on((e) => seen.push(e.type))
     const layer = Engine.layer({ root }).pipe(
-      Layer.provide(Layer.mergeAll(Layer.succeed(Snapshotter, recording), Layer.succeed(EngineEvents, bus))),
+      Layer.provide(Layer.mergeAll(Layer.succeed(ContentStore, recordingStore), Layer.succeed(Snapshotter, recording), Layer.succeed(EngineEvents, bus))),
       Layer.provideMerge(TestClock.layer())
     )
     const { c, chainIds, history } = await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))
@@ -79,6 +94,8 @@ describe("engine services", () => {
     const meta = JSON.parse(readFileSync(join(root, "snapshots", chainIds[0]!.slice(7), "meta.json"), "utf8")) as { created: string }
     expect(meta.created).toBe(new Date(at).toISOString())
     expect(seen).toEqual(["image.imported", "container.created", "container.committed"])
+    for (const l of src.layerDigests) expect(stored).toContain(`put ${l}`)
+    expect(stored.filter((x) => x.startsWith("tag "))).toEqual(["tag busybox:1.0", "tag committed:1"])
     // the commit an hour later on the same clock
     expect(history.find((h) => h.createdBy === "cairn commit")?.created).toBe(new Date(at + 3_600_000).toISOString())
   })
