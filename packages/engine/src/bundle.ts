@@ -5,8 +5,10 @@
 // The output is built in a temporary sibling of DIR and renamed into place once complete, so a
 // failure (a corrupt layer, a full disk) leaves nothing behind, and its error names the layer.
 import { randomBytes } from "node:crypto"
+import { createReadStream } from "node:fs"
 import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
+import { addAbortSignal, Readable } from "node:stream"
 import { Store } from "@cairn/cas"
 import { type Digest, digestBytes, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeConfig, decodeIndex, type Descriptor, dockerToOciManifest, type ImageConfig } from "@cairn/oci-spec"
@@ -134,9 +136,11 @@ const flatSource = (ctx: EngineContext, image: string | ImageSource, options: Un
         }),
         (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
       )
-      return yield* io(async () => {
+      return yield* io(async (signal) => {
         const store = await Store.open(scratch)
-        const chosen = chooseArchiveImage(input, await store.importArchive("path" in t ? t.path : t.read, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
+        // read through a stream the signal destroys: an interrupted unpack stops reading the archive
+        const bytes = "path" in t ? createReadStream(t.path, { signal }) : addAbortSignal(signal, t.read instanceof Readable ? t.read : Readable.from(t.read))
+        const chosen = chooseArchiveImage(input, await store.importArchive(bytes, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
         const read = (d: Digest) => store.read(d)
         const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
         const img = await imageOf(input, descriptor, read)

@@ -46,25 +46,30 @@ export const ensureSnapshot = (
   index: number,
   ref?: string
 ): Effect.Effect<boolean, EngineError> =>
-  Effect.suspend(() => {
-    const chain = chainIds(diffIds.slice(0, index + 1))
-    const chainId = chain[index]!
-    const running = ctx.inFlight.get(chainId)
-    if (running !== undefined) return Effect.as(Deferred.await(running), false)
-    const done = Deferred.makeUnsafe<boolean, EngineError>()
-    ctx.inFlight.set(chainId, done)
-    // lowers (top first) let a hardlink to a file of a lower layer be copied from there, and give a
-    // parent directory the layer doesn't list its lower metadata: so a layer is applied only once
-    // the snapshot below it exists (containerd's unpacker also applies in order)
-    const below = index > 0 ? parentSnapshot(ctx, layers, diffIds, index - 1, chain[index - 1]!, ref) : Effect.void
-    return Effect.andThen(below, extractOnce(ctx, layers[index]!, diffIds[index]!, chain, ref)).pipe(
-      Effect.uninterruptible,
-      Effect.onExit((exit) => Effect.sync(() => {
-        ctx.inFlight.delete(chainId)
-        Deferred.doneUnsafe(done, exit)
-      }))
-    )
-  })
+  // registered and run without a gap an interruption could fall into: a Deferred in inFlight is always completed
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      const chain = chainIds(diffIds.slice(0, index + 1))
+      const chainId = chain[index]!
+      const running = ctx.inFlight.get(chainId)
+      // a waiter may be interrupted; the extraction it waits for goes on
+      if (running !== undefined) return restore(Effect.as(Deferred.await(running), false))
+      const done = Deferred.makeUnsafe<boolean, EngineError>()
+      ctx.inFlight.set(chainId, done)
+      // lowers (top first) let a hardlink to a file of a lower layer be copied from there, and give a
+      // parent directory the layer doesn't list its lower metadata: so a layer is applied only once
+      // the snapshot below it exists (containerd's unpacker also applies in order)
+      const below = index > 0 ? parentSnapshot(ctx, layers, diffIds, index - 1, chain[index - 1]!, ref) : Effect.void
+      return Effect.andThen(below, extractOnce(ctx, layers[index]!, diffIds[index]!, chain, ref)).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            ctx.inFlight.delete(chainId)
+            Deferred.doneUnsafe(done, exit)
+          })
+        )
+      )
+    })
+  )
 
 /** Waits for the snapshot below a layer: already there, being extracted, or extracted now (its blob is in the store). */
 const parentSnapshot = (
