@@ -1,6 +1,6 @@
 // docker's names for archive transfer: `cairn save` (export to an archive file or stdout) and
 // `cairn load` (import an archive from a file or stdin, its kind found from its content).
-import { createReadStream } from "node:fs"
+import { createReadStream, fstatSync } from "node:fs"
 import { open } from "node:fs/promises"
 import { PassThrough, Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
@@ -61,7 +61,8 @@ export async function plainTar(input: Readable): Promise<Readable> {
   }
   const rest = Readable.from(all(), { objectMode: false })
   if (head[0] !== 0x1f || head[1] !== 0x8b) return rest
-  const gunzip = createGunzip()
+  // large output chunks: each becomes one write of the staged blob (zlib's default is 16 KiB)
+  const gunzip = createGunzip({ chunkSize: 1 << 18 })
   // a failure on either side destroys gunzip with it, which is what its reader sees
   pipeline(rest, gunzip).catch(() => {})
   return gunzip
@@ -82,7 +83,10 @@ export function stdioArchive(location: string): { kind?: "oci-archive" | "docker
  */
 export async function stdinArchive(kind: "oci-archive" | "docker-archive" | undefined, ref?: string): Promise<ArchiveReaderLocation> {
   if (process.stdin.isTTY) throw new UsageError("no archive on stdin: redirect stdin, or name a file")
-  return { kind: kind ?? "docker-archive", read: await plainTar(process.stdin), label: "stdin", ...(ref === undefined ? {} : { ref }) }
+  // a file redirected to stdin is read in 1 MiB chunks (process.stdin reads it 64 KiB at a time);
+  // a pipe is non-blocking, so it is read as process.stdin reads it
+  const stdin = fstatSync(0).isFile() ? createReadStream("", { fd: 0, highWaterMark: 1 << 20, autoClose: false }) : process.stdin
+  return { kind: kind ?? "docker-archive", read: await plainTar(stdin), label: "stdin", ...(ref === undefined ? {} : { ref }) }
 }
 
 /** What importing `from` failed with, saying where the archive came from when the failure is about the archive itself. */
@@ -152,7 +156,7 @@ export const load = command({
       kind !== undefined
         ? `${kind}:${file}`
         : typeof file === "string"
-          ? { kind: "docker-archive" as const, read: await plainTar(createReadStream(file)), label: file }
+          ? { kind: "docker-archive" as const, read: await plainTar(createReadStream(file, { highWaterMark: 1 << 20 })), label: file }
           : await stdinArchive(undefined)
     const img = await engine.importImage(source).catch((e: unknown) => {
       throw archiveFailure(from, e)
