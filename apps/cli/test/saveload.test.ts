@@ -1,7 +1,7 @@
 // `cairn save` / `cairn load` (docker's names, #16) through the real binary: pipes, both archive
 // kinds, gzip, skopeo reading what save wrote, and refusals that leave the store untouched.
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
@@ -108,6 +108,15 @@ describe.skipIf(skip !== undefined)("cairn save and load", () => {
     const dest2 = join(tmp, "dest-dash2")
     expect(run(dest2, ["import", "docker-archive:-", "again:1"], gzipSync(docker.stdout)).code).toBe(0)
     expect(run(dest2, ["cat", "again:1", "/etc/motd"]).stdout.toString("utf8")).toBe("welcome to the fixture\n")
+    // stdin redirected from a file (read by its fd, not as a pipe), gzip-compressed
+    const gz = join(tmp, "docker.tar.gz")
+    writeFileSync(gz, gzipSync(docker.stdout))
+    const fd = openSync(gz, "r")
+    const dest3 = join(tmp, "dest-redirect")
+    const redirected = spawnSync(process.execPath, [bin, "--root", dest3, "--progress", "none", "load"], { stdio: [fd, "pipe", "pipe"] })
+    closeSync(fd)
+    expect(redirected.status, redirected.stderr.toString("utf8")).toBe(0)
+    expect(configDigest(dest3)).toBe(configDigest(src))
     expect(run(src, ["export", "busybox:1", "-"]).code).toBe(2)
   })
 
