@@ -1,5 +1,6 @@
-// The Effect API: EngineService with one Effect per operation. The implementations are plain
-// async functions over an EngineContext; each is lifted once here with its typed failure.
+// The Effect API: EngineService with one Effect per operation. Most are Effect programs over the
+// engine's services (`program`); the byte pipelines (import, export, transfers, views, build) are
+// async functions, each lifted once here (`lift`, `abortable`). None outlives its Effect.
 import { mkdir, stat } from "node:fs/promises"
 import type { Readable, Writable } from "node:stream"
 import { Store } from "@cairn/cas"

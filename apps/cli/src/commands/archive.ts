@@ -90,9 +90,10 @@ export async function stdinArchive(kind: "oci-archive" | "docker-archive" | unde
 }
 
 /** What importing `from` failed with, saying where the archive came from when the failure is about the archive itself. */
-export function archiveFailure(from: string, e: unknown): unknown {
-  const tag = (e as { _tag?: string } | null)?._tag
-  if (tag === "ArchiveFormatError") return new Error(`cannot load from ${from}: ${(e as { reason: string }).reason}`, { cause: e })
+export async function archiveFailure(from: string, e: unknown): Promise<unknown> {
+  // the engine is loaded by then (it failed the import); importing it at the top would load it for every command
+  const { isEngineError } = await import("@cairn/engine")
+  if (isEngineError(e) && e._tag === "ArchiveFormatError") return new Error(`cannot load from ${from}: ${e.reason}`, { cause: e })
   return e
 }
 
@@ -158,8 +159,8 @@ export const load = command({
         : typeof file === "string"
           ? { kind: "docker-archive" as const, read: await plainTar(createReadStream(file, { highWaterMark: 1 << 20 })), label: file }
           : await stdinArchive(undefined)
-    const img = await engine.importImage(source).catch((e: unknown) => {
-      throw archiveFailure(from, e)
+    const img = await engine.importImage(source).catch(async (e: unknown) => {
+      throw await archiveFailure(from, e)
     })
     const names = img.names ?? []
     ctx.out.result(
