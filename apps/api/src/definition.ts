@@ -33,6 +33,8 @@ const q = (description: string) => Schema.optionalKey(describe(description))
 const qs = (description: string) => Schema.optionalKey(Schema.Array(describe(description)))
 const created = <T extends Schema.Top>(schema: T) => schema.pipe(HttpApiSchema.status(201))
 const tar = HttpApiSchema.StreamUint8Array({ contentType: ["application/x-tar", "application/octet-stream"] })
+/** an image archive: a tar, plain or gzip-compressed (told by its first bytes, as docker load tells it) */
+const archive = HttpApiSchema.StreamUint8Array({ contentType: ["application/x-tar", "application/gzip", "application/x-gzip", "application/octet-stream"] })
 
 const image = { image: describe("name[:tag], digest or unique hex prefix; URL-encode '/' and ':'") }
 const container = { id: describe("container id, unique id prefix or name") }
@@ -46,10 +48,10 @@ const images = HttpApiGroup.make("images").add(
   HttpApiEndpoint.get("list", "/images", { success: Schema.Array(S.ImageSummary), error }).annotate(OpenApi.Summary, "List images"),
   HttpApiEndpoint.post("import", "/images/import", {
     query: { format: q("oci-archive (default) or docker-archive"), name: q("name[:tag] to give the image") },
-    payload: tar,
+    payload: archive,
     success: created(S.ImageSummary),
     error
-  }).annotate(OpenApi.Summary, "Import an image from an oci-archive or docker-archive tar sent as the request body"),
+  }).annotate(OpenApi.Summary, "Import an image from an oci-archive or docker-archive tar (plain or gzip-compressed) sent as the request body"),
   HttpApiEndpoint.get("inspect", "/images/:image", { params: image, success: S.ImageInspect, error }).annotate(OpenApi.Summary, "Inspect an image"),
   HttpApiEndpoint.get("history", "/images/:image/history", { params: image, success: Schema.Array(S.HistoryRow), error }).annotate(OpenApi.Summary, "Image history, newest first"),
   HttpApiEndpoint.post("tag", "/images/:image/tag", { params: image, payload: S.TagRequest, success: HttpApiSchema.NoContent, error }).annotate(OpenApi.Summary, "Give an image another name"),

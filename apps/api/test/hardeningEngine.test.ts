@@ -4,6 +4,7 @@ import { readdir, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Readable } from "node:stream"
+import { gzipSync } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildImage, type EngineServer, exec, haveTools, startEngineServer } from "./engineFixture.js"
 import { randomBlob, sha256, tempDir } from "./fixtures.js"
@@ -116,6 +117,17 @@ describe.skipIf(!haveTools)("errors name the user's input, never a server path",
     expect(text).toContain("uploaded oci-archive")
     expect(text).not.toContain(srv.root)
     expect(text).not.toContain(tmpdir())
+  })
+
+  it("imports a gzip-compressed upload (application/gzip), gunzipped as it streams in", async () => {
+    const res = await fetch(`${srv.url}/images/import?format=oci-archive&name=zipped:1`, {
+      method: "POST",
+      body: gzipSync(archive),
+      headers: { "Content-Type": "application/gzip" }
+    })
+    expect(res.status, await res.clone().text()).toBe(201)
+    expect(((await res.json()) as { names: Array<string> }).names).toEqual(["zipped:1"])
+    expect((await srv.engine.inspectImage("zipped:1")).layers.length).toBeGreaterThan(0)
   })
 
   it("streams an upload into the store and stops one that passes the import limit mid-way: 413, nothing stored, no staged bytes", async () => {

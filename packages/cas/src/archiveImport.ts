@@ -1,5 +1,5 @@
 // Import of `docker save` tarballs (classic manifest.json + <id>/layer.tar, and the newer kind
-// that embeds an OCI layout) and oci-archive tarballs. Every member is staged in the ingest area
+// that embeds an OCI layout) and oci-archive tarballs, plain or gzip-compressed. Every member is staged in the ingest area
 // and verified first; only when the whole archive makes sense (paths inside, graph complete, tag
 // names valid, diffIDs matching) do the needed blobs become visible. A bad archive stores nothing.
 import { createReadStream } from "node:fs"
@@ -10,6 +10,7 @@ import { createGunzip } from "node:zlib"
 import { type Digest, digestBytes, digestReadable, parseDigest } from "@cairn/digest"
 import { type Descriptor, OciMediaType } from "@cairn/oci-spec"
 import * as tar from "tar-stream"
+import { plainArchive } from "./archiveBytes.js"
 import { archiveLinkTarget, archiveMemberPath } from "./archivePath.js"
 import type { BlobStore, StagedBlob } from "./blobStore.js"
 import { ArchiveFormatError } from "./errors.js"
@@ -104,7 +105,9 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
   const staged: StagedBlob[] = []
   try {
     const extract = tar.extract()
-    const feeding = pipeline(typeof input === "string" ? createReadStream(input) : input, extract)
+    // plain or gzip-compressed (docker load takes both); a file in 1 MiB reads
+    const bytes = await plainArchive(typeof input === "string" ? createReadStream(input, { highWaterMark: 1 << 20 }) : input)
+    const feeding = pipeline(bytes, extract)
     feeding.catch(() => {})
     try {
       for await (const entry of extract) {

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { gunzipSync, gzipSync } from "node:zlib"
 import * as tar from "tar-stream"
 import { describe, expect, it } from "vitest"
 import { ArchiveFormatError, GraphCycleError, InvalidTagError, Store, UnsafeArchivePathError } from "../src/index.js"
@@ -61,6 +62,28 @@ describe("docker-archive import", () => {
     expect(manifest.config.digest).toBe(sha(files["cfg.json"]))
     expect((await store.fsck()).ok).toBe(true)
     expect((await store.fsck()).orphans).toEqual([])
+  })
+
+  it("reads a gzip-compressed archive, told by its first bytes, from a file and from a stream; one cut short is named and stores nothing", async () => {
+    const { files } = dockerSave()
+    const gz = gzipSync(await tarOf(files))
+    const dir = tempDir()
+    writeFileSync(`${dir}/save.tar.gz`, gz)
+    const fromFile = await Store.open(tempDir())
+    expect((await fromFile.importArchive(`${dir}/save.tar.gz`)).images[0]?.tags).toEqual(["demo:1"])
+    // a stream arriving a few bytes at a time, the magic split across chunks
+    const fromStream = await Store.open(tempDir())
+    const chunks = async function* () {
+      for (let i = 0; i < gz.length; i += 1) yield gz.subarray(i, i + 1)
+    }
+    const r = await fromStream.importArchive(chunks())
+    expect(r.images[0]?.tags).toEqual(["demo:1"])
+    expect((await fromStream.resolve("demo:1")).digest).toBe((await fromFile.resolve("demo:1")).digest)
+    const cut = await Store.open(tempDir())
+    const e = await cut.importArchive(once(gunzipSync(gz).subarray(0, 1000)), { name: "cut.tar" }).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(ArchiveFormatError)
+    expect((e as ArchiveFormatError).message).toMatch(/^cut.tar: not a whole image archive: the tar stream ends in the middle/)
+    await nothingStored(cut)
   })
 
   it("follows layer symlinks that stay inside the archive", async () => {

@@ -137,7 +137,7 @@ export class CasImageStore implements ImageStore {
     const options = lease === undefined ? { name } : { tag: false as const, lease, name }
     if (signal === undefined) return this.cas.importArchive(input, options)
     // with a signal the bytes are read through a stream it can destroy: cas then stores nothing of them
-    const stream = typeof input === "string" ? createReadStream(input, { signal }) : addAbortSignal(signal, input instanceof Readable ? input : Readable.from(input))
+    const stream = typeof input === "string" ? createReadStream(input, { signal, highWaterMark: 1 << 20 }) : addAbortSignal(signal, input instanceof Readable ? input : Readable.from(input))
     return this.cas.importArchive(stream, options)
   }
   async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string | Writable, descriptor: Descriptor, name: string | undefined) {

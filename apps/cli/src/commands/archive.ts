@@ -2,9 +2,8 @@
 // `cairn load` (import an archive from a file or stdin, its kind found from its content).
 import { createReadStream, fstatSync } from "node:fs"
 import { open } from "node:fs/promises"
-import { PassThrough, Readable } from "node:stream"
+import { PassThrough } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { createGunzip } from "node:zlib"
 import type { ArchiveReaderLocation } from "@cairn/engine"
 import { command } from "../command.js"
 import { UsageError } from "../errors.js"
@@ -39,35 +38,6 @@ export async function archiveKind(path: string): Promise<"oci-archive" | "docker
   }
 }
 
-/**
- * `input` as a plain tar, read as it arrives: gunzipped on the way when its first bytes are gzip's
- * magic (docker load takes both). A failure of `input` or of the gunzip fails the stream returned.
- */
-export async function plainTar(input: Readable): Promise<Readable> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
-  let head = Buffer.alloc(0)
-  while (head.length < 2) {
-    const r = await it.next()
-    if (r.done === true) break
-    head = Buffer.concat([head, Buffer.from(r.value)])
-  }
-  async function* all() {
-    if (head.length > 0) yield head
-    for (;;) {
-      const r = await it.next()
-      if (r.done === true) return
-      yield Buffer.from(r.value)
-    }
-  }
-  const rest = Readable.from(all(), { objectMode: false })
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return rest
-  // large output chunks: each becomes one write of the staged blob (zlib's default is 16 KiB)
-  const gunzip = createGunzip({ chunkSize: 1 << 18 })
-  // a failure on either side destroys gunzip with it, which is what its reader sees
-  pipeline(rest, gunzip).catch(() => {})
-  return gunzip
-}
-
 /** `oci-archive:-[:REF]`, `docker-archive:-[:REF]` or a bare `-`: the archive is stdin/stdout. */
 export function stdioArchive(location: string): { kind?: "oci-archive" | "docker-archive"; suffix: string } | undefined {
   if (location === "-") return { suffix: "" }
@@ -78,15 +48,15 @@ export function stdioArchive(location: string): { kind?: "oci-archive" | "docker
 /**
  * The archive on stdin (`-`, `oci-archive:-[:REF]`, `docker-archive:-[:REF]`) as a stream location:
  * each member goes into the store's verified ingest as it arrives, nothing is spooled first, and
- * cas finds the archive's format from its members (`kind` only names it). An archive cut short
+ * cas gunzips it on the way if need be and finds its format from its members (`kind` only names it). An archive cut short
  * or not an image archive stores nothing; its error says it came from stdin.
  */
-export async function stdinArchive(kind: "oci-archive" | "docker-archive" | undefined, ref?: string): Promise<ArchiveReaderLocation> {
+export function stdinArchive(kind: "oci-archive" | "docker-archive" | undefined, ref?: string): ArchiveReaderLocation {
   if (process.stdin.isTTY) throw new UsageError("no archive on stdin: redirect stdin, or name a file")
   // a file redirected to stdin is read in 1 MiB chunks (process.stdin reads it 64 KiB at a time);
   // a pipe is non-blocking, so it is read as process.stdin reads it
   const stdin = fstatSync(0).isFile() ? createReadStream("", { fd: 0, highWaterMark: 1 << 20, autoClose: false }) : process.stdin
-  return { kind: kind ?? "docker-archive", read: await plainTar(stdin), label: "stdin", ...(ref === undefined ? {} : { ref }) }
+  return { kind: kind ?? "docker-archive", read: stdin, label: "stdin", ...(ref === undefined ? {} : { ref }) }
 }
 
 /** What importing `from` failed with, saying where the archive came from when the failure is about the archive itself. */
@@ -150,15 +120,9 @@ export const load = command({
     const file = opts["input"]
     if (typeof file !== "string" && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i FILE or redirect stdin", "load")
     const engine = await ctx.engine()
-    // a plain file is read where it lies; stdin, or a gzip-compressed file, as a stream gunzipped on the way
-    const kind = typeof file === "string" ? await archiveKind(file) : undefined
+    // cas reads a file where it lies, or stdin as it arrives, gunzipping either on the way if need be
     const from = typeof file === "string" ? file : "stdin"
-    const source =
-      kind !== undefined
-        ? `${kind}:${file}`
-        : typeof file === "string"
-          ? { kind: "docker-archive" as const, read: await plainTar(createReadStream(file, { highWaterMark: 1 << 20 })), label: file }
-          : await stdinArchive(undefined)
+    const source = typeof file === "string" ? `${(await archiveKind(file)) ?? "docker-archive"}:${file}` : stdinArchive(undefined)
     const img = await engine.importImage(source).catch(async (e: unknown) => {
       throw await archiveFailure(from, e)
     })

@@ -44,7 +44,7 @@ export const importCmd = command({
     const img =
       stdin === undefined
         ? await engine.importImage(source!, name, options)
-        : await engine.importImage(await stdinArchive(stdin.kind, stdin.suffix === "" ? undefined : stdin.suffix.slice(1)), name, options).catch(async (e: unknown) => {
+        : await engine.importImage(stdinArchive(stdin.kind, stdin.suffix === "" ? undefined : stdin.suffix.slice(1)), name, options).catch(async (e: unknown) => {
             throw await archiveFailure("stdin", e)
           })
     ctx.out.result(img, () => `imported ${img.names?.[0] ?? img.digest} (${img.digest})`, () => [img.digest])
