@@ -64,12 +64,19 @@ describe("crash safety: SIGKILL at random points", () => {
   it("lets two processes extract the same chainIDs at once: both succeed, one snapshot each", async (ctx) => {
     if (skip !== undefined) ctx.skip()
     const root = join(dir, "race-root")
+    // a racer that fails says why (its stderr goes into the assertion's message)
+    const stderr: Array<string> = []
     const run = () =>
       new Promise<number>((res) => {
-        const child = spawn(process.execPath, [join(import.meta.dirname, "crash-child.mjs"), root, "import-once", join(dir, "src")], { stdio: "ignore" })
-        child.on("exit", (code) => res(code ?? -1))
+        const child = spawn(process.execPath, [join(import.meta.dirname, "crash-child.mjs"), root, "import-once", join(dir, "src")], { stdio: ["ignore", "ignore", "pipe"] })
+        let err = ""
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
+        child.on("close", (code) => {
+          if (err !== "") stderr.push(err)
+          res(code ?? -1)
+        })
       })
-    expect(await Promise.all([run(), run()])).toEqual([0, 0])
+    expect(await Promise.all([run(), run()]), stderr.join("\n")).toEqual([0, 0])
     const engine = await expectConsistent(root)
     const images = await engine.listImages()
     expect(images).toHaveLength(1) // one manifest, named by both racers
