@@ -138,8 +138,9 @@ const flatSource = (ctx: EngineContext, image: string | ImageSource, options: Un
       )
       return yield* io(async (signal) => {
         const store = await Store.open(scratch)
-        // read through a stream the signal destroys: an interrupted unpack stops reading the archive
-        const bytes = "path" in t ? createReadStream(t.path, { signal }) : addAbortSignal(signal, t.read instanceof Readable ? t.read : Readable.from(t.read))
+        // read through a stream the signal destroys (an interrupted unpack stops reading the archive), in
+        // 1 MiB reads as cas reads an archive file it opens itself
+        const bytes = "path" in t ? createReadStream(t.path, { signal, highWaterMark: 1 << 20 }) : addAbortSignal(signal, t.read instanceof Readable ? t.read : Readable.from(t.read))
         const chosen = chooseArchiveImage(input, await store.importArchive(bytes, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
         const read = (d: Digest) => store.read(d)
         const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
