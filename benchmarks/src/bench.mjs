@@ -395,6 +395,15 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
           const bad = await blobsOk(contentDir(daemonOf(ctx.out)))
           return bad && `containerd content store: ${bad}`
         }
+      },
+      {
+        // what receiving the bytes alone costs Node: the floor under cairn's figure (bound analysis)
+        id: "node-receive",
+        label: "node:http GET of every layer blob at once, bytes dropped (receive only)",
+        kind: "baseline",
+        skip: setupSkip,
+        cmd: () => nodeWorker({ kind: "receive", host: reference.split("/")[0], repository: "bench/pull", blobs: layers.map((/** @type {{ digest: string, size: number }} */ l) => ({ digest: l.digest, size: l.size })) }),
+        check: workerOk
       }
     ]
   })

@@ -1,6 +1,6 @@
 // One cairn contender run, in its own process so that its peak RSS is its own.
 // Usage: node src/worker.mjs '<json task>'; prints one JSON line: { ok, ms, maxRssKB, ... }.
-// Tasks: extract (flat apply of layers, verifying both digests), sha256, kernel, gunzip, fetch, pull.
+// Tasks: extract (flat apply of layers, verifying both digests), sha256, kernel, gunzip, fetch, receive, pull.
 import { createReadStream } from "node:fs"
 import { mkdir } from "node:fs/promises"
 import { Writable } from "node:stream"
@@ -88,6 +88,29 @@ const tasks = {
     await loadPull()
     loaded = process.hrtime.bigint()
     return await fetchIntoEngine(task)
+  },
+  // the receive floor of a pull: every layer blob GET at once over node:http, bytes counted and
+  // dropped (no hashing, no writes); the sizes must match
+  async receive() {
+    const http = await import("node:http")
+    loaded = process.hrtime.bigint()
+    const agent = new http.Agent({ keepAlive: false })
+    const sizes = await Promise.all(
+      task.blobs.map(
+        (/** @type {{ digest: string, size: number }} */ b) =>
+          new Promise((resolve, reject) => {
+            const req = http.get(`http://${task.host}/v2/${task.repository}/blobs/${b.digest}`, { agent }, (res) => {
+              if (res.statusCode !== 200) return reject(new Error(`GET ${b.digest}: HTTP ${res.statusCode}`))
+              let n = 0
+              res.on("data", (c) => (n += c.length))
+              res.on("end", () => (n === b.size ? resolve(n) : reject(new Error(`${b.digest}: ${n} bytes, expected ${b.size}`))))
+              res.on("error", reject)
+            })
+            req.on("error", reject)
+          })
+      )
+    )
+    return { bytes: sizes.reduce((a, b) => a + b, 0) }
   },
   // Engine.pull: download + each layer extracted into its snapshot as its blob completes
   async pull() {
