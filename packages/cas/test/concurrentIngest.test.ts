@@ -5,14 +5,15 @@
 import { watch } from "node:fs"
 import { mkdir, readdir } from "node:fs/promises"
 import { join } from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { Store } from "../src/index.js"
 // @ts-expect-error plain JS shared with the child processes
 import { blobData } from "./child/blobData.mjs"
-import { buildForChildren, startChild } from "./childProcess.js"
+import { buildForChildren, startChild, killChildren } from "./childProcess.js"
 import { tempDir } from "./tempLayout.js"
 
 beforeAll(buildForChildren, 180_000)
+afterEach(killChildren)
 
 interface Line {
   partial?: number

@@ -1,16 +1,17 @@
 // Several real processes against one store: SIGKILL at random points, and concurrent writers.
 import { join } from "node:path"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { Store } from "../src/index.js"
 // @ts-expect-error plain JS shared with the child processes
 import { blobData } from "./child/blobData.mjs"
-import { buildForChildren, startChild } from "./childProcess.js"
+import { buildForChildren, startChild, killChildren } from "./childProcess.js"
 import { putImage } from "./imageFixture.js"
 import { tempDir } from "./tempLayout.js"
 
 const stress = process.env.CAIRN_STRESS === "1"
 
 beforeAll(buildForChildren, 180_000)
+afterEach(killChildren)
 
 interface Step {
   ready?: boolean
