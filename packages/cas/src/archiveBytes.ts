@@ -4,7 +4,8 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
 
-const isGzip = (head: Buffer) => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b
+/** Whether bytes start with gzip's magic (RFC 1952: 1f 8b). */
+export const isGzip = (head: Uint8Array): boolean => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b
 
 /**
  * `input` as a plain tar stream, gunzipped on the way when it starts with gzip's magic (in
@@ -58,7 +59,9 @@ function peek(stream: Readable, n: number): Promise<{ head: Buffer; stream: Read
       cleanup()
       reject(stream.errored ?? Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" }))
     }
-    // a stream that failed, or was destroyed, before the look began says so now, not never
+    // a stream that failed, or was destroyed, before the look began says so now, not never (its
+    // error event, still to come, is reported by this rejection)
+    if (stream.errored || stream.destroyed) stream.on("error", () => {})
     if (stream.errored) return reject(stream.errored)
     if (stream.destroyed) return onClose()
     if (stream.readableEnded) return onEnd()

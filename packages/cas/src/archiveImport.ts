@@ -4,13 +4,13 @@
 // names valid, diffIDs matching) do the needed blobs become visible. A bad archive stores nothing.
 import { createReadStream } from "node:fs"
 import { open, readFile } from "node:fs/promises"
-import type { Readable } from "node:stream"
+import { addAbortSignal, Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
 import { type Digest, digestBytes, digestReadable, parseDigest } from "@cairn/digest"
 import { type Descriptor, OciMediaType } from "@cairn/oci-spec"
 import * as tar from "tar-stream"
-import { plainArchive } from "./archiveBytes.js"
+import { isGzip, plainArchive } from "./archiveBytes.js"
 import { archiveLinkTarget, archiveMemberPath } from "./archivePath.js"
 import type { BlobStore, StagedBlob } from "./blobStore.js"
 import { ArchiveFormatError } from "./errors.js"
@@ -28,6 +28,8 @@ import { addRoot, tag } from "./tags.js"
 export type ImportOptions = {
   /** how errors name the archive (default: its path, or "<stream>") */
   readonly name?: string
+  /** stops reading the archive when it fires: the import fails and stores nothing of it */
+  readonly signal?: AbortSignal
 } & (
   | {
       readonly tag?: true
@@ -99,14 +101,22 @@ async function firstBytes(path: string, n: number): Promise<Buffer> {
 
 export async function importArchive(store: BlobStore, input: string | AsyncIterable<Uint8Array> | Readable, options: ImportOptions = {}): Promise<ImportReport> {
   const archive = options.name ?? (typeof input === "string" ? input : "<stream>")
+  const signal = options.signal
   // untagged and unleased, the blobs would be GC's to take the moment they land
   if (options.tag === false && typeof options.lease !== "string") throw new TypeError("importArchive with tag: false needs the lease that holds its blobs")
   const members = new Map<string, Member>()
   const staged: StagedBlob[] = []
   try {
     const extract = tar.extract()
-    // plain or gzip-compressed (docker load takes both); a file in 1 MiB reads
-    const bytes = await plainArchive(typeof input === "string" ? createReadStream(input, { highWaterMark: 1 << 20 }) : input)
+    // plain or gzip-compressed (docker load takes both); a file in 1 MiB reads; with a signal,
+    // through a stream it destroys
+    const source =
+      typeof input === "string"
+        ? createReadStream(input, { highWaterMark: 1 << 20, ...(signal === undefined ? {} : { signal }) })
+        : signal === undefined
+          ? input
+          : addAbortSignal(signal, input instanceof Readable ? input : Readable.from(input))
+    const bytes = await plainArchive(source)
     const feeding = pipeline(bytes, extract)
     feeding.catch(() => {})
     try {
@@ -140,6 +150,8 @@ export async function importArchive(store: BlobStore, input: string | AsyncItera
       }
       await feeding
     } catch (e) {
+      // stopped by the caller: say so, not how the destroyed stream surfaced
+      if (signal?.aborted) throw signal.reason
       // tar-stream's word for a tar that stops inside a member or before its end blocks
       if ((e as Error | undefined)?.message === "Unexpected end of data") throw new ArchiveFormatError({ archive, reason: "not a whole image archive: the tar stream ends in the middle (cut short?)" })
       throw e
@@ -292,7 +304,7 @@ async function planDockerSave(
       const layer = blobRef(member(path))
       if (!layer) throw new ArchiveFormatError({ archive, reason: `layer ${path} named in manifest.json is not in the archive` })
       const magic = await firstBytes(layer.path, 4)
-      const gzip = magic[0] === 0x1f && magic[1] === 0x8b
+      const gzip = isGzip(magic)
       const zstd = magic.readUInt32LE(0) === 0xfd2fb528 && magic.length === 4
       const wanted = String(diffIds[i])
       let mediaType: string = OciMediaType.Layer

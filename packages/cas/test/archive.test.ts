@@ -86,6 +86,38 @@ describe("docker-archive import", () => {
     await nothingStored(cut)
   })
 
+  it("stops reading when its signal fires, from a stream or a file, storing nothing", async () => {
+    const { files } = dockerSave()
+    const bytes = await tarOf(files)
+    // a stream that gives the first half, then waits: the abort comes while the import waits for more
+    const stream = await Store.open(tempDir())
+    const ac = new AbortController()
+    let more!: () => void
+    const gate = new Promise<void>((r) => {
+      more = r
+    })
+    let given = false
+    async function* halves() {
+      yield bytes.subarray(0, bytes.length >> 1)
+      given = true
+      await gate
+      yield bytes.subarray(bytes.length >> 1)
+    }
+    const importing = stream.importArchive(halves(), { signal: ac.signal }).catch((x: unknown) => x)
+    while (!given) await new Promise((r) => setImmediate(r))
+    ac.abort()
+    more()
+    expect((await importing) as Error).toMatchObject({ name: "AbortError" })
+    await nothingStored(stream)
+    // a file, with the signal already fired
+    const dir = tempDir()
+    writeFileSync(`${dir}/save.tar`, bytes)
+    const file = await Store.open(tempDir())
+    const e = await file.importArchive(`${dir}/save.tar`, { signal: AbortSignal.abort() }).catch((x: unknown) => x)
+    expect(e as Error).toMatchObject({ name: "AbortError" })
+    await nothingStored(file)
+  })
+
   it("follows layer symlinks that stay inside the archive", async () => {
     const store = await Store.open(tempDir())
     const { files } = dockerSave("abc/layer.tar")

@@ -5,10 +5,8 @@
 // The output is built in a temporary sibling of DIR and renamed into place once complete, so a
 // failure (a corrupt layer, a full disk) leaves nothing behind, and its error names the layer.
 import { randomBytes } from "node:crypto"
-import { createReadStream } from "node:fs"
 import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
-import { addAbortSignal, Readable } from "node:stream"
 import { Store } from "@cairn/cas"
 import { type Digest, digestBytes, digestHex, parseDigest } from "@cairn/digest"
 import { decodeAnyManifest, decodeConfig, decodeIndex, type Descriptor, dockerToOciManifest, type ImageConfig } from "@cairn/oci-spec"
@@ -138,10 +136,9 @@ const flatSource = (ctx: EngineContext, image: string | ImageSource, options: Un
       )
       return yield* io(async (signal) => {
         const store = await Store.open(scratch)
-        // read through a stream the signal destroys (an interrupted unpack stops reading the archive), in
-        // 1 MiB reads as cas reads an archive file it opens itself
-        const bytes = "path" in t ? createReadStream(t.path, { signal, highWaterMark: 1 << 20 }) : addAbortSignal(signal, t.read instanceof Readable ? t.read : Readable.from(t.read))
-        const chosen = chooseArchiveImage(input, await store.importArchive(bytes, { name: "path" in t ? t.path : (t.label ?? "<stream>") }), t.ref)
+        // an interrupted unpack stops cas reading the archive
+        const imported = await store.importArchive("path" in t ? t.path : t.read, { name: "path" in t ? t.path : (t.label ?? "<stream>"), signal })
+        const chosen = chooseArchiveImage(input, imported, t.ref)
         const read = (d: Digest) => store.read(d)
         const { descriptor } = await pickManifest(input, [chosen.descriptor], undefined, read)
         const img = await imageOf(input, descriptor, read)

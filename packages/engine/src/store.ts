@@ -1,7 +1,6 @@
 // What the engine needs from the image store, implemented over @cairn/cas's Store. One seam,
 // so every other module speaks in images and blobs, not in cas calls.
-import { createReadStream } from "node:fs"
-import { addAbortSignal, Readable, type Writable } from "node:stream"
+import type { Readable, Writable } from "node:stream"
 import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type ImportReport, REF_NAME, Store } from "@cairn/cas"
 import type { Digest } from "@cairn/digest"
 import type { Descriptor } from "@cairn/oci-spec"
@@ -134,11 +133,9 @@ export class CasImageStore implements ImageStore {
   }
   importArchive(input: string | ArchiveInput, lease?: string, signal?: AbortSignal, label?: string) {
     const name = label ?? (typeof input === "string" ? input : "<stream>")
-    const options = lease === undefined ? { name } : { tag: false as const, lease, name }
-    if (signal === undefined) return this.cas.importArchive(input, options)
-    // with a signal the bytes are read through a stream it can destroy: cas then stores nothing of them
-    const stream = typeof input === "string" ? createReadStream(input, { signal, highWaterMark: 1 << 20 }) : addAbortSignal(signal, input instanceof Readable ? input : Readable.from(input))
-    return this.cas.importArchive(stream, options)
+    // a signal stops cas reading the bytes: it then stores nothing of them
+    const common = signal === undefined ? { name } : { name, signal }
+    return this.cas.importArchive(input, lease === undefined ? common : { ...common, tag: false as const, lease })
   }
   async exportImage(kind: "oci" | "oci-archive" | "docker-archive", dest: string | Writable, descriptor: Descriptor, name: string | undefined) {
     const clean = plain(descriptor)
