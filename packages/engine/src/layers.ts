@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs"
 import { pipeline, Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import { layerCompression } from "@cairn/oci-spec"
-import { applyLayer, detectCompression, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
+import { applyLayer, detectCompression, fileCompression, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
 import { LayerMediaTypeError } from "./errors.js"
 import { isHostRoot } from "./userns.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -17,14 +17,7 @@ const compressionName = { gzip: "gzip", zstd: "zstd", none: "no compression (a p
  * compression the media type declares. Every extraction (snapshots, unpack, bundle) opens layers here.
  */
 export async function openLayer(store: ImageStore, layer: LayerDescriptor, bytes?: LayerBytes): Promise<Readable> {
-  const declared = layerCompression(layer.mediaType)
-  if (declared === undefined) {
-    throw new LayerMediaTypeError({
-      layer: layer.digest,
-      mediaType: layer.mediaType,
-      reason: "not a layer media type cairn can extract (OCI or Docker tar, tar+gzip, tar+zstd); the image can be stored, copied and pushed, not unpacked"
-    })
-  }
+  const declared = declaredCompression(layer)
   const blob =
     bytes === undefined ? await store.open(layer.digest) : typeof bytes === "string" ? createReadStream(bytes) : Readable.from(bytes, { objectMode: false })
   // the first bytes are judged before anything reaches the extractor: a refused layer writes nothing
@@ -56,6 +49,40 @@ export async function openLayer(store: ImageStore, layer: LayerDescriptor, bytes
     }
   }
   return Readable.from(rest(), { objectMode: false })
+}
+
+function declaredCompression(layer: LayerDescriptor) {
+  const declared = layerCompression(layer.mediaType)
+  if (declared === undefined) {
+    throw new LayerMediaTypeError({
+      layer: layer.digest,
+      mediaType: layer.mediaType,
+      reason: "not a layer media type cairn can extract (OCI or Docker tar, tar+gzip, tar+zstd); the image can be stored, copied and pushed, not unpacked"
+    })
+  }
+  return declared
+}
+
+/**
+ * A layer big enough for @cairn/overlay's reader thread, as the file that holds it (a stored blob,
+ * or a source's file), its first bytes checked against the media type as openLayer does; undefined
+ * for a small layer, a stream, or a store without files (then openLayer's stream is used).
+ */
+async function layerFile(store: ImageStore, layer: LayerDescriptor, bytes?: LayerBytes): Promise<string | undefined> {
+  if (layer.size < OFF_THREAD_MIN_BYTES) return undefined
+  const declared = declaredCompression(layer)
+  const path = typeof bytes === "string" ? bytes : bytes === undefined ? await store.blobFile?.(layer.digest) : undefined
+  if (path === undefined) return undefined
+  let found: ReturnType<typeof fileCompression>
+  try {
+    found = fileCompression(path)
+  } catch (e) {
+    // gone since (a concurrent gc): openLayer reports it as the store does
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw e
+  }
+  if (found !== declared) throw mismatch(layer, declared, found)
+  return path
 }
 
 const mismatch = (layer: LayerDescriptor, declared: keyof typeof compressionName, found: keyof typeof compressionName) =>
@@ -119,8 +146,10 @@ export async function extractLayer(
   lowers: ReadonlyArray<string> = [],
   options: ExtractOptions = {}
 ): Promise<void> {
-  const blob = await openLayer(store, layer, options.source)
-  await applyLayer(counted(blob, onBytes), target, {
+  const file = options.source === undefined ? await layerFile(store, layer) : undefined
+  const bytes = file ?? counted(await openLayer(store, layer, options.source), onBytes)
+  await applyLayer(bytes, target, {
+    ...(file === undefined ? {} : { onBytes }),
     form: "overlay",
     // unprivileged processes (also uid 0 inside `cairn unshare`) cannot write trusted.* xattrs nor
     // make 0/0 devices: their (rootless, userxattr) mounts read user.overlay.* and xattr whiteouts
@@ -145,7 +174,8 @@ export async function applyFlat(
   target: string,
   source?: () => Promise<LayerBytes>
 ): Promise<void> {
-  const blob = await openLayer(store, layer, source === undefined ? undefined : await source())
+  const bytes = source === undefined ? undefined : await source()
+  const blob = (await layerFile(store, layer, bytes)) ?? (await openLayer(store, layer, bytes))
   await applyLayer(blob, target, {
     form: "flat",
     expectedDiffId: diffId,

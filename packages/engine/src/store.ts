@@ -24,6 +24,12 @@ export interface ImageStore {
   images(): Promise<Array<StoredImage>>
   read(digest: Digest): Promise<Uint8Array>
   open(digest: Digest): Promise<Readable>
+  /**
+   * The file that holds a stored blob, for a reader that reads it where it lies (a big layer is
+   * read, hashed and decompressed on a thread of its own); undefined when it is not stored, or
+   * when the store keeps no files.
+   */
+  blobFile?(digest: Digest): Promise<string | undefined>
   stat(digest: Digest): Promise<{ size: number } | undefined>
   put(desc: { digest: Digest; size: number; mediaType?: string }, data: Uint8Array | AsyncIterable<Uint8Array>, lease?: string): Promise<void>
   /** Points `name` at the manifest (replacing what it named before). */
@@ -94,6 +100,9 @@ export class CasImageStore implements ImageStore {
   }
   open(digest: Digest) {
     return this.cas.get(digest)
+  }
+  async blobFile(digest: Digest) {
+    return (await this.cas.stat(digest)) === undefined ? undefined : this.cas.layout.blobPath(digest)
   }
   stat(digest: Digest) {
     return this.cas.stat(digest)

@@ -1,8 +1,8 @@
 // A layer's media type decides how it is extracted: an unknown type is refused (never extracted
 // by sniffing the bytes), and bytes that are not the declared compression are refused too.
 import { execFileSync } from "node:child_process"
-import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { createHash, randomBytes } from "node:crypto"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -105,6 +105,22 @@ describe("layer media types", () => {
     }
     const zst = execFileSync("zstd", ["-q", "-c"], { input: tar })
     await refusedAtImport("gzzstd", "application/vnd.oci.image.layer.v1.tar+gzip", zst, /declares gzip but the bytes are zstd/)
+  })
+
+  it("checks a big layer, read where it lies on overlay's reader thread, the same way", async () => {
+    // >= 16 MiB of gzip: unpack reads the stored blob's file on a thread of its own instead of a stream
+    const content = randomBytes(17 << 20)
+    const bigTar = layerTar({ files: { "big/blob": content, "etc/y": "y\n" } })
+    const gz = gzipSync(bigTar, { level: 1 })
+    expect(gz.length).toBeGreaterThanOrEqual(16 << 20)
+    await refusedAtImport("bigplaingz", "application/vnd.oci.image.layer.v1.tar", gz, /declares no compression \(a plain tar\) but the bytes are gzip/)
+    layoutWith(join(dir, "src-bigok"), "bigok", "application/vnd.oci.image.layer.v1.tar+gzip", gz, bigTar)
+    await engine.importImage(`oci:${join(dir, "src-bigok")}:bigok`)
+    await engine.unpack("bigok", join(dir, "unpack-bigok"))
+    expect(readFileSync(join(dir, "unpack-bigok", "big", "blob")).equals(content)).toBe(true)
+    // and a container over it: its snapshot is extracted the same way
+    const c = await engine.createContainer("bigok")
+    expect(c).toBeDefined()
   })
 
   it("still extracts a layer whose bytes match its media type", async () => {

@@ -4,11 +4,23 @@
  * checked at the end. DESIGN.md "The hot path".
  */
 import { createReadStream, mkdirSync, statSync } from "node:fs"
-import { type Algorithm, createHasher, type Digest, DigestErrors, digestAlgorithm, errorGuard, OFF_THREAD_MIN_BYTES, OffThreadHasher } from "@cairn/digest"
+import {
+  type Algorithm,
+  createHasher,
+  type Digest,
+  DigestErrors,
+  defaultBackend,
+  digestAlgorithm,
+  errorGuard,
+  formatDigest,
+  OFF_THREAD_MIN_BYTES,
+  OffThreadHasher
+} from "@cairn/digest"
 import * as Effect from "effect/Effect"
 import type { ApplyOptions, ApplyResult } from "./applyOptions.js"
 import { decompress } from "./compression.js"
 import { LayerApplier } from "./entryApplier.js"
+import { fileCompression, LayerFileReader, readerDecompresses } from "./layerReader.js"
 import {
   ApplyEntryError,
   DecompressionError,
@@ -46,15 +58,30 @@ export async function applyLayer(
     workers.push(w)
     return w
   }
+  let reader: LayerFileReader | undefined
   try {
-    const [offTar, offBlob] = offThread ? await Promise.all([startWorker(tarAlg), wantDigest ? startWorker(blobAlg) : undefined]) : []
-    const blobHasher = wantDigest && !offBlob ? await createHasher(blobAlg, options.hasher) : undefined
+    // A big compressed layer file is read, hashed and decompressed on a thread of its own (layerReader.ts).
+    const fileCompressed = typeof source === "string" && offThread ? fileCompression(source) : undefined
+    if (typeof source === "string" && fileCompressed !== undefined && readerDecompresses(fileCompressed, options.zstd))
+      reader = LayerFileReader.start(source, fileCompressed, wantDigest ? { algorithm: blobAlg, backend: (options.hasher ?? defaultBackend).name } : undefined)
+    const [offTar, offBlob] = offThread
+      ? await Promise.all([startWorker(tarAlg), wantDigest && reader === undefined ? startWorker(blobAlg) : undefined])
+      : []
+    const blobHasher = wantDigest && !offBlob && reader === undefined ? await createHasher(blobAlg, options.hasher) : undefined
     const tarHasher = offTar ? undefined : await createHasher(tarAlg, options.hasher)
     let size = 0
     let hashBlob = wantDigest
+    // progress at most once per MiB of source bytes, and once at the end
+    let reported = 0
+    const progress = (n: number) => {
+      if (options.onBytes === undefined || n - reported < 1 << 20) return
+      reported = n
+      options.onBytes(n)
+    }
     async function* counted() {
       for await (const c of toSource(source)) {
         size += c.byteLength
+        progress(size)
         if (hashBlob) {
           if (offBlob) await offBlob.update(c)
           else blobHasher!.update(c)
@@ -62,7 +89,10 @@ export async function applyLayer(
         yield c
       }
     }
-    const { compression, data } = await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
+    const { compression, data } =
+      reader !== undefined
+        ? { compression: fileCompressed!, data: reader.chunks(progress) }
+        : await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
     // A plain tar is its own blob: hash it once, as the diffID (when both use one algorithm).
     const blobIsTar = wantDigest && compression === "none" && blobAlg === tarAlg
     if (blobIsTar) hashBlob = false
@@ -91,9 +121,13 @@ export async function applyLayer(
       tarSize = tarHasher!.bytes
     }
     let digest: Digest | undefined
-    if (blobIsTar) digest = diffId
+    if (reader !== undefined) {
+      size = reader.result.size
+      if (reader.result.hex !== undefined) digest = formatDigest(blobAlg, reader.result.hex)
+    } else if (blobIsTar) digest = diffId
     else if (offBlob) digest = await offBlob.digest()
     else digest = blobHasher?.digest()
+    if (size !== reported) options.onBytes?.(size)
     if (options.expectedDigest !== undefined && digest !== options.expectedDigest)
       throw new LayerDigestMismatchError({ expected: options.expectedDigest, actual: digest!, bytes: size })
     if (options.expectedDiffId !== undefined && diffId !== options.expectedDiffId)
@@ -103,7 +137,7 @@ export async function applyLayer(
     return result
   } finally {
     // the writer threads are stopped before a failure is reported: nothing is written after it
-    await Promise.all([...workers.map((w) => w.close()), applier?.close()])
+    await Promise.all([...workers.map((w) => w.close()), applier?.close(), reader?.close()])
   }
 }
 

@@ -41,6 +41,8 @@ export interface ApplyOptions {
    * 0 writes everything on the applying thread. Started only for layers of many files.
    */
   writerThreads?: number
+  /** progress: the source bytes read so far (the compressed blob), at most once per MiB and once at the end */
+  onBytes?: (bytes: number) => void
 }
 
 export interface ApplyWarning {

@@ -1,0 +1,135 @@
+// The layer-reader thread (src/layerReader.ts, worker/layer-reader.mjs): a big compressed layer
+// file is read, hashed and decompressed on a thread of its own, its tar bytes handed over a ring.
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { gzipSync } from "node:zlib"
+import { type Digest, digestBytes, hashWasmBackend, nodeBackend } from "@cairn/digest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { applyLayer, DecompressionError, LayerDigestMismatchError, nativeZstdAvailable } from "../src/index.js"
+import { listTree, rowText } from "./listing.js"
+import { chunked, type RawEntry, rawTar } from "./rawtar.js"
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "cairn-reader-"))
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Deterministic bytes (a xorshift stream): incompressible enough that gzip output is about the input's size. */
+function bytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n)
+  let x = seed | 1
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    b[i] = x & 0xff
+  }
+  return b
+}
+
+/**
+ * ~30 MiB of tar: 1,500 files of 0..32 KiB in 30 directories and a few of several MiB, so the
+ * 8 MiB ring turns several times with files, headers and padding straddling its end.
+ */
+function manyFiles(): Buffer {
+  const entries: RawEntry[] = []
+  for (let d = 0; d < 30; d++) entries.push({ name: `d${d}/`, type: "5", mode: 0o755, mtime: 1000 + d })
+  for (let i = 0; i < 1500; i++) entries.push({ name: `d${i % 30}/f${i}`, body: bytes((i * 7919) % 32768, i + 1), mode: 0o644, mtime: 2000 + i })
+  for (let i = 0; i < 3; i++) entries.push({ name: `big${i}`, body: bytes((3 << 20) + i * 4099, 100 + i), mode: 0o600, mtime: 3000 + i })
+  entries.push({ name: "last", body: "the end", mtime: 4000 })
+  return rawTar(entries)
+}
+
+const threads = () => readdirSync("/proc/self/task").length
+const tree = (root: string) => listTree(root).map(rowText)
+
+describe("the layer-reader thread", () => {
+  it("reads, hashes and decompresses a big gzip layer file: the same tree and digests as on the calling thread", async () => {
+    const tar = manyFiles()
+    const gz = gzipSync(tar, { level: 1 })
+    const f = join(dir, "layer.tar.gz")
+    writeFileSync(f, gz)
+    const want = { diffId: await digestBytes(tar), digest: await digestBytes(gz), compression: "gzip", size: gz.length, tarSize: tar.length, entries: 1534 }
+    // hashOffThread: true takes a file through the reader thread whatever its size
+    const progress: { reader: number[]; here: number[] } = { reader: [], here: [] }
+    const onReader = await applyLayer(f, join(dir, "reader"), {
+      hashOffThread: true,
+      expectedDigest: want.digest,
+      expectedDiffId: want.diffId,
+      onBytes: (n) => progress.reader.push(n)
+    })
+    expect(onReader).toMatchObject(want)
+    const here = await applyLayer(f, join(dir, "here"), { hashOffThread: false, computeDigest: true, onBytes: (n) => progress.here.push(n) })
+    expect(here).toMatchObject(want)
+    // progress: the blob bytes read, rising, at most once per MiB, ending at the blob's size
+    for (const p of [progress.reader, progress.here]) {
+      expect(p.at(-1)).toBe(gz.length)
+      expect(p.length).toBeGreaterThan(5)
+      expect(p.length).toBeLessThanOrEqual(Math.ceil(gz.length / (1 << 20)) + 1)
+      for (let i = 1; i < p.length; i++) expect(p[i]!).toBeGreaterThan(p[i - 1]!)
+    }
+    const a = tree(join(dir, "reader"))
+    expect(a.length).toBe(1534)
+    expect(a).toEqual(tree(join(dir, "here")))
+  })
+
+  it("hashes the blob with each backend and algorithm on the reader thread", async () => {
+    const tar = rawTar([{ name: "a", body: bytes(5 << 20, 7) }, { name: "b", body: "b" }])
+    const gz = gzipSync(tar, { level: 1 })
+    const f = join(dir, "layer.tar.gz")
+    writeFileSync(f, gz)
+    const sha256 = await digestBytes(gz)
+    for (const hasher of [undefined, nodeBackend, hashWasmBackend]) {
+      const r = await applyLayer(f, join(dir, `t-${hasher?.name ?? "default"}`), { hashOffThread: true, computeDigest: true, ...(hasher ? { hasher } : {}) })
+      expect(r.digest, hasher?.name ?? "default").toBe(sha256)
+    }
+    const sha512 = `sha512:${createHash("sha512").update(gz).digest("hex")}` as Digest
+    const r512 = await applyLayer(f, join(dir, "t-512"), { hashOffThread: true, expectedDigest: sha512 })
+    expect(r512.digest).toBe(sha512)
+  })
+
+  it("reports a wrong blob digest with the bytes it read", async () => {
+    const tar = rawTar([{ name: "a", body: bytes(1 << 20, 3) }])
+    const gz = gzipSync(tar)
+    const f = join(dir, "layer.tar.gz")
+    writeFileSync(f, gz)
+    const wrong = "sha256:3333333333333333333333333333333333333333333333333333333333333333" as Digest
+    const e = await applyLayer(f, join(dir, "t"), { hashOffThread: true, expectedDigest: wrong }).catch((x) => x)
+    expect(e).toBeInstanceOf(LayerDigestMismatchError)
+    expect(e).toMatchObject({ expected: wrong, actual: await digestBytes(gz), bytes: gz.length })
+  })
+
+  it("fails a truncated or corrupt gzip file with DecompressionError and leaves no thread behind", async () => {
+    const tar = rawTar([{ name: "a", body: bytes(12 << 20, 5) }, { name: "b", body: "b" }])
+    const gz = gzipSync(tar, { level: 1 })
+    const before = threads()
+    const truncated = join(dir, "truncated.tar.gz")
+    writeFileSync(truncated, gz.subarray(0, gz.length - 4096))
+    const e1 = await applyLayer(truncated, join(dir, "t1"), { hashOffThread: true, computeDigest: true }).catch((x) => x)
+    expect(e1).toBeInstanceOf(DecompressionError)
+    expect(e1.message).toMatch(/gzip/)
+    const corrupt = Buffer.from(gz)
+    corrupt.fill(0x55, 1 << 20, (1 << 20) + 64)
+    const bad = join(dir, "corrupt.tar.gz")
+    writeFileSync(bad, corrupt)
+    const e2 = await applyLayer(bad, join(dir, "t2"), { hashOffThread: true }).catch((x) => x)
+    expect(e2).toBeInstanceOf(DecompressionError)
+    // every thread the applications started (reader, hasher, writers) was stopped before they failed
+    expect(threads()).toBe(before)
+  })
+
+  it.skipIf(!nativeZstdAvailable)("decompresses a zstd layer file with node:zlib's zstd on the reader thread", async () => {
+    const tar = manyFiles()
+    const f = join(dir, "layer.tar.zst")
+    writeFileSync(f, execFileSync("zstd", ["-q", "-1", "-c"], { input: tar, maxBuffer: 1 << 28 }))
+    const r = await applyLayer(f, join(dir, "z"), { hashOffThread: true, computeDigest: true })
+    expect(r).toMatchObject({ compression: "zstd", diffId: await digestBytes(tar), tarSize: tar.length })
+    const here = await applyLayer(chunked(tar, 65536), join(dir, "plain"))
+    expect(tree(join(dir, "z"))).toEqual(tree(join(dir, "plain")))
+    expect(here.diffId).toBe(r.diffId)
+  })
+})

@@ -1,0 +1,103 @@
+// The layer-reader thread of @cairn/overlay (src/layerReader.ts): reads a compressed layer file,
+// hashes it (the blob digest) and decompresses it, and hands the tar bytes to the applying thread
+// through a shared ring. The file is read into slots of the hash kernel's own memory, hashed where
+// it lies and decompressed from there: no buffer is allocated per read. This thread's small heap
+// also takes the decompressor's output buffers, whose churn (one per 256 KiB of tar) made the
+// applying thread's heap, larger and long-lived, run a full mark-compact every ~15 MB.
+//
+// Parent -> here: { type: "ack", bytes } (ring bytes the parent is done with).
+// Here -> parent: { type: "chunk", at, length, read } (read: file bytes read so far), then { type: "end", size, hex } or
+//                 { type: "error", stage: "read" | "decompress", message, code?, errno?, syscall? }.
+import { closeSync, openSync, readSync } from "node:fs"
+import { parentPort, workerData } from "node:worker_threads"
+import * as zlib from "node:zlib"
+import { ringHasher, ringMemory } from "@cairn/digest/ring-hasher"
+
+/** bytes per read, slots of them in flight (the decompressor holds at most this many reads) */
+const READ = 1 << 20
+const SLOTS = 3
+/** output announced to the parent once this much is in the ring (one message per 256 KiB) */
+const ANNOUNCE = 256 * 1024
+
+const { path, compression, out, hash } = workerData
+const ring = new Uint8Array(out)
+const RING = ring.byteLength
+const { memory, ring: slots } = ringMemory(READ * SLOTS)
+const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory })
+const decoder = compression === "gzip" ? zlib.createGunzip({ chunkSize: ANNOUNCE }) : zlib.createZstdDecompress({ chunkSize: ANNOUNCE })
+
+let head = 0 // bytes written into the ring
+let tail = 0 // bytes the parent is done with
+let posted = 0 // bytes announced
+let size = 0 // bytes read from the file
+let readError
+let wake
+parentPort.on("message", (m) => {
+  if (m.type !== "ack") return
+  tail += m.bytes
+  const w = wake
+  wake = undefined
+  w?.()
+})
+
+const announce = () => {
+  if (head === posted) return
+  parentPort.postMessage({ type: "chunk", at: posted % RING, length: head - posted, read: size })
+  posted = head
+}
+
+async function feed() {
+  let fd
+  try {
+    fd = openSync(path, "r")
+    const consumed = new Array(SLOTS)
+    for (let i = 0; ; i = (i + 1) % SLOTS) {
+      // a slot is read into again only once the decompressor has taken its bytes
+      await consumed[i]
+      const n = readSync(fd, slots, i * READ, READ, null)
+      if (n === 0) break
+      size += n
+      hasher?.update(i * READ, n)
+      consumed[i] = new Promise((resolve) => decoder.write(slots.subarray(i * READ, i * READ + n), () => resolve()))
+    }
+    decoder.end()
+  } catch (e) {
+    readError = e
+    decoder.destroy(e)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+async function drain() {
+  for await (const c of decoder) {
+    for (let off = 0; off < c.length; ) {
+      // a piece never crosses the ring's end, so every announced chunk is one contiguous view
+      const n = Math.min(c.length - off, RING - (head % RING))
+      while (head + n - tail > RING) {
+        announce()
+        await new Promise((r) => (wake = r))
+      }
+      ring.set(c.subarray(off, off + n), head % RING)
+      head += n
+      off += n
+      if (head - posted >= ANNOUNCE || head % RING === 0) announce()
+    }
+  }
+  announce()
+}
+
+try {
+  await Promise.all([feed(), drain()])
+  parentPort.postMessage({ type: "end", size, hex: hasher?.hex() })
+} catch (e) {
+  const err = readError ?? e
+  parentPort.postMessage({
+    type: "error",
+    stage: readError === undefined ? "decompress" : "read",
+    message: String(err?.message ?? err),
+    code: err?.code,
+    errno: err?.errno,
+    syscall: err?.syscall
+  })
+}
