@@ -14,7 +14,7 @@ function result(o: { tarXzf: number; cairnWasm: number; cairnCpu: number; skopeo
       corpora: {
         libs: { tarBytes: 600 * MB, compressedBytes: 200 * MB },
         small: { tarBytes: 100 * MB, compressedBytes: 50 * MB },
-        pull: { compressedBytes: 250 * MB, parts: ["libs", "small"] }
+        pull: { compressedBytes: 250 * MB, tarBytes: 700 * MB, parts: ["libs", "small"] }
       }
     },
     tables: [
@@ -24,8 +24,10 @@ function result(o: { tarXzf: number; cairnWasm: number; cairnCpu: number; skopeo
         corpus: "libs",
         rows: [timed("cairn-wasm", o.cairnWasm, o.cairnCpu, o.cairnWasm - 0.2), timed("cairn-node", 3, 4), timed("tar-xzf", o.tarXzf, 5), timed("umoci", 4.5, 6), timed("node-gunzip", 1.5, 1.5), timed("tar-xf", 0.6, 0.6)]
       },
+      { id: "extract-small", corpus: "small", rows: [timed("cairn-wasm", 2, 3), timed("tar-xzf", 2, 2), timed("node-gunzip", 0.4, 0.4), timed("tar-xf", 0.5, 0.5)] },
       { id: "startup", rows: [timed("node", 0.1, 0.1)] },
-      { id: "pull", corpus: "pull", rows: [timed("cairn-pull", 4, 6, 3.8), timed("skopeo", o.skopeo, 3), timed("node-receive", 0.5, o.receiveCpu)] }
+      { id: "pull", corpus: "pull", rows: [timed("cairn-pull", 4, 6, 3.8), timed("skopeo", o.skopeo, 3), timed("node-receive", 0.5, o.receiveCpu)] },
+      { id: "pull-unpack", corpus: "pull", rows: [timed("cairn-pull-unpack", 6, 10, 5.7), timed("skopeo-umoci", 8, 9)] }
     ]
   }
 }
@@ -51,6 +53,21 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
     expect(pull.floorS).toBeCloseTo((250 / 400 + 0.9) / 2 + 0.2, 6)
   })
 
+  it("adds every layer's diffID, gunzip and writes to the pull for pull + unpack, from each layer's own table", () => {
+    const b = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
+    const pu = b.find((x: { table: string }) => x.table === "pull-unpack")
+    // the pull's 0.625 + 0.9; the diffIDs 700 / 400 = 1.75; gunzips (1.5 - 0.1) + (0.4 - 0.1) = 1.7; writes 0.6 + 0.5
+    expect(pu.essentialCpuS).toBeCloseTo(0.625 + 0.9 + 1.75 + 1.7 + 1.1, 6)
+    // the longest single stream: the libs layer's diffID chain, 600 / 400 = 1.5 s
+    expect(pu.chainS).toBeCloseTo(1.5, 6)
+    expect(pu.floorS).toBeCloseTo((0.625 + 0.9 + 1.75 + 1.7 + 1.1) / 2 + 0.3, 6)
+    expect(pu.needS).toBeCloseTo(8 / 1.5, 6)
+    // without the small layer's floors there is no arithmetic for it
+    const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
+    r.tables[2]!.rows = r.tables[2]!.rows.filter((x) => x.id !== "tar-xf")
+    expect(targetBounds(r).some((x: { table: string }) => x.table === "pull-unpack")).toBe(false)
+  })
+
   it("calls a target out of reach only when the least work cannot fit in the time it allows", () => {
     // a fast peer: tar -xzf in 2 s leaves 2 / 1.3 = 1.54 s, under the 2.2 s floor
     const b = targetBounds(result({ tarXzf: 2, cairnWasm: 4, cairnCpu: 6.5, skopeo: 1, receiveCpu: 1 }))
@@ -61,7 +78,8 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
 
   it("leaves out a table whose floors were not measured", () => {
     const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
-    r.tables[3]!.rows = r.tables[3]!.rows.filter((x) => x.id !== "node-receive")
+    r.tables[4]!.rows = r.tables[4]!.rows.filter((x) => x.id !== "node-receive")
     expect(targetBounds(r).some((x: { table: string }) => x.table === "pull")).toBe(false)
+    expect(targetBounds(r).some((x: { table: string }) => x.table === "pull-unpack")).toBe(false)
   })
 })
