@@ -31,4 +31,4 @@ export async function ringHasher({ algorithm, backend, memory, module, state }) 
   return { update: (at, n) => h.update(ring.subarray(at, at + n)), hex: () => h.digest("hex"), save: () => h.save() }
 }
 
-export { ringMemory }
+export { DATA_AT, ringMemory }

@@ -17,7 +17,8 @@ import { haveRegistry, startProxy, startRegistry } from "./registryServer.js"
 
 if (!haveRegistry) console.warn("skipping streamed pulls: /usr/bin/docker-registry is missing (apt-get install docker-registry)")
 
-const BIG = 6 << 20
+// above OFF_THREAD_MIN_BYTES (16 MiB): the streamed layer goes through overlay's layer-reader thread
+const BIG = 17 << 20
 const STALL_AT = 2 << 20
 
 /**

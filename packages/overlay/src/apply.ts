@@ -18,9 +18,9 @@ import {
 } from "@cairn/digest"
 import * as Effect from "effect/Effect"
 import type { ApplyOptions, ApplyResult } from "./applyOptions.js"
-import { decompress } from "./compression.js"
+import { type Compression, decompress, sniffCompression } from "./compression.js"
 import { LayerApplier } from "./entryApplier.js"
-import { fileCompression, LayerFileReader, readerDecompresses } from "./layerReader.js"
+import { fileCompression, LayerReader, readerDecompresses } from "./layerReader.js"
 import {
   ApplyEntryError,
   DecompressionError,
@@ -58,12 +58,21 @@ export async function applyLayer(
     workers.push(w)
     return w
   }
-  let reader: LayerFileReader | undefined
+  let reader: LayerReader | undefined
   try {
-    // A big compressed layer file is read, hashed and decompressed on a thread of its own (layerReader.ts).
-    const fileCompressed = typeof source === "string" && offThread ? fileCompression(source) : undefined
-    if (typeof source === "string" && fileCompressed !== undefined && readerDecompresses(fileCompressed, options.zstd))
-      reader = LayerFileReader.start(source, fileCompressed, wantDigest ? { algorithm: blobAlg, backend: (options.hasher ?? defaultBackend).name } : undefined)
+    // Off the calling thread, a gzip (or native zstd) layer is read, hashed and decompressed on a
+    // thread of its own (layerReader.ts): a file by the thread itself, a stream through a ring.
+    let input = source
+    let readerCompression: Compression | undefined
+    if (offThread) {
+      const blobHash = wantDigest ? { algorithm: blobAlg, backend: (options.hasher ?? defaultBackend).name } : undefined
+      const sniffed = typeof source === "string" ? { compression: fileCompression(source), source } : await sniffCompression(source)
+      input = sniffed.source
+      if (readerDecompresses(sniffed.compression, options.zstd)) {
+        readerCompression = sniffed.compression
+        reader = typeof input === "string" ? LayerReader.file(input, readerCompression, blobHash) : LayerReader.stream(input, readerCompression, blobHash)
+      }
+    }
     const [offTar, offBlob] = offThread
       ? await Promise.all([startWorker(tarAlg), wantDigest && reader === undefined ? startWorker(blobAlg) : undefined])
       : []
@@ -79,7 +88,7 @@ export async function applyLayer(
       options.onBytes(n)
     }
     async function* counted() {
-      for await (const c of toSource(source)) {
+      for await (const c of toSource(input)) {
         size += c.byteLength
         progress(size)
         if (hashBlob) {
@@ -91,7 +100,7 @@ export async function applyLayer(
     }
     const { compression, data } =
       reader !== undefined
-        ? { compression: fileCompressed!, data: reader.chunks(progress) }
+        ? { compression: readerCompression!, data: reader.chunks(progress) }
         : await decompress(counted(), options.zstd === undefined ? {} : { zstd: options.zstd })
     // A plain tar is its own blob: hash it once, as the diffID (when both use one algorithm).
     const blobIsTar = wantDigest && compression === "none" && blobAlg === tarAlg

@@ -96,6 +96,12 @@ async function peek(source: AsyncIterable<Uint8Array>, n: number) {
   return { head: headBytes, source: replay() }
 }
 
+/** The compression of a stream by its first bytes, and the stream again from its first byte. */
+export async function sniffCompression(source: AsyncIterable<Uint8Array>): Promise<{ compression: Compression; source: AsyncIterable<Uint8Array> }> {
+  const { head, source: replay } = await peek(source, 4)
+  return { compression: detectCompression(head), source: replay }
+}
+
 /**
  * Detects the compression of `source` and returns its decompressed bytes, streaming.
  * Decoder failures (corrupt or truncated input) surface as DecompressionError while iterating.
@@ -104,8 +110,7 @@ export async function decompress(
   source: AsyncIterable<Uint8Array>,
   options: DecompressOptions = {}
 ): Promise<{ compression: Compression; data: AsyncIterable<Buffer> }> {
-  const { head, source: replay } = await peek(source, 4)
-  const compression = detectCompression(head)
+  const { compression, source: replay } = await sniffCompression(source)
   if (compression === "none") return { compression, data: replay as AsyncIterable<Buffer> }
   const decoder = createDecompressor(compression, options)
   const input = Readable.from(replay, { objectMode: false, highWaterMark: CHUNK })

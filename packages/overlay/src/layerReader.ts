@@ -1,6 +1,8 @@
 /**
- * A compressed layer file read, hashed and decompressed on a thread of its own (worker/layer-reader.mjs),
- * its tar bytes handed back through a shared ring. The applying thread is left the tar reader and
+ * A compressed layer read, hashed and decompressed on a thread of its own (worker/layer-reader.mjs),
+ * its tar bytes handed back through a shared ring. A file is read by the thread itself; a stream's
+ * chunks (a download) are copied into an input ring that is the hash kernel's memory, hashed there
+ * and decompressed from there. The applying thread is left the tar reader and
  * the writes, and allocates nothing per chunk: on the libs layer this removed ~45 full
  * mark-compacts per layer from the applying thread (each one ~10 ms of CPU across V8's threads),
  * triggered by the churn of read and decompressor buffers in a heap that, unlike a bare
@@ -9,6 +11,7 @@
 import { closeSync, openSync, readSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import type { Algorithm } from "@cairn/digest"
+import { ringMemory } from "@cairn/digest/ring-hasher"
 import { type Compression, detectCompression, nativeZstdAvailable, type ZstdDecoder } from "./compression.js"
 import { DecompressionError } from "./errors.js"
 
@@ -16,10 +19,14 @@ import { DecompressionError } from "./errors.js"
 const RING = 4 * 1024 * 1024
 /** Released bytes are acknowledged in batches of at least this much (one message each). */
 const ACK = 256 * 1024
+/** The input ring of a stream, and the most of it one piece takes (a piece never crosses its end). */
+const IN_RING = 4 * 1024 * 1024
+const IN_PIECE = 1024 * 1024
 
 type Message =
   | { type: "chunk"; at: number; length: number; read: number }
   | { type: "end"; size: number; hex?: string }
+  | { type: "input-ack"; bytes: number }
   | { type: "error"; stage: "read" | "decompress"; message: string; code?: string; errno?: number; syscall?: string }
 
 /** The compression of a layer file, from its first bytes. */
@@ -37,11 +44,15 @@ export function fileCompression(path: string): Compression {
 export const readerDecompresses = (compression: Compression, zstd: ZstdDecoder | undefined): boolean =>
   compression === "gzip" || (compression === "zstd" && nativeZstdAvailable && zstd !== "fzstd")
 
-export class LayerFileReader {
+export class LayerReader {
   private readonly queue: Message[] = []
   private wake: (() => void) | undefined
   private failure: Error | undefined
   private end: { size: number; hex?: string } | undefined
+  /** a stream's input: bytes copied into the input ring / bytes the thread is done with */
+  private inHead = 0
+  private inTail = 0
+  private inWake: (() => void) | undefined
 
   private constructor(
     private readonly worker: Worker,
@@ -49,6 +60,11 @@ export class LayerFileReader {
     private readonly compression: Compression
   ) {
     worker.on("message", (m: Message) => {
+      if (m.type === "input-ack") {
+        this.inTail += m.bytes
+        this.notifyInput()
+        return
+      }
       if (m.type === "end") this.end = m
       else this.queue.push(m)
       this.notify()
@@ -57,15 +73,73 @@ export class LayerFileReader {
     worker.on("exit", (code) => this.fail(new Error(`the layer-reader thread exited (code ${code}) before the end of the layer`)))
   }
 
-  /** Starts reading `path` (gzip or zstd); `hash` asks for the digest of its bytes. */
-  static start(path: string, compression: Compression, hash?: { algorithm: Algorithm; backend: string }): LayerFileReader {
+  /** Starts reading the file at `path` (gzip or zstd); `hash` asks for the digest of its bytes. */
+  static file(path: string, compression: Compression, hash?: { algorithm: Algorithm; backend: string }): LayerReader {
+    return LayerReader.start({ path }, compression, hash)
+  }
+
+  /**
+   * Starts on a stream of compressed bytes: its chunks are copied into the input ring as the
+   * thread frees it (the stream is read no faster than the thread decompresses). A failure of the
+   * stream is thrown by chunks() as it is.
+   */
+  static stream(source: AsyncIterable<Uint8Array>, compression: Compression, hash?: { algorithm: Algorithm; backend: string }): LayerReader {
+    // the input ring is the data area of a shared WebAssembly.Memory: the thread's kernel hashes it in place
+    const { memory, ring } = ringMemory(IN_RING)
+    const reader = LayerReader.start({ input: { memory, bytes: IN_RING } }, compression, hash)
+    void reader.pump(source, ring)
+    return reader
+  }
+
+  private static start(from: { path: string } | { input: { memory: object; bytes: number } }, compression: Compression, hash?: { algorithm: Algorithm; backend: string }) {
     const ring = new SharedArrayBuffer(RING)
     const worker = new Worker(new URL("../worker/layer-reader.mjs", import.meta.url), {
-      workerData: { path, compression, out: ring, hash },
+      workerData: { ...from, compression, out: ring, hash },
       // the thread's own heap stays small: its buffers are young and die in scavenges
       execArgv: []
     })
-    return new LayerFileReader(worker, ring, compression)
+    return new LayerReader(worker, ring, compression)
+  }
+
+  /**
+   * Copies the stream into the input ring and announces what it copied once that is 256 KiB (or
+   * at the ring's end, before waiting, and at the end): one message per 256 KiB, not per chunk of
+   * the network. Waits while the ring is full.
+   */
+  private async pump(source: AsyncIterable<Uint8Array>, ring: Uint8Array) {
+    let posted = 0
+    const announce = () => {
+      if (this.inHead === posted) return
+      this.worker.postMessage({ type: "input", at: posted % IN_RING, length: this.inHead - posted })
+      posted = this.inHead
+    }
+    try {
+      for await (const c of source) {
+        for (let off = 0; off < c.byteLength; ) {
+          // a piece never crosses the ring's end, so every announced range is one contiguous view
+          const n = Math.min(c.byteLength - off, IN_PIECE, IN_RING - (this.inHead % IN_RING))
+          if (this.inHead + n - this.inTail > IN_RING) {
+            announce()
+            while (this.inHead + n - this.inTail > IN_RING && this.failure === undefined) await new Promise<void>((r) => (this.inWake = r))
+          }
+          if (this.failure !== undefined) return
+          ring.set(c.subarray(off, off + n), this.inHead % IN_RING)
+          this.inHead += n
+          off += n
+          if (this.inHead - posted >= ACK || this.inHead % IN_RING === 0) announce()
+        }
+      }
+      announce()
+      this.worker.postMessage({ type: "input-end" })
+    } catch (e) {
+      this.fail(e as Error)
+    }
+  }
+
+  private notifyInput() {
+    const w = this.inWake
+    this.inWake = undefined
+    w?.()
   }
 
   private notify() {
@@ -78,6 +152,7 @@ export class LayerFileReader {
     if (this.end !== undefined) return
     this.failure ??= e
     this.notify()
+    this.notifyInput()
   }
 
   /**
@@ -108,7 +183,7 @@ export class LayerFileReader {
     }
   }
 
-  /** The bytes read from the file and, when asked for, their digest (hex): once chunks() has ended. */
+  /** The bytes read (the file's or the stream's) and, when asked for, their digest (hex): once chunks() has ended. */
   get result(): { size: number; hex?: string } {
     if (this.end === undefined) throw new Error("the layer has not been read to its end")
     return this.end
@@ -122,6 +197,7 @@ export class LayerFileReader {
   /** Stops the thread: nothing more is read (also after a failure). */
   async close(): Promise<void> {
     this.failure ??= new Error("the layer reader was closed")
+    this.notifyInput()
     await this.worker.terminate()
   }
 }

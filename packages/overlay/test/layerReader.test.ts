@@ -122,6 +122,33 @@ describe("the layer-reader thread", () => {
     expect(threads()).toBe(before)
   })
 
+  it("takes a stream through its input ring: the same tree and digests, progress, and a failing stream's own error", async () => {
+    const tar = manyFiles()
+    const gz = gzipSync(tar, { level: 1 })
+    const want = { diffId: await digestBytes(tar), digest: await digestBytes(gz), compression: "gzip", size: gz.length, tarSize: tar.length, entries: 1534 }
+    const progress: number[] = []
+    // 16 KiB chunks, as a download arrives: copied into the input ring, announced per 256 KiB
+    const r = await applyLayer(chunked(gz, 16384), join(dir, "stream"), { hashOffThread: true, computeDigest: true, onBytes: (n) => progress.push(n) })
+    expect(r).toMatchObject(want)
+    expect(progress.at(-1)).toBe(gz.length)
+    const here = await applyLayer(chunked(gz, 16384), join(dir, "here"), { hashOffThread: false, computeDigest: true })
+    expect(here).toMatchObject(want)
+    expect(tree(join(dir, "stream"))).toEqual(tree(join(dir, "here")))
+
+    const before = threads()
+    // a stream that fails after 3 MiB: its error, as it is
+    async function* failing() {
+      yield* chunked(gz.subarray(0, 3 << 20), 65536)
+      throw Object.assign(new Error("connection reset by the registry"), { code: "ECONNRESET" })
+    }
+    const e = await applyLayer(failing(), join(dir, "failing"), { hashOffThread: true, computeDigest: true }).catch((x) => x)
+    expect(e).toMatchObject({ message: "connection reset by the registry", code: "ECONNRESET" })
+    // a stream cut short: the decompressor's typed error
+    const cut = await applyLayer(chunked(gz.subarray(0, gz.length - 1000), 65536), join(dir, "cut"), { hashOffThread: true }).catch((x) => x)
+    expect(cut).toBeInstanceOf(DecompressionError)
+    expect(threads()).toBe(before)
+  })
+
   it.skipIf(!nativeZstdAvailable)("decompresses a zstd layer file with node:zlib's zstd on the reader thread", async () => {
     const tar = manyFiles()
     const f = join(dir, "layer.tar.zst")

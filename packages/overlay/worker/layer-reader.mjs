@@ -5,13 +5,18 @@
 // also takes the decompressor's output buffers, whose churn (one per 256 KiB of tar) made the
 // applying thread's heap, larger and long-lived, run a full mark-compact every ~15 MB.
 //
-// Parent -> here: { type: "ack", bytes } (ring bytes the parent is done with).
+// A stream (a download) comes through an input ring instead, which is the hash kernel's memory:
+// the parent copies its chunks in, and they are hashed and decompressed where they lie.
+//
+// Parent -> here: { type: "ack", bytes } (ring bytes the parent is done with);
+//                 for a stream, { type: "input", at, length } and { type: "input-end" }.
+// Here -> parent, for a stream: { type: "input-ack", bytes } (input bytes decompressed, reusable).
 // Here -> parent: { type: "chunk", at, length, read } (read: file bytes read so far), then { type: "end", size, hex } or
 //                 { type: "error", stage: "read" | "decompress", message, code?, errno?, syscall? }.
 import { closeSync, openSync, readSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 import * as zlib from "node:zlib"
-import { ringHasher, ringMemory } from "@cairn/digest/ring-hasher"
+import { DATA_AT, ringHasher, ringMemory } from "@cairn/digest/ring-hasher"
 
 /** bytes per read, slots of them in flight (the decompressor holds at most this many reads) */
 const READ = 1 << 20
@@ -19,10 +24,11 @@ const SLOTS = 3
 /** output announced to the parent once this much is in the ring (one message per 256 KiB) */
 const ANNOUNCE = 256 * 1024
 
-const { path, compression, out, hash } = workerData
+const { path, input, compression, out, hash } = workerData
 const ring = new Uint8Array(out)
 const RING = ring.byteLength
-const { memory, ring: slots } = ringMemory(READ * SLOTS)
+// the file's read slots, or the stream's input ring: both the data area of the kernel's memory
+const { memory, ring: slots } = input === undefined ? ringMemory(READ * SLOTS) : { memory: input.memory, ring: new Uint8Array(input.memory.buffer, DATA_AT, input.bytes) }
 const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory })
 const decoder = compression === "gzip" ? zlib.createGunzip({ chunkSize: ANNOUNCE }) : zlib.createZstdDecompress({ chunkSize: ANNOUNCE })
 
@@ -32,11 +38,23 @@ let posted = 0 // bytes announced
 let size = 0 // bytes read from the file
 let readError
 let wake
+/** a stream's announced input pieces, and whether it has ended */
+const inputs = []
+let inputEnded = false
+let inputWake
 parentPort.on("message", (m) => {
-  if (m.type !== "ack") return
-  tail += m.bytes
-  const w = wake
-  wake = undefined
+  if (m.type === "ack") {
+    tail += m.bytes
+    const w = wake
+    wake = undefined
+    w?.()
+    return
+  }
+  if (m.type === "input") inputs.push(m)
+  else if (m.type === "input-end") inputEnded = true
+  else return
+  const w = inputWake
+  inputWake = undefined
   w?.()
 })
 
@@ -69,6 +87,19 @@ async function feed() {
   }
 }
 
+/** A stream: each piece the parent copied in is hashed and decompressed in place, then given back. */
+async function feedInput() {
+  for (;;) {
+    while (inputs.length === 0 && !inputEnded) await new Promise((r) => (inputWake = r))
+    const m = inputs.shift()
+    if (m === undefined) break
+    size += m.length
+    hasher?.update(m.at, m.length)
+    decoder.write(slots.subarray(m.at, m.at + m.length), () => parentPort.postMessage({ type: "input-ack", bytes: m.length }))
+  }
+  decoder.end()
+}
+
 async function drain() {
   for await (const c of decoder) {
     for (let off = 0; off < c.length; ) {
@@ -88,7 +119,7 @@ async function drain() {
 }
 
 try {
-  await Promise.all([feed(), drain()])
+  await Promise.all([input === undefined ? feed() : feedInput(), drain()])
   parentPort.postMessage({ type: "end", size, hex: hasher?.hex() })
 } catch (e) {
   const err = readError ?? e
