@@ -161,8 +161,11 @@ export class LayerReader {
    * reader does), so a consumer that keeps bytes longer copies them.
    */
   async *chunks(onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
-    let held = 0 // the bytes of the chunk handed out last
-    let released = 0 // done with, not yet acknowledged
+    // the last two chunks handed out stay valid: when chunk k+1 is asked for, only chunk k-1 is
+    // given back (the consumer may still be reading chunk k while it waits)
+    let previous = 0
+    let held = 0
+    let released = 0 // given back, not yet acknowledged
     for (;;) {
       while (this.queue.length === 0 && this.end === undefined && this.failure === undefined) await new Promise<void>((r) => (this.wake = r))
       const m = this.queue.shift()
@@ -172,7 +175,8 @@ export class LayerReader {
       }
       if (m.type === "error") throw this.error(m)
       if (m.type !== "chunk") continue
-      released += held
+      released += previous
+      previous = held
       held = m.length
       if (released >= ACK) {
         this.worker.postMessage({ type: "ack", bytes: released })

@@ -52,7 +52,11 @@ class ByteSource {
     }
   }
 
-  /** Exactly n bytes (n is small: a header or a metadata body), or fewer at EOF. Copies only when n straddles chunks. */
+  /**
+   * Exactly n bytes (n is small: a header or a metadata body), or fewer at EOF. Copies only when n
+   * straddles chunks; a part taken from one chunk is copied before the next is pulled, as a source
+   * may reuse a chunk's memory once later chunks are asked for (overlay's layer reader does).
+   */
   async read(n: number): Promise<Buffer> {
     if (this.available >= n) {
       const out = this.buf.subarray(this.pos, this.pos + n)
@@ -63,7 +67,12 @@ class ByteSource {
     const parts: Buffer[] = []
     let len = 0
     while (len < n) {
-      if (this.available === 0 && !(await this.pull())) break
+      if (this.available === 0) {
+        // what was taken of the chunk before is copied before the next pull (see above)
+        const last = parts.length - 1
+        if (last >= 0) parts[last] = Buffer.from(parts[last]!)
+        if (!(await this.pull())) break
+      }
       const take = Math.min(n - len, this.available)
       parts.push(this.buf.subarray(this.pos, this.pos + take))
       this.pos += take
