@@ -103,7 +103,9 @@ export class OffThreadHasher {
     const worker = new Worker(new URL("../worker/hash-worker.mjs", import.meta.url), {
       workerData: { algorithm, backend: backend.name, memory, module, state: resume?.state },
       // a fresh loader: the worker must not inherit the parent's loaders or flags
-      execArgv: []
+      execArgv: [],
+      // it allocates almost nothing of its own (the bytes are in the ring): a small young generation
+      resourceLimits: { maxYoungGenerationSizeMb: 2 }
     })
     await new Promise<void>((resolve, reject) => {
       worker.once("message", () => resolve())

@@ -19,7 +19,7 @@ import * as zlib from "node:zlib"
 import { DATA_AT, ringHasher, ringMemory } from "@cairn/digest/ring-hasher"
 
 /** bytes per read, slots of them in flight (the decompressor holds at most this many reads) */
-const READ = 1 << 20
+const READ = 512 * 1024
 const SLOTS = 3
 /** output announced to the parent once this much is in the ring (one message per 256 KiB) */
 const ANNOUNCE = 256 * 1024
