@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads"
+import { RingWriter } from "../worker/ring-writer.mjs"
 import { compileSha256, ringMemory } from "../worker/sha256-kernel.mjs"
 import { type Algorithm, type Digest, formatDigest } from "./digest.js"
 import { defaultBackend, type HasherBackend } from "./hasher.js"
@@ -61,27 +62,23 @@ export const OFF_THREAD_MIN_BYTES = 16 * 1024 * 1024
 export class OffThreadHasher {
   /** bytes given to update() so far */
   bytes: number
-  /** bytes written into the ring / bytes the worker has hashed, since the start */
-  private head = 0
-  private tail = 0
-  /** bytes announced to the worker so far */
-  private posted = 0
-  private waiting: Array<() => void> = []
+  /** the ring, with its announcements to the worker */
+  private readonly writer: RingWriter
   private failure: Error | undefined
   private replies: Array<{ resolve: (m: Reply) => void; reject: (e: Error) => void }> = []
 
   private constructor(
     readonly algorithm: Algorithm,
     private readonly worker: Worker,
-    private readonly ring: Uint8Array,
+    ring: Uint8Array,
     bytes: number
   ) {
     this.bytes = bytes
+    // a piece never crosses the end of the ring, so the worker always reads one contiguous view
+    this.writer = new RingWriter(ring, (at, length) => worker.postMessage({ type: "chunk", at, length }), { piece: PIECE, every: ANNOUNCE })
     worker.on("message", (m: Reply) => {
-      if (m.type === "ack") {
-        this.tail += m.bytes
-        this.wake()
-      } else this.replies.shift()?.resolve(m)
+      if (m.type === "ack") this.writer.ack(m.bytes)
+      else this.replies.shift()?.resolve(m)
     })
     worker.on("error", (e) => this.fail(e))
     worker.on("exit", (code) => this.fail(new Error(`the hash worker exited (code ${code})`)))
@@ -114,49 +111,23 @@ export class OffThreadHasher {
     return new OffThreadHasher(algorithm, worker, ring, resume?.bytes ?? 0)
   }
 
-  private wake() {
-    const ws = this.waiting
-    this.waiting = []
-    for (const w of ws) w()
-  }
-
   private fail(e: Error) {
     if (this.failure !== undefined) return
     this.failure = e
-    this.wake()
+    this.writer.stop(e)
     for (const r of this.replies.splice(0)) r.reject(e)
   }
 
   /** Hands `chunk` to the worker; resolves once it is copied into the ring (the caller may reuse it). */
   async update(chunk: Uint8Array): Promise<void> {
-    for (let off = 0; off < chunk.byteLength; ) {
-      if (this.failure) throw this.failure
-      // a piece never crosses the end of the ring, so the worker always reads one contiguous view
-      const n = Math.min(chunk.byteLength - off, PIECE, RING - (this.head % RING))
-      if (this.head + n - this.tail > RING) {
-        this.announce()
-        while (this.head + n - this.tail > RING && !this.failure) await new Promise<void>((r) => this.waiting.push(r))
-      }
-      if (this.failure) throw this.failure
-      const at = this.head % RING
-      this.ring.set(chunk.subarray(off, off + n), at)
-      this.head += n
-      this.bytes += n
-      off += n
-      if (this.head - this.posted >= ANNOUNCE || this.head % RING === 0) this.announce()
-    }
-  }
-
-  /** Tells the worker about the bytes copied since the last announcement (never across the ring's end). */
-  private announce() {
-    if (this.head === this.posted) return
-    this.worker.postMessage({ type: "chunk", at: this.posted % RING, length: this.head - this.posted })
-    this.posted = this.head
+    if (this.failure) throw this.failure
+    await this.writer.write(chunk)
+    this.bytes += chunk.byteLength
   }
 
   private ask(type: "digest" | "save"): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure)
-    this.announce()
+    this.writer.flush()
     const p = new Promise<Reply>((resolve, reject) => this.replies.push({ resolve, reject }))
     this.worker.postMessage({ type })
     return p
@@ -181,6 +152,7 @@ export class OffThreadHasher {
 
   async close(): Promise<void> {
     this.failure ??= new Error("the hash worker was closed")
+    this.writer.stop(this.failure)
     await this.worker.terminate()
   }
 }

@@ -12,6 +12,7 @@ import { closeSync, openSync, readSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import type { Algorithm } from "@cairn/digest"
 import { ringMemory } from "@cairn/digest/ring-hasher"
+import { RingWriter } from "@cairn/digest/ring-writer"
 import { type Compression, detectCompression, nativeZstdAvailable, type ZstdDecoder } from "./compression.js"
 import { DecompressionError } from "./errors.js"
 
@@ -49,10 +50,8 @@ export class LayerReader {
   private wake: (() => void) | undefined
   private failure: Error | undefined
   private end: { size: number; hex?: string } | undefined
-  /** a stream's input: bytes copied into the input ring / bytes the thread is done with */
-  private inHead = 0
-  private inTail = 0
-  private inWake: (() => void) | undefined
+  /** a stream's input ring, with its announcements to the thread */
+  private input: RingWriter | undefined
 
   private constructor(
     private readonly worker: Worker,
@@ -61,8 +60,7 @@ export class LayerReader {
   ) {
     worker.on("message", (m: Message) => {
       if (m.type === "input-ack") {
-        this.inTail += m.bytes
-        this.notifyInput()
+        this.input?.ack(m.bytes)
         return
       }
       if (m.type === "end") this.end = m
@@ -104,44 +102,19 @@ export class LayerReader {
   }
 
   /**
-   * Copies the stream into the input ring and announces what it copied once that is 256 KiB (or
-   * at the ring's end, before waiting, and at the end): one message per 256 KiB, not per chunk of
-   * the network. Waits while the ring is full.
+   * Copies the stream into the input ring, announced per 256 KiB (not per chunk of the network),
+   * waiting while the ring is full.
    */
   private async pump(source: AsyncIterable<Uint8Array>, ring: Uint8Array) {
-    let posted = 0
-    const announce = () => {
-      if (this.inHead === posted) return
-      this.worker.postMessage({ type: "input", at: posted % IN_RING, length: this.inHead - posted })
-      posted = this.inHead
-    }
+    const input = new RingWriter(ring, (at, length) => this.worker.postMessage({ type: "input", at, length }), { piece: IN_PIECE, every: ACK })
+    this.input = input
     try {
-      for await (const c of source) {
-        for (let off = 0; off < c.byteLength; ) {
-          // a piece never crosses the ring's end, so every announced range is one contiguous view
-          const n = Math.min(c.byteLength - off, IN_PIECE, IN_RING - (this.inHead % IN_RING))
-          if (this.inHead + n - this.inTail > IN_RING) {
-            announce()
-            while (this.inHead + n - this.inTail > IN_RING && this.failure === undefined) await new Promise<void>((r) => (this.inWake = r))
-          }
-          if (this.failure !== undefined) return
-          ring.set(c.subarray(off, off + n), this.inHead % IN_RING)
-          this.inHead += n
-          off += n
-          if (this.inHead - posted >= ACK || this.inHead % IN_RING === 0) announce()
-        }
-      }
-      announce()
+      for await (const c of source) await input.write(c)
+      input.flush()
       this.worker.postMessage({ type: "input-end" })
     } catch (e) {
       this.fail(e as Error)
     }
-  }
-
-  private notifyInput() {
-    const w = this.inWake
-    this.inWake = undefined
-    w?.()
   }
 
   private notify() {
@@ -154,7 +127,7 @@ export class LayerReader {
     if (this.end !== undefined) return
     this.failure ??= e
     this.notify()
-    this.notifyInput()
+    this.input?.stop(this.failure)
   }
 
   /**
@@ -203,7 +176,7 @@ export class LayerReader {
   /** Stops the thread: nothing more is read (also after a failure). */
   async close(): Promise<void> {
     this.failure ??= new Error("the layer reader was closed")
-    this.notifyInput()
+    this.input?.stop(this.failure)
     await this.worker.terminate()
   }
 }

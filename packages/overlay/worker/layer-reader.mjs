@@ -17,6 +17,7 @@ import { closeSync, openSync, readSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 import * as zlib from "node:zlib"
 import { DATA_AT, ringHasher, ringMemory } from "@cairn/digest/ring-hasher"
+import { RingWriter } from "@cairn/digest/ring-writer"
 
 /** bytes per read, slots of them in flight (the decompressor holds at most this many reads) */
 const READ = 512 * 1024
@@ -25,29 +26,22 @@ const SLOTS = 3
 const ANNOUNCE = 256 * 1024
 
 const { path, input, compression, out, hash } = workerData
-const ring = new Uint8Array(out)
-const RING = ring.byteLength
 // the file's read slots, or the stream's input ring: both the data area of the kernel's memory
 const { memory, ring: slots } = input === undefined ? ringMemory(READ * SLOTS) : { memory: input.memory, ring: new Uint8Array(input.memory.buffer, DATA_AT, input.bytes) }
 const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory })
 const decoder = compression === "gzip" ? zlib.createGunzip({ chunkSize: ANNOUNCE }) : zlib.createZstdDecompress({ chunkSize: ANNOUNCE })
 
-let head = 0 // bytes written into the ring
-let tail = 0 // bytes the parent is done with
-let posted = 0 // bytes announced
 let size = 0 // bytes read from the file
 let readError
-let wake
+// the tar bytes, announced to the parent per 256 KiB with the file bytes read so far
+const tarRing = new RingWriter(new Uint8Array(out), (at, length) => parentPort.postMessage({ type: "chunk", at, length, read: size }), { every: ANNOUNCE })
 /** a stream's announced input pieces, and whether it has ended */
 const inputs = []
 let inputEnded = false
 let inputWake
 parentPort.on("message", (m) => {
   if (m.type === "ack") {
-    tail += m.bytes
-    const w = wake
-    wake = undefined
-    w?.()
+    tarRing.ack(m.bytes)
     return
   }
   if (m.type === "input") inputs.push(m)
@@ -57,12 +51,6 @@ parentPort.on("message", (m) => {
   inputWake = undefined
   w?.()
 })
-
-const announce = () => {
-  if (head === posted) return
-  parentPort.postMessage({ type: "chunk", at: posted % RING, length: head - posted, read: size })
-  posted = head
-}
 
 async function feed() {
   let fd
@@ -101,21 +89,8 @@ async function feedInput() {
 }
 
 async function drain() {
-  for await (const c of decoder) {
-    for (let off = 0; off < c.length; ) {
-      // a piece never crosses the ring's end, so every announced chunk is one contiguous view
-      const n = Math.min(c.length - off, RING - (head % RING))
-      while (head + n - tail > RING) {
-        announce()
-        await new Promise((r) => (wake = r))
-      }
-      ring.set(c.subarray(off, off + n), head % RING)
-      head += n
-      off += n
-      if (head - posted >= ANNOUNCE || head % RING === 0) announce()
-    }
-  }
-  announce()
+  for await (const c of decoder) await tarRing.write(c)
+  tarRing.flush()
 }
 
 try {
