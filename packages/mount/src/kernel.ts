@@ -1,7 +1,5 @@
 import { existsSync, readFileSync } from "node:fs"
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { release, tmpdir } from "node:os"
-import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { runCommand } from "./command.js"
 import { TooManyLayersError } from "./errors.js"
@@ -53,51 +51,48 @@ export const probeMountInPrivateNamespace = (args: ReadonlyArray<string>, cwd?: 
     Effect.map((r) => ({ ok: r.exitCode === 0, stderr: r.stderr.trim() }))
   )
 
-const tryDepth = (dir: string, n: number) => {
-  const lowers = Array.from({ length: n }, (_, i) => i.toString(36)).join(":")
-  return probeMountInPrivateNamespace(["-t", "overlay", "overlay", "-o", `lowerdir=${lowers}`, join(dir, "m")], join(dir, "l")).pipe(
-    Effect.map((r) => r.ok)
+/**
+ * Whether an overlay of `n` empty lowers mounts. Everything happens inside the throwaway mount
+ * namespace, on a tmpfs mounted there over the temp dir: the lowers never exist on the host, so a
+ * probe killed at any point leaves nothing behind (a host temp dir of n lowers did, when a process
+ * exited while it was being removed).
+ */
+const tryDepth = (n: number) => {
+  const names = Array.from({ length: n }, (_, i) => i.toString(36))
+  const script = 'mount -n -t tmpfs cairn-depth-probe "$1" && cd "$1" && mkdir m l && cd l && mkdir $2 && mount -n -c -i -t overlay overlay -o "lowerdir=$3" ../m'
+  return runCommand("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", tmpdir(), names.join(" "), names.join(":")]).pipe(
+    Effect.map((r) => r.exitCode === 0)
   )
 }
 
 /**
  * The kernel's overlay stack depth. Root probes it once per process by mounting N and N+1
- * empty lowers in a temp dir, in a throwaway mount namespace (a few ms); without privilege
- * (or without unshare) it reports the kernel constant.
+ * empty lowers in a throwaway mount namespace (a few ms); without privilege (or without
+ * unshare) it reports the kernel constant.
  * Probing beats guessing: distributions can patch OVL_MAX_STACK.
  */
 export const maxStackDepthEffect: Effect.Effect<StackDepth> = Effect.flatMap(Effect.service(MountRuntime), (state) => {
   if (state.stackDepth !== undefined) return Effect.succeed(state.stackDepth)
   if (process.getuid?.() !== 0) return Effect.succeed({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const })
   const probeMax = DEFAULT_MAX_STACK_DEPTH + 1
-  return Effect.acquireUseRelease(
-    Effect.promise(async () => {
-      const dir = await mkdtemp(join(tmpdir(), "cairn-depth-"))
-      await mkdir(join(dir, "m"))
-      for (let i = 0; i < probeMax; i++) await mkdir(join(dir, "l", i.toString(36)), { recursive: true })
-      return dir
-    }),
-    (dir) =>
-      Effect.gen(function*() {
-        if (!(yield* tryDepth(dir, DEFAULT_MAX_STACK_DEPTH))) {
-          // smaller than the constant: bisect for the largest depth that mounts
-          // a read-only overlay needs at least 2 lowers
-          let lo = 2
-          let hi = DEFAULT_MAX_STACK_DEPTH - 1
-          if (!(yield* tryDepth(dir, 2))) return { limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }
-          while (lo < hi) {
-            const mid = Math.ceil((lo + hi) / 2)
-            if (yield* tryDepth(dir, mid)) lo = mid
-            else hi = mid - 1
-          }
-          return { limit: lo, source: "probe" as const }
-        }
-        // a kernel with a larger limit: report what was proven to work
-        const more = yield* tryDepth(dir, probeMax)
-        return { limit: more ? probeMax : DEFAULT_MAX_STACK_DEPTH, source: "probe" as const }
-      }),
-    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-  ).pipe(
+  return Effect.gen(function*() {
+    if (!(yield* tryDepth(DEFAULT_MAX_STACK_DEPTH))) {
+      // smaller than the constant: bisect for the largest depth that mounts
+      // a read-only overlay needs at least 2 lowers
+      let lo = 2
+      let hi = DEFAULT_MAX_STACK_DEPTH - 1
+      if (!(yield* tryDepth(2))) return { limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2)
+        if (yield* tryDepth(mid)) lo = mid
+        else hi = mid - 1
+      }
+      return { limit: lo, source: "probe" as const }
+    }
+    // a kernel with a larger limit: report what was proven to work
+    const more = yield* tryDepth(probeMax)
+    return { limit: more ? probeMax : DEFAULT_MAX_STACK_DEPTH, source: "probe" as const }
+  }).pipe(
     Effect.tap((d) => Effect.sync(() => { state.stackDepth = d })),
     Effect.orElseSucceed(() => ({ limit: DEFAULT_MAX_STACK_DEPTH, source: "default" as const }))
   )
