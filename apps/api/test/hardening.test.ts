@@ -1,6 +1,6 @@
 // Issue #14 against the live server over raw sockets: cross-site requests and DNS rebinding,
 // header/idle/body timeouts, aborted and refused uploads leaving nothing behind, the token realm.
-import { readdir, stat } from "node:fs/promises"
+import { readdir, rm, stat } from "node:fs/promises"
 import * as net from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -141,13 +141,18 @@ describe("cross-site requests and DNS rebinding (no token)", () => {
   it("refuses to listen on a non-loopback address without a token", async () => {
     const root = await tempDir()
     const engine = await storeOnlyEngine(root)
-    await expect(createServer(engine, { host: "0.0.0.0" }).listen()).rejects.toThrow(/without a token/)
-    const withToken = createServer(engine, { host: "0.0.0.0", token: "a-token-of-sixteen-bytes" })
-    const a = await withToken.listen()
-    // with a token any Host may be used: the token is what protects the service
-    const r = await request(a.port, "GET", "/v2/", { Host: "registry.example", Authorization: "Bearer a-token-of-sixteen-bytes" })
-    expect(r.status).toBe(200)
-    await withToken.close()
+    try {
+      await expect(createServer(engine, { host: "0.0.0.0" }).listen()).rejects.toThrow(/without a token/)
+      const withToken = createServer(engine, { host: "0.0.0.0", token: "a-token-of-sixteen-bytes" })
+      const a = await withToken.listen()
+      // with a token any Host may be used: the token is what protects the service
+      const r = await request(a.port, "GET", "/v2/", { Host: "registry.example", Authorization: "Bearer a-token-of-sixteen-bytes" })
+      expect(r.status).toBe(200)
+      await withToken.close()
+    } finally {
+      await engine.close()
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
 
