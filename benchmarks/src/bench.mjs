@@ -3,12 +3,12 @@
 // time counts. Writes results/latest.{md,json} and results/throughput.svg.
 // Env: CAIRN_BENCH_QUICK=1 (small corpus, 3 runs), CAIRN_BENCH_SCALE, CAIRN_BENCH_RUNS,
 //      CAIRN_BENCH_OUT (results directory), CAIRN_BENCH_ONLY (comma list of groups),
-//      CAIRN_BENCH_NOTE (a sentence written at the top of latest.md, e.g. why the scale was cut).
+//      CAIRN_BENCH_NOTE (a sentence written at the top of latest.md, e.g. why the scale was cut),
+//      CAIRN_BENCH_FS=tmpdir (outputs in os.tmpdir(), not on the run's own journaled ext4).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, readdirSync } from "node:fs"
-import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
 import { checkTree, checkUnion, sha256File } from "./listing.mjs"
@@ -22,6 +22,7 @@ import { containerdUnavailable, containerdVersion, contentDir, ociArchive, snaps
 import { writeResults } from "./results.mjs"
 import { mountBench } from "./mountLatency.mjs"
 import { buildBench } from "./build.mjs"
+import { scratchFilesystem } from "./scratchfs.mjs"
 
 /** First line of an import failure, without the importer path. @param {unknown} e */
 const short = (e) => String(/** @type {Error} */ (e).message).split("\n")[0].replace(/ imported from .*/, "")
@@ -69,8 +70,10 @@ const has = (/** @type {string} */ bin) => {
 const started = new Date()
 const corpus = await ensureCorpus({ scale })
 const oci = corpus.oci
-const scratch = await mkdtemp(join(tmpdir(), "cairn-bench-"))
-const cleanups = [() => rm(scratch, { recursive: true, force: true })]
+// every output, engine root, daemon root and registry of the run, on a fresh journaled ext4 (scratchfs.mjs says why)
+const scratchFs = await scratchFilesystem({ log })
+const scratch = scratchFs.dir
+const cleanups = [scratchFs.cleanup]
 // the cairn code under test, copied once: a rebuild of packages/*/dist during the run changes nothing
 const frozen = await freezeCairn(join(benchDir, ".corpus", `frozen-${process.pid}`))
 cleanups.push(() => rm(frozen.root, { recursive: true, force: true }))
@@ -588,7 +591,7 @@ const result = {
   runs,
   ...(env.CAIRN_BENCH_NOTE ? { note: env.CAIRN_BENCH_NOTE } : {}),
   ...(debianSkip ? { debianSkip } : {}),
-  machine: machineInfo(),
+  machine: { ...machineInfo(), scratchFs: scratchFs.fs },
   versions: { ...toolVersions(benchDir), containerd: ctrdLabel, cairnCommit: frozen.commit },
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -35,6 +35,21 @@ const containerdHere = (() => {
 })()
 if (!containerdHere) console.warn("scoreboard test: containerd or ctr is not installed (or not root): its rows must be skipped with a reason")
 
+// the scratch filesystem is a loop-mounted ext4 when root can make one
+const loopFsHere = (() => {
+  try {
+    execFileSync("sh", ["-c", "command -v mkfs.ext4 && command -v losetup"], { stdio: "ignore" })
+    return process.getuid?.() === 0 && process.env.CAIRN_BENCH_FS !== "tmpdir"
+  } catch {
+    return false
+  }
+})()
+/** the bench's scratch filesystems mounted or left in /var/tmp */
+const scratchFilesystems = () => ({
+  mounts: readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes("/cairn-bench-fs-")).length,
+  dirs: readdirSync("/var/tmp").filter((n) => n.startsWith("cairn-bench-fs-")).sort()
+})
+
 interface Row { id: string; skipped?: string; failed?: string; medianS?: number; mbPerS?: number; metrics?: Record<string, number> }
 interface Table { id: string; rows: Row[] }
 
@@ -46,6 +61,7 @@ describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
 
   it("writes latest.md, latest.json and throughput.svg with every contender measured or skipped with a reason", async () => {
     out = await mkdtemp(join(tmpdir(), "cairn-bench-test-"))
+    const scratchFsBefore = scratchFilesystems()
     await exec(process.execPath, [join(benchDir, "src", "bench.mjs")], {
       cwd: benchDir,
       env: { ...process.env, CAIRN_BENCH_QUICK: "1", CAIRN_BENCH_SCALE: "0.002", CAIRN_BENCH_RUNS: "1", CAIRN_BENCH_OUT: out },
@@ -53,7 +69,17 @@ describe("benchmark scoreboard, quick mode on a tiny corpus", () => {
       timeout: 280_000
     })
     for (const f of ["latest.md", "latest.json", "throughput.svg"]) expect(existsSync(join(out, f)), f).toBe(true)
-    const result = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as { tables: Table[]; mount: { skip?: string }; profiles: Array<{ corpus: string; skip?: string; buckets?: unknown[] }> }
+    const result = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as {
+      tables: Table[]
+      mount: { skip?: string }
+      profiles: Array<{ corpus: string; skip?: string; buckets?: unknown[] }>
+      machine: { scratchFs: string }
+    }
+    // the outputs went to a journaled ext4 of the run's own (root with mkfs.ext4, as in CI), which
+    // is unmounted and gone afterwards
+    if (loopFsHere) expect(result.machine.scratchFs).toMatch(/^ext4 \(journal\), made by mkfs\.ext4 for this run/)
+    else console.warn(`scoreboard test: outputs measured on ${result.machine.scratchFs}`)
+    expect(scratchFilesystems()).toEqual(scratchFsBefore)
     for (const [table, ids] of Object.entries(CONTENDERS)) {
       const t = result.tables.find((x) => x.id === table)
       expect(t, table).toBeDefined()
