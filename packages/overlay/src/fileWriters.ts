@@ -53,6 +53,8 @@ export class FileWriterPool {
   /** keys of files sent but not yet known to be written */
   private readonly pending = new Set<string>()
   private waiters: Array<{ limit: number; resolve: () => void; reject: (e: Error) => void }> = []
+  /** batch buffers the threads gave back, to be filled again (no fresh mapping, no page faults per batch) */
+  private readonly spare: Buffer[] = []
   private nextId = 0
   private inFlight = 0
   private broken: Error | undefined
@@ -61,7 +63,7 @@ export class FileWriterPool {
     this.lanes = Array.from({ length: threads }, () => {
       // a writer allocates almost nothing of its own: a small heap keeps its memory small
       const worker = new Worker(new URL("../worker/file-writer.mjs", import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } })
-      worker.on("message", (m: { id: number; failures: Array<{ code: string; message: string; record: Uint8Array }> }) => this.done(m))
+      worker.on("message", (m: Reply) => this.done(m))
       worker.on("error", (e) => this.fail(e))
       worker.on("exit", (code) => {
         if (code !== 0) this.fail(new Error(`a file-writer thread exited with code ${code}`))
@@ -131,12 +133,13 @@ export class FileWriterPool {
     this.inFlightBatches.set(id, size)
     this.inFlight += size
     lane.worker.postMessage({ id, batch: ab, offset: lane.buf.byteOffset, size }, [ab])
-    lane.buf = Buffer.allocUnsafeSlow(BATCH_BYTES)
+    lane.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES)
     lane.bytes = 0
     lane.files = 0
   }
 
-  private done(m: { id: number; failures: Array<{ code: string; message: string; record: Uint8Array }> }) {
+  private done(m: Reply) {
+    if (m.batch.byteLength === BATCH_BYTES && this.spare.length < this.lanes.length * 2) this.spare.push(Buffer.from(m.batch))
     const size = this.inFlightBatches.get(m.id)
     if (size === undefined) return
     this.inFlightBatches.delete(m.id)
@@ -169,6 +172,13 @@ export class FileWriterPool {
     }
     this.waiters = keep
   }
+}
+
+/** A thread's answer: the batch's memory back, and the files it could not create (copies of their records). */
+interface Reply {
+  readonly id: number
+  readonly batch: ArrayBuffer
+  readonly failures: Array<{ code: string; message: string; record: Uint8Array }>
 }
 
 function decodeFailure(f: { code: string; message: string; record: Uint8Array }): WriteFailure {

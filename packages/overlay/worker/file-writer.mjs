@@ -45,9 +45,10 @@ parentPort.on("message", ({ id, batch, offset, size }) => {
         closeSync(fd)
       }
     } catch (e) {
-      failures.push({ index, code: e.code ?? "", message: e.message, record: bytes.slice(start, off) })
+      // a copy: the batch's memory goes back to be filled again
+      failures.push({ index, code: e.code ?? "", message: e.message, record: Uint8Array.prototype.slice.call(bytes, start, off) })
     }
     index++
   }
-  parentPort.postMessage({ id, failures })
+  parentPort.postMessage({ id, failures, batch }, [batch])
 })
