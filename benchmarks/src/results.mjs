@@ -361,7 +361,7 @@ export function targetBounds(r) {
   const cpu = (/** @type {any} */ x) => (x?.userS === undefined ? undefined : x.userS + x.sysS)
   const out = []
   for (const tg of TARGETS_13) {
-    if (tg.kind !== "ratio" || !["extract-libs", "extract-large", "pull", "pull-unpack"].includes(/** @type {string} */ (tg.table))) continue
+    if (tg.kind !== "ratio" || !["extract-libs", "extract-large", "extract-small", "pull", "pull-unpack"].includes(/** @type {string} */ (tg.table))) continue
     const t = tables[/** @type {string} */ (tg.table)]
     const c = row(t?.id, /** @type {string} */ (tg.cairn))
     const p = row(t?.id, /** @type {string} */ (tg.peer))

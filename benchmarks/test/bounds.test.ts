@@ -53,6 +53,17 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
     expect(pull.floorS).toBeCloseTo((250 / 400 + 0.9) / 2 + 0.2, 6)
   })
 
+  it("does the small-file layer's arithmetic like the libs layer's", () => {
+    const b = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
+    const small = b.find((x: { table: string }) => x.table === "extract-small")
+    // both digests: 150 MB at 400 MB/s = 0.375 s; + gunzip 0.4 less node's start-up 0.1 + writes 0.5
+    expect(small.essentialCpuS).toBeCloseTo(0.375 + 0.3 + 0.5, 6)
+    expect(small.floorS).toBeCloseTo((0.375 + 0.3 + 0.5) / 2, 6)
+    // tar -xzf in 2 s allows 2 s for >= 1x
+    expect(small.needS).toBeCloseTo(2, 6)
+    expect(small.reachable).toBe(true)
+  })
+
   it("adds every layer's diffID, gunzip and writes to the pull for pull + unpack, from each layer's own table", () => {
     const b = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
     const pu = b.find((x: { table: string }) => x.table === "pull-unpack")
