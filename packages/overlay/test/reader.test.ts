@@ -2,8 +2,9 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, symlinkSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { readTar, TarChecksumError, TarFormatError, TarTruncatedError, type TarEntry } from "../src/index.js"
+import { headerChecksum, readTar, TarChecksumError, TarFormatError, TarTruncatedError, type TarEntry } from "../src/index.js"
 import { chunked, entryBytes, paxRecords, rawTar } from "./rawtar.js"
 
 async function collect(data: AsyncIterable<Uint8Array>) {
@@ -242,5 +243,23 @@ describe("readTar", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("headerChecksum", () => {
+  it("is the byte sum of the block with the chksum field as spaces, unsigned and with signed chars", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 512, maxLength: 512 }), (block) => {
+        let unsigned = 0
+        let signed = 0
+        for (let i = 0; i < 512; i++) {
+          const b = i >= 148 && i < 156 ? 0x20 : block[i]!
+          unsigned += b
+          signed += b > 127 ? b - 256 : b
+        }
+        expect(headerChecksum(block)).toEqual({ unsigned, signed })
+      }),
+      { numRuns: 500 }
+    )
   })
 })

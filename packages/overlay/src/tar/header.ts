@@ -53,14 +53,21 @@ export const USTAR = {
 
 /** Header checksum: the byte sum of the block with the chksum field counted as spaces. */
 export function headerChecksum(block: Uint8Array): { unsigned: number; signed: number } {
-  let unsigned = 0
-  let signed = 0
-  for (let i = 0; i < BLOCK_SIZE; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!
+  // one branch-free pass around the chksum field (eight spaces); a byte over 127 counts 256 less
+  // in the signed sum, as old tars computed it with signed chars
+  let unsigned = 8 * 0x20
+  let high = 0
+  for (let i = 0; i < 148; i++) {
+    const b = block[i]!
     unsigned += b
-    signed += b > 127 ? b - 256 : b
+    high += b >> 7
   }
-  return { unsigned, signed }
+  for (let i = 156; i < BLOCK_SIZE; i++) {
+    const b = block[i]!
+    unsigned += b
+    high += b >> 7
+  }
+  return { unsigned, signed: unsigned - 256 * high }
 }
 
 /** A header with defaults, for builders and tests. */
