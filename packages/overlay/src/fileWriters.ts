@@ -55,6 +55,8 @@ export class FileWriterPool {
   private waiters: Array<{ limit: number; resolve: () => void; reject: (e: Error) => void }> = []
   /** batch buffers the threads gave back, to be filled again (no fresh mapping, no page faults per batch) */
   private readonly spare: Buffer[] = []
+  private lastParent: string | undefined
+  private lastLane: Lane | undefined
   private nextId = 0
   private inFlight = 0
   private broken: Error | undefined
@@ -85,7 +87,12 @@ export class FileWriterPool {
   /** Queues one file; `parentKey` picks the thread. Returns a promise only when too much is in flight. */
   write(key: string, parentKey: string, path: Buffer, mode: number, atime: number, mtime: number, data: Buffer): Promise<void> | undefined {
     if (this.broken) throw this.broken
-    const lane = this.lanes[hash(parentKey) % this.lanes.length]!
+    // files come directory by directory: the last directory's lane is the likely one
+    if (parentKey !== this.lastParent) {
+      this.lastParent = parentKey
+      this.lastLane = this.lanes[hash(parentKey) % this.lanes.length]!
+    }
+    const lane = this.lastLane!
     const need = HEADER + path.length + data.length
     if (lane.bytes + need > lane.buf.length) {
       if (lane.files > 0) this.send(lane)
