@@ -29,7 +29,7 @@ import { rootlessOwnerXattr, withRootlessOwner } from "./rootless.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
 import type { TarEntry } from "./tar/reader.js"
-import { key, paxTime, readUmask, setTimes, type Times, WRITE_FLAGS, writeAll } from "./entryIO.js"
+import { key, pathKey, paxTime, readUmask, setTimes, type Times, WRITE_FLAGS, writeAll } from "./entryIO.js"
 import { defaultWriterThreads, FileWriterPool } from "./fileWriters.js"
 import { setXattrs } from "./xattr.js"
 import { classifyWhiteout, type OverlayXattrNamespace } from "./whiteout.js"
@@ -88,7 +88,10 @@ export class LayerApplier {
   async apply(entry: TarEntry) {
     const h = entry.header
     const clean = cleanComponents(h.path)
-    if (this.writers !== undefined && this.writers.size > 0 && this.mustDrain(h, clean)) await this.drain()
+    // the path's key and its parent's, built once per entry (components never hold a "/")
+    const lexicalKey = pathKey(h.path, clean)
+    const lexicalParentKey = lexicalKey.slice(0, Math.max(0, lexicalKey.lastIndexOf("/")))
+    if (this.writers !== undefined && this.writers.size > 0 && this.mustDrain(h, clean, lexicalKey, lexicalParentKey)) await this.drain()
     const base = clean.at(-1)
     if (base !== undefined && base.length >= 4 && base[0] === 0x2e && base[1] === 0x77 && base[2] === 0x68 && base[3] === 0x2e) {
       const kind = classifyWhiteout(base)
@@ -100,17 +103,17 @@ export class LayerApplier {
         return
       }
     }
-    const { parent, name } = this.root.entry(h.path)
+    const { parent, parentKey, name } = this.root.entryOf(clean, lexicalParentKey, h.path)
     if (name === undefined) {
       await entry.skip()
       if (h.type !== "directory") throw new UnsafeEntryError({ path: showPath(h.path), reason: `the root can only be a directory, not a ${h.type}` })
       return this.metadata(h, this.root.root, [], undefined)
     }
-    this.ensureDir(parent, h)
+    this.ensureDir(parent, h, parentKey)
     const comps = [...parent, name]
     const abs = this.root.abs(comps)
-    const k = key(comps)
-    this.touchParent(parent)
+    const k = parentKey === "" ? name.toString("latin1") : `${parentKey}/${name.toString("latin1")}`
+    this.touchParent(parent, parentKey)
     if (this.xattrs.size > 0) this.xattrs.delete(k) // a replaced entry's pending xattrs go with it
     try {
       switch (h.type) {
@@ -119,7 +122,7 @@ export class LayerApplier {
           this.directory(abs, comps)
           break
         case "file":
-          await this.file(entry, abs, comps, k)
+          await this.file(entry, abs, comps, k, parentKey)
           break
         case "symlink":
           await entry.skip()
@@ -148,8 +151,8 @@ export class LayerApplier {
    * owner and times — this layer's copy shadows the lower one in the mount, and must not change
    * what the container sees (containerd's mkparent does the same).
    */
-  ensureDir(parent: Buffer[], h: TarHeader) {
-    if (this.root.isKnownDir(parent)) return
+  ensureDir(parent: Buffer[], h: TarHeader, parentKey = key(parent)) {
+    if (this.root.isKnownDirKey(parentKey)) return
     if (this.form === "overlay" && this.lowers.length > 0) {
       try {
         makeParentsLikeLower(this.root, this.lowers, parent, !this.rootless, (sub, abs, st) => {
@@ -176,8 +179,7 @@ export class LayerApplier {
   }
 
   /** Keep a lower directory's times so that adding or removing children does not change them. */
-  touchParent(parent: Buffer[]) {
-    const k = key(parent)
+  touchParent(parent: Buffer[], k = key(parent)) {
     if (this.parentTimes.has(k) || this.dirTimes.has(k) || this.added.has(k)) return
     const abs = this.root.abs(parent)
     try {
@@ -215,18 +217,19 @@ export class LayerApplier {
     this.root.knowDir(comps)
   }
 
-  private async file(entry: TarEntry, abs: Buffer, comps: Buffer[], k: string) {
+  /** `k` is the key of `comps`, `parentKey` the key of its parent. */
+  private async file(entry: TarEntry, abs: Buffer, comps: Buffer[], k: string, parentKey: string) {
     const h = entry.header
     // The common case (owner = the process's, mode within the umask) is created with its final owner
     // and mode: open + write + futimes + close, no fchown/fchmod. Otherwise created 0600 and set after.
-    const direct = this.createsFinal(h, comps)
+    const direct = this.createsFinal(h, comps, parentKey)
     // A body already in the reader's buffer is written without an await (small files).
     const whole = entry.bodySync()
     // (a name this layer made a directory stays here: replacing it must happen before its children)
-    if (direct && whole !== undefined && !this.root.isKnownDir(comps)) {
+    if (direct && whole !== undefined && !this.root.isKnownDirKey(k)) {
       const pool = this.writerPool()
       if (pool !== undefined) {
-        const full = pool.write(k, k.slice(0, Math.max(0, k.lastIndexOf("/"))), abs, h.mode, paxTime(h, "atime") ?? h.mtime, h.mtime, whole)
+        const full = pool.write(k, parentKey, abs, h.mode, paxTime(h, "atime") ?? h.mtime, h.mtime, whole)
         if (full !== undefined) await full
         return
       }
@@ -264,12 +267,11 @@ export class LayerApplier {
    * whose own name is queued, or one whose parent directory is not known to be a directory (which a
    * queued file could be).
    */
-  private mustDrain(h: TarHeader, clean: Buffer[]): boolean {
+  private mustDrain(h: TarHeader, clean: Buffer[], cleanKey: string, parentKey: string): boolean {
     if (h.type !== "file" && h.type !== "directory") return true
     const base = clean.at(-1)
     if (base === undefined || (base.length >= 4 && base[0] === 0x2e && base[1] === 0x77 && base[2] === 0x68 && base[3] === 0x2e)) return true
-    const parent = clean.slice(0, -1)
-    return !this.root.isKnownDir(parent) || this.writers!.isPending(key(clean))
+    return !this.root.isKnownDirKey(parentKey) || this.writers!.isPending(cleanKey)
   }
 
   /** Waits for the writer threads; creates here, in order, what they could not (a directory was in the way). */
@@ -305,11 +307,10 @@ export class LayerApplier {
    * setgid parent nor a grpid mount gives the file another group). The parent's gid is looked up once
    * per directory and forgotten whenever a directory's owner or mode may change.
    */
-  private createsFinal(h: TarHeader, comps: Buffer[]): boolean {
+  private createsFinal(h: TarHeader, comps: Buffer[], pk: string): boolean {
     if (this.umask === undefined || (h.mode & 0o7000) !== 0 || (h.mode & this.umask) !== 0 || h.xattrs.size > 0) return false
     if (this.rootless) return rootlessOwnerXattr(h.uid, h.gid).length === 0
     if (h.uid !== this.euid || h.gid !== this.egid) return false
-    const pk = key(comps.slice(0, -1))
     let gid = this.parentGids.get(pk)
     if (gid === undefined) {
       try {

@@ -45,3 +45,15 @@ export function paxTime(h: TarHeader, k: string): number | undefined {
 export const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
 /** a path's components as one map key */
 export const key = (components: readonly Buffer[]) => components.map((c) => c.toString("latin1")).join("/")
+
+/**
+ * key() of `clean`, the cleaned components of `path`: one string made from `path` itself when it
+ * is already clean. Every byte cleaning drops (a leading or doubled "/", ".", "..", what ".."
+ * removes) makes `path` longer than its components and their separators, so equal lengths mean
+ * that `path` is exactly the components joined by "/".
+ */
+export function pathKey(path: Buffer, clean: readonly Buffer[]): string {
+  let n = clean.length - 1
+  for (const c of clean) n += c.length
+  return clean.length > 0 && n === path.length ? path.toString("latin1") : key(clean)
+}

@@ -61,6 +61,11 @@ export class RootPath {
     return components.length === 0 || this.dirs.has(key(components))
   }
 
+  /** isKnownDir() by the components' key (`key` below: "" is the root). */
+  isKnownDirKey(k: string): boolean {
+    return k === "" || this.dirs.has(k)
+  }
+
   /** Record that `components` is a real directory (just created by us). */
   knowDir(components: readonly Buffer[]) {
     this.dirs.add(key(components))
@@ -129,6 +134,21 @@ export class RootPath {
     const name = comps[comps.length - 1]!
     const parent = this.resolve(comps.slice(0, -1), true, path)
     return { parent, name }
+  }
+
+  /**
+   * entry() of components already cleaned, given the key of their parent, with the key of the
+   * resolved parent: a parent that is a verified directory resolves to itself (each directory in
+   * the set was a real one, no symlink on its way, when it was added), with no key built per
+   * component, which is what an entry in a directory already seen costs.
+   */
+  entryOf(comps: readonly Buffer[], lexicalParentKey: string, display: Uint8Array): { parent: Buffer[]; parentKey: string; name: Buffer | undefined } {
+    if (comps.length === 0) return { parent: [], parentKey: "", name: undefined }
+    const name = comps[comps.length - 1]!
+    const lexical = comps.slice(0, -1)
+    if (this.isKnownDirKey(lexicalParentKey)) return { parent: lexical, parentKey: lexicalParentKey, name }
+    const parent = this.resolve(lexical, true, display)
+    return { parent, parentKey: key(parent), name }
   }
 }
 

@@ -4,7 +4,10 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
+import fc from "fast-check"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { key, pathKey } from "../src/entryIO.js"
+import { cleanComponents } from "../src/rootpath.js"
 import {
   applyLayer,
   ApplyEntryError,
@@ -192,4 +195,18 @@ describe("hostile layers", () => {
       }
     })
   }
+})
+
+describe("path keys", () => {
+  it("a path's key is always its cleaned components' key, however unclean the path", () => {
+    const part = fc.constantFrom("a", "b", "bin", ".", "..", "", ".wh.x", "...", "é")
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(part, { maxLength: 8 }), (rooted, parts) => {
+        const path = Buffer.from(`${rooted ? "/" : ""}${parts.join("/")}`, "latin1")
+        const clean = cleanComponents(path)
+        expect(pathKey(path, clean)).toBe(key(clean))
+      }),
+      { numRuns: 2000 }
+    )
+  })
 })
