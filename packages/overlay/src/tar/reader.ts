@@ -305,9 +305,16 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
         }
         // Old V7 archives (typeflag NUL) mark directories only by a trailing slash (as Go's archive/tar).
         if (flag === "\0" && path.length > 0 && path[path.length - 1] === 0x2f) type = "directory"
-        const paxLink = pax.get("linkpath")
-        const linkpath =
-          paxLink !== undefined && paxLink.length > 0 ? paxLink : longLink !== undefined ? longLink : Buffer.from(field(block, 157, 100))
+        const isLink = type === "symlink" || type === "hardlink"
+        const paxLink = isLink ? pax.get("linkpath") : undefined
+        // (a copy: the block is the reader's buffer, reused once the entry is read)
+        const linkpath = !isLink
+          ? EMPTY
+          : paxLink !== undefined && paxLink.length > 0
+            ? paxLink
+            : longLink !== undefined
+              ? longLink
+              : Buffer.from(field(block, 157, 100))
         const num = (key: string, fallback: number) => {
           const v = paxNumber(pax.get(key))
           if (v === undefined) return fallback
@@ -342,7 +349,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
           gname: text("gname", 297, 32),
           size: hasBody ? bodySize : 0,
           mtime: num("mtime", fieldNum(136, 12, "mtime")),
-          linkpath: type === "symlink" || type === "hardlink" ? linkpath : Buffer.alloc(0),
+          linkpath,
           devmajor: type === "char" || type === "block" ? fieldNum(329, 8, "devmajor") : 0,
           devminor: type === "char" || type === "block" ? fieldNum(337, 8, "devminor") : 0,
           xattrs,
