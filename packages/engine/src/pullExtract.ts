@@ -17,10 +17,14 @@ import type { LayerDescriptor } from "./store.js"
 /** Bytes each side of the tee may hold before the source waits for it. */
 export const TEE_BUFFER = 1 << 20
 
-/** Resolves once `s` can take more (drain) or will never take any (closed, destroyed). */
+/**
+ * Resolves once `s` can take more (drain) or will never take any (closed, destroyed). A stream
+ * that drained already (while the tee waited for the other one) is not waited for: its 'drain'
+ * came and went, and no other comes until a write is refused again.
+ */
 const writable = (s: PassThrough): Promise<void> =>
   new Promise((res) => {
-    if (s.destroyed || s.writableEnded) return res()
+    if (s.destroyed || s.writableEnded || !s.writableNeedDrain) return res()
     const done = () => {
       s.off("drain", done)
       s.off("close", done)

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseDigest } from "@cairn/digest"
 import { Engine } from "../src/index.js"
-import { StreamingExtractor } from "../src/pullExtract.js"
+import { StreamingExtractor, tee } from "../src/pullExtract.js"
 import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
 import { buildForChildren, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
 import { haveRegistry, startProxy, startRegistry } from "./registryServer.js"
@@ -203,4 +203,33 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
       await proxy.close()
     }
   }, 120_000)
+})
+
+describe("the tee of a streamed layer", () => {
+  it("goes on when one side drained while it waited for the other (a pull that stalled at 161 of 210 MB in CI)", async () => {
+    // chunks larger than what each side holds: every write is refused by both sides
+    const chunks = [0, 1, 2].map((i) => Buffer.alloc(32, i))
+    async function* source() {
+      yield* chunks
+    }
+    const { main, side } = tee(source(), 16)
+    // the side is read at once; the main side only once the side has had its first chunk, so the
+    // side's 'drain' comes while the tee waits for the main side's
+    let sideGotFirst!: () => void
+    const firstOnSide = new Promise<void>((r) => (sideGotFirst = r))
+    const readAll = async (s: AsyncIterable<Buffer>, onFirst?: () => void) => {
+      const got: Buffer[] = []
+      for await (const c of s) {
+        got.push(c)
+        onFirst?.()
+      }
+      return Buffer.concat(got)
+    }
+    const sideBytes = readAll(side, () => sideGotFirst())
+    await firstOnSide
+    const mainBytes = readAll(main)
+    const want = Buffer.concat(chunks)
+    expect((await mainBytes).equals(want)).toBe(true)
+    expect((await sideBytes).equals(want)).toBe(true)
+  }, 10_000)
 })
