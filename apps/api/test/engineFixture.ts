@@ -7,7 +7,13 @@ import { Engine } from "@cairn/engine"
 import type { CairnServer, ServerOptions } from "../src/server.js"
 import { serveEngine, tempDir } from "./fixtures.js"
 
-export const exec = promisify(execFile)
+const execAsync = promisify(execFile)
+/**
+ * A tool run by a test: killed (SIGKILL) if it runs past `timeout`, so a hung child fails its
+ * test and does not outlive the test run (a hung `cairn pull` once kept running after vitest exited).
+ */
+export const exec = (file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number; maxBuffer?: number } = {}) =>
+  execAsync(file, args, { timeout: 110_000, killSignal: "SIGKILL", maxBuffer: 64 << 20, ...options })
 const have = async (cmd: string) => exec(cmd, ["--version"]).then(() => true, () => false)
 export const haveTools = (await have("skopeo")) && (await have("umoci"))
 
