@@ -67,6 +67,8 @@ export class LayerApplier {
   private writers: FileWriterPool | undefined
   private readonly writerThreads: number
   private smallFiles = 0
+  /** the last parent touchParent() found in parentTimes, dirTimes or added */
+  private touched: string | undefined
 
   constructor(
     target: string,
@@ -180,11 +182,17 @@ export class LayerApplier {
 
   /** Keep a lower directory's times so that adding or removing children does not change them. */
   touchParent(parent: Buffer[], k = key(parent)) {
-    if (this.parentTimes.has(k) || this.dirTimes.has(k) || this.added.has(k)) return
+    // entries come directory by directory; a key once in these sets never leaves them
+    if (k === this.touched) return
+    if (this.parentTimes.has(k) || this.dirTimes.has(k) || this.added.has(k)) {
+      this.touched = k
+      return
+    }
     const abs = this.root.abs(parent)
     try {
       const st = lstatSync(abs)
       this.parentTimes.set(k, { abs, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 })
+      this.touched = k
     } catch {}
   }
 
