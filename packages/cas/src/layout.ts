@@ -2,7 +2,7 @@
 // cairn keeps its own working state in extra directories beside them, which the spec allows
 // ("the layout MAY contain other files"): ingest/ (partial writes), leases/, locks/, quarantine/.
 import { mkdir, readdir, readFile, stat } from "node:fs/promises"
-import { join, resolve } from "node:path"
+import { basename, join, resolve } from "node:path"
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from "@cairn/digest"
 import { createFileExclusive, fsyncDir } from "./atomicFile.js"
 import { IndexFileError, LayoutError } from "./errors.js"
@@ -121,6 +121,9 @@ export async function openLayout(root: string, options: OpenOptions = {}): Promi
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
     await mkdir(layout.root, { recursive: true })
   }
+  // another process made the layout between the check above and this listing (its oci-layout
+  // comes last, once the layout is complete): open what it made
+  if (entries.includes(basename(layout.ociLayoutPath))) return openLayout(root, options)
   const foreign = entries.filter((n) => n !== "blobs" && n !== INDEX_FILE && !n.startsWith(".") && !(cairnDirs as readonly string[]).includes(n))
   if (foreign.length > 0) {
     throw new LayoutError({ path: layout.root, reason: `directory is not empty and has no oci-layout file (found ${foreign.slice(0, 3).join(", ")})` })
