@@ -12,7 +12,7 @@ import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
 import { checkTree, checkUnion, sha256File } from "./listing.mjs"
-import { median, sync, timed } from "./measure.mjs"
+import { has, median, sync, timed } from "./measure.mjs"
 import { machineInfo, toolVersions } from "./machine.mjs"
 import { freezeCairn } from "./freeze.mjs"
 import { profileExtract } from "./profile.mjs"
@@ -39,14 +39,6 @@ if (only?.has("mirror")) {
   const { runMirrorBench } = await import("./mirror.mjs")
   await runMirrorBench({ out: outDir, log })
   if (only.size === 1) process.exit(0)
-}
-const has = (/** @type {string} */ bin) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -1,10 +1,20 @@
 // Timing one contender run: a child process under /usr/bin/time (peak RSS of every tool
 // measured the same way), wall time taken by this process around spawn..exit.
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { readFile, rm } from "node:fs/promises"
 
 export const haveGnuTime = existsSync("/usr/bin/time")
+
+/** Whether `bin` is on the PATH. */
+export const has = (/** @type {string} */ bin) => {
+  try {
+    execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * @param {string} cmd @param {string[]} args @param {string} timeFile

@@ -14,17 +14,10 @@ import { existsSync, readdirSync, readFileSync, statfsSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { has } from "./measure.mjs"
 
 const EXT4_MAGIC = 0xef53
 
-const has = (/** @type {string} */ bin) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** What the filesystem at `dir` is, for the results: "ext4 (no journal)", "ext4 (journal)", "tmpfs", ... */
 export function describeFs(/** @type {string} */ dir) {
