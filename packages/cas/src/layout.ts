@@ -103,6 +103,10 @@ async function checkOciLayout(layout: Layout): Promise<void> {
  * but no `oci-layout` is refused rather than turned into a layout.
  */
 export async function openLayout(root: string, options: OpenOptions = {}): Promise<Layout> {
+  return open(root, options, false)
+}
+
+async function open(root: string, options: OpenOptions, listedOciLayout: boolean): Promise<Layout> {
   const layout = new Layout(root)
   if (await exists(layout.ociLayoutPath)) {
     await checkOciLayout(layout)
@@ -123,7 +127,11 @@ export async function openLayout(root: string, options: OpenOptions = {}): Promi
   }
   // another process made the layout between the check above and this listing (its oci-layout
   // comes last, once the layout is complete): open what it made
-  if (entries.includes(basename(layout.ociLayoutPath))) return openLayout(root, options)
+  if (entries.includes(basename(layout.ociLayoutPath))) {
+    // listed, yet not there when looked for twice: a dangling link or something unreadable
+    if (listedOciLayout) throw new LayoutError({ path: layout.root, reason: "oci-layout is listed but cannot be read (a dangling symlink?)" })
+    return open(root, options, true)
+  }
   const foreign = entries.filter((n) => n !== "blobs" && n !== INDEX_FILE && !n.startsWith(".") && !(cairnDirs as readonly string[]).includes(n))
   if (foreign.length > 0) {
     throw new LayoutError({ path: layout.root, reason: `directory is not empty and has no oci-layout file (found ${foreign.slice(0, 3).join(", ")})` })

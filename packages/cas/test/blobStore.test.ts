@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type Digest, DigestMismatchError, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
 import { describe, expect, it } from "vitest"
@@ -30,6 +30,13 @@ describe("layout", () => {
     writeFileSync(join(dir, "notes.txt"), "mine")
     await expect(Store.open(dir)).rejects.toBeInstanceOf(LayoutError)
     expect(readdirSync(dir)).toEqual(["notes.txt"])
+  })
+
+  it("refuses a directory whose oci-layout is a dangling symlink, saying so, and leaves it as it was", async () => {
+    const dir = tempDir()
+    symlinkSync("/nonexistent/oci-layout", join(dir, "oci-layout"))
+    await expect(Store.open(dir)).rejects.toMatchObject({ _tag: "LayoutError", message: expect.stringContaining("oci-layout is listed but cannot be read") })
+    expect(readdirSync(dir)).toEqual(["oci-layout"])
   })
 
   it("refuses to create when create is false", async () => {
