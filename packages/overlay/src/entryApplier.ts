@@ -114,7 +114,9 @@ export class LayerApplier {
     this.ensureDir(parent, h, parentKey)
     const comps = [...parent, name]
     const abs = this.root.abs(comps)
-    const k = parentKey === "" ? name.toString("latin1") : `${parentKey}/${name.toString("latin1")}`
+    // one flat string, as a Set key it is held for the layer: a `${parentKey}/${name}` rope held
+    // both parts, and 50,000 of them took 25 MB more peak RSS on the small-file layer
+    const k = key(comps)
     this.touchParent(parent, parentKey)
     if (this.xattrs.size > 0) this.xattrs.delete(k) // a replaced entry's pending xattrs go with it
     try {
