@@ -130,9 +130,7 @@ export class RootPath {
    */
   entry(path: Uint8Array): { parent: Buffer[]; name: Buffer | undefined } {
     const comps = cleanComponents(path)
-    if (comps.length === 0) return { parent: [], name: undefined }
-    const name = comps[comps.length - 1]!
-    const parent = this.resolve(comps.slice(0, -1), true, path)
+    const { parent, name } = this.entryOf(comps, key(comps.slice(0, -1)), path)
     return { parent, name }
   }
 
