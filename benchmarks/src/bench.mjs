@@ -56,7 +56,9 @@ if (only?.has("mirror")) {
  * before: untimed set-up of one run (e.g. a fresh containerd daemon); usage: CPU and peak RSS of
  * helper processes during the timed run (the daemon's), added to the contender's own; after: untimed
  * tear-down once the output is checked (always called).
- * @typedef {{ id: string, title: string, corpus: string, bytes: number, bytesLabel: string, files: number, contenders: Contender[], note?: string, runs?: number, unit?: "startup" | "kernel" }} Group
+ * @typedef {{ id: string, title: string, corpus: string, bytes: number, bytesLabel: string, files: number, contenders: Contender[], note?: string, runs?: number, unit?: "startup" | "kernel", server?: () => { userS: number, sysS: number } }} Group
+ * server: the CPU so far of a process every contender of the group is served by (the pull's
+ * registry); its share of each run is recorded beside the run's own (serverS), not added to it.
  */
 
 const started = new Date()
@@ -338,10 +340,13 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
   const listings = await Promise.all(c.parts.map((/** @type {string} */ p) => expectedListing(corpus, p)))
   let reference = ""
   let setupSkip = skopeoSkip
+  /** @type {Group["server"]} */
+  let server
   if (!setupSkip) {
     try {
       const reg = await startRegistry(join(scratch, "registry"))
       cleanups.push(reg.stop)
+      server = reg.usage
       reference = await pushImage(reg.host, oci, pullTag)
     } catch (e) {
       setupSkip = `local registry set-up failed: ${/** @type {Error} */ (e).message}`
@@ -372,6 +377,7 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
     bytes: c.compressedBytes,
     bytesLabel: "compressed blobs",
     files: 0,
+    server,
     contenders: [
       { id: "cairn-pull", label: "cairn pull, download only (engine root's store, each blob hashed once)", kind: "cairn", skip: cairnSkip, needsOut: true, cmd: (out) => task("fetch", out), check: async (ctx) => (await workerOk(ctx)) ?? (await blobsOk(ctx.out)) },
       { id: "skopeo", label: "skopeo copy docker:// oci:", kind: "peer", skip: setupSkip, needsOut: true, cmd: (out) => [skopeoCopy[0], [...skopeoCopy.slice(1), `docker://${reference}`, `oci:${out}:${pullTag}`]], check: (ctx) => blobsOk(ctx.out) },
@@ -407,6 +413,7 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
     bytes: c.compressedBytes,
     bytesLabel: "compressed blobs",
     files: c.files,
+    server,
     contenders: [
       {
         id: "cairn-pull-unpack",
@@ -458,7 +465,7 @@ log("warming the page cache (reading every corpus blob and raw tar once)")
 execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) && readdirSync(join(scratch, "archives")).length > 0 ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
-/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
+/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, serverS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
 const raw = {}
 for (const g of groups) {
   if (!selected(g)) continue
@@ -478,10 +485,15 @@ for (const g of groups) {
       let failure
       /** @type {Awaited<ReturnType<typeof timed>> | undefined} */
       let r
+      /** @type {number | undefined} */
+      let serverS
       try {
         await c.before?.(out)
         const [cmd, args] = c.cmd(out)
+        const s0 = g.server?.()
         r = await timed(cmd, args, join(scratch, "time.txt"))
+        const s1 = g.server?.()
+        if (s0 && s1) serverS = s1.userS + s1.sysS - (s0.userS + s0.sysS)
         // a helper process's share of the work (containerd's daemon): its CPU, and its peak RSS added to the client's
         const extra = c.usage?.(out)
         if (extra) r = { ...r, userS: (r.userS ?? 0) + extra.userS, sysS: (r.sysS ?? 0) + extra.sysS, rssKB: (r.rssKB ?? 0) + extra.rssKB }
@@ -508,7 +520,7 @@ for (const g of groups) {
           if (w.metrics && typeof w.metrics === "object") metrics = w.metrics
         } catch {}
       }
-      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, workS, metrics })
+      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, serverS, workS, metrics })
       const rate = g.bytes ? `, ${(g.bytes / r.wallS / 1e6).toFixed(0)} MB/s` : ""
       log(`${g.id} round ${round + 1}/${rounds}: ${c.label}: ${r.wallS.toFixed(3)} s${rate}, peak RSS ${r.rssKB ? (r.rssKB / 1024).toFixed(0) : "?"} MB${metrics ? `, ${JSON.stringify(metrics, (_k, v) => (typeof v === "number" ? Math.round(v) : v))}` : ""}`)
     }
@@ -570,7 +582,8 @@ const tables = groups
         ...(rec.runs.some((r) => r.userS !== undefined) ? { cpuRuns: rec.runs.map((r) => (r.userS ?? 0) + (r.sysS ?? 0)) } : {}),
         peakRssMB: rss.length ? Math.max(...rss) / 1024 : undefined,
         userS: rec.runs.length ? median(rec.runs.map((r) => r.userS ?? 0)) : undefined,
-        sysS: rec.runs.length ? median(rec.runs.map((r) => r.sysS ?? 0)) : undefined
+        sysS: rec.runs.length ? median(rec.runs.map((r) => r.sysS ?? 0)) : undefined,
+        ...(rec.runs.some((r) => r.serverS !== undefined) ? { serverS: median(rec.runs.map((r) => r.serverS ?? 0)) } : {})
       }
     })
   }))

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { processUsage } from "./containerd.mjs"
 
 const exec = promisify(execFile)
 export const REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -23,7 +24,7 @@ const freePort = () =>
 /**
  * Starts the registry in `dir`; resolves once /v2/ answers.
  * @param {string} dir
- * @returns {Promise<{ host: string, stop: () => Promise<void> }>}
+ * @returns {Promise<{ host: string, usage: () => { userS: number, sysS: number }, stop: () => Promise<void> }>}
  */
 export async function startRegistry(dir) {
   if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} is not installed (Debian package docker-registry)`)
@@ -49,6 +50,8 @@ export async function startRegistry(dir) {
   }
   return {
     host,
+    // its CPU so far: what serving a pull costs the machine beside the client (the bound arithmetic counts it)
+    usage: () => processUsage(/** @type {number} */ (child.pid)),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve()

@@ -53,6 +53,22 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
     expect(pull.floorS).toBeCloseTo((250 / 400 + 0.9) / 2 + 0.2, 6)
   })
 
+  it("counts the registry's CPU while the receive-only baseline ran in the pull's least work, when the run recorded it", () => {
+    const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
+    const pullTable = r.tables.find((t) => t.id === "pull") as { rows: Array<Record<string, unknown>> }
+    pullTable.rows = pullTable.rows.map((x) => (x.id === "node-receive" ? { ...x, serverS: 0.4 } : x))
+    const b = targetBounds(r)
+    const pull = b.find((x: { table: string }) => x.table === "pull")
+    // 0.625 hashed + 0.9 received + 0.4 sent by the registry, on the same two cores
+    expect(pull.essentialCpuS).toBeCloseTo(250 / 400 + 0.9 + 0.4, 6)
+    expect(pull.floorS).toBeCloseTo((250 / 400 + 0.9 + 0.4) / 2 + 0.2, 6)
+    expect(pull.parts.join("; ")).toContain("the registry sending them 0.40 s")
+    // pull + unpack is served by the same registry
+    const pu = b.find((x: { table: string }) => x.table === "pull-unpack")
+    const without = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })).find((x: { table: string }) => x.table === "pull-unpack")
+    expect(pu.essentialCpuS - without.essentialCpuS).toBeCloseTo(0.4, 6)
+  })
+
   it("does the small-file layer's arithmetic like the libs layer's", () => {
     const b = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
     const small = b.find((x: { table: string }) => x.table === "extract-small")
