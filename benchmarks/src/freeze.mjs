@@ -1,4 +1,5 @@
-// Freezes the cairn packages a run measures: copies each workspace package's package.json and
+// Freezes the cairn packages a run measures, once their dist/ is checked against their source
+// (distcheck.mjs): copies each workspace package's package.json and
 // published files (dist/, overlay's worker/; plus the bench's own worker scripts) into one directory, so that a rebuild of packages/*/dist by
 // someone's `npm test` in the middle of a run cannot change the code being timed.
 // Third-party modules (effect, hash-wasm, ...) still resolve from the repo's node_modules above.
@@ -8,6 +9,7 @@ import { cp, mkdir, readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { benchDir } from "./corpus.mjs"
+import { staleDist } from "./distcheck.mjs"
 
 /**
  * @param {string} root where the frozen copy goes (under the repository, so node_modules resolve)
@@ -22,9 +24,12 @@ export async function freezeCairn(root) {
     if (!existsSync(join(repo, top))) continue
     for (const name of (await readdir(join(repo, top))).sort()) dirs.push([top, name])
   }
+  /** @type {string[]} */
+  const stale = []
   for (const [top, name] of dirs) {
     const src = join(repo, top, name)
     if (!existsSync(join(src, "dist", "index.js"))) continue
+    for (const f of await staleDist(src)) stale.push(`${top}/${name}/${f}`)
     const dest = join(root, "node_modules", "@cairn", name)
     await mkdir(dest, { recursive: true })
     await cp(join(src, "package.json"), join(dest, "package.json"))
@@ -35,6 +40,11 @@ export async function freezeCairn(root) {
       await cp(join(src, f), join(dest, f), { recursive: true })
     }
     if (top === "packages") packages.push(name)
+  }
+  if (stale.length > 0) {
+    throw new Error(
+      `built code differs from its source, so the run would not time the source: ${stale.slice(0, 5).join(", ")}${stale.length > 5 ? ` and ${stale.length - 5} more` : ""}. Delete those packages' dist/ and run npm run build (a hand edit to dist/ can survive a build: tsc -b and turbo's cache judge by the sources)`
+    )
   }
   for (const f of ["worker.mjs", "pull.mjs"]) await cp(join(benchDir, "src", f), join(root, f))
   let commit = "unknown"
