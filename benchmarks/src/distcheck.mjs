@@ -1,7 +1,7 @@
 // Whether each package's built JavaScript (dist/) is what its TypeScript source compiles to now.
-// The bench times dist/ as it finds it; `tsc -b` and turbo's cache both take a hand-edited or
-// left-over dist/ file as up to date, so a run could time code that is not in the source (stop 29
-// found one: an experiment left in packages/cas/dist/ingestWrite.js). Every package compiles with
+// The bench times dist/ as it finds it, and a hand-edited or left-over dist/ file can survive
+// builds (`tsc -b` and turbo's cache judge by the sources): stop 29 found an experiment left in
+// packages/cas/dist/ingestWrite.js that two scoreboards had timed. Every package compiles with
 // isolatedModules, so each file's emit depends on that file alone: transpileModule per file, with
 // the package's own compiler options, gives what tsc -b emits.
 import { existsSync } from "node:fs"
