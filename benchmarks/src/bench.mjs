@@ -64,13 +64,16 @@ if (only?.has("mirror")) {
 const started = new Date()
 const corpus = await ensureCorpus({ scale })
 const oci = corpus.oci
-// every output, engine root, daemon root and registry of the run, on a fresh journaled ext4 (scratchfs.mjs says why)
-const scratchFs = await scratchFilesystem({ log })
-const scratch = scratchFs.dir
-const cleanups = [scratchFs.cleanup]
-// the cairn code under test, copied once: a rebuild of packages/*/dist during the run changes nothing
+// the cairn code under test, copied once: a rebuild of packages/*/dist during the run changes
+// nothing. First, so that a stale build is refused before a scratch filesystem is mounted.
 const frozen = await freezeCairn(join(benchDir, ".corpus", `frozen-${process.pid}`))
-cleanups.push(() => rm(frozen.root, { recursive: true, force: true }))
+// every output, engine root, daemon root and registry of the run, on a fresh journaled ext4 (scratchfs.mjs says why)
+const scratchFs = await scratchFilesystem({ log }).catch(async (e) => {
+  await rm(frozen.root, { recursive: true, force: true })
+  throw e
+})
+const scratch = scratchFs.dir
+const cleanups = [scratchFs.cleanup, () => rm(frozen.root, { recursive: true, force: true })]
 const worker = frozen.worker
 log(`measuring cairn ${frozen.commit}: ${frozen.packages.map((p) => `@cairn/${p}`).join(", ")} (frozen copies of dist/)`)
 cleanups.push(stopAllContainerd)

@@ -24,12 +24,18 @@ export async function freezeCairn(root) {
     if (!existsSync(join(repo, top))) continue
     for (const name of (await readdir(join(repo, top))).sort()) dirs.push([top, name])
   }
+  const built = dirs.filter(([top, name]) => existsSync(join(repo, top, name, "dist", "index.js")))
+  // refused before anything is copied, so a refusal leaves nothing behind
   /** @type {string[]} */
   const stale = []
-  for (const [top, name] of dirs) {
+  for (const [top, name] of built) for (const f of await staleDist(join(repo, top, name))) stale.push(`${top}/${name}/${f}`)
+  if (stale.length > 0) {
+    throw new Error(
+      `built code differs from its source, so the run would not time the source: ${stale.slice(0, 5).join(", ")}${stale.length > 5 ? ` and ${stale.length - 5} more` : ""}. Delete those packages' dist/ and run npm run build (a hand edit to dist/ can survive a build: tsc -b and turbo's cache judge by the sources)`
+    )
+  }
+  for (const [top, name] of built) {
     const src = join(repo, top, name)
-    if (!existsSync(join(src, "dist", "index.js"))) continue
-    for (const f of await staleDist(src)) stale.push(`${top}/${name}/${f}`)
     const dest = join(root, "node_modules", "@cairn", name)
     await mkdir(dest, { recursive: true })
     await cp(join(src, "package.json"), join(dest, "package.json"))
@@ -40,11 +46,6 @@ export async function freezeCairn(root) {
       await cp(join(src, f), join(dest, f), { recursive: true })
     }
     if (top === "packages") packages.push(name)
-  }
-  if (stale.length > 0) {
-    throw new Error(
-      `built code differs from its source, so the run would not time the source: ${stale.slice(0, 5).join(", ")}${stale.length > 5 ? ` and ${stale.length - 5} more` : ""}. Delete those packages' dist/ and run npm run build (a hand edit to dist/ can survive a build: tsc -b and turbo's cache judge by the sources)`
-    )
   }
   for (const f of ["worker.mjs", "pull.mjs"]) await cp(join(benchDir, "src", f), join(root, f))
   let commit = "unknown"

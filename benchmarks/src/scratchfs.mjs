@@ -18,7 +18,6 @@ import { has } from "./measure.mjs"
 
 const EXT4_MAGIC = 0xef53
 
-
 /** What the filesystem at `dir` is, for the results: "ext4 (no journal)", "ext4 (journal)", "tmpfs", ... */
 export function describeFs(/** @type {string} */ dir) {
   const type = statfsSync(dir).type
