@@ -36,6 +36,7 @@ import { classifyWhiteout, type OverlayXattrNamespace } from "./whiteout.js"
 import { applyOpaque, applyWhiteout } from "./entryWhiteouts.js"
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code
+const SLASH = Buffer.from("/")
 /** Files a layer must have before it starts writer threads (their start costs some milliseconds). */
 const WRITER_THRESHOLD = 256
 
@@ -396,15 +397,43 @@ export class LayerApplier {
     }
   }
 
+  /**
+   * Whether the path of key `k` is a real directory now, and so is every directory above it up
+   * to the root (memoized for one finish()). The writes deferred to the end of a layer (xattrs,
+   * directory times) go by the paths recorded when their entries came; a later entry may have put
+   * a symlink where one of those directories was (x/y/f, then x -> /etc), and a write through it
+   * would land outside the root.
+   */
+  private isRealDir(k: string, seen: Map<string, boolean>): boolean {
+    if (k === "") return true
+    let real = seen.get(k)
+    if (real !== undefined) return real
+    const slash = k.lastIndexOf("/")
+    real = this.isRealDir(slash < 0 ? "" : k.slice(0, slash), seen)
+    if (real) {
+      try {
+        real = lstatSync(Buffer.concat([this.root.root, SLASH, Buffer.from(k, "latin1")])).isDirectory()
+      } catch {
+        real = false
+      }
+    }
+    seen.set(k, real)
+    return real
+  }
+
   /** After the last entry: xattrs (one setfattr run), then directory times, deepest last written. */
   async finish() {
     if (this.writers !== undefined) await this.drain()
-    const failures = setXattrs([...this.xattrs.values()])
+    // xattrs and times only through directories that are still real: a symlink a later entry put
+    // where one was is never followed (an xattr's own path is not followed either: setfattr -h)
+    const seen = new Map<string, boolean>()
+    const parentOf = (k: string) => k.slice(0, Math.max(0, k.lastIndexOf("/")))
+    const failures = setXattrs([...this.xattrs].filter(([k]) => this.isRealDir(parentOf(k), seen)).map(([, x]) => x))
     if (failures.length > 0) {
       if (!this.rootless) throw new ApplyEntryError({ path: "(xattrs)", operation: "setfattr", reason: failures.join("; ") })
       for (const f of failures) this.warnings.push({ path: "(xattrs)", reason: f })
     }
-    for (const [k, t] of this.parentTimes) if (!this.dirTimes.has(k)) setTimes(t)
-    for (const t of this.dirTimes.values()) setTimes(t)
+    for (const [k, t] of this.parentTimes) if (!this.dirTimes.has(k) && this.isRealDir(k, seen)) setTimes(t)
+    for (const [k, t] of this.dirTimes) if (this.isRealDir(k, seen)) setTimes(t)
   }
 }

@@ -86,6 +86,25 @@ const cases: Case[] = [
     layers: (c) => [t({ name: "d", type: "2", linkname: c }), t({ name: "d/", type: "5", mode: 0o777 })],
     outcome: { contain: (r) => expect(lstatSync(join(r, "d")).isDirectory()).toBe(true) }
   },
+  {
+    // xattrs and directory times are set after the last entry, by the paths their entries had
+    name: "xattrs and a directory's times below a directory a later entry replaces with a symlink out",
+    layers: (c) => [
+      t(
+        { name: "x/", type: "5", mtime: 1_000_000_000 },
+        { name: "x/sub/", type: "5", mode: 0o700, mtime: 1_000_000_000 },
+        { name: "x/sub/deep", body: "layer", pax: [["SCHILY.xattr.user.evil", "1"]] },
+        { name: "x", type: "2", linkname: c }
+      )
+    ],
+    outcome: { contain: (r) => expect(lstatSync(join(r, "x")).isSymbolicLink()).toBe(true) }
+  },
+  {
+    // a lower directory a layer adds to keeps its times, restored after the last entry by path
+    name: "a lower directory's restored times, after a later entry replaced its parent with a symlink out",
+    layers: (c) => [t({ name: "x/sub/", type: "5", mtime: 1_000_000_000 }), t({ name: "x/sub/new", body: "n" }, { name: "x", type: "2", linkname: c })],
+    outcome: { contain: (r) => expect(lstatSync(join(r, "x")).isSymbolicLink()).toBe(true) }
+  },
   { name: "hardlink out with ../", layers: () => [t({ name: "h", type: "1", linkname: "../canary/secret" })], outcome: { reject: UnsafeEntryError, mentions: '"h"' } },
   { name: "hardlink to an absolute host path", layers: (c) => [t({ name: "h", type: "1", linkname: `${c}/secret` })], outcome: { reject: UnsafeEntryError, mentions: '"h"' } },
   {
