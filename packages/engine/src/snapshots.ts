@@ -15,7 +15,7 @@ import type { EngineError } from "./engineError.js"
 import { type SnapshotMeta, treeSize } from "./snapshotter.js"
 import type { LayerDescriptor } from "./store.js"
 
-export { listSnapshots, lowerDirs, readSnapshotMeta, type SnapshotMeta, treeSize } from "./snapshotter.js"
+export { listSnapshots, lowerDirs, readSnapshotMeta, type SnapshotMeta, treeSize, treeUsage } from "./snapshotter.js"
 
 /** what snapshot making needs of the engine's context */
 export type SnapshotContext = Pick<EngineContext, "layout" | "store" | "progress" | "snapshotter" | "inFlight" | "now" | "extract">
@@ -112,7 +112,7 @@ const extractOnce = (
             diffId,
             ...(parent === undefined ? {} : { parent }),
             layer: { digest: layer.digest, size: layer.size, mediaType: layer.mediaType },
-            size: yield* attempt("measure", prepared.dir, () => treeSize(prepared.dir)),
+            size: yield* attempt("measure", prepared.dir, async () => treeSize(prepared.dir)),
             created: ctx.now().toISOString()
           }
           // false: another writer's copy is in place (ours is dropped)

@@ -5,6 +5,7 @@
 // is the overlay directories of an engine root (snapshots/<chainID hex>/{fs,meta.json}); a test
 // gives the engine another (see Engine.layer).
 import { randomBytes } from "node:crypto"
+import { lstatSync, readdirSync } from "node:fs"
 import { lstat, mkdir, readdir, rename, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { type Digest, digestHex } from "@cairn/digest"
@@ -90,8 +91,35 @@ export async function treeUsage(dir: string): Promise<SnapshotUsage> {
   return { size, inodes }
 }
 
-/** Bytes of regular files below dir. */
-export const treeSize = async (dir: string): Promise<number> => (await treeUsage(dir)).size
+/**
+ * Bytes of regular files below dir, as treeUsage counts them, walked synchronously: a snapshot is
+ * measured right after its extraction, while other layers of a pull still download and extract,
+ * and libuv's pool is queued with their writes; an lstat queued behind them waited milliseconds
+ * (3.0 s for the 733 entries of a layer, 1.7 s for 51,000, measured in a pull), where the walk
+ * itself is a few syscalls per entry from the inode cache.
+ */
+export function treeSize(dir: string): number {
+  let size = 0
+  const walk = (d: string): void => {
+    let entries: Array<import("node:fs").Dirent>
+    try {
+      entries = readdirSync(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.isFile()) {
+        try {
+          size += lstatSync(p).size
+        } catch {}
+      }
+    }
+  }
+  walk(dir)
+  return size
+}
 
 export const readSnapshotMeta = (layout: RootLayout, chainId: Digest): Promise<SnapshotMeta | undefined> =>
   readJson<SnapshotMeta>(join(layout.snapshot(digestHex(chainId)), "meta.json"))

@@ -14,7 +14,7 @@ import { imageBlobs, type LoadedImage, loadImage } from "./images.js"
 import { locked } from "./lock.js"
 import { leasedChains } from "./snapshotLease.js"
 import * as Effect from "effect/Effect"
-import { type SnapshotMeta, treeSize } from "./snapshots.js"
+import { type SnapshotMeta, treeUsage } from "./snapshots.js"
 
 export interface DiskUsage {
   readonly images: ReadonlyArray<{ name?: string; names: ReadonlyArray<string>; digest: Digest; size: number; shared: number; unique: number; containers: number }>
@@ -76,7 +76,7 @@ export const df = (ctx: EngineContext): Effect.Effect<DiskUsage, EngineError> =>
     const containers = yield* attempt("list containers in", ctx.layout.containers, () => readContainerMetas(ctx))
     const snaps = yield* ctx.snapshotter.walk()
     const containerSizes = yield* attempt("measure containers in", ctx.layout.containers, () =>
-      Promise.all(containers.map((c) => treeSize(join(ctx.layout.container(c.id), "upper"))))
+      Promise.all(containers.map(async (c) => (await treeUsage(join(ctx.layout.container(c.id), "upper"))).size))
     )
     const dry = yield* prune(ctx, { dryRun: true })
     const ingests = yield* attempt("list ingests of", ctx.layout.root, () => ctx.store.ingests())
