@@ -420,7 +420,7 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
     contenders: [
       {
         id: "cairn-pull-unpack",
-        label: "cairn Engine.pull (each layer into its snapshot as its blob completes)",
+        label: "cairn Engine.pull (every layer extracted into its snapshot as it downloads)",
         kind: "cairn",
         skip: cairnSkip,
         needsOut: true,

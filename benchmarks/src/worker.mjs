@@ -112,7 +112,7 @@ const tasks = {
     )
     return { bytes: sizes.reduce((a, b) => a + b, 0) }
   },
-  // Engine.pull: download + each layer extracted into its snapshot as its blob completes
+  // Engine.pull: download + every layer extracted into its snapshot as it downloads
   async pull() {
     const { pullIntoEngine, loadPull } = await import("./pull.mjs")
     await loadPull()

@@ -2,7 +2,7 @@ import type { Digest } from "@cairn/digest"
 import type { ActiveMount, DriverName, MounterShape } from "@cairn/mount"
 import type * as Deferred from "effect/Deferred"
 import type { EngineError } from "./engineError.js"
-import type { ExtractOptions, LayerBytes } from "./layers.js"
+import type { ExtractedLayer, ExtractOptions, LayerBytes } from "./layers.js"
 import type { ProgressEmitter } from "./progress.js"
 import type { RootLayout } from "./root.js"
 import type { SnapshotterShape } from "./snapshotter.js"
@@ -40,7 +40,7 @@ export interface EngineContext {
     onBytes: (n: number) => void,
     lowers: ReadonlyArray<string>,
     options?: ExtractOptions
-  ) => Promise<void>
+  ) => Promise<ExtractedLayer>
   /**
    * applies one layer blob in flat form (whiteouts delete) onto a rootfs dir, verifying both
    * digests; its bytes come from the store, or from `source` (an image read where it lies)

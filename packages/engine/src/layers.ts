@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs"
 import { pipeline, Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
 import { layerCompression } from "@cairn/oci-spec"
-import { applyLayer, detectCompression, fileCompression, OFF_THREAD_MIN_BYTES } from "@cairn/overlay"
+import { applyLayer, detectCompression, fileCompression, OFF_THREAD_MIN_BYTES, settleImplicitDirs } from "@cairn/overlay"
 import { LayerMediaTypeError } from "./errors.js"
 import { isHostRoot } from "./userns.js"
 import type { ImageStore, LayerDescriptor } from "./store.js"
@@ -135,6 +135,24 @@ export interface ExtractOptions {
    * it downloads): the store's put beside it checks the digest, so only the diffID is hashed here.
    */
   readonly source?: AsyncIterable<Uint8Array>
+  /**
+   * The lower snapshots do not exist yet (a pull extracting every layer as it downloads, @cairn/overlay
+   * OverlayFormOptions.lowersLater): `lowers` is ignored, the result names the parent directories
+   * made without an entry of their own, and `settleLayer` gives them their lower metadata once the
+   * lowers exist. A hardlink to a file only a lower layer can hold fails with LowersNeededError.
+   */
+  readonly lowersLater?: boolean
+}
+
+/** What an extraction leaves to do: with `lowersLater`, the parents to settle against the lowers. */
+export interface ExtractedLayer {
+  readonly implicitDirs?: ReadonlyArray<Buffer[]>
+}
+
+/** Finishes an extraction made with `lowersLater`, now that its lower snapshots (top first) exist. */
+export function settleLayer(target: string, lowers: ReadonlyArray<string>, extracted: ExtractedLayer): void {
+  if (extracted.implicitDirs === undefined || extracted.implicitDirs.length === 0) return
+  settleImplicitDirs(target, lowers, extracted.implicitDirs, isHostRoot())
 }
 
 export async function extractLayer(
@@ -145,23 +163,25 @@ export async function extractLayer(
   onBytes: (n: number) => void,
   lowers: ReadonlyArray<string> = [],
   options: ExtractOptions = {}
-): Promise<void> {
+): Promise<ExtractedLayer> {
   const file = options.source === undefined ? await layerFile(store, layer) : undefined
   const bytes = file ?? counted(await openLayer(store, layer, options.source), onBytes)
-  await applyLayer(bytes, target, {
+  const later = options.lowersLater === true
+  const result = await applyLayer(bytes, target, {
     ...(file === undefined ? {} : { onBytes }),
     form: "overlay",
     // unprivileged processes (also uid 0 inside `cairn unshare`) cannot write trusted.* xattrs nor
     // make 0/0 devices: their (rootless, userxattr) mounts read user.overlay.* and xattr whiteouts
     ...(isHostRoot()
-      ? { overlay: { lowers, xattrNamespace: "trusted" as const } }
-      : { overlay: { lowers, xattrNamespace: "user" as const, whiteout: "xattr" as const }, rootless: true }),
+      ? { overlay: { lowers: later ? [] : lowers, lowersLater: later, xattrNamespace: "trusted" as const } }
+      : { overlay: { lowers: later ? [] : lowers, lowersLater: later, xattrNamespace: "user" as const, whiteout: "xattr" as const }, rootless: true }),
     // the diffID is always verified: the store only ever checked the compressed bytes
     expectedDiffId: diffId,
     ...(options.blobJustVerified === true || options.source !== undefined ? {} : { expectedDigest: layer.digest }),
     // the digests on the other core, beside decompression and writes, when the layer is big enough
     hashOffThread: layer.size >= OFF_THREAD_MIN_BYTES
   })
+  return result.implicitDirs === undefined ? {} : { implicitDirs: result.implicitDirs }
 }
 
 /** The bytes of a layer blob: a stream or a file path (a source's blob read where it lies, not from the store). */

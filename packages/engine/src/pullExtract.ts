@@ -6,12 +6,22 @@
 // (the store discards bad bytes) either. A download that is cut keeps the store's partial ingest
 // for the registry client's Range resume; the resumed blob is then extracted from the store, once
 // complete, as a blob found in the store always is.
+//
+// Every layer streams, not only one whose lower snapshots exist when its download starts: the
+// layers of an image download at once, and one waiting for the layer below would be written and
+// read back. What an extraction needs of its lowers is settled when it is adopted, in order, over
+// the snapshot below (@cairn/overlay's lowersLater): the parents the layer does not list take
+// their lower directory's metadata then. A layer that hardlinks to a file only a lower layer holds
+// (rare: a changeset tar's links are within the layer) gives up its streamed extraction, and is
+// extracted from the store in order, with its lowers, as a blob found in the store is.
 import { rename } from "node:fs/promises"
 import { PassThrough, type Readable } from "node:stream"
 import type { Digest } from "@cairn/digest"
+import { LowersNeededError } from "@cairn/overlay/errors"
 import type { BlobDescriptor, BlobSink } from "@cairn/registry"
 import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"
+import { type ExtractedLayer, settleLayer } from "./layers.js"
 import type { LayerDescriptor } from "./store.js"
 
 /** Bytes each side of the tee may hold before the source waits for it. */
@@ -74,12 +84,17 @@ interface Prepared {
   readonly key: string
   readonly dir: string
   readonly diffId: Digest
+  /** made before its lower snapshots existed: what adopt settles against them */
+  readonly later?: ExtractedLayer
 }
 
+/** How a layer whose download starts is extracted: over lower snapshots that exist, or with its lowers settled later. */
+export type StreamPlan = { readonly diffId: Digest } & ({ readonly lowers: ReadonlyArray<string> } | { readonly lowersLater: true })
+
 /**
- * The pull's sink wrapper: a fresh download (offset 0) of a layer whose snapshot is missing and
- * whose lower snapshots exist is extracted on the way in; everything else goes to the store as it
- * is. `adopt` later moves a prepared extraction into the snapshot dir being made.
+ * The pull's sink wrapper: a fresh download (offset 0) of a layer whose snapshot is missing is
+ * extracted on the way in; everything else goes to the store as it is. `adopt` later moves a
+ * prepared extraction into the snapshot dir being made, once the snapshots below it exist.
  */
 export class StreamingExtractor {
   private readonly prepared = new Map<string, Prepared>()
@@ -87,8 +102,8 @@ export class StreamingExtractor {
   constructor(
     private readonly ctx: EngineContext,
     private readonly layers: ReadonlyArray<LayerDescriptor>,
-    /** decides, when a layer's download starts, whether it can be extracted as it arrives: the diffID and the lower dirs, or undefined */
-    private readonly plan: (index: number) => Promise<{ diffId: Digest; lowers: ReadonlyArray<string> } | undefined>
+    /** decides, when a layer's download starts, whether and how it is extracted as it arrives (undefined: not) */
+    private readonly plan: (index: number) => Promise<StreamPlan | undefined>
   ) {}
 
   sink(base: BlobSink): BlobSink {
@@ -103,7 +118,10 @@ export class StreamingExtractor {
     const { key, dir } = await Effect.runPromise(this.ctx.snapshotter.prepare([]))
     const drop = () => Effect.runPromise(this.ctx.snapshotter.remove(key))
     const { main, side } = tee(data)
-    const extracting = this.ctx.extract(layer, plan.diffId, dir, () => {}, plan.lowers, { source: side })
+    const later = "lowersLater" in plan
+    const extracting = later
+      ? this.ctx.extract(layer, plan.diffId, dir, () => {}, [], { source: side, lowersLater: true })
+      : this.ctx.extract(layer, plan.diffId, dir, () => {}, plan.lowers, { source: side })
     // an extraction that fails stops reading: the put goes on alone (its verdict on the bytes comes first)
     extracting.catch(() => side.destroy())
     // a put that returns without reading to the end (another process stored the blob meanwhile)
@@ -118,9 +136,9 @@ export class StreamingExtractor {
     const [put, extracted] = await Promise.allSettled([putting, extracting])
     try {
       if (put.status === "rejected") throw put.reason
-      if (cut) {
-        // the blob is in the store, but this extraction saw only part of it: the snapshot is made
-        // from the stored blob later, as for any blob the pull found present
+      // the blob is in the store, but this extraction saw only part of it (cut), or it needs its
+      // lowers: the snapshot is made from the stored blob later, as for any blob the pull found present
+      if (cut || (extracted.status === "rejected" && extracted.reason instanceof LowersNeededError)) {
         await drop()
         return put.value
       }
@@ -129,19 +147,22 @@ export class StreamingExtractor {
       await drop()
       throw e
     }
-    this.prepared.set(desc.digest, { key, dir, diffId: plan.diffId })
+    this.prepared.set(desc.digest, later ? { key, dir, diffId: plan.diffId, later: extracted.value } : { key, dir, diffId: plan.diffId })
     return put.value
   }
 
   /**
-   * Moves the extraction made during the download of `layer` into `target` (an empty dir); false
-   * when there is none (the blob was in the store already, or its download was resumed).
+   * Moves the extraction made during the download of `layer` into `target` (an empty dir), settled
+   * first against `lowers` (the snapshots below, top first, which exist now) when it was made
+   * without them; false when there is none (the blob was in the store already, or its download
+   * was resumed).
    */
-  async adopt(layer: LayerDescriptor, diffId: Digest, target: string): Promise<boolean> {
+  async adopt(layer: LayerDescriptor, diffId: Digest, target: string, lowers: ReadonlyArray<string>): Promise<boolean> {
     const p = this.prepared.get(layer.digest)
     if (p === undefined || p.diffId !== diffId) return false
     this.prepared.delete(layer.digest)
     try {
+      if (p.later !== undefined) settleLayer(p.dir, lowers, p.later)
       await rename(p.dir, target)
     } finally {
       await Effect.runPromise(this.ctx.snapshotter.remove(p.key))

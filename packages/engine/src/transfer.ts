@@ -116,7 +116,8 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
   // on the way in, so their extraction hashes the tar for the diffID only; blobs found in the store
   // are of unknown age and keep both checks
   const justVerified = new Set<string>()
-  // a layer whose lower snapshots exist when its download starts is extracted as it arrives
+  // every layer whose snapshot is missing is extracted as it arrives: over its lower snapshots when
+  // they exist as its download starts, else with what it needs of them settled when it is adopted
   const streaming = new StreamingExtractor(ctx, layers, async (index) => {
     if (options.streamExtract === false) return undefined
     // the config, stored before the layers start, gives the diffIDs (its hook runs as pullImage finds it)
@@ -124,14 +125,14 @@ export async function pull(ctx: EngineContext, input: string, name?: string, opt
     if (ids === undefined || ids.length !== layers.length) return undefined
     const chain = stackOf(ids.slice(0, index + 1))
     if ((await readSnapshotMeta(ctx.layout, chain[index]!)) !== undefined) return undefined // nothing to extract
-    for (const c of chain.slice(0, index)) if ((await readSnapshotMeta(ctx.layout, c)) === undefined) return undefined
+    for (const c of chain.slice(0, index)) if ((await readSnapshotMeta(ctx.layout, c)) === undefined) return { diffId: ids[index]!, lowersLater: true }
     return { diffId: ids[index]!, lowers: lowerDirs(ctx.layout, chain.slice(0, index)) }
   })
   const snapshots: SnapshotContext = {
     ...ctx,
     extract: async (layer, diffId, target, onBytes, lowers) => {
-      if (await streaming.adopt(layer, diffId, target)) return
-      await ctx.extract(layer, diffId, target, onBytes, lowers, { blobJustVerified: justVerified.has(layer.digest) })
+      if (await streaming.adopt(layer, diffId, target, lowers)) return {}
+      return ctx.extract(layer, diffId, target, onBytes, lowers, { blobJustVerified: justVerified.has(layer.digest) })
     }
   }
   let next = 0

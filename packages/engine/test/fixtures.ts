@@ -21,6 +21,8 @@ export interface LayerSpec {
   readonly symlinks?: Record<string, string>
   /** paths whose `.wh.<name>` entry this layer carries */
   readonly whiteouts?: ReadonlyArray<string>
+  /** the layer's tar as it is (everything above is then ignored): entries GNU tar would not write */
+  readonly tar?: Buffer
 }
 
 /** The tar bytes of a layer (GNU tar, sorted, numeric owner 0/0, fixed mtime). */
@@ -86,7 +88,7 @@ export function buildLayout(
     const key = JSON.stringify(spec)
     let entry = layerCache.get(key)
     if (entry === undefined) {
-      const tar = layerTar(spec)
+      const tar = spec.tar ?? layerTar(spec)
       entry = { tar, gz: gzipSync(tar) }
       layerCache.set(key, entry)
     }

@@ -4,13 +4,14 @@
 // completes. Against Debian's docker-registry on 127.0.0.1, through loopback proxies.
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { parseDigest } from "@cairn/digest"
+import { chainIds, parseDigest } from "@cairn/digest"
 import { Engine } from "../src/index.js"
 import { StreamingExtractor, tee } from "../src/pullExtract.js"
+import { rawTar } from "../../overlay/test/rawtar.js"
 import { startFaultProxy } from "../../registry/test/support/faultProxy.js"
 import { buildForChildren, buildLayout, busyboxLayer, mountinfoLines, tempDir } from "./fixtures.js"
 import { haveRegistry, startProxy, startRegistry } from "./registryServer.js"
@@ -51,6 +52,23 @@ async function startStallProxy(target: string) {
     return true
   })
   return { host: proxy.host, state, close: proxy.close }
+}
+
+/**
+ * A loopback proxy that holds back the body of the GET of blob `held` until the body of the GET
+ * of blob `first` has been sent whole: `first`'s download starts, and ends, before `held` can be
+ * extracted.
+ */
+async function startHoldProxy(target: string, held: string, first: string) {
+  let sent!: () => void
+  const firstSent = new Promise<void>((r) => (sent = r))
+  return startProxy(target, (req, ures, res) => {
+    if (req.method !== "GET") return false
+    if (req.url?.endsWith(first) === true) ures.once("end", () => sent())
+    if (req.url?.endsWith(held) !== true) return false
+    void firstSent.then(() => ures.pipe(res))
+    return true
+  })
 }
 
 describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", () => {
@@ -106,6 +124,86 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
     await engine.close()
   })
 
+  /** A 2-layer image pushed to the registry as test/<name>:1; its lower layer's body held back until the upper's is sent. */
+  const heldImage = async (name: string, lower: Buffer, upper: Buffer) => {
+    const built = buildLayout(join(dir, name), name, [{ tar: lower }, { tar: upper }])
+    const source = await Engine.open({ root: join(dir, `${name}-source`) })
+    await source.importImage(`oci:${join(dir, name)}:${name}`, `${name}:1`, { unpack: false })
+    await source.push(`${name}:1`, `${registry.host}/test/${name}:1`)
+    await source.close()
+    const proxy = await startHoldProxy(registry.host, built.layerDigests[0]!, built.layerDigests[1]!)
+    const root = join(dir, `${name}-root`)
+    const engine = await Engine.open({ root })
+    const store = engine.service.context.store
+    const opened: Array<string> = []
+    const open = store.open.bind(store)
+    ;(store as { open: typeof store.open }).open = (d) => {
+      opened.push(d)
+      return open(d)
+    }
+    const chain = chainIds(built.diffIds).map((c) => c.slice(7))
+    return { built, proxy, root, engine, opened, ref: `${proxy.host}/test/${name}:1`, upperFs: join(root, "snapshots", chain[1]!, "fs") }
+  }
+
+  it("an upper layer streams before the snapshot below it exists: the parents its tar omits take the lower's metadata when it is adopted", async () => {
+    const lower = rawTar([
+      { name: "tmp/", type: "5", mode: 0o1777, uid: 7, gid: 8, mtime: 1_400_000_000 },
+      { name: "srv/", type: "5", mode: 0o750, uid: 3, gid: 4, mtime: 1_300_000_000 },
+      { name: "srv/www/", type: "5", mode: 0o711, uid: 5, gid: 6, mtime: 1_200_000_000 }
+    ])
+    // no entry for tmp/, srv/ or srv/www/: they are parents the layer makes
+    const upper = rawTar([
+      { name: "tmp/new", body: "x", mtime: 1_500_000_000 },
+      { name: "srv/www/index.html", body: "hi", mtime: 1_500_000_000 },
+      { name: "opt/tool", body: "t", mtime: 1_500_000_000 }
+    ])
+    const { built, proxy, engine, opened, ref, upperFs } = await heldImage("held", lower, upper)
+    try {
+      const img = await engine.pull(ref, "held:1")
+      expect((await engine.inspectImage(img.digest)).layers.every((l) => l.snapshot)).toBe(true)
+      // both layers were extracted from the response bytes: neither blob was read back
+      expect(opened.filter((d) => built.layerDigests.includes(d))).toEqual([])
+      const meta = (p: string) => {
+        const st = lstatSync(join(upperFs, p))
+        return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.round(st.mtimeMs / 1000) }
+      }
+      expect(meta("tmp")).toEqual({ mode: 0o1777, uid: 7, gid: 8, mtime: 1_400_000_000 })
+      expect(meta("srv")).toEqual({ mode: 0o750, uid: 3, gid: 4, mtime: 1_300_000_000 })
+      expect(meta("srv/www")).toEqual({ mode: 0o711, uid: 5, gid: 6, mtime: 1_200_000_000 })
+      // a parent no lower layer has is root's 0755, as umoci's MkdirAll makes it
+      expect(meta("opt")).toMatchObject({ mode: 0o755, uid: 0, gid: 0 })
+      // what the container sees
+      const c = await engine.createContainer("held:1")
+      const mp = await engine.mountContainer(c.id)
+      expect(lstatSync(join(mp, "tmp")).mode & 0o7777).toBe(0o1777)
+      expect(readFileSync(join(mp, "srv/www/index.html"), "utf8")).toBe("hi")
+      await engine.removeContainer(c.id, { force: true })
+      expect((await engine.fsck()).ok).toBe(true)
+    } finally {
+      await engine.close()
+      await proxy.close()
+    }
+  })
+
+  it("an upper layer that hardlinks to a file of the layer below gives up its streamed extraction, and is extracted from the store over its lowers", async () => {
+    const lower = rawTar([{ name: "bin/busybox", body: "bb", mode: 0o755 }])
+    const upper = rawTar([{ name: "bin/sh", type: "1", linkname: "bin/busybox" }])
+    const { built, proxy, root, engine, opened, ref, upperFs } = await heldImage("linked", lower, upper)
+    try {
+      const img = await engine.pull(ref, "linked:1")
+      expect((await engine.inspectImage(img.digest)).layers.every((l) => l.snapshot)).toBe(true)
+      // the lower streamed; the upper was read back from the store once its lower snapshot existed
+      expect(opened).not.toContain(built.layerDigests[0])
+      expect(opened).toContain(built.layerDigests[1])
+      expect(readFileSync(join(upperFs, "bin/sh"), "utf8")).toBe("bb")
+      expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
+      expect((await engine.fsck()).ok).toBe(true)
+    } finally {
+      await engine.close()
+      await proxy.close()
+    }
+  })
+
   it("a layer corrupted mid-stream leaves no blob, no snapshot and no partial directory", async () => {
     const proxy = await startFaultProxy(registry.host)
     const root = join(dir, "corrupt")
@@ -145,7 +243,7 @@ describe.skipIf(!haveRegistry)("pull streams each layer into its extraction", ()
       expect(r.created).toBe(false)
       // nothing was prepared from a part of the blob: the snapshot is made from the stored blob
       const target = join(root, "adopted")
-      expect(await streaming.adopt(desc, parseDigest(diffIds[0]!), target)).toBe(false)
+      expect(await streaming.adopt(desc, parseDigest(diffIds[0]!), target, [])).toBe(false)
       expect(existsSync(target)).toBe(false)
       expect(readdirSync(join(root, "snapshots")).filter((n) => n.startsWith("."))).toEqual([])
       const c = await engine.createContainer("big:1")

@@ -219,11 +219,12 @@ describe("racing extractions of one chainID", () => {
       const racing = {
         ...ctx,
         extract: async (...args: Parameters<typeof ctx.extract>) => {
-          await ctx.extract(...args)
+          const extracted = await ctx.extract(...args)
           // the other process finishes first: a complete snapshot appears under the final name
           mkdirSync(join(dir, "root", "snapshots", chain, "fs"), { recursive: true })
           writeFileSync(join(dir, "root", "snapshots", chain, "fs", "a"), "theirs\n")
           writeFileSync(join(dir, "root", "snapshots", chain, "meta.json"), JSON.stringify({ chainId: built.diffIds[0], diffId: built.diffIds[0] }))
+          return extracted
         }
       }
       expect(await Effect.runPromise(ensureSnapshot(racing, layers, [built.diffIds[0] as Digest], 0))).toBe(false)

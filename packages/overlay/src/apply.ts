@@ -26,6 +26,7 @@ import {
   DecompressionError,
   DiffIdMismatchError,
   LayerDigestMismatchError,
+  LowersNeededError,
   TarChecksumError,
   TarFormatError,
   TarTruncatedError,
@@ -143,6 +144,8 @@ export async function applyLayer(
       throw new DiffIdMismatchError({ expected: options.expectedDiffId, actual: diffId })
     const result: ApplyResult = { diffId, compression, size, tarSize, entries, warnings: applier.warnings }
     if (digest !== undefined) result.digest = digest
+    const implicitDirs = applier.implicitDirs()
+    if (implicitDirs !== undefined) result.implicitDirs = implicitDirs
     return result
   } finally {
     // the writer threads are stopped before a failure is reported: nothing is written after it
@@ -200,6 +203,7 @@ export const ApplyLayerErrors = [
   TarFormatError,
   DecompressionError,
   UnsafeEntryError,
+  LowersNeededError,
   ApplyEntryError,
   DiffIdMismatchError,
   LayerDigestMismatchError,

@@ -12,6 +12,14 @@ export interface OverlayFormOptions {
   whiteout?: "device" | "xattr"
   /** extracted lower layers, top first: where hardlinks to files of lower layers are copied from */
   lowers?: readonly string[]
+  /**
+   * the lower layers are not extracted yet (a pull extracting every layer as it downloads): a
+   * parent directory the layer does not list is made 0755 and named in the result's
+   * `implicitDirs`, for `settleImplicitDirs` to give it the lower directory's mode, owner and
+   * times once they exist; a hardlink to a file the layer does not hold fails with
+   * LowersNeededError (only a lower layer can have it: extract the layer again with `lowers`)
+   */
+  lowersLater?: boolean
 }
 
 export interface ApplyOptions {
@@ -61,4 +69,9 @@ export interface ApplyResult {
   tarSize: number
   entries: number
   warnings: ApplyWarning[]
+  /**
+   * with `overlay.lowersLater`: the directories made as parents without an entry of their own
+   * (path components below the target, parents first), for `settleImplicitDirs`
+   */
+  implicitDirs?: Buffer[][]
 }

@@ -84,3 +84,37 @@ export function makeParentsLikeLower(
     root.knowDir(sub)
   }
 }
+
+/**
+ * For a layer extracted with `overlay.lowersLater`, once its lowers exist: gives each directory
+ * the layer made as a parent without an entry of its own (ApplyResult.implicitDirs) the mode,
+ * owner (when `chown`) and times of the topmost lower layer's directory at that path, as the
+ * extraction would have with the lowers at hand. One that no lower has keeps its 0755; one the
+ * layer itself has replaced since (no longer a directory) is left alone.
+ */
+export function settleImplicitDirs(target: string, lowers: readonly string[], dirs: ReadonlyArray<Buffer[]>, chown: boolean): void {
+  const root = new RootPath(target)
+  for (const sub of dirs) {
+    const st = lowerDir(lowers, sub)
+    if (st === undefined) continue
+    // every component a real directory (the layer may have put a symlink where a parent was):
+    // nothing outside the target is touched
+    if (!realDirs(root, sub)) continue
+    const abs = root.abs(sub)
+    if (chown) lchownSync(abs, st.uid, st.gid)
+    chmodSync(abs, st.mode & 0o7777)
+    utimesSync(abs, st.atimeMs / 1000, st.mtimeMs / 1000)
+  }
+}
+
+/** Whether every prefix of `comps` below `root` is a directory, not a symlink to one. */
+function realDirs(root: RootPath, comps: Buffer[]): boolean {
+  for (let i = 1; i <= comps.length; i++) {
+    try {
+      if (!lstatSync(root.abs(comps.slice(0, i))).isDirectory()) return false
+    } catch {
+      return false
+    }
+  }
+  return true
+}

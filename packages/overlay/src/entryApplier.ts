@@ -24,7 +24,7 @@ import {
 import type { ApplyForm, ApplyOptions, ApplyWarning } from "./applyOptions.js"
 import { copyUpFile, makeParentsLikeLower } from "./copyUp.js"
 import { applyDevice } from "./deviceNodes.js"
-import { ApplyEntryError, showPath, UnsafeEntryError } from "./errors.js"
+import { ApplyEntryError, LowersNeededError, showPath, UnsafeEntryError } from "./errors.js"
 import { rootlessOwnerXattr, withRootlessOwner } from "./rootless.js"
 import { cleanComponents, RootPath } from "./rootpath.js"
 import type { TarHeader } from "./tar/header.js"
@@ -70,6 +70,8 @@ export class LayerApplier {
   private smallFiles = 0
   /** the last parent touchParent() found in parentTimes, dirTimes or added */
   private touched: string | undefined
+  /** overlay.lowersLater: parents made without an entry of their own, by key, for settleImplicitDirs */
+  private readonly laterDirs: Map<string, Buffer[]> | undefined
 
   constructor(
     target: string,
@@ -80,6 +82,7 @@ export class LayerApplier {
     this.rootless = options.rootless ?? this.euid !== 0
     this.ns = options.overlay?.xattrNamespace ?? (this.rootless ? "user" : "trusted")
     this.writerThreads = options.writerThreads ?? defaultWriterThreads()
+    if (this.form === "overlay" && options.overlay?.lowersLater === true) this.laterDirs = new Map()
   }
 
   fail(h: TarHeader, operation: string, e: unknown): never {
@@ -158,11 +161,12 @@ export class LayerApplier {
    */
   ensureDir(parent: Buffer[], h: TarHeader, parentKey = key(parent)) {
     if (this.root.isKnownDirKey(parentKey)) return
-    if (this.form === "overlay" && this.lowers.length > 0) {
+    if (this.form === "overlay" && (this.lowers.length > 0 || this.laterDirs !== undefined)) {
       try {
         makeParentsLikeLower(this.root, this.lowers, parent, !this.rootless, (sub, abs, st) => {
           this.parentGids.clear()
           if (st !== undefined) this.parentTimes.set(key(sub), { abs, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 })
+          this.laterDirs?.set(key(sub), sub)
         })
       } catch (e) {
         this.fail(h, "creating parent directories", e)
@@ -353,6 +357,7 @@ export class LayerApplier {
     try {
       st = lstatSync(linkAbs)
     } catch {}
+    if (st === undefined && this.laterDirs !== undefined) throw new LowersNeededError({ path: showPath(h.path), linkpath: showPath(h.linkpath) })
     if (st === undefined && this.form === "overlay") {
       st = this.copyFromLower(h, [...lparent, lc.at(-1)!], linkAbs)
     }
@@ -395,6 +400,15 @@ export class LayerApplier {
     } catch (e) {
       this.fail(h, "setting metadata", e)
     }
+  }
+
+  /**
+   * overlay.lowersLater: the parents made without an entry of their own that are still such
+   * (a later directory entry of the layer gave one its own metadata), parents first.
+   */
+  implicitDirs(): Buffer[][] | undefined {
+    if (this.laterDirs === undefined) return undefined
+    return [...this.laterDirs].filter(([k]) => !this.dirTimes.has(k)).map(([, comps]) => comps)
   }
 
   /**

@@ -59,6 +59,20 @@ export class UnsafeEntryError extends Data.TaggedError("UnsafeEntryError")<{
   }
 }
 
+/**
+ * A layer extracted before its lower layers exist (OverlayFormOptions.lowersLater) hardlinks to a
+ * file it does not hold itself: only a lower layer can have it, so the layer must be extracted
+ * again once the lowers are there.
+ */
+export class LowersNeededError extends Data.TaggedError("LowersNeededError")<{
+  readonly path: string
+  readonly linkpath: string
+}> {
+  override get message() {
+    return `layer entry ${this.path} hardlinks to ${this.linkpath}, which is not in the layer: it needs the lower layers extracted first`
+  }
+}
+
 /** The uncompressed layer hashed to another diffID than the one expected (image-spec config.md, rootfs.diff_ids). */
 export class DiffIdMismatchError extends Data.TaggedError("DiffIdMismatchError")<{
   readonly expected: string

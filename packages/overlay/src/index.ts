@@ -32,6 +32,7 @@ export {
 // Applying layers (flat or overlayfs form) and resolving paths inside a root
 export { type ApplyLayerError, applyLayer, applyLayerEffect, applyLayers, OFF_THREAD_MIN_BYTES } from "./apply.js"
 export type { ApplyForm, ApplyOptions, ApplyResult, ApplyWarning, OverlayFormOptions } from "./applyOptions.js"
+export { settleImplicitDirs } from "./copyUp.js"
 export { fileCompression } from "./layerReader.js"
 export { rootlessOwnerXattr } from "./rootless.js"
 export { cleanComponents, RootPath } from "./rootpath.js"

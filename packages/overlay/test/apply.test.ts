@@ -13,7 +13,9 @@ import {
   applyLayers,
   DiffIdMismatchError,
   LayerDigestMismatchError,
-  rootlessOwnerXattr
+  LowersNeededError,
+  rootlessOwnerXattr,
+  settleImplicitDirs
 } from "../src/index.js"
 import { listTree, xattrTree } from "./listing.js"
 import { chunked, type RawEntry, rawTar } from "./rawtar.js"
@@ -168,6 +170,80 @@ describe("applyLayer", () => {
     const base = join(dir, "base")
     await applyLayer(chunked(rawTar([{ name: "srv/x", body: "x" }])), base, { form: "overlay" })
     expect(lstatSync(join(base, "srv")).mode & 0o7777).toBe(0o755)
+  })
+
+  it("overlay form, lowers later: the parents a layer does not list are named, and settled afterwards as the lowers would have made them", async () => {
+    const lower = join(dir, "lower")
+    await applyLayer(
+      chunked(
+        rawTar([
+          { name: "tmp/", type: "5", mode: 0o1777, uid: 7, gid: 8, mtime: 1_400_000_000 },
+          { name: "a/", type: "5", mode: 0o711, uid: 3, gid: 4, mtime: 1_300_000_000 },
+          { name: "a/b/", type: "5", mode: 0o701, uid: 5, gid: 6, mtime: 1_200_000_000 },
+          { name: "etc/", type: "5", mode: 0o700, mtime: 1_100_000_000 },
+          { name: "bin/busybox", body: "bb", mode: 0o755 }
+        ])
+      ),
+      lower,
+      { form: "overlay" }
+    )
+    // tmp, a, a/b and srv are implicit parents; etc/ has an entry of its own (after its child); bin/sh links within the layer
+    const entries: RawEntry[] = [
+      { name: "tmp/new", body: "x" },
+      { name: "a/b/c", body: "c" },
+      { name: "etc/conf", body: "conf" },
+      { name: "etc/", type: "5", mode: 0o750, mtime: 1_000_000_000 },
+      { name: "srv/x", body: "x" },
+      { name: "bin/own", body: "own" },
+      { name: "bin/sh", type: "1", linkname: "bin/own" }
+    ]
+    const withLowers = join(dir, "with-lowers")
+    await applyLayer(chunked(rawTar(entries)), withLowers, { form: "overlay", overlay: { lowers: [lower] } })
+    const later = join(dir, "later")
+    const r = await applyLayer(chunked(rawTar(entries)), later, { form: "overlay", overlay: { lowersLater: true } })
+    expect(r.implicitDirs?.map((c) => c.map((b) => b.toString()).join("/"))).toEqual(["tmp", "a", "a/b", "srv", "bin"])
+    // before settling, an implicit parent is 0755 root's
+    expect(lstatSync(join(later, "tmp")).mode & 0o7777).toBe(0o755)
+    settleImplicitDirs(later, [lower], r.implicitDirs!, isRoot)
+    const meta = (root: string, path: string) => {
+      const st = lstatSync(join(root, path))
+      return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.round(st.mtimeMs / 1000) }
+    }
+    for (const path of ["tmp", "a", "a/b", "etc", "srv", "bin", "tmp/new", "a/b/c", "bin/sh"]) expect(meta(later, path), path).toEqual(meta(withLowers, path))
+    expect(meta(later, "tmp")).toMatchObject({ mode: 0o1777, mtime: 1_400_000_000, ...(isRoot ? { uid: 7, gid: 8 } : {}) })
+    expect(meta(later, "a/b")).toMatchObject({ mode: 0o701, mtime: 1_200_000_000 })
+    expect(meta(later, "etc")).toMatchObject({ mode: 0o750, mtime: 1_000_000_000 })
+  })
+
+  it("overlay form, lowers later: a hardlink to a file the layer does not hold fails with LowersNeededError", async () => {
+    const r = applyLayer(layer([{ name: "bin/sh", type: "1", linkname: "bin/busybox" }]), target, { form: "overlay", overlay: { lowersLater: true } })
+    await expect(r).rejects.toBeInstanceOf(LowersNeededError)
+    await expect(r).rejects.toMatchObject({ path: '"bin/sh"', linkpath: '"bin/busybox"' })
+  })
+
+  it("settling implicit parents never follows a symlink the layer put where one of them was", async () => {
+    const lower = join(dir, "lower")
+    await applyLayer(
+      layer([
+        { name: "x/", type: "5", mode: 0o711, mtime: 1_300_000_000 },
+        { name: "x/y/", type: "5", mode: 0o700, mtime: 1_200_000_000 }
+      ]),
+      lower,
+      { form: "overlay" }
+    )
+    const outside = join(dir, "outside")
+    mkdirSync(join(outside, "y"), { recursive: true, mode: 0o755 })
+    const before = lstatSync(join(outside, "y"))
+    // x and x/y are made as parents of x/y/f, then x becomes a symlink to a directory outside the target
+    const r = await applyLayer(layer([{ name: "x/y/f", body: "f" }, { name: "x", type: "2", linkname: outside }]), target, {
+      form: "overlay",
+      overlay: { lowersLater: true }
+    })
+    expect(r.implicitDirs?.map((c) => c.map((b) => b.toString()).join("/"))).toEqual(["x", "x/y"])
+    settleImplicitDirs(target, [lower], r.implicitDirs!, isRoot)
+    const after = lstatSync(join(outside, "y"))
+    expect([after.mode, after.mtimeMs]).toEqual([before.mode, before.mtimeMs])
+    expect(lstatSync(join(target, "x")).isSymbolicLink()).toBe(true)
   })
 
   it("applies zstd layers with the fzstd decoder and from a file path", async () => {
