@@ -18,8 +18,9 @@ const compressionName = { gzip: "gzip", zstd: "zstd", none: "no compression (a p
  */
 export async function openLayer(store: ImageStore, layer: LayerDescriptor, bytes?: LayerBytes): Promise<Readable> {
   const declared = declaredCompression(layer)
-  const blob =
-    bytes === undefined ? await store.open(layer.digest) : typeof bytes === "string" ? createReadStream(bytes) : Readable.from(bytes, { objectMode: false })
+  // a stream of chunks is read as it is (a Readable around it would join chunks it holds into copies)
+  const blob: AsyncIterable<Uint8Array> =
+    bytes === undefined ? await store.open(layer.digest) : typeof bytes === "string" ? createReadStream(bytes) : bytes
   // the first bytes are judged before anything reaches the extractor: a refused layer writes nothing
   const it = blob[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   let head = Buffer.alloc(0)
@@ -36,7 +37,8 @@ export async function openLayer(store: ImageStore, layer: LayerDescriptor, bytes
     const found = detectCompression(head)
     if (head.length > 0 && found !== declared) throw mismatch(layer, declared, found)
   } catch (e) {
-    blob.destroy()
+    if (blob instanceof Readable) blob.destroy()
+    else void it.return?.()?.catch(() => {})
     throw e
   }
   async function* rest(): AsyncGenerator<Buffer> {

@@ -315,8 +315,8 @@ describe("the tee of a streamed layer", () => {
     // side's 'drain' comes while the tee waits for the main side's
     let sideGotFirst!: () => void
     const firstOnSide = new Promise<void>((r) => (sideGotFirst = r))
-    const readAll = async (s: AsyncIterable<Buffer>, onFirst?: () => void) => {
-      const got: Buffer[] = []
+    const readAll = async (s: AsyncIterable<Uint8Array>, onFirst?: () => void) => {
+      const got: Uint8Array[] = []
       for await (const c of s) {
         got.push(c)
         onFirst?.()
@@ -329,5 +329,51 @@ describe("the tee of a streamed layer", () => {
     const want = Buffer.concat(chunks)
     expect((await mainBytes).equals(want)).toBe(true)
     expect((await sideBytes).equals(want)).toBe(true)
+  }, 10_000)
+
+  it("hands each reader the source's own chunks, never joined into copies, and reads the source at most its fill ahead of the slower reader", async () => {
+    const chunks = Array.from({ length: 10 }, (_, i) => Buffer.alloc(8, i))
+    let pulled = 0
+    async function* source() {
+      for (const c of chunks) {
+        pulled++
+        yield c
+      }
+    }
+    const { main, side } = tee(source(), 24)
+    const fromSide: Uint8Array[] = []
+    for await (const c of side) {
+      fromSide.push(c)
+      if (fromSide.length === 3) break
+    }
+    // main is not read yet: it holds what it was given, and the source waits once it holds its
+    // fill of 24 bytes (3 chunks of 8), so the side could not have had a 4th chunk
+    expect(pulled).toBe(3)
+    // the side left its loop early: it stopped, and main goes on alone to the end
+    expect(side.destroyed).toBe(true)
+    const fromMain: Uint8Array[] = []
+    for await (const c of main) fromMain.push(c)
+    expect(main.finished).toBe(true)
+    expect(fromMain.length).toBe(10)
+    for (const [i, c] of fromMain.entries()) expect(c).toBe(chunks[i])
+    for (const [i, c] of fromSide.entries()) expect(c).toBe(chunks[i])
+  }, 10_000)
+
+  it("a source failure reaches the main reader after the chunks before it", async () => {
+    const chunks = Array.from({ length: 6 }, (_, i) => Buffer.alloc(8, i))
+    async function* failing() {
+      yield* chunks
+      throw new Error("connection reset after 48 bytes")
+    }
+    const { main, side } = tee(failing(), 16)
+    side.destroy()
+    const got: Uint8Array[] = []
+    await expect(
+      (async () => {
+        for await (const c of main) got.push(c)
+      })()
+    ).rejects.toThrow(/connection reset after 48 bytes/)
+    expect(got.length).toBe(6)
+    expect(main.finished).toBe(false)
   }, 10_000)
 })
