@@ -7,7 +7,7 @@
 //      CAIRN_BENCH_FS=tmpdir (outputs in os.tmpdir(), not on the run's own journaled ext4).
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { mkdir, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
@@ -166,8 +166,20 @@ const containerdUnpackOk = async (out, layers, listings) => {
 }
 const ctrdLabel = containerdVersion()
 
-/** @param {object} task */
-const nodeWorker = (task) => /** @type {[string, string[]]} */ ([process.execPath, [worker, JSON.stringify(task)]])
+/**
+ * The V8 flags the `cairn` launcher's shebang gives node (`#!/usr/bin/env -S node <flags>`): cairn's
+ * contenders run under them, in the worker as in the CLI rows, as `cairn` runs when started as a
+ * program; node's own baselines (gunzip, receive) run without.
+ */
+const cairnNodeFlags = (() => {
+  const bin = frozen.cli ?? join(benchDir, "..", "apps", "cli", "bin", "cairn.js")
+  const m = /^#!\/usr\/bin\/env -S node((?:\s+--\S+)*)\s*$/.exec(readFileSync(bin, "utf8").split("\n")[0] ?? "")
+  return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? []
+})()
+const BASELINE_TASKS = new Set(["gunzip", "receive"])
+/** @param {{ kind: string }} task */
+const nodeWorker = (task) =>
+  /** @type {[string, string[]]} */ ([process.execPath, [...(BASELINE_TASKS.has(task.kind) ? [] : cairnNodeFlags), worker, JSON.stringify(task)]])
 /** The worker itself verifies digests and reports ok:false on any error. */
 const workerOk = async (/** @type {RunCtx} */ { stdout }) => {
   const line = stdout.trim().split("\n").at(-1) ?? ""
@@ -322,9 +334,9 @@ for (const name of extractCorpora) {
   const printed = (what) => async (/** @type {RunCtx} */ { stdout }) => (stdout.trim() ? undefined : `${what} printed nothing`)
   /** @type {Contender[]} */
   const contenders = [
-    { id: "cairn-help", label: "cairn --help", kind: "cairn", skip: cliSkip, cmd: () => [process.execPath, [/** @type {string} */ (cli), "--help"]], check: printed("cairn --help") },
-    { id: "cairn-images", label: "cairn images (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [/** @type {string} */ (cli), "--root", join(out, "root"), "images"]] },
-    { id: "cairn-ps", label: "cairn ps (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [/** @type {string} */ (cli), "--root", join(out, "root"), "ps"]] },
+    { id: "cairn-help", label: "cairn --help", kind: "cairn", skip: cliSkip, cmd: () => [process.execPath, [...cairnNodeFlags, /** @type {string} */ (cli), "--help"]], check: printed("cairn --help") },
+    { id: "cairn-images", label: "cairn images (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [...cairnNodeFlags, /** @type {string} */ (cli), "--root", join(out, "root"), "images"]] },
+    { id: "cairn-ps", label: "cairn ps (empty root)", kind: "cairn", skip: cliSkip, needsOut: true, cmd: (out) => [process.execPath, [...cairnNodeFlags, /** @type {string} */ (cli), "--root", join(out, "root"), "ps"]] },
     { id: "node", label: "node -e 0", kind: "baseline", cmd: () => [process.execPath, ["-e", "0"]] },
     { id: "skopeo", label: "skopeo --version", kind: "peer", skip: skopeoSkip, cmd: () => ["skopeo", ["--version"]], check: printed("skopeo --version") },
     { id: "umoci", label: "umoci --version", kind: "peer", skip: umociSkip, cmd: () => ["umoci", ["--version"]], check: printed("umoci --version") },
@@ -601,6 +613,7 @@ const result = {
   ...(debianSkip ? { debianSkip } : {}),
   machine: { ...machineInfo(), scratchFs: scratchFs.fs },
   versions: { ...toolVersions(benchDir), containerd: ctrdLabel, cairnCommit: frozen.commit },
+  cairnNodeFlags,
   corpus: { root: corpus.root, corpora: corpus.corpora },
   tables,
   mount,

@@ -10,6 +10,24 @@ const built = existsSync(join(import.meta.dirname, "../dist/main.js"))
 const skip = !built ? "apps/cli is not built (npm test builds it first)" : e2eSkipReason()
 if (skip) console.warn(`skipping cairn binary tests: ${skip}`)
 
+describe.skipIf(!built)("the cairn launcher", () => {
+  it("runs under the V8 flags of its shebang when executed as a program, as npm's bin link runs it", () => {
+    const shebang = readFileSync(bin, "utf8").split("\n")[0]!
+    expect(shebang).toMatch(/^#!\/usr\/bin\/env -S node --initial-old-space-size=64$/)
+    // a preload of the launched process reports the flags node was started with
+    const r = spawnSync(bin, ["--version"], {
+      encoding: "utf8",
+      env: { ...process.env, NODE_OPTIONS: `--import "data:text/javascript,process.stderr.write(JSON.stringify(process.execArgv))"` }
+    })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^cairn \d+\.\d+\.\d+/)
+    expect(JSON.parse(r.stderr)).toEqual(["--initial-old-space-size=64"])
+    // the service's launcher runs with the same flags
+    const api = readFileSync(join(import.meta.dirname, "../../api/bin/cairn-api.js"), "utf8").split("\n")[0]
+    expect(api).toBe(shebang)
+  })
+})
+
 describe.skipIf(skip !== undefined)("cairn as a binary (#16)", () => {
   let tmp: string
   let root: string
