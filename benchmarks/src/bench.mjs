@@ -557,7 +557,7 @@ if (!only || only.has("profile")) {
     log(`profiling one cairn extract of the ${name} layer (node --cpu-prof)`)
     const layers = await imageLayers(oci, name)
     profiles.push(
-      await profileExtract({ worker, scratch, corpus: name, layers, bytes: corpus.corpora[name].tarBytes }).catch((e) => ({ corpus: name, skip: `profiling failed: ${e.message}` }))
+      await profileExtract({ worker, scratch, corpus: name, layers, bytes: corpus.corpora[name].tarBytes, nodeFlags: cairnNodeFlags }).catch((e) => ({ corpus: name, skip: `profiling failed: ${e.message}` }))
     )
   }
 }

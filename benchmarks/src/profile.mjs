@@ -67,13 +67,14 @@ export function summarize(prof) {
   }
 }
 
-/** @param {{ worker: string, scratch: string, corpus: string, layers: Array<{ path: string, digest: string, diffId: string }>, bytes: number }} o */
-export async function profileExtract({ worker, scratch, corpus, layers, bytes }) {
+/** @param {{ worker: string, scratch: string, corpus: string, layers: Array<{ path: string, digest: string, diffId: string }>, bytes: number, nodeFlags?: string[] }} o */
+export async function profileExtract({ worker, scratch, corpus, layers, bytes, nodeFlags = [] }) {
   const dir = join(scratch, "profile")
   const target = join(scratch, "profile-target")
   await mkdir(dir, { recursive: true })
   const task = { kind: "extract", hasher: "wasm", target, layers }
-  const args = ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "500", worker, JSON.stringify(task)]
+  // under the node flags cairn's other contenders run with (the launcher's)
+  const args = [...nodeFlags, "--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "500", worker, JSON.stringify(task)]
   const t0 = process.hrtime.bigint()
   const { stdout } = await exec("/usr/bin/time", ["-f", "%U %S", "-o", join(scratch, "profile-time.txt"), process.execPath, ...args], { maxBuffer: 1 << 24 })
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9
