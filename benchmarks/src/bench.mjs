@@ -167,13 +167,13 @@ const containerdUnpackOk = async (out, layers, listings) => {
 const ctrdLabel = containerdVersion()
 
 /**
- * The V8 flags the `cairn` launcher's shebang gives node (`#!/usr/bin/env -S node <flags>`): cairn's
- * contenders run under them, in the worker as in the CLI rows, as `cairn` runs when started as a
- * program; node's own baselines (gunzip, receive) run without.
+ * The V8 flags the `cairn` launcher gives node (its second line: `':' //; exec node <flags> "$0" "$@"`):
+ * cairn's contenders run under them, in the worker as in the CLI rows, as `cairn` runs when started
+ * as a program; node's own baselines (gunzip, receive) run without.
  */
 const cairnNodeFlags = (() => {
   const bin = frozen.cli ?? join(benchDir, "..", "apps", "cli", "bin", "cairn.js")
-  const m = /^#!\/usr\/bin\/env -S node((?:\s+--\S+)*)\s*$/.exec(readFileSync(bin, "utf8").split("\n")[0] ?? "")
+  const m = /^':' \/\/; exec node((?:\s+--\S+)*)\s+"\$0" "\$@"\s*$/.exec(readFileSync(bin, "utf8").split("\n")[1] ?? "")
   return m?.[1]?.trim().split(/\s+/).filter(Boolean) ?? []
 })()
 const BASELINE_TASKS = new Set(["gunzip", "receive"])

@@ -11,20 +11,28 @@ const skip = !built ? "apps/cli is not built (npm test builds it first)" : e2eSk
 if (skip) console.warn(`skipping cairn binary tests: ${skip}`)
 
 describe.skipIf(!built)("the cairn launcher", () => {
-  it("runs under the V8 flags of its shebang when executed as a program, as npm's bin link runs it", () => {
-    const shebang = readFileSync(bin, "utf8").split("\n")[0]!
-    expect(shebang).toMatch(/^#!\/usr\/bin\/env -S node --initial-old-space-size=64$/)
-    // a preload of the launched process reports the flags node was started with
-    const r = spawnSync(bin, ["--version"], {
-      encoding: "utf8",
-      env: { ...process.env, NODE_OPTIONS: `--import "data:text/javascript,process.stderr.write(JSON.stringify(process.execArgv))"` }
-    })
+  const head = (file: string) => readFileSync(file, "utf8").split("\n").slice(0, 2)
+  // a preload of the launched process reports the flags node was started with
+  const reportFlags = { ...process.env, NODE_OPTIONS: `--import "data:text/javascript,process.stderr.write(JSON.stringify(process.execArgv))"` }
+
+  it("runs node under its V8 flags when executed as a program, as npm's bin link runs it", () => {
+    expect(head(bin)).toEqual(["#!/bin/sh", `':' //; exec node --initial-old-space-size=64 "$0" "$@"`])
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8", env: reportFlags })
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/^cairn \d+\.\d+\.\d+/)
     expect(JSON.parse(r.stderr)).toEqual(["--initial-old-space-size=64"])
-    // the service's launcher runs with the same flags
-    const api = readFileSync(join(import.meta.dirname, "../../api/bin/cairn-api.js"), "utf8").split("\n")[0]
-    expect(api).toBe(shebang)
+    // the service's launcher starts the same way
+    expect(head(join(import.meta.dirname, "../../api/bin/cairn-api.js"))).toEqual(head(bin))
+  })
+
+  it("starts under busybox's sh (Alpine's /bin/sh, whose env has no -S), and as a plain script of node", (ctx) => {
+    if (!have("busybox")) return ctx.skip("busybox is not installed (Debian package busybox-static)")
+    const bb = spawnSync("busybox", ["sh", bin, "--version"], { encoding: "utf8", env: reportFlags })
+    expect(bb.status).toBe(0)
+    expect(JSON.parse(bb.stderr)).toEqual(["--initial-old-space-size=64"])
+    const plain = spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" })
+    expect(plain.status).toBe(0)
+    expect(plain.stdout).toMatch(/^cairn \d+\.\d+\.\d+/)
   })
 })
 
