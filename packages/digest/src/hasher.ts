@@ -57,7 +57,18 @@ class WasmHasher implements Hasher {
   }
 }
 
-const createWasm = (algorithm: Algorithm) => (algorithm === "sha256" ? createSHA256() : createSHA512())
+/**
+ * A hash-wasm hasher, its functions compiled before it is handed out: V8 compiles a WASM function
+ * at its first call, so 16 KiB hashed and thrown away here keep that out of a caller's first update.
+ */
+async function createWasm(algorithm: Algorithm): Promise<IHasher> {
+  const h = await (algorithm === "sha256" ? createSHA256() : createSHA512())
+  h.update(WARM)
+  h.digest("binary")
+  h.init()
+  return h
+}
+const WARM = new Uint8Array(16 * 1024)
 
 /** hash-wasm for both algorithms: the cross-check of cairn's kernel. */
 export const hashWasmBackend: HasherBackend = {
