@@ -40,7 +40,11 @@ const tasks = {
       if (r.digest !== layer.digest) throw new Error(`digest ${r.digest} != expected ${layer.digest}`)
       results.push({ diffId: r.diffId, digest: r.digest, ...(r.timings ? { timings: r.timings } : {}) })
     }
-    return { layers: results }
+    // the in-pipeline hash rate, measured where it happens: the diffID chain's hash worker, its
+    // bytes over its thread's CPU time from start to digest (plumbing included)
+    const stats = (await import("@cairn/digest")).offThreadHashStats()
+    const direct = hasher.name === "wasm" && stats.hashers > 0 && stats.cpuSeconds ? { metrics: { diffIdMBps: stats.mbPerSec } } : {}
+    return { layers: results, ...direct }
   },
   async sha256() {
     const { createHasher } = await import("@cairn/digest")
