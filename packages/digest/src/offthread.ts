@@ -10,10 +10,10 @@ const RING = 4 * 1024 * 1024
 const PIECE = 1024 * 1024
 /**
  * Bytes copied into the ring are announced to the worker once they reach this much (or at the
- * ring's end, or before waiting, digest and save): one message and one wake-up per 256 KiB
+ * ring's end, or before waiting, digest and save): one message and one wake-up per MiB
  * instead of one per 16-64 KiB chunk of gunzip or the network.
  */
-const ANNOUNCE = 256 * 1024
+const ANNOUNCE = 1024 * 1024
 
 /** Hashing done on OffThreadHasher workers in this process, summed as each digest is answered. */
 const totals = { hashers: 0, bytes: 0, busyMs: 0, cpuUs: 0, cpuKnown: true }

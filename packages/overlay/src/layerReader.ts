@@ -16,10 +16,13 @@ import { RingWriter } from "@cairn/digest/ring-writer"
 import { type Compression, detectCompression, nativeZstdAvailable, type ZstdDecoder } from "./compression.js"
 import { DecompressionError } from "./errors.js"
 
-/** The ring of tar bytes shared with the reader thread (2 MiB: as fast as 4 here, and the memory counts on small layers). */
-const RING = 2 * 1024 * 1024
+/**
+ * The ring of tar bytes shared with the reader thread. The thread announces 1 MiB at a time and the
+ * tar reader holds the last two chunks it was given, so 8 MiB leaves the thread room to run ahead.
+ */
+const RING = 8 * 1024 * 1024
 /** Released bytes are acknowledged in batches of at least this much (one message each). */
-const ACK = 256 * 1024
+const ACK = 1024 * 1024
 /** The input ring of a stream, and the most of it one piece takes (a piece never crosses its end). */
 const IN_RING = 4 * 1024 * 1024
 const IN_PIECE = 1024 * 1024
@@ -102,7 +105,7 @@ export class LayerReader {
   }
 
   /**
-   * Copies the stream into the input ring, announced per 256 KiB (not per chunk of the network),
+   * Copies the stream into the input ring, announced per MiB (not per chunk of the network),
    * waiting while the ring is full.
    */
   private async pump(source: AsyncIterable<Uint8Array>, ring: Uint8Array) {
