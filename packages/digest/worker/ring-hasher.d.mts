@@ -1,5 +1,5 @@
 import type { WasmMemory, WasmModule } from "./sha256-kernel.mjs"
-export { DATA_AT, ringMemory } from "./sha256-kernel.mjs"
+export { compileSha256, DATA_AT, ringMemory } from "./sha256-kernel.mjs"
 export interface RingHasher {
   update(at: number, length: number): void
   hex(): string

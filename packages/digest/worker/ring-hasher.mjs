@@ -3,7 +3,7 @@
 // and hash-wasm are given views of them. The hash worker (OffThreadHasher) and @cairn/overlay's
 // layer-reader worker both hash this way. Plain JS, like the kernel, so workers need no build.
 import { createHash } from "node:crypto"
-import { DATA_AT, isKernelState, ringMemory, Sha256, sha256Instance } from "./sha256-kernel.mjs"
+import { compileSha256, DATA_AT, isKernelState, ringMemory, Sha256, sha256Instance } from "./sha256-kernel.mjs"
 
 /**
  * A hasher for `algorithm` on `backend` ("wasm": cairn's kernel for sha256, hash-wasm for sha512;
@@ -31,4 +31,4 @@ export async function ringHasher({ algorithm, backend, memory, module, state }) 
   return { update: (at, n) => h.update(ring.subarray(at, at + n)), hex: () => h.digest("hex"), save: () => h.save() }
 }
 
-export { DATA_AT, ringMemory }
+export { compileSha256, DATA_AT, ringMemory }

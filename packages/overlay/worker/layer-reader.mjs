@@ -31,10 +31,10 @@ const SLOTS = 3
  */
 const ANNOUNCE = 1024 * 1024
 
-const { path, input, compression, out, hash } = workerData
+const { path, input, compression, out, hash, module } = workerData
 // the file's read slots, or the stream's input ring: both the data area of the kernel's memory
 const { memory, ring: slots } = input === undefined ? ringMemory(READ * SLOTS) : { memory: input.memory, ring: new Uint8Array(input.memory.buffer, DATA_AT, input.bytes) }
-const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory })
+const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory, module })
 const decoder = compression === "gzip" ? zlib.createGunzip({ chunkSize: ANNOUNCE }) : zlib.createZstdDecompress({ chunkSize: ANNOUNCE })
 
 let size = 0 // bytes read from the file
