@@ -1,5 +1,5 @@
 import { createHash as nodeCreateHash } from "node:crypto"
-import { createSHA256, createSHA512, type IHasher } from "hash-wasm"
+import type { IHasher } from "hash-wasm"
 import { isKernelState, Sha256 } from "../worker/sha256-kernel.mjs"
 import { type Algorithm, type Digest, formatDigest } from "./digest.js"
 
@@ -62,6 +62,9 @@ class WasmHasher implements Hasher {
  * at its first call, so 16 KiB hashed and thrown away here keep that out of a caller's first update.
  */
 async function createWasm(algorithm: Algorithm): Promise<IHasher> {
+  // loaded at first use: importing hash-wasm costs a process ~30 ms that commands which never
+  // hash with it (cairn images, ps, inspect; sha256 on cairn's kernel) need not pay
+  const { createSHA256, createSHA512 } = await import("hash-wasm")
   const h = await (algorithm === "sha256" ? createSHA256() : createSHA512())
   h.update(WARM)
   h.digest("binary")

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto"
 import { performance } from "node:perf_hooks"
-import { createSHA256 } from "hash-wasm"
 import { liftoffDisabled, Sha256, threadCpuMicros } from "../worker/sha256-kernel.mjs"
 
 export type KernelName = "cairn" | "hash-wasm" | "native"
@@ -41,6 +40,7 @@ export async function measureKernel(options: { bytes?: number; kernel?: KernelNa
     update = (b) => h.update(b)
     finish = () => h.hex()
   } else if (kernel === "hash-wasm") {
+    const { createSHA256 } = await import("hash-wasm")
     const h = await createSHA256()
     h.init()
     update = (b) => h.update(b)
