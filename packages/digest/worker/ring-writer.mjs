@@ -72,6 +72,28 @@ export class RingWriter {
     }
   }
 
+  /**
+   * Room to write into in place, for a producer that can write straight into the ring (a
+   * decompressor): `{ at, length }`, contiguous, at most `piece` bytes and at least `min` (or
+   * what is left before the ring's end). Waits while there is less. Write there, then commit().
+   */
+  async reserve(min = 64 * 1024) {
+    for (;;) {
+      if (this.#stopped !== undefined) throw this.#stopped
+      const at = this.head % this.size
+      const free = Math.min(this.size - at, this.size - (this.head - this.tail))
+      if (free >= Math.min(min, this.size - at)) return { at, length: Math.min(free, this.piece) }
+      this.flush()
+      await new Promise((r) => this.#waiting.push(r))
+    }
+  }
+
+  /** `bytes` were written in place at the last reserve()'s `at`. */
+  commit(bytes) {
+    this.head += bytes
+    if (this.head - this.posted >= this.every || this.head % this.size === 0) this.flush()
+  }
+
   /** Announces what was copied since the last announcement. */
   flush() {
     if (this.head === this.posted) return

@@ -146,7 +146,7 @@ describe("the layer-reader thread", () => {
     const gz = gzipSync(tar, { level: 1 })
     const want = { diffId: await digestBytes(tar), digest: await digestBytes(gz), compression: "gzip", size: gz.length, tarSize: tar.length, entries: 1534 }
     const progress: number[] = []
-    // 16 KiB chunks, as a download arrives: copied into the input ring, announced per 256 KiB
+    // 16 KiB chunks, as a download arrives: copied into the input ring, announced per MiB
     const r = await applyLayer(chunked(gz, 16384), join(dir, "stream"), { hashOffThread: true, computeDigest: true, onBytes: (n) => progress.push(n) })
     expect(r).toMatchObject(want)
     expect(progress.at(-1)).toBe(gz.length)
@@ -169,6 +169,65 @@ describe("the layer-reader thread", () => {
     const cut = await applyLayer(chunked(gz.subarray(0, gz.length - 1000), 65536), join(dir, "cut"), { hashOffThread: true }).catch((x) => x)
     expect(cut).toBeInstanceOf(DecompressionError)
     expect(threads()).toBe(before)
+  })
+
+  it("decompresses as the calling thread does: several gzip members, bytes after the last one, a corrupt download", async () => {
+    const tar = manyFiles()
+    const half = 12345 * 512
+    // a gzip of two members (gzip -c a b > ab.gz): one stream of tar bytes
+    const members = Buffer.concat([gzipSync(tar.subarray(0, half), { level: 1 }), gzipSync(tar.subarray(half), { level: 1 })])
+    // a tail after the last member: zeros, then bytes that are not a gzip header
+    const tails = [Buffer.alloc(4096), Buffer.from("not a gzip member at all")]
+    for (const [i, blob] of [members, Buffer.concat([members, tails[0]!]), Buffer.concat([members, tails[1]!])].entries()) {
+      const f = join(dir, `m${i}.tar.gz`)
+      writeFileSync(f, blob)
+      const outcome = async (hashOffThread: boolean, where: string) => {
+        const r = await applyLayer(f, join(dir, where), { hashOffThread, computeDigest: true }).catch((e) => e as Error)
+        return r instanceof Error ? { error: r.constructor.name } : { diffId: r.diffId, digest: r.digest, tarSize: r.tarSize, tree: tree(join(dir, where)) }
+      }
+      const onReader = await outcome(true, `r${i}`)
+      expect(onReader).toEqual(await outcome(false, `h${i}`))
+      if (i === 0) expect(onReader).toMatchObject({ diffId: await digestBytes(tar), tarSize: tar.length })
+    }
+    // downloads gone bad, with no thread left behind: a wrong CRC in the gzip trailer (found once
+    // every tar byte is out) is the decompressor's typed error; bytes garbled mid-stream fail as
+    // they do on the calling thread (here the garbage reaches the tar reader first)
+    const before = threads()
+    const gz = gzipSync(tar, { level: 1 })
+    const badCrc = Buffer.from(gz)
+    badCrc[badCrc.length - 8]! ^= 0xff
+    const e = await applyLayer(chunked(badCrc, 65536), join(dir, "crc"), { hashOffThread: true, computeDigest: true }).catch((x) => x)
+    expect(e).toBeInstanceOf(DecompressionError)
+    expect(e.message).toMatch(/check/)
+    const garbled = Buffer.from(gz)
+    garbled.fill(0x55, 2 << 20, (2 << 20) + 64)
+    const onReader = await applyLayer(chunked(garbled, 65536), join(dir, "g1"), { hashOffThread: true }).catch((x) => x)
+    const here = await applyLayer(chunked(garbled, 65536), join(dir, "g2"), { hashOffThread: false }).catch((x) => x)
+    expect(onReader).toBeInstanceOf(Error)
+    expect(onReader.constructor).toBe(here.constructor)
+    expect(threads()).toBe(before)
+  })
+
+  it("gives the same tree and digests through node:zlib's stream (CAIRN_STREAM_DECODER=1, the fallback where the decoder's handle is not there)", async () => {
+    const tar = manyFiles()
+    const gz = gzipSync(tar, { level: 1 })
+    const f = join(dir, "layer.tar.gz")
+    writeFileSync(f, gz)
+    const want = { diffId: await digestBytes(tar), digest: await digestBytes(gz), tarSize: tar.length, entries: 1534 }
+    const direct = await applyLayer(f, join(dir, "direct"), { hashOffThread: true, computeDigest: true })
+    // the reader thread reads the variable when it starts
+    process.env.CAIRN_STREAM_DECODER = "1"
+    try {
+      const file = await applyLayer(f, join(dir, "stream"), { hashOffThread: true, computeDigest: true })
+      const download = await applyLayer(chunked(gz, 65536), join(dir, "download"), { hashOffThread: true, computeDigest: true })
+      const cut = await applyLayer(chunked(gz.subarray(0, gz.length - 1000), 65536), join(dir, "cut"), { hashOffThread: true }).catch((x) => x)
+      for (const r of [direct, file, download]) expect(r).toMatchObject(want)
+      expect(cut).toBeInstanceOf(DecompressionError)
+    } finally {
+      delete process.env.CAIRN_STREAM_DECODER
+    }
+    expect(tree(join(dir, "stream"))).toEqual(tree(join(dir, "direct")))
+    expect(tree(join(dir, "download"))).toEqual(tree(join(dir, "direct")))
   })
 
   it.skipIf(!nativeZstdAvailable)("decompresses a zstd layer file with node:zlib's zstd on the reader thread", async () => {
