@@ -74,8 +74,12 @@ export async function applyLayer(
         reader = typeof input === "string" ? LayerReader.file(input, readerCompression, blobHash) : LayerReader.stream(input, readerCompression, blobHash)
       }
     }
+    // With node:crypto behind a reader thread the diffID hashes here: at ~1.7 GB/s the copy into a
+    // worker's ring and its messages cost more than the hashing (by hand: large layer 1.67 s
+    // against 1.94, libs 3.26 s of CPU against 3.43, the 50,000 small files no slower)
+    const tarHere = reader !== undefined && (options.hasher ?? defaultBackend).name === "node"
     const [offTar, offBlob] = offThread
-      ? await Promise.all([startWorker(tarAlg), wantDigest && reader === undefined ? startWorker(blobAlg) : undefined])
+      ? await Promise.all([tarHere ? undefined : startWorker(tarAlg), wantDigest && reader === undefined ? startWorker(blobAlg) : undefined])
       : []
     const blobHasher = wantDigest && !offBlob && reader === undefined ? await createHasher(blobAlg, options.hasher) : undefined
     const tarHasher = offTar ? undefined : await createHasher(tarAlg, options.hasher)

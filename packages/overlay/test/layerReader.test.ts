@@ -96,7 +96,7 @@ describe("the layer-reader thread", () => {
     }
   })
 
-  it("hashes the blob with each backend and algorithm on the reader thread", async () => {
+  it("hashes the blob with each backend and algorithm on the reader thread, and the diffID beside it", async () => {
     const tar = rawTar([{ name: "a", body: bytes(5 << 20, 7) }, { name: "b", body: "b" }])
     const gz = gzipSync(tar, { level: 1 })
     const f = join(dir, "layer.tar.gz")
@@ -105,7 +105,12 @@ describe("the layer-reader thread", () => {
     for (const hasher of [undefined, nodeBackend, hashWasmBackend]) {
       const r = await applyLayer(f, join(dir, `t-${hasher?.name ?? "default"}`), { hashOffThread: true, computeDigest: true, ...(hasher ? { hasher } : {}) })
       expect(r.digest, hasher?.name ?? "default").toBe(sha256)
+      // the diffID: on a hash worker, or with node:crypto on the applying thread
+      expect(r, hasher?.name ?? "default").toMatchObject({ diffId: await digestBytes(tar), tarSize: tar.length })
     }
+    const tar512 = `sha512:${createHash("sha512").update(tar).digest("hex")}` as Digest
+    const n512 = await applyLayer(f, join(dir, "n-512"), { hashOffThread: true, hasher: nodeBackend, expectedDiffId: tar512 })
+    expect(n512.diffId).toBe(tar512)
     const sha512 = `sha512:${createHash("sha512").update(gz).digest("hex")}` as Digest
     const r512 = await applyLayer(f, join(dir, "t-512"), { hashOffThread: true, expectedDigest: sha512 })
     expect(r512.digest).toBe(sha512)
