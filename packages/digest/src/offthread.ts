@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads"
 import { RingWriter } from "../worker/ring-writer.mjs"
-import { compileSha256, ringMemory } from "../worker/sha256-kernel.mjs"
+import { kernelModuleFor, ringMemory } from "../worker/ring-hasher.mjs"
 import { type Algorithm, type Digest, formatDigest } from "./digest.js"
 import { defaultBackend, type HasherBackend } from "./hasher.js"
 
@@ -96,7 +96,7 @@ export class OffThreadHasher {
     if (resume !== undefined && backend.name === "node") throw new Error("only a WASM backend can resume a saved hash state")
     // the ring is the data area of a shared WebAssembly.Memory: the worker's kernel hashes it in place
     const { memory, ring } = ringMemory(RING)
-    const module = backend.name === "wasm" && algorithm === "sha256" ? compileSha256() : undefined
+    const module = kernelModuleFor(algorithm, backend.name)
     const worker = new Worker(new URL("../worker/hash-worker.mjs", import.meta.url), {
       workerData: { algorithm, backend: backend.name, memory, module, state: resume?.state },
       // a fresh loader: the worker must not inherit the parent's loaders or flags

@@ -1,5 +1,5 @@
 import type { WasmMemory, WasmModule } from "./sha256-kernel.mjs"
-export { compileSha256, DATA_AT, ringMemory } from "./sha256-kernel.mjs"
+export { DATA_AT, ringMemory } from "./sha256-kernel.mjs"
 export interface RingHasher {
   update(at: number, length: number): void
   hex(): string
@@ -12,3 +12,4 @@ export declare function ringHasher(options: {
   module?: WasmModule
   state?: Uint8Array
 }): Promise<RingHasher>
+export declare function kernelModuleFor(algorithm: string, backend: string): WasmModule | undefined

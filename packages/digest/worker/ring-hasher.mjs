@@ -5,6 +5,16 @@
 import { createHash } from "node:crypto"
 import { compileSha256, DATA_AT, isKernelState, ringMemory, Sha256, sha256Instance } from "./sha256-kernel.mjs"
 
+/** Whether ringHasher hashes `algorithm` on `backend` with cairn's kernel. */
+const onKernel = (algorithm, backend) => backend === "wasm" && algorithm === "sha256"
+
+/**
+ * cairn's kernel, compiled, for a thread that will call ringHasher with `algorithm` and `backend`
+ * (undefined when that hasher does not use it): given to the thread, it spares the thread
+ * generating and compiling the module again.
+ */
+export const kernelModuleFor = (algorithm, backend) => (onKernel(algorithm, backend) ? compileSha256() : undefined)
+
 /**
  * A hasher for `algorithm` on `backend` ("wasm": cairn's kernel for sha256, hash-wasm for sha512;
  * "node"; "hash-wasm") over the ring of `memory` (a shared WebAssembly.Memory from ringMemory).
@@ -17,7 +27,7 @@ export async function ringHasher({ algorithm, backend, memory, module, state }) 
     const h = createHash(algorithm)
     return { update: (at, n) => h.update(ring.subarray(at, at + n)), hex: () => h.digest("hex"), save: () => undefined }
   }
-  if (backend === "wasm" && algorithm === "sha256" && (!state || isKernelState(state))) {
+  if (onKernel(algorithm, backend) && (!state || isKernelState(state))) {
     const h = new Sha256(sha256Instance(memory, undefined, module))
     if (state) h.load(state)
     return { update: (at, n) => h.updateAt(DATA_AT + at, n), hex: () => h.hex(), save: () => h.save() }
@@ -31,4 +41,4 @@ export async function ringHasher({ algorithm, backend, memory, module, state }) 
   return { update: (at, n) => h.update(ring.subarray(at, at + n)), hex: () => h.digest("hex"), save: () => h.save() }
 }
 
-export { compileSha256, DATA_AT, ringMemory }
+export { DATA_AT, ringMemory }

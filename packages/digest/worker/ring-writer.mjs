@@ -66,9 +66,8 @@ export class RingWriter {
         if (this.#stopped !== undefined) throw this.#stopped
       }
       copyIn(this, chunk.subarray(off, off + n), this.head % this.size)
-      this.head += n
+      this.commit(n)
       off += n
-      if (this.head - this.posted >= this.every || this.head % this.size === 0) this.flush()
     }
   }
 
@@ -88,7 +87,7 @@ export class RingWriter {
     }
   }
 
-  /** `bytes` were written in place at the last reserve()'s `at`. */
+  /** `bytes` more are in the ring at its head (written in place after reserve(), or copied by write()): announced once `every` has gathered or the ring's end is reached. */
   commit(bytes) {
     this.head += bytes
     if (this.head - this.posted >= this.every || this.head % this.size === 0) this.flush()

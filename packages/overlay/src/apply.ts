@@ -52,6 +52,7 @@ export async function applyLayer(
   const blobAlg = options.expectedDigest ? digestAlgorithm(options.expectedDigest) : "sha256"
   // Hashing on the calling thread, or each digest on its own worker (the two chains run at once).
   const offThread = options.hashOffThread ?? offThreadByDefault(source)
+  const backendName = (options.hasher ?? defaultBackend).name
   const workers: OffThreadHasher[] = []
   let applier: LayerApplier | undefined
   const startWorker = async (alg: Algorithm) => {
@@ -66,7 +67,7 @@ export async function applyLayer(
     let input = source
     let readerCompression: Compression | undefined
     if (offThread) {
-      const blobHash = wantDigest ? { algorithm: blobAlg, backend: (options.hasher ?? defaultBackend).name } : undefined
+      const blobHash = wantDigest ? { algorithm: blobAlg, backend: backendName } : undefined
       const sniffed = typeof source === "string" ? { compression: fileCompression(source), source } : await sniffCompression(source)
       input = sniffed.source
       if (readerDecompresses(sniffed.compression, options.zstd)) {
@@ -77,7 +78,7 @@ export async function applyLayer(
     // With node:crypto behind a reader thread the diffID hashes here: at ~1.7 GB/s the copy into a
     // worker's ring and its messages cost more than the hashing (by hand: large layer 1.67 s
     // against 1.94, libs 3.26 s of CPU against 3.43, the 50,000 small files no slower)
-    const tarHere = reader !== undefined && (options.hasher ?? defaultBackend).name === "node"
+    const tarHere = reader !== undefined && backendName === "node"
     const [offTar, offBlob] = offThread
       ? await Promise.all([tarHere ? undefined : startWorker(tarAlg), wantDigest && reader === undefined ? startWorker(blobAlg) : undefined])
       : []

@@ -11,7 +11,7 @@
 import { closeSync, openSync, readSync } from "node:fs"
 import { Worker } from "node:worker_threads"
 import type { Algorithm } from "@cairn/digest"
-import { compileSha256, ringMemory } from "@cairn/digest/ring-hasher"
+import { kernelModuleFor, ringMemory } from "@cairn/digest/ring-hasher"
 import { RingWriter } from "@cairn/digest/ring-writer"
 import { type Compression, detectCompression, nativeZstdAvailable, type ZstdDecoder } from "./compression.js"
 import { DecompressionError } from "./errors.js"
@@ -96,7 +96,7 @@ export class LayerReader {
     const ring = new SharedArrayBuffer(RING)
     const worker = new Worker(new URL("../worker/layer-reader.mjs", import.meta.url), {
       // cairn's kernel comes compiled: the thread neither generates nor compiles it (~20 ms per layer)
-      workerData: { ...from, compression, out: ring, hash, module: hash?.backend === "wasm" && hash.algorithm === "sha256" ? compileSha256() : undefined },
+      workerData: { ...from, compression, out: ring, hash, module: hash && kernelModuleFor(hash.algorithm, hash.backend) },
       // the thread's own heap stays small: its buffers are young and die in scavenges, and a small
       // young generation (its JS objects are few) keeps the thread's memory small
       execArgv: [],
