@@ -157,6 +157,24 @@ describe("big blobs (hashed on a worker)", () => {
     expect(readFileSync(store.layout.blobPath(desc.digest)).equals(big)).toBe(true)
   })
 
+  it("writes every byte in place however the source cuts it (small pieces are gathered into batched writes)", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    // pieces of 1 byte to 70 KiB, as a socket delivers them, with a 3 MiB one in between
+    async function* pieces() {
+      let o = 0
+      let i = 0
+      while (o < big.length) {
+        const n = i === 40 ? 3 << 20 : 1 + ((i * 7919) % 70_000)
+        yield big.subarray(o, Math.min(o + n, big.length))
+        o += n
+        i++
+      }
+    }
+    expect(await store.put(desc, pieces())).toEqual({ ...desc, created: true })
+    expect(readFileSync(store.layout.blobPath(desc.digest)).equals(big)).toBe(true)
+  })
+
   it("rejects wrong bytes under a big descriptor and keeps nothing", async () => {
     const dir = tempDir()
     const store = await Store.open(dir)
