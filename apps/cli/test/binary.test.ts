@@ -1,6 +1,7 @@
 // Issue #16's bugs, through the real `cairn` binary as a user runs it (TTY cases under script(1)).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { busyboxWorkspace, e2eSkipReason, have } from "./fixtures.js"
@@ -33,6 +34,33 @@ describe.skipIf(!built)("the cairn launcher", () => {
     const plain = spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" })
     expect(plain.status).toBe(0)
     expect(plain.stdout).toMatch(/^cairn \d+\.\d+\.\d+/)
+  })
+})
+
+describe.skipIf(!built)("what a command loads (start-up, issue 13)", () => {
+  // a resolve hook in the launched process records every module it loads
+  const loads = (args: string[]): string[] => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-loads-"))
+    try {
+      const trace = join(dir, "trace")
+      const hook = `import{appendFileSync}from"node:fs";export async function resolve(s,c,n){const r=await n(s,c);appendFileSync(${JSON.stringify(trace)},r.url+"\\n");return r}`
+      const pre = `import{register}from"node:module";register("data:text/javascript,"+encodeURIComponent(${JSON.stringify(hook)}))`
+      const r = spawnSync(bin, ["--root", join(dir, "root"), ...args], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: `--import data:text/javascript,${encodeURIComponent(pre)}` } })
+      expect(r.status, r.stderr).toBe(0)
+      return readFileSync(trace, "utf8").split("\n").filter((u) => u !== "")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const effect = (urls: string[], module: string) => urls.filter((u) => u.endsWith(`/effect/dist/${module}.js`))
+
+  it("--help loads no effect; ps (no image document read) loads effect but not its Schema (the document schemas load at the first decode)", () => {
+    expect(loads(["--help"]).filter((u) => u.includes("/effect/dist/"))).toEqual([])
+    const ps = loads(["ps"])
+    expect(effect(ps, "Effect")).not.toEqual([])
+    expect(effect(ps, "Schema")).toEqual([])
+    // the listing reads index.json, which is validated against the index schema
+    expect(effect(loads(["images"]), "Schema")).not.toEqual([])
   })
 })
 

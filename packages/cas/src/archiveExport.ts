@@ -16,7 +16,7 @@ import {
   layerCompression,
   OciMediaType,
   selectManifest
-} from "@cairn/oci-spec"
+} from "@cairn/oci-spec/lazy"
 import * as tar from "tar-stream"
 import { fsyncDir, tempNameFor } from "./atomicFile.js"
 import type { BlobStore } from "./blobStore.js"

@@ -8,7 +8,7 @@ import { addAbortSignal, Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
 import { type Digest, digestBytes, digestReadable, parseDigest } from "@cairn/digest"
-import { type Descriptor, OciMediaType } from "@cairn/oci-spec"
+import { type Descriptor, OciMediaType } from "@cairn/oci-spec/lazy"
 import * as tar from "tar-stream"
 import { isGzip, plainArchive } from "./archiveBytes.js"
 import { archiveLinkTarget, archiveMemberPath } from "./archivePath.js"
@@ -222,7 +222,7 @@ async function planOciLayout(
   blobRef: (m: Member | undefined) => BlobRef | undefined
 ): Promise<Plan> {
   const indexMember = member("index.json") as { kind: "doc"; bytes: Buffer }
-  const { manifests } = parseIndexFile(`${archive}:index.json`, indexMember.bytes.toString("utf8"))
+  const { manifests } = await parseIndexFile(`${archive}:index.json`, indexMember.bytes.toString("utf8"))
   const available = new Map<Digest, BlobRef>()
   for (const [name, m] of members) {
     const ref = blobRef(m)

@@ -1,7 +1,7 @@
 // Every typed failure of @cairn/cas (and of the digest and document checks it runs), as one list
 // that yields both the union type and the guard.
 import { DigestMismatchError, errorGuard, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
-import { NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
+import { NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec/lazy"
 import {
   ArchiveFormatError,
   BlobNotFoundError,

@@ -2,7 +2,7 @@
 // method fails with the typed errors of the package (CasError); byte streams stay Node streams.
 import type { Readable, Writable } from "node:stream"
 import type { Digest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -2,7 +2,7 @@
 // nothing), then store only the blobs the destination lacks, children before parents, under a
 // lease so a concurrent GC in the destination cannot take them before the tag lands.
 import type { Digest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import type { BlobStore } from "./blobStore.js"
 import { type WalkOptions, walkGraph } from "./graph.js"
 import { createLease, releaseLease } from "./leases.js"

@@ -1,7 +1,7 @@
 // Walking the descriptor graph (index -> index/manifest -> config + layers + subject) over any
 // blob source. Kept apart from the byte store (umoci's cas/casext split): GC, fsck and copy use it.
 import type { Digest } from "@cairn/digest"
-import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, mayBeAbsent, OciMediaType } from "@cairn/oci-spec"
+import { type Descriptor, DockerMediaType, decodeDocument, type DocumentKind, mayBeAbsent, OciMediaType } from "@cairn/oci-spec/lazy"
 import { BlobNotFoundError, GraphCycleError, GraphDepthError, GraphDocumentError } from "./errors.js"
 
 /** What the walk needs from a store. */

@@ -1,7 +1,7 @@
 // index.json of an image layout: read as other tools wrote it (unknown fields kept, image-spec
 // considerations.md "Extensibility"), rewritten only whole and atomically under the index lock.
 import { readFile } from "node:fs/promises"
-import { type Descriptor, OciDecodeError, validateDocument } from "@cairn/oci-spec"
+import { type Descriptor, OciDecodeError, validateDocumentAsync } from "@cairn/oci-spec/lazy"
 import { writeFileAtomic } from "./atomicFile.js"
 import { IndexFileError } from "./errors.js"
 import type { Layout } from "./layout.js"
@@ -13,32 +13,57 @@ export interface IndexDocument {
   readonly manifests: readonly Descriptor[]
 }
 
-/** Parse index.json bytes; errors name the file and say what is wrong. */
-export function parseIndexFile(path: string, text: string): IndexDocument {
+/** index.json as JSON: its syntax and outline (an object with schemaVersion 2 and a manifests list). */
+function parseIndexJson(path: string, text: string): Record<string, unknown> {
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (e) {
     throw new IndexFileError({ path, reason: `not valid JSON, truncated or corrupt (${(e as Error).message})` })
   }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new IndexFileError({ path, reason: `not an OCI image index: expected a JSON object, got ${Array.isArray(json) ? "an array" : String(json)}` })
+  }
+  const o = json as Record<string, unknown>
+  if (o.schemaVersion !== 2 || !Array.isArray(o.manifests)) {
+    const what = o.schemaVersion !== 2 ? `schemaVersion 2, got ${JSON.stringify(o.schemaVersion) ?? "none"}` : `a manifests list, got ${JSON.stringify(o.manifests) ?? "none"}`
+    throw new IndexFileError({ path, reason: `not an OCI image index: expected ${what}` })
+  }
+  return o
+}
+
+/** Parse index.json bytes; errors name the file and say what is wrong. */
+export async function parseIndexFile(path: string, text: string): Promise<IndexDocument> {
+  const json = parseIndexJson(path, text)
   try {
-    const value = validateDocument("index", json)
-    return { json: json as Record<string, unknown>, manifests: value.manifests }
+    const value = await validateDocumentAsync("index", json)
+    return { json, manifests: value.manifests }
   } catch (e) {
     if (e instanceof OciDecodeError) throw new IndexFileError({ path, reason: `not an OCI image index: ${e.message}` })
     throw e
   }
 }
 
-export async function readIndex(layout: Layout): Promise<IndexDocument> {
-  let text: string
+async function readIndexText(layout: Layout): Promise<string> {
   try {
-    text = await readFile(layout.indexPath, "utf8")
+    return await readFile(layout.indexPath, "utf8")
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new IndexFileError({ path: layout.indexPath, reason: "missing" })
     throw e
   }
-  return parseIndexFile(layout.indexPath, text)
+}
+
+/**
+ * The check of index.json when a store opens: present, JSON, an index's outline. Its manifests are
+ * validated in full where they are read (readIndex); checking them here would load the document
+ * schemas (effect/Schema, a third of a command's start-up) into every command, `ps` included.
+ */
+export async function checkIndex(layout: Layout): Promise<void> {
+  parseIndexJson(layout.indexPath, await readIndexText(layout))
+}
+
+export async function readIndex(layout: Layout): Promise<IndexDocument> {
+  return parseIndexFile(layout.indexPath, await readIndexText(layout))
 }
 
 /**

@@ -1,6 +1,6 @@
 // The roots that keep blobs alive: index.json entries and live leases.
 import type { Digest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import type { BlobStore } from "./blobStore.js"
 import { hasChildren, MAX_DOCUMENT_BYTES } from "./graph.js"
 import { readIndex } from "./indexFile.js"

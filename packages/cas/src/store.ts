@@ -2,7 +2,7 @@
 // service (contentStore.ts) uses.
 import type { Readable, Writable } from "node:stream"
 import type { Digest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import {
   type BlobDescriptorLike,
   type BlobInfo,
@@ -20,7 +20,7 @@ import { type CopyReport, type CopyRoot, copyGraph } from "./copy.js"
 import { type FsckOptions, type FsckReport, fsck } from "./fsck.js"
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.js"
 import { type WalkOptions, type WalkResult, walkGraph } from "./graph.js"
-import { readIndex } from "./indexFile.js"
+import { checkIndex, readIndex } from "./indexFile.js"
 import { type Layout, type OpenOptions, openLayout } from "./layout.js"
 import { addToLease, createLease, type Lease, type LeaseOptions, listLeases, releaseLease, renewLease } from "./leases.js"
 import { addRoot, listTags, resolveTag, type TagEntry, type TagTarget, tag, untag } from "./tags.js"
@@ -37,7 +37,7 @@ export class Store {
   static async open(dir: string, options: OpenOptions = {}): Promise<Store> {
     const layout = await openLayout(dir, options)
     const store = new Store(layout)
-    await readIndex(layout) // a malformed index.json fails here, naming the file
+    await checkIndex(layout) // a missing, truncated or malformed index.json fails here, naming the file
     return store
   }
 

@@ -1,7 +1,7 @@
 // Tags are index.json entries annotated with org.opencontainers.image.ref.name (image-layout.md
 // "index.json file", annotations.md), the form skopeo's oci:DIR:TAG and umoci's DIR:TAG read.
 import { type Digest, parseDigest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import type { BlobStore } from "./blobStore.js"
 import { BlobNotFoundError, TagNotFoundError } from "./errors.js"
 import { readIndex, updateIndex } from "./indexFile.js"

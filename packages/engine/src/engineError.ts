@@ -3,7 +3,7 @@
 import { CasErrors } from "@cairn/cas"
 import { errorGuard } from "@cairn/digest"
 import { MountErrors, UnmountFailedError } from "@cairn/mount"
-import { OciSpecErrors } from "@cairn/oci-spec"
+import { OciSpecErrors } from "@cairn/oci-spec/lazy"
 import { OverlayErrors } from "@cairn/overlay/errors"
 import { RegistryErrors } from "@cairn/registry/errors"
 import { BuildSetupError, BuildStepError, BuildSyntaxError } from "./build/errors.js"

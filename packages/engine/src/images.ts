@@ -13,7 +13,7 @@ import {
   NoMatchingPlatformError,
   OciMediaType,
   selectManifest
-} from "@cairn/oci-spec"
+} from "@cairn/oci-spec/lazy"
 import * as Effect from "effect/Effect"
 import { attempt } from "./attempt.js"
 import type { EngineContext } from "./context.js"

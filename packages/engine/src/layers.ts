@@ -3,7 +3,7 @@
 import { createReadStream } from "node:fs"
 import { pipeline, Readable, Transform } from "node:stream"
 import type { Digest } from "@cairn/digest"
-import { layerCompression } from "@cairn/oci-spec"
+import { layerCompression } from "@cairn/oci-spec/lazy"
 import { applyLayer, detectCompression, fileCompression, OFF_THREAD_MIN_BYTES, settleImplicitDirs } from "@cairn/overlay"
 import { LayerMediaTypeError } from "./errors.js"
 import { isHostRoot } from "./userns.js"

@@ -4,7 +4,7 @@
 import { constants } from "node:fs"
 import { open } from "node:fs/promises"
 import { posix } from "node:path"
-import type { ImageConfig } from "@cairn/oci-spec"
+import type { ImageConfig } from "@cairn/oci-spec/lazy"
 import { UnsafeEntryError } from "@cairn/overlay/errors"
 import { RootPath } from "@cairn/overlay/rootpath"
 import { UnsupportedImageError } from "./errors.js"

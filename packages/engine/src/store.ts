@@ -3,7 +3,7 @@
 import type { Readable, Writable } from "node:stream"
 import { type FsckOptions, type FsckReport, type GcOptions, type GcReport, type ImportReport, REF_NAME, Store } from "@cairn/cas"
 import type { Digest } from "@cairn/digest"
-import type { Descriptor } from "@cairn/oci-spec"
+import type { Descriptor } from "@cairn/oci-spec/lazy"
 import type { BlobSink, BlobSource } from "@cairn/registry"
 import * as Context from "effect/Context"
 

@@ -1,7 +1,7 @@
 // Registry wiring: pull into the store (each layer extracted as soon as its blob is complete,
 // while the others download), push from the store, copy between transports.
 import type { Digest } from "@cairn/digest"
-import { decodeConfig, type Descriptor, formatPlatform, layerCompression, platformRank } from "@cairn/oci-spec"
+import { decodeConfig, type Descriptor, formatPlatform, layerCompression, platformRank } from "@cairn/oci-spec/lazy"
 import { type BlobProgress, parseReference, pullAllPlatforms, pullImage, pushImage, type Reference, RegistryClient } from "@cairn/registry"
 import * as Effect from "effect/Effect"
 import type { EngineContext } from "./context.js"

@@ -1,7 +1,8 @@
 // Content descriptors (image-spec descriptor.md) and the field schemas every document shares.
 import { type Digest, parseDigest, UnsupportedAlgorithmError } from "@cairn/digest"
 import * as Schema from "effect/Schema"
-import { Platform } from "./platform.js"
+import { decodeData } from "./data.js"
+import { Platform } from "./platformSchema.js"
 
 /**
  * A struct that accepts and keeps unknown keys: image-spec (considerations.md, "Extensibility")
@@ -38,12 +39,6 @@ export const Size = Schema.Number.check(
 )
 
 export const Annotations = Schema.Record(Schema.String, Schema.String)
-
-const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-
-/** Decodes a descriptor's `data` field (strict RFC 4648 base64, as descriptor.md requires). */
-export const decodeData = (data: string): Uint8Array | undefined =>
-  base64.test(data) ? new Uint8Array(Buffer.from(data, "base64")) : undefined
 
 // RFC 6838 section 4.2 restricted names, which descriptor.md requires of mediaType.
 const restrictedName = "[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"

@@ -1,19 +1,7 @@
-// Platforms (image-index.md "platform") and containerd-style normalization and matching.
+// Platforms (image-index.md "platform") and containerd-style normalization and matching. The
+// Platform schema is in platformSchema.ts, so matching loads no effect/Schema.
 import * as Data from "effect/Data"
-import * as Schema from "effect/Schema"
 
-export const Platform = Schema.StructWithRest(
-  Schema.Struct({
-    architecture: Schema.String,
-    os: Schema.String,
-    "os.version": Schema.optionalKey(Schema.String),
-    "os.features": Schema.optionalKey(Schema.Array(Schema.String)),
-    variant: Schema.optionalKey(Schema.String),
-    features: Schema.optionalKey(Schema.Array(Schema.String))
-  }),
-  [Schema.Record(Schema.String, Schema.Unknown)]
-)
-export type Platform = typeof Platform.Type
 
 /** A platform after normalization: lowercase, canonical architecture names, explicit default variants. */
 export interface NormalizedPlatform {

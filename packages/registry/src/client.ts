@@ -3,7 +3,7 @@
 // manifests.ts, referrers.ts, blobPull.ts (download with resume), blobPush.ts (upload), tags.ts;
 // retry.ts is the one retry policy they and the transport follow.
 import type { Digest } from "@cairn/digest"
-import type { ImageIndex, PlatformLike } from "@cairn/oci-spec"
+import type { ImageIndex, PlatformLike } from "@cairn/oci-spec/lazy"
 import type { Readable } from "node:stream"
 import { Authenticator, type CredentialStore } from "./auth.js"
 import * as blobPull from "./blobPull.js"

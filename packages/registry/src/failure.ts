@@ -1,6 +1,6 @@
 // The typed failures of registry operations, and the bridge from Promise code into Effect.
 import { DigestMismatchError, errorGuard, InvalidDigestError, SizeMismatchError, UnsupportedAlgorithmError } from "@cairn/digest"
-import { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec"
+import { InvalidPlatformError, NoMatchingPlatformError, OciDecodeError } from "@cairn/oci-spec/lazy"
 import * as Effect from "effect/Effect"
 import {
   AuthError,

@@ -11,7 +11,7 @@ import {
   OciMediaType,
   type PlatformLike,
   selectManifest
-} from "@cairn/oci-spec"
+} from "@cairn/oci-spec/lazy"
 import { repositoryScope } from "./auth.js"
 import { asRef, type ClientContext, type RepositoryRef } from "./context.js"
 import { registryError } from "./endpoint.js"

@@ -1,7 +1,7 @@
 // Pulling an image: resolve, then config and layers N at a time into the sink, then the manifests
 // (last, so a store never holds a manifest whose blobs are missing).
 import type { Digest } from "@cairn/digest"
-import { asOciIndex, type Descriptor, isIndexMediaType, type PlatformLike } from "@cairn/oci-spec"
+import { asOciIndex, type Descriptor, isIndexMediaType, type PlatformLike } from "@cairn/oci-spec/lazy"
 import * as Effect from "effect/Effect"
 import { Readable } from "node:stream"
 import type { BlobDescriptor, BlobSink } from "./blobTransfer.js"

@@ -2,7 +2,7 @@
 // the registry has, mounting what a sibling repository has), manifests after their blobs, the
 // tagged root last, so a tag never names something incomplete.
 import type { Digest } from "@cairn/digest"
-import { type AnyManifest, asOciIndex, type Descriptor, decodeAnyManifest, dockerToOciManifest } from "@cairn/oci-spec"
+import { type AnyManifest, asOciIndex, type Descriptor, decodeAnyManifest, dockerToOciManifest } from "@cairn/oci-spec/lazy"
 import * as Effect from "effect/Effect"
 import type { BlobSource } from "./blobTransfer.js"
 import type { BlobProgress, PushBlobResult, RegistryClient, RepositoryRef } from "./client.js"

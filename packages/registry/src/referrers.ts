@@ -1,7 +1,7 @@
 // Referrers (distribution-spec "Listing Referrers"): the API, the fallback tag `<alg>-<hex>` when a
 // registry has none, and its upkeep when a manifest with a subject is pushed to such a registry.
 import { type Digest, digestAlgorithm, digestHex, parseDigest } from "@cairn/digest"
-import { type Descriptor, decodeAnyManifest, type ImageIndex, OciMediaType } from "@cairn/oci-spec"
+import { type Descriptor, decodeAnyManifest, type ImageIndex, OciMediaType } from "@cairn/oci-spec/lazy"
 import { repositoryScope } from "./auth.js"
 import { asRef, type ClientContext, nextLink, type RepositoryRef } from "./context.js"
 import { registryError } from "./endpoint.js"

@@ -1,6 +1,6 @@
 // The Effect service: one RegistryClient behind a Context.Service, its connections closed with the layer.
 import type { Digest } from "@cairn/digest"
-import type { ImageIndex, PlatformLike } from "@cairn/oci-spec"
+import type { ImageIndex, PlatformLike } from "@cairn/oci-spec/lazy"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { readdir, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import type { Digest } from "@cairn/digest"
-import type { ImageConfig } from "@cairn/oci-spec"
+import type { ImageConfig } from "@cairn/oci-spec/lazy"
 import { readJson } from "../atomic.js"
 import type { EngineContext } from "../context.js"
 

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { mkdir, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { ImageConfig } from "@cairn/oci-spec"
+import type { ImageConfig } from "@cairn/oci-spec/lazy"
 import { runtimeSpec } from "../runtimeSpec.js"
 
 export interface RunOptions {

@@ -1,6 +1,6 @@
 // A build stage's state as its instructions change it, shared by the planner, the config steps and the executor.
 import { chainIds, type Digest } from "@cairn/digest"
-import type { ImageConfig } from "@cairn/oci-spec"
+import type { ImageConfig } from "@cairn/oci-spec/lazy"
 import type { LayerDescriptor } from "../store.js"
 import type { HistoryEntry } from "./cache.js"
 
