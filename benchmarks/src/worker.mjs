@@ -23,7 +23,8 @@ const backendOf = async (name) => {
 const tasks = {
   // flat apply of every layer in order into one directory, verifying blob digest and diffID
   async extract() {
-    const { applyLayer } = await import("@cairn/overlay")
+    // the Promise API alone, as an embedder that applies layers imports it (no effect/Effect)
+    const { applyLayer } = await import("@cairn/overlay/apply")
     const hasher = await backendOf(task.hasher)
     await mkdir(task.target, { recursive: true })
     loaded = process.hrtime.bigint()

@@ -16,7 +16,6 @@ import {
   OFF_THREAD_MIN_BYTES,
   OffThreadHasher
 } from "@cairn/digest"
-import * as Effect from "effect/Effect"
 import type { ApplyOptions, ApplyResult } from "./applyOptions.js"
 import { type Compression, decompress, sniffCompression } from "./compression.js"
 import { LayerApplier } from "./entryApplier.js"
@@ -186,21 +185,6 @@ export async function applyLayers(
   return out
 }
 
-/** Effect form of applyLayer: the typed failures in the error channel. */
-export const applyLayerEffect = (
-  source: AsyncIterable<Uint8Array> | string,
-  target: string,
-  options: ApplyOptions = {}
-): Effect.Effect<ApplyResult, ApplyLayerError> =>
-  Effect.tryPromise({
-    try: () => applyLayer(source, target, options),
-    // Typed failures keep their tag; anything else (an I/O error of the source, say) is wrapped.
-    catch: (e) =>
-      isApplyLayerError(e)
-        ? e
-        : new ApplyEntryError({ path: target, operation: "applying the layer", reason: e instanceof Error ? e.message : String(e) })
-  })
-
 /** What applying a layer fails with: the tar, decompression and safety checks, both digests, an entry's I/O. */
 export const ApplyLayerErrors = [
   TarChecksumError,
@@ -217,4 +201,4 @@ export const ApplyLayerErrors = [
 
 export type ApplyLayerError = InstanceType<(typeof ApplyLayerErrors)[number]>
 
-const isApplyLayerError = errorGuard(ApplyLayerErrors)
+export const isApplyLayerError = errorGuard(ApplyLayerErrors)

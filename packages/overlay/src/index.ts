@@ -30,7 +30,8 @@ export {
   type ZstdDecoder
 } from "./compression.js"
 // Applying layers (flat or overlayfs form) and resolving paths inside a root
-export { type ApplyLayerError, applyLayer, applyLayerEffect, applyLayers, OFF_THREAD_MIN_BYTES } from "./apply.js"
+export { type ApplyLayerError, applyLayer, applyLayers, OFF_THREAD_MIN_BYTES } from "./apply.js"
+export { applyLayerEffect } from "./applyEffect.js"
 export type { ApplyForm, ApplyOptions, ApplyResult, ApplyWarning, OverlayFormOptions } from "./applyOptions.js"
 export { settleImplicitDirs } from "./copyUp.js"
 export { fileCompression } from "./layerReader.js"
