@@ -1,7 +1,7 @@
 // index.json of an image layout: read as other tools wrote it (unknown fields kept, image-spec
 // considerations.md "Extensibility"), rewritten only whole and atomically under the index lock.
 import { readFile } from "node:fs/promises"
-import { type Descriptor, OciDecodeError, validateDocumentAsync } from "@cairn/oci-spec/lazy"
+import { type Descriptor, OciDecodeError, OciMediaType, validateDocumentAsync } from "@cairn/oci-spec/lazy"
 import { writeFileAtomic } from "./atomicFile.js"
 import { IndexFileError } from "./errors.js"
 import type { Layout } from "./layout.js"
@@ -32,9 +32,18 @@ function parseIndexJson(path: string, text: string): Record<string, unknown> {
   return o
 }
 
+/** `{ schemaVersion: 2, mediaType?: <OCI index>, manifests: [] }` and nothing else (the outline checked). */
+const isBareEmptyIndex = (json: Record<string, unknown>): boolean =>
+  (json.manifests as unknown[]).length === 0 &&
+  (json.mediaType === undefined || json.mediaType === OciMediaType.ImageIndex) &&
+  Object.keys(json).every((k) => k === "schemaVersion" || k === "mediaType" || k === "manifests")
+
 /** Parse index.json bytes; errors name the file and say what is wrong. */
 export async function parseIndexFile(path: string, text: string): Promise<IndexDocument> {
   const json = parseIndexJson(path, text)
+  // an empty index as cairn and umoci write it: its outline is all there is to check, and the
+  // schemas (a third of a command's start-up) are not loaded for it
+  if (isBareEmptyIndex(json)) return { json, manifests: [] }
   try {
     const value = await validateDocumentAsync("index", json)
     return { json, manifests: value.manifests }

@@ -74,6 +74,31 @@ describe("tags", () => {
     }
   })
 
+  it("checks an empty index in full: only the bare one cairn and umoci write skips the schema", async () => {
+    const dir = tempDir()
+    const store = await Store.open(dir)
+    const bare = [`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`, `{"schemaVersion":2,"manifests":[]}`]
+    for (const text of bare) {
+      writeFileSync(join(dir, "index.json"), text)
+      expect(await store.index()).toEqual([])
+      expect(await store.tags()).toEqual([])
+    }
+    // anything beside them is validated as before, whether the list is empty or not
+    const bad = [
+      `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","manifests":[]}`,
+      `{"schemaVersion":2,"manifests":[],"annotations":{"a":1}}`,
+      `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../etc","size":1}]}`
+    ]
+    for (const text of bad) {
+      writeFileSync(join(dir, "index.json"), text)
+      const e = await store.index().catch((x) => x)
+      expect(e, text).toBeInstanceOf(IndexFileError)
+      expect(e.message).toContain("not an OCI image index")
+    }
+    writeFileSync(join(dir, "index.json"), `{"schemaVersion":2,"manifests":[],"annotations":{"org.example":"kept"}}`)
+    expect(await store.index()).toEqual([])
+  })
+
   it("loses no tag when many writers tag at once", async () => {
     const dir = tempDir()
     const stores = await Promise.all(Array.from({ length: 4 }, () => Store.open(dir)))
