@@ -72,11 +72,16 @@ export async function writeHashed(
   let batchBytes = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   let sourceError: { error: unknown } | undefined
+  let syncFailure: { error: unknown } | undefined
   const flush = () => {
     clearTimeout(timer)
     timer = undefined
     if (batchBytes === 0) return
-    inFlight.push(batch.length === 1 ? writeFully(fh, batch[0]!, pos) : writevFully(fh, batch, pos))
+    const write = batch.length === 1 ? writeFully(fh, batch[0]!, pos) : writevFully(fh, batch, pos)
+    // observed at once: a write that fails (ENOSPC) behind others still in flight is reported in
+    // its turn below, not as an unhandled rejection that ends the process
+    write.catch(() => {})
+    inFlight.push(write)
     pos += batchBytes
     sinceSync += batchBytes
     batch = []
@@ -102,9 +107,15 @@ export async function writeHashed(
       flush()
       if (sinceSync >= SYNC_EVERY && syncing === undefined) {
         sinceSync = 0
-        syncing = fh.datasync().finally(() => {
-          syncing = undefined
-        })
+        // a failed sync is kept for the end: a later fsync of this file may not report it again
+        syncing = fh
+          .datasync()
+          .catch((e) => {
+            syncFailure ??= { error: e }
+          })
+          .finally(() => {
+            syncing = undefined
+          })
       }
     }
   } catch (error) {
@@ -113,9 +124,14 @@ export async function writeHashed(
   // every hashed byte is on its way to disk: wait for all of it before reporting either outcome
   flush()
   const results = await Promise.allSettled(inFlight)
-  await syncing?.catch(() => {})
+  await syncing
   const failed = results.find((r) => r.status === "rejected")
   if (failed) throw failed.reason
+  if (syncFailure) {
+    const e = syncFailure.error
+    if (typeof e === "object" && e !== null) writeFailures.add(e)
+    throw e
+  }
   if (sourceError) throw sourceError.error
 }
 
