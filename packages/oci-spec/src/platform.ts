@@ -2,7 +2,6 @@
 // Platform schema is in platformSchema.ts, so matching loads no effect/Schema.
 import * as Data from "effect/Data"
 
-
 /** A platform after normalization: lowercase, canonical architecture names, explicit default variants. */
 export interface NormalizedPlatform {
   readonly os: string
