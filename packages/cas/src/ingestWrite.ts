@@ -2,7 +2,7 @@
 // overlapped positional writes with periodic fdatasync, and which failures were our own writes'.
 import { constants } from "node:fs"
 import { type FileHandle, open, unlink } from "node:fs/promises"
-import { type Digest, DigestMismatchError, type Hasher, type OffThreadHasher, SizeMismatchError } from "@cairn/digest"
+import { type Digest, DigestMismatchError, giveBack, type Hasher, type OffThreadHasher, SizeMismatchError } from "@cairn/digest"
 import { writeFileAtomic } from "./atomicFile.js"
 import type { StagedBlob } from "./blobTypes.js"
 import type { LockHandle } from "./lockFile.js"
@@ -77,10 +77,15 @@ export async function writeHashed(
     clearTimeout(timer)
     timer = undefined
     if (batchBytes === 0) return
-    const write = batch.length === 1 ? writeFully(fh, batch[0]!, pos) : writevFully(fh, batch, pos)
+    const chunks = batch
+    const write = chunks.length === 1 ? writeFully(fh, chunks[0]!, pos) : writevFully(fh, chunks, pos)
     // observed at once: a write that fails (ENOSPC) behind others still in flight is reported in
-    // its turn below, not as an unhandled rejection that ends the process
-    write.catch(() => {})
+    // its turn below, not as an unhandled rejection that ends the process. Hashed and written
+    // (or failed), the chunks are done with: lent ones (a bulk download's) go back for reuse.
+    write.then(
+      () => giveBackAll(chunks),
+      () => giveBackAll(chunks)
+    )
     inFlight.push(write)
     pos += batchBytes
     sinceSync += batchBytes
@@ -133,6 +138,10 @@ export async function writeHashed(
     throw e
   }
   if (sourceError) throw sourceError.error
+}
+
+const giveBackAll = (chunks: readonly Uint8Array[]) => {
+  for (const c of chunks) giveBack(c)
 }
 
 /** Failures of our own writes, as opposed to the source's: the partial bytes are then not trusted. */
