@@ -15,7 +15,7 @@
 // (rare: a changeset tar's links are within the layer) gives up its streamed extraction, and is
 // extracted from the store in order, with its lowers, as a blob found in the store is.
 import { rename } from "node:fs/promises"
-import type { Digest } from "@cairn/digest"
+import { type Digest, keep } from "@cairn/digest"
 import { LowersNeededError } from "@cairn/overlay/errors"
 import type { BlobDescriptor, BlobSink } from "@cairn/registry"
 import * as Effect from "effect/Effect"
@@ -142,6 +142,8 @@ export function tee(source: AsyncIterable<Uint8Array>, highWaterMark = TEE_BUFFE
           storeStopped()
           return // breaking out returns the source: its request is closed
         }
+        // both readers hold the chunk: neither may give it back for reuse (see @cairn/digest lend)
+        keep(chunk)
         const a = main.push(chunk)
         const b = side.push(chunk)
         if (!a) await main.writable()

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join } from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chainIds, parseDigest } from "@cairn/digest"
+import { chainIds, giveBack, isLent, lend, parseDigest } from "@cairn/digest"
 import { Engine } from "../src/index.js"
 import { StreamingExtractor, tee } from "../src/pullExtract.js"
 import { rawTar } from "../../overlay/test/rawtar.js"
@@ -357,6 +357,33 @@ describe("the tee of a streamed layer", () => {
     expect(fromMain.length).toBe(10)
     for (const [i, c] of fromMain.entries()) expect(c).toBe(chunks[i])
     for (const [i, c] of fromSide.entries()) expect(c).toBe(chunks[i])
+  }, 10_000)
+
+  it("keeps lent chunks (a bulk download's): the store giving one back cannot pull it from under the extractor", async () => {
+    // given back, a lent chunk's memory is read into again: here it is scribbled over at once
+    const want = Array.from({ length: 6 }, (_, i) => Buffer.alloc(8, i + 1))
+    let givenBack = 0
+    async function* source() {
+      for (const c of want) {
+        const piece = Buffer.from(c)
+        yield lend(piece, () => {
+          givenBack++
+          piece.fill(0)
+        })
+      }
+    }
+    const { main, side } = tee(source(), 64)
+    // the store's side gives every chunk back as it gets it; the extractor's reads after
+    const fromMain: Uint8Array[] = []
+    for await (const c of main) {
+      fromMain.push(c)
+      giveBack(c)
+    }
+    const fromSide: Uint8Array[] = []
+    for await (const c of side) fromSide.push(c)
+    expect(givenBack).toBe(0)
+    expect(Buffer.concat(fromSide).equals(Buffer.concat(want))).toBe(true)
+    expect(fromSide.every((c, i) => c === fromMain[i] && !isLent(c))).toBe(true)
   }, 10_000)
 
   it("a source failure reaches the main reader after the chunks before it", async () => {
