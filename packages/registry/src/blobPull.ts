@@ -89,6 +89,7 @@ export async function openBlobAt(
     path: `/v2/${ref.repository}/blobs/${desc.digest}`,
     headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
     scopes: [repositoryScope(ref.repository, "pull")],
+    expectBytes: desc.size - offset,
     signal: options.signal
   })
   let start = 0

@@ -16,6 +16,8 @@ export interface EndpointRequest {
   readonly signal?: AbortSignal | undefined
   /** false: one attempt only (upload bodies, whose session state is unknown after a failure) */
   readonly retry?: boolean
+  /** the size of the body expected: see HttpRequest.expectBytes */
+  readonly expectBytes?: number
 }
 
 export class Endpoint {
@@ -46,7 +48,8 @@ export class Endpoint {
         ...(req.body === undefined ? {} : { body: req.body }),
         ...(req.bodyLength === undefined ? {} : { bodyLength: req.bodyLength }),
         ...(req.signal ? { signal: req.signal } : {}),
-        ...(req.retry === false ? { retry: false } : {})
+        ...(req.retry === false ? { retry: false } : {}),
+        ...(req.expectBytes === undefined ? {} : { expectBytes: req.expectBytes })
       })
       if (res.status !== 401 || !ours || round >= 2) return res
       res.discard()

@@ -7,6 +7,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https"
 import { join } from "node:path"
 import { rootCertificates } from "node:tls"
 import { Readable } from "node:stream"
+import { bulkGet } from "./bulkGet.js"
 import { TransportError } from "./errors.js"
 import { defaultRetry, isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay, waitRetry } from "./retry.js"
 
@@ -25,6 +26,12 @@ export interface HttpRequest {
   readonly signal?: AbortSignal
   /** false: a single attempt, no retry on network errors, 5xx or 429 (default true) */
   readonly retry?: boolean
+  /**
+   * The size of the body the caller expects (a blob's). A GET of at least the transport's
+   * `bulkMinBytes` is read over a connection of its own into pooled memory (bulkGet.ts), its
+   * chunks lent to the reader, instead of through node:http's keep-alive pool.
+   */
+  readonly expectBytes?: number
 }
 
 export interface HttpResponse {
@@ -32,8 +39,8 @@ export interface HttpResponse {
   readonly headers: IncomingHttpHeaders
   /** the URL that answered, after redirects */
   readonly url: URL
-  /** the body as a Node stream: consume it, or call discard() */
-  readonly body: IncomingMessage
+  /** the body as a Node stream of Buffers: consume it, or call discard() */
+  readonly body: Readable
   header(name: string): string | undefined
   /** the whole body, failing with `onTooLarge()` once more than `limit` bytes arrive */
   bytes(limit?: number, onTooLarge?: (size: number) => Error): Promise<Buffer>
@@ -54,6 +61,8 @@ export interface TransportOptions {
    * Default: `/etc/containers/certs.d` then `/etc/docker/certs.d`, as podman and docker read them.
    */
   readonly certsDirs?: readonly string[]
+  /** GETs expecting at least this many body bytes are read by bulkGet (default 1 MiB; Infinity: never) */
+  readonly bulkMinBytes?: number
   /** called before each retry, e.g. for logs */
   readonly onRetry?: (info: { method: string; url: string; attempt: number; delayMs: number; reason: string }) => void
 }
@@ -83,7 +92,7 @@ class Response implements HttpResponse {
     readonly status: number,
     readonly headers: IncomingHttpHeaders,
     readonly url: URL,
-    readonly body: IncomingMessage
+    readonly body: Readable
   ) {}
   header(name: string): string | undefined {
     const v = this.headers[name.toLowerCase()]
@@ -123,6 +132,7 @@ export class Transport {
   private readonly certsDirs: readonly string[]
   private readonly hostAgents = new Map<string, HttpsAgent>()
   private readonly idleTimeoutMs: number
+  private readonly bulkMinBytes: number
   private readonly userAgent: string
   private readonly onRetry: TransportOptions["onRetry"]
 
@@ -133,6 +143,7 @@ export class Transport {
     this.https = new HttpsAgent({ keepAlive: true, maxSockets })
     this.certsDirs = options.certsDirs ?? DEFAULT_CERTS_DIRS
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000
+    this.bulkMinBytes = options.bulkMinBytes ?? 1 << 20
     this.userAgent = options.userAgent ?? "cairn-registry/0.1"
     this.onRetry = options.onRetry
   }
@@ -173,7 +184,10 @@ export class Transport {
     let headers: Record<string, string> = { "user-agent": this.userAgent, ...lower(req.headers ?? {}) }
     let body = req.body
     for (let hop = 0; ; hop++) {
-      const res = await this.once(method, url, headers, body, req.bodyLength, req.signal)
+      const res =
+        method === "GET" && body === undefined && req.expectBytes !== undefined && req.expectBytes >= this.bulkMinBytes
+          ? await this.bulk(url, headers, req.signal)
+          : await this.once(method, url, headers, body, req.bodyLength, req.signal)
       if (!isRedirect(res.status) || hop >= maxRedirects) return res
       const location = res.header("location")
       if (location === undefined) return res
@@ -250,6 +264,12 @@ export class Transport {
         source.pipe(r)
       }
     })
+  }
+
+  private async bulk(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    const ca = url.protocol === "https:" ? this.httpsAgent(url.host).options.ca : undefined
+    const res = await bulkGet(url, { headers, signal, idleTimeoutMs: this.idleTimeoutMs, ...(ca === undefined ? {} : { ca }) })
+    return new Response(res.status, res.headers, url, res.body)
   }
 
   /** The TLS agent for `host`: the shared one, or one that also trusts the host's certs.d CAs. */

@@ -23,7 +23,14 @@ const tempDir = tempDirs("cairn-fault-test-")
 
 const fastRetry = { retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 2_000 } }
 
-describe.skipIf(!haveRegistry)("faults between client and registry", () => {
+// blob GETs of 1 MiB and more go over bulkGet by default: 0 sends every blob GET there, Infinity
+// every one through node:http
+const blobGets: Array<[string, number]> = [
+  ["bulkGet", 0],
+  ["node:http", Number.POSITIVE_INFINITY]
+]
+
+describe.skipIf(!haveRegistry).each(blobGets)("faults between client and registry (blob GETs over %s)", (_path, bulkMinBytes) => {
   let reg: RunningRegistry
   let proxy: FaultProxy
   let img: TestImage
@@ -43,7 +50,7 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
     proxy = await startFaultProxy(reg.host)
     client = new RegistryClient({
       credentials: staticCredentials({}),
-      transport: { ...fastRetry, onRetry: (r) => retries.push({ reason: r.reason, delayMs: r.delayMs }) }
+      transport: { ...fastRetry, bulkMinBytes, onRetry: (r) => retries.push({ reason: r.reason, delayMs: r.delayMs }) }
     })
   })
   afterAll(async () => {
@@ -185,7 +192,7 @@ describe.skipIf(!haveRegistry)("faults between client and registry", () => {
       // remembers not to resume onto them; a new one (another process) resumes, the verifying sink
       // refuses the result, and the client starts that blob over from byte 0
       fresh()
-      const again = verify ? new RegistryClient({ credentials: staticCredentials({}), transport: fastRetry }) : client
+      const again = verify ? new RegistryClient({ credentials: staticCredentials({}), transport: { ...fastRetry, bulkMinBytes } }) : client
       await pullImage(again, `${repo()}:1`, sink)
       if (again !== client) again.close()
       expect(sink.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
