@@ -412,8 +412,8 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
       },
       {
         // what receiving the bytes alone costs Node: the floor under cairn's figure (bound analysis)
-        id: "node-receive",
-        label: "node:http GET of every layer blob at once, bytes dropped (receive only)",
+        id: "receive",
+        label: "cairn's blob GET (bulkGet) of every layer blob at once, bytes dropped (receive only)",
         kind: "baseline",
         skip: setupSkip,
         cmd: () => nodeWorker({ kind: "receive", host: reference.split("/")[0], repository: "bench/pull", blobs: layers.map((/** @type {{ digest: string, size: number }} */ l) => ({ digest: l.digest, size: l.size })) }),

@@ -401,7 +401,7 @@ export function targetBounds(r) {
     let chain
     let essential
     if (t.id === "pull" || t.id === "pull-unpack") {
-      const receiveRow = row("pull", "node-receive")
+      const receiveRow = row("pull", "receive")
       const receive = nodeWork(receiveRow)
       if (receive === undefined) continue
       // the registry serving the bytes once (its CPU while the receive-only baseline ran): it

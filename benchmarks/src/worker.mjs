@@ -94,28 +94,32 @@ const tasks = {
     loaded = process.hrtime.bigint()
     return await fetchIntoEngine(task)
   },
-  // the receive floor of a pull: every layer blob GET at once over node:http, bytes counted and
-  // dropped (no hashing, no writes); the sizes must match
+  // the receive floor of a pull: every layer blob GET at once as cairn's registry client makes it
+  // (bulkGet: a connection per blob read into pooled slabs, each chunk given back as counted),
+  // bytes counted and dropped (no hashing, no writes); the sizes must match
   async receive() {
-    const http = await import("node:http")
+    const { Transport } = await import("@cairn/registry")
+    const { giveBack } = await import("@cairn/digest")
     loaded = process.hrtime.bigint()
-    const agent = new http.Agent({ keepAlive: false })
-    const sizes = await Promise.all(
-      task.blobs.map(
-        (/** @type {{ digest: string, size: number }} */ b) =>
-          new Promise((resolve, reject) => {
-            const req = http.get(`http://${task.host}/v2/${task.repository}/blobs/${b.digest}`, { agent }, (res) => {
-              if (res.statusCode !== 200) return reject(new Error(`GET ${b.digest}: HTTP ${res.statusCode}`))
-              let n = 0
-              res.on("data", (c) => (n += c.length))
-              res.on("end", () => (n === b.size ? resolve(n) : reject(new Error(`${b.digest}: ${n} bytes, expected ${b.size}`))))
-              res.on("error", reject)
-            })
-            req.on("error", reject)
-          })
+    const transport = new Transport()
+    try {
+      const sizes = await Promise.all(
+        task.blobs.map(async (/** @type {{ digest: string, size: number }} */ b) => {
+          const res = await transport.request({ method: "GET", url: `http://${task.host}/v2/${task.repository}/blobs/${b.digest}`, expectBytes: b.size })
+          if (res.status !== 200) throw new Error(`GET ${b.digest}: HTTP ${res.status}`)
+          let n = 0
+          for await (const c of res.body) {
+            n += c.length
+            giveBack(c)
+          }
+          if (n !== b.size) throw new Error(`${b.digest}: ${n} bytes, expected ${b.size}`)
+          return n
+        })
       )
-    )
-    return { bytes: sizes.reduce((a, b) => a + b, 0) }
+      return { bytes: sizes.reduce((a, b) => a + b, 0) }
+    } finally {
+      transport.close()
+    }
   },
   // Engine.pull: download + every layer extracted into its snapshot as it downloads
   async pull() {

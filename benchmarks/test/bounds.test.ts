@@ -26,7 +26,7 @@ function result(o: { tarXzf: number; cairnWasm: number; cairnCpu: number; skopeo
       },
       { id: "extract-small", corpus: "small", rows: [timed("cairn-wasm", 2, 3), timed("tar-xzf", 2, 2), timed("node-gunzip", 0.4, 0.4), timed("tar-xf", 0.5, 0.5)] },
       { id: "startup", rows: [timed("node", 0.1, 0.1)] },
-      { id: "pull", corpus: "pull", rows: [timed("cairn-pull", 4, 6, 3.8), timed("skopeo", o.skopeo, 3), timed("node-receive", 0.5, o.receiveCpu)] },
+      { id: "pull", corpus: "pull", rows: [timed("cairn-pull", 4, 6, 3.8), timed("skopeo", o.skopeo, 3), timed("receive", 0.5, o.receiveCpu)] },
       { id: "pull-unpack", corpus: "pull", rows: [timed("cairn-pull-unpack", 6, 10, 5.7), timed("skopeo-umoci", 8, 9)] }
     ]
   }
@@ -56,7 +56,7 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
   it("counts the registry's CPU while the receive-only baseline ran in the pull's least work, when the run recorded it", () => {
     const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
     const pullTable = r.tables.find((t) => t.id === "pull") as { rows: Array<Record<string, unknown>> }
-    pullTable.rows = pullTable.rows.map((x) => (x.id === "node-receive" ? { ...x, serverS: 0.4 } : x))
+    pullTable.rows = pullTable.rows.map((x) => (x.id === "receive" ? { ...x, serverS: 0.4 } : x))
     const b = targetBounds(r)
     const pull = b.find((x: { table: string }) => x.table === "pull")
     // 0.625 hashed + 0.9 received + 0.4 sent by the registry, on the same two cores
@@ -105,7 +105,7 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
 
   it("leaves out a table whose floors were not measured", () => {
     const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
-    r.tables[4]!.rows = r.tables[4]!.rows.filter((x) => x.id !== "node-receive")
+    r.tables[4]!.rows = r.tables[4]!.rows.filter((x) => x.id !== "receive")
     expect(targetBounds(r).some((x: { table: string }) => x.table === "pull")).toBe(false)
     expect(targetBounds(r).some((x: { table: string }) => x.table === "pull-unpack")).toBe(false)
   })

@@ -18,7 +18,7 @@ const CONTENDERS: Record<string, string[]> = {
   "sha256-large": ["cairn-wasm", "cairn-node", "sha256sum"],
   hash: ["kernel-wasm", "kernel-node"],
   startup: ["cairn-help", "cairn-images", "cairn-ps", "node", "skopeo", "umoci", "ctr"],
-  pull: ["cairn-pull", "skopeo", "containerd", "node-receive"],
+  pull: ["cairn-pull", "skopeo", "containerd", "receive"],
   "pull-unpack": ["cairn-pull-unpack", "skopeo-umoci", "containerd"]
 }
 // tables whose rows are timed without a byte count (start-up): a median time, no MB/s
