@@ -77,6 +77,8 @@ const connectionError = (message: string, code = "ECONNRESET") => Object.assign(
 
 /** GET `url` (http: or https:) on a connection of its own; resolves once the response head is in. */
 export function bulkGet(url: URL, options: BulkGetOptions): Promise<BulkResponse> {
+  // a redirect may name anything: only HTTP goes out (node:http refuses the rest the same way)
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError(`protocol ${url.protocol} is not supported (${url.href})`)
   const secure = url.protocol === "https:"
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
   const port = Number(url.port || (secure ? 443 : 80))
@@ -251,6 +253,8 @@ class ChunkedDecoder {
   /** what is being read: a size line, the CRLF after data, or the trailer lines */
   private state: "size" | "data" | "crlf" | "trailer" = "size"
   private line = ""
+  /** bytes of trailer lines so far: a server may not send them forever */
+  private trailer = 0
 
   /** The data ranges among bytes [start, end) of `buf`, in order: [start0, end0, start1, end1, ...]. */
   feed(buf: Buffer, start: number, end: number): number[] {
@@ -284,6 +288,7 @@ class ChunkedDecoder {
         this.left = Number.parseInt(hex, 16)
         this.state = this.left === 0 ? "trailer" : "data"
       } else if (line === "") this.done = true
+      else if ((this.trailer += line.length + 2) > HEAD_MAX) throw connectionError(`a chunked body's trailer exceeds ${HEAD_MAX} bytes`, "EPROTO")
     }
     return out
   }

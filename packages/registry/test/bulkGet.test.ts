@@ -151,6 +151,15 @@ describe("bulkGet", () => {
     await expect(get(huge)).rejects.toMatchObject({ code: "EPROTO", message: expect.stringContaining("exceeds 65536 bytes") })
     const badChunk = await serveRaw((s) => s.end("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"))
     await expect(readAll((await get(badChunk)).body)).rejects.toMatchObject({ code: "EPROTO", message: expect.stringContaining("bad chunk size") })
+    const endlessTrailer = await serveRaw((s) => {
+      s.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n")
+      const more = () => {
+        if (!s.destroyed) s.write(`x-t: ${"t".repeat(1000)}\r\n`, () => setImmediate(more))
+      }
+      more()
+    })
+    await expect(readAll((await get(endlessTrailer)).body)).rejects.toMatchObject({ code: "EPROTO", message: expect.stringContaining("trailer exceeds") })
+    expect(() => get(new URL("ftp://127.0.0.1/blob"))).toThrow(/protocol ftp: is not supported/)
     const gzipped = await serveRaw((s) => s.end("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"))
     await expect(get(gzipped)).rejects.toMatchObject({ code: "EPROTO", message: expect.stringContaining("unsupported transfer coding gzip") })
     const silent = await serveRaw((s) => s.end())
