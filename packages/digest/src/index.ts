@@ -32,7 +32,7 @@ export {
   setDefaultHasher,
   wasmBackend
 } from "./hasher.js"
-export { giveBack, isLent, keep, lend } from "./lend.js"
+export { giveBack, isLent, keep, lend, share } from "./lend.js"
 export { BASELINE_SUSPECT_MB_PER_SEC, type KernelName, type KernelRate, kernelSelfTest, measureKernel } from "./kernel.js"
 export { OFF_THREAD_MIN_BYTES, OffThreadHasher, offThreadHashStats, resetOffThreadHashStats } from "./offthread.js"
 export {

@@ -4,11 +4,11 @@
 // the bytes are hashed and written) gives it back for the next read. Allocating fresh memory for
 // every network read, and collecting it, cost a 945 MB pull about as much CPU as receiving it.
 // A chunk never given back is only garbage-collected, so a consumer that knows nothing of this is
-// correct as it is. One that hands a chunk to two readers (a tee) must `keep` it first, or the
-// first reader to finish could give back bytes the other still reads.
+// correct as it is. One that hands a chunk to two readers (a tee) must `share` it (or `keep` it),
+// or the first reader to finish could give back bytes the other still reads.
 const lent = new WeakMap<Uint8Array, () => void>()
 
-/** Marks `chunk` as lent: `giveBack(chunk)` calls `onGiveBack`, once. */
+/** Marks `chunk` as lent: the first `giveBack(chunk)` calls `onGiveBack`. */
 export function lend<T extends Uint8Array>(chunk: T, onGiveBack: () => void): T {
   lent.set(chunk, onGiveBack)
   return chunk
@@ -20,6 +20,21 @@ export function giveBack(chunk: Uint8Array): void {
   if (f === undefined) return
   lent.delete(chunk)
   f()
+}
+
+/**
+ * `n` views of `chunk`'s bytes, one per reader. If `chunk` was lent, each view is lent and
+ * `chunk` is given back once every view is; if not, the views are `chunk` itself.
+ */
+export function share<T extends Uint8Array>(chunk: T, n: number): T[] {
+  const f = lent.get(chunk)
+  if (f === undefined) return Array.from({ length: n }, () => chunk)
+  lent.delete(chunk)
+  let left = n
+  const one = () => {
+    if (--left === 0) f()
+  }
+  return Array.from({ length: n }, () => lend(chunk.subarray() as T, one))
 }
 
 /** Keeps `chunk` for good: it is never given back, whoever else holds it later. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { giveBack, isLent, keep, lend } from "../src/index.js"
+import { giveBack, isLent, keep, lend, share } from "../src/index.js"
 
 describe("lent chunks", () => {
   it("are given back once, by whoever holds them last; kept or unlent chunks never are", () => {
@@ -22,5 +22,24 @@ describe("lent chunks", () => {
     expect(backs).toEqual(["a"])
     giveBack(c)
     expect(backs).toEqual(["a", "c"])
+  })
+
+  it("shared among readers, are given back once every reader gave its view back", () => {
+    let backs = 0
+    const chunk = lend(Buffer.from("abc"), () => backs++)
+    const [a, b] = share(chunk, 2)
+    expect(a).not.toBe(b)
+    expect(isLent(chunk)).toBe(false)
+    expect(a!.buffer).toBe(chunk.buffer)
+    expect(Buffer.from(a!).toString()).toBe("abc")
+    giveBack(a!)
+    giveBack(a!)
+    expect(backs).toBe(0)
+    giveBack(b!)
+    expect(backs).toBe(1)
+    // a chunk that was not lent is handed to every reader as it is
+    const plain = Buffer.from("x")
+    expect(share(plain, 2)).toEqual([plain, plain])
+    expect(share(plain, 2)[1]).toBe(plain)
   })
 })
