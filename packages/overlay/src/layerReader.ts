@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs"
 import { Worker } from "node:worker_threads"
-import type { Algorithm } from "@cairn/digest"
+import { type Algorithm, giveBack } from "@cairn/digest"
 import { kernelModuleFor, ringMemory } from "@cairn/digest/ring-hasher"
 import { RingWriter } from "@cairn/digest/ring-writer"
 import { type Compression, detectCompression, nativeZstdAvailable, type ZstdDecoder } from "./compression.js"
@@ -113,7 +113,11 @@ export class LayerReader {
     const input = new RingWriter(ring, (at, length) => this.worker.postMessage({ type: "input", at, length }), { piece: IN_PIECE, every: ACK })
     this.input = input
     try {
-      for await (const c of source) await input.write(c)
+      for await (const c of source) {
+        await input.write(c)
+        // copied into the ring: a lent chunk (a download's) can be read into again
+        giveBack(c)
+      }
       input.flush()
       this.worker.postMessage({ type: "input-end" })
     } catch (e) {

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
-import { type Digest, digestBytes, hashWasmBackend, nodeBackend } from "@cairn/digest"
+import { type Digest, digestBytes, hashWasmBackend, lend, nodeBackend } from "@cairn/digest"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { applyLayer, DecompressionError, LayerDigestMismatchError, nativeZstdAvailable } from "../src/index.js"
 import { listTree, rowText } from "./listing.js"
@@ -174,6 +174,31 @@ describe("the layer-reader thread", () => {
     const cut = await applyLayer(chunked(gz.subarray(0, gz.length - 1000), 65536), join(dir, "cut"), { hashOffThread: true }).catch((x) => x)
     expect(cut).toBeInstanceOf(DecompressionError)
     expect(threads()).toBe(before)
+  })
+
+  it("gives a lent chunk of a stream back once it is copied into the input ring, never before", async () => {
+    // a bulk download's chunks are lent (@cairn/digest lend): given back, their memory is read
+    // into again at once. Here a given-back chunk is scribbled over, as its next read would.
+    const tar = manyFiles()
+    const gz = gzipSync(tar, { level: 1 })
+    let out = 0
+    let lentCount = 0
+    async function* lentPieces() {
+      for await (const c of chunked(gz, 100_000)) {
+        const piece = Buffer.from(c)
+        out++
+        lentCount++
+        yield lend(piece, () => {
+          out--
+          piece.fill(0)
+        })
+      }
+    }
+    const r = await applyLayer(lentPieces(), join(dir, "lent"), { hashOffThread: true, computeDigest: true })
+    expect(r).toMatchObject({ diffId: await digestBytes(tar), digest: await digestBytes(gz), size: gz.length })
+    // the first piece is joined into the sniffed head (a copy) and never given back; every other one is
+    expect(lentCount).toBeGreaterThan(100)
+    expect(out).toBe(1)
   })
 
   it("decompresses as the calling thread does: several gzip members, bytes after the last one, a corrupt download", async () => {
