@@ -15,7 +15,7 @@
 // (rare: a changeset tar's links are within the layer) gives up its streamed extraction, and is
 // extracted from the store in order, with its lowers, as a blob found in the store is.
 import { rename } from "node:fs/promises"
-import { type Digest, keep } from "@cairn/digest"
+import { type Digest, share } from "@cairn/digest"
 import { LowersNeededError } from "@cairn/overlay/errors"
 import type { BlobDescriptor, BlobSink } from "@cairn/registry"
 import * as Effect from "effect/Effect"
@@ -142,10 +142,11 @@ export function tee(source: AsyncIterable<Uint8Array>, highWaterMark = TEE_BUFFE
           storeStopped()
           return // breaking out returns the source: its request is closed
         }
-        // both readers hold the chunk: neither may give it back for reuse (see @cairn/digest lend)
-        keep(chunk)
-        const a = main.push(chunk)
-        const b = side.push(chunk)
+        // each reader gets a view of its own: a lent chunk (a bulk download's) is given back for
+        // reuse once both gave theirs back (the store once written, the extractor once copied)
+        const [toMain, toSide] = share(chunk, 2)
+        const a = main.push(toMain!)
+        const b = side.push(toSide!)
         if (!a) await main.writable()
         if (!b) await side.writable()
       }
