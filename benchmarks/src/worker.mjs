@@ -105,7 +105,7 @@ const tasks = {
     try {
       const sizes = await Promise.all(
         task.blobs.map(async (/** @type {{ digest: string, size: number }} */ b) => {
-          const res = await transport.request({ method: "GET", url: `http://${task.host}/v2/${task.repository}/blobs/${b.digest}`, expectBytes: b.size })
+          const res = await transport.request({ method: "GET", url: `http://${task.host}/v2/${task.repository}/blobs/${b.digest}`, expectBytes: b.size, lend: true })
           if (res.status !== 200) throw new Error(`GET ${b.digest}: HTTP ${res.status}`)
           let n = 0
           for await (const c of res.body) {

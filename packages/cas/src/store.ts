@@ -28,6 +28,11 @@ import { addRoot, listTags, resolveTag, type TagEntry, type TagTarget, tag, unta
 export class Store {
   /** the byte-level store (reader / ingester / manager) */
   readonly blobs: BlobStore
+  /**
+   * As a blob sink: put and resume give back each lent chunk (@cairn/digest `lend`) once it is
+   * hashed and written, and hold none after, so a download may read into pooled memory for them.
+   */
+  readonly acceptsLent = true
 
   private constructor(readonly layout: Layout) {
     this.blobs = new BlobStore(layout)

@@ -134,7 +134,9 @@ export class CasImageStore implements ImageStore {
       has: (d) => this.cas.has(d),
       put: (desc, data) => this.cas.put(desc, data, o),
       ingestOffset: (d) => this.cas.ingestOffset(d),
-      resume: (desc, offset, data) => this.cas.resume(desc, offset, data, o)
+      resume: (desc, offset, data) => this.cas.resume(desc, offset, data, o),
+      // the store's ingest gives back each lent chunk once written: a download may lend them
+      acceptsLent: true
     }
   }
   source(): BlobSource {

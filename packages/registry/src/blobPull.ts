@@ -70,18 +70,21 @@ export async function openBlob(
   ctx: ClientContext,
   reference: RepositoryRef,
   desc: BlobDescriptor,
-  options: { offset?: number; signal?: AbortSignal } = {}
+  options: { offset?: number; signal?: AbortSignal; lend?: boolean } = {}
 ): Promise<{ body: Readable; offset: number; response: HttpResponse }> {
   const ref = asRef(reference)
   return viaRoutes(ctx, ref, true, (r) => openBlobAt(ctx, r, desc, options), { signal: options.signal })
 }
 
-/** openBlob at one place, without the registries configuration. */
+/**
+ * openBlob at one place, without the registries configuration. `lend`: a big body's chunks are
+ * lent (see HttpRequest.lend), for a reader that gives every one back and keeps none after.
+ */
 export async function openBlobAt(
   ctx: ClientContext,
   ref: Reference,
   desc: BlobDescriptor,
-  options: { offset?: number; signal?: AbortSignal } = {}
+  options: { offset?: number; signal?: AbortSignal; lend?: boolean } = {}
 ): Promise<{ body: Readable; offset: number; response: HttpResponse }> {
   const offset = options.offset ?? 0
   const res = await ctx.endpoint(ref.registry).send({
@@ -90,6 +93,7 @@ export async function openBlobAt(
     headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
     scopes: [repositoryScope(ref.repository, "pull")],
     expectBytes: desc.size - offset,
+    lend: options.lend === true,
     signal: options.signal
   })
   let start = 0
@@ -142,7 +146,8 @@ export async function pullBlobAt(ctx: ClientContext, ref: Reference, desc: BlobD
       else {
         let opened: Awaited<ReturnType<typeof openBlobAt>>
         try {
-          opened = await openBlobAt(ctx, ref, desc, { offset, ...(options.signal ? { signal: options.signal } : {}) })
+          // a sink that gives chunks back (the store) is lent them: the download reuses its memory
+          opened = await openBlobAt(ctx, ref, desc, { offset, lend: sink.acceptsLent === true, ...(options.signal ? { signal: options.signal } : {}) })
         } catch (e) {
           // a lying Content-Length or a mangled range may be a proxy's hiccup: retry, then report it
           if ((e instanceof ContentLengthError || (e instanceof RegistryError && e.code === "RANGE_MISMATCH")) && attempt < attempts) continue

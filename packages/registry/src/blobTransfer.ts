@@ -17,6 +17,12 @@ export interface BlobSink {
   ingestOffset?(digest: Digest): Promise<number>
   /** Continues an interrupted put: `data` holds the blob's bytes from `offset` on. */
   resume?(desc: BlobDescriptor, offset: number, data: AsyncIterable<Uint8Array>): Promise<{ created: boolean }>
+  /**
+   * true: the sink gives back every lent chunk (@cairn/digest `lend`) once it is done with it, and
+   * holds none after, nor hands one to two readers without `share`. The client then reads a big
+   * blob into pooled memory and lends the sink its chunks. A sink without it gets chunks of its own.
+   */
+  readonly acceptsLent?: boolean
 }
 
 /** Where pushed blobs come from. */

@@ -1,7 +1,9 @@
 // A GET of a big body (a layer blob) over a connection of its own, read straight into pooled
 // 1 MiB slabs: the socket's `onread` reads into the free end of the current slab, and the body
-// yields the bytes where they landed, each chunk lent (@cairn/digest `lend`) so the store's ingest
-// gives its slab back once it has hashed and written it. node:http allocates a fresh buffer for
+// yields the bytes where they landed. For a reader that asks (`lend`: the store's ingest, through
+// a sink that accepts lent chunks), each chunk is lent (@cairn/digest `lend`) and given back once
+// hashed and written, and its slab is read into again; any other reader gets chunks of its own,
+// and their slabs are left to the collector. node:http allocates a fresh buffer for
 // every read of the socket and leaves them to the garbage collector: in a 945 MB pull that churn,
 // with its page faults and collections, cost about as much CPU as the receiving itself, on a
 // machine where the CPU is what bounds the pull. Small requests keep node:http and its keep-alive.
@@ -35,7 +37,10 @@ class Slab {
   /** chunks lent and not given back */
   private out = 0
   private retired = false
+  /** false: its chunks are the reader's own, and it never goes back to the pool */
+  constructor(private readonly lending: boolean) {}
   lendChunk(start: number, end: number): Buffer {
+    if (!this.lending) return this.buf.subarray(start, end)
     this.out++
     let back = false
     return lend(this.buf.subarray(start, end), () => {
@@ -51,7 +56,7 @@ class Slab {
     this.recycle()
   }
   private recycle() {
-    if (this.retired && this.out === 0 && pool.length < POOL_MAX && this.buf.length === SLAB) {
+    if (this.lending && this.retired && this.out === 0 && pool.length < POOL_MAX) {
       this.out = -1
       pool.push(this.buf)
     }
@@ -70,6 +75,11 @@ export interface BulkGetOptions {
   readonly idleTimeoutMs: number
   /** the TLS trust for https (undefined: the system's) */
   readonly ca?: SecureContextOptions["ca"]
+  /**
+   * Lend the body's chunks: each is read into again once given back (@cairn/digest `giveBack`).
+   * Only for a reader that gives every chunk back and keeps none after.
+   */
+  readonly lend?: boolean
 }
 
 const badHeader = /[\r\n\0]/
@@ -92,7 +102,7 @@ export function bulkGet(url: URL, options: BulkGetOptions): Promise<BulkResponse
 
   return new Promise<BulkResponse>((resolve, reject) => {
     options.signal?.throwIfAborted()
-    let slab = new Slab()
+    let slab = new Slab(options.lend === true)
     // the response head as it arrives, then the body's framing state
     let headText = ""
     let response: BulkResponse | undefined
@@ -201,7 +211,7 @@ export function bulkGet(url: URL, options: BulkGetOptions): Promise<BulkResponse
       buffer: () => {
         if (SLAB - slab.fill < MIN_READ) {
           slab.retire()
-          slab = new Slab()
+          slab = new Slab(options.lend === true)
         }
         return slab.buf.subarray(slab.fill)
       },

@@ -18,6 +18,8 @@ export interface EndpointRequest {
   readonly retry?: boolean
   /** the size of the body expected: see HttpRequest.expectBytes */
   readonly expectBytes?: number
+  /** lend the body's chunks: see HttpRequest.lend */
+  readonly lend?: boolean
 }
 
 export class Endpoint {
@@ -49,7 +51,8 @@ export class Endpoint {
         ...(req.bodyLength === undefined ? {} : { bodyLength: req.bodyLength }),
         ...(req.signal ? { signal: req.signal } : {}),
         ...(req.retry === false ? { retry: false } : {}),
-        ...(req.expectBytes === undefined ? {} : { expectBytes: req.expectBytes })
+        ...(req.expectBytes === undefined ? {} : { expectBytes: req.expectBytes }),
+        ...(req.lend === true ? { lend: true } : {})
       })
       if (res.status !== 401 || !ours || round >= 2) return res
       res.discard()

@@ -32,6 +32,12 @@ export interface HttpRequest {
    * chunks lent to the reader, instead of through node:http's keep-alive pool.
    */
   readonly expectBytes?: number
+  /**
+   * With a bulk GET: the body's chunks are lent (@cairn/digest `lend`) and their memory is read
+   * into again once given back. Only for a reader that gives every chunk back and keeps none
+   * after; otherwise each chunk is the reader's own.
+   */
+  readonly lend?: boolean
 }
 
 export interface HttpResponse {
@@ -186,7 +192,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const res =
         method === "GET" && body === undefined && req.expectBytes !== undefined && req.expectBytes >= this.bulkMinBytes
-          ? await this.bulk(url, headers, req.signal)
+          ? await this.bulk(url, headers, req.signal, req.lend === true)
           : await this.once(method, url, headers, body, req.bodyLength, req.signal)
       if (!isRedirect(res.status) || hop >= maxRedirects) return res
       const location = res.header("location")
@@ -266,9 +272,9 @@ export class Transport {
     })
   }
 
-  private async bulk(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<HttpResponse> {
+  private async bulk(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, lend: boolean): Promise<HttpResponse> {
     const ca = url.protocol === "https:" ? this.httpsAgent(url.host).options.ca : undefined
-    const res = await bulkGet(url, { headers, signal, idleTimeoutMs: this.idleTimeoutMs, ...(ca === undefined ? {} : { ca }) })
+    const res = await bulkGet(url, { headers, signal, lend, idleTimeoutMs: this.idleTimeoutMs, ...(ca === undefined ? {} : { ca }) })
     return new Response(res.status, res.headers, url, res.body)
   }
 

@@ -47,8 +47,8 @@ async function serveRaw(onRequest: (socket: Socket) => void): Promise<URL> {
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()))
   return new URL(`http://127.0.0.1:${portOf(s)}/blob`)
 }
-const get = (url: URL, headers: Record<string, string> = {}, extra: { signal?: AbortSignal; idleTimeoutMs?: number; ca?: string } = {}) =>
-  bulkGet(url, { headers, idleTimeoutMs: extra.idleTimeoutMs ?? 10_000, signal: extra.signal, ...(extra.ca ? { ca: extra.ca } : {}) })
+const get = (url: URL, headers: Record<string, string> = {}, extra: { signal?: AbortSignal; idleTimeoutMs?: number; ca?: string; lend?: boolean } = {}) =>
+  bulkGet(url, { headers, idleTimeoutMs: extra.idleTimeoutMs ?? 10_000, signal: extra.signal, lend: extra.lend ?? true, ...(extra.ca ? { ca: extra.ca } : {}) })
 
 /** The body's chunks, given back as read unless `hold`. */
 async function readAll(body: AsyncIterable<Buffer>, hold = false): Promise<{ bytes: Buffer; chunks: Buffer[] }> {
@@ -179,6 +179,14 @@ describe("bulkGet", () => {
     expect(second.bytes.equals(b)).toBe(true)
     expect(Buffer.concat(first.chunks).equals(a)).toBe(true)
     const slabsOfA = new Set(first.chunks.map((c) => c.buffer))
+    // not lent (a reader that did not ask): chunks of its own, never read into again
+    const own: Buffer[] = []
+    for await (const c of (await get(new URL("/a", url), {}, { lend: false })).body as AsyncIterable<Buffer>) {
+      expect(isLent(c)).toBe(false)
+      own.push(c)
+    }
+    await readAll((await get(new URL("/b", url))).body)
+    expect(Buffer.concat(own).equals(a)).toBe(true)
     // now A is given back: a third body is read into recycled slabs (A's or B's), and is right
     for (const c of first.chunks) giveBack(c)
     const third = await get(new URL("/b", url))
@@ -226,7 +234,7 @@ describe("bulkGet", () => {
     })
     const t = new Transport({ bulkMinBytes: SLAB })
     try {
-      const big = await t.request({ method: "GET", url, expectBytes: SLAB })
+      const big = await t.request({ method: "GET", url, expectBytes: SLAB, lend: true })
       expect(big.header("x-connection")).toBe("close")
       expect((await readAll(big.body)).bytes.equals(data)).toBe(true)
       const small = await t.request({ method: "GET", url, expectBytes: SLAB - 1 })

@@ -1,5 +1,5 @@
 
-import { DigestMismatchError } from "@cairn/digest"
+import { DigestMismatchError, giveBack, isLent } from "@cairn/digest"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   ContentLengthError,
@@ -63,6 +63,39 @@ describe.skipIf(!haveRegistry).each(blobGets)("faults between client and registr
     retries.length = 0
     proxy.rule = () => undefined
   }
+
+  it("lends a big blob's chunks only to a sink that accepts lent chunks, and then gets them back", async () => {
+    fresh()
+    for (const acceptsLent of [false, true]) {
+      const dir = new DirSink(tempDir())
+      const seen = { lent: 0, plain: 0 }
+      // a sink that gives back what it gets once it has copied it, if it said it would
+      const sink: BlobSink = {
+        has: (d) => dir.has(d),
+        put: (desc, data) =>
+          dir.put(
+            desc,
+            (async function* () {
+              for await (const c of data) {
+                if (isLent(c)) seen.lent++
+                else seen.plain++
+                const own = Buffer.from(c)
+                giveBack(c)
+                yield own
+              }
+            })()
+          ),
+        ...(acceptsLent ? { acceptsLent } : {})
+      }
+      await pullImage(client, `${repo()}:1`, sink)
+      expect(dir.read(layer().digest).equals(img.source.blobs.get(layer().digest)!)).toBe(true)
+      // over node:http nothing is lent; over bulkGet only to the sink that accepts it (the
+      // manifest, put from the bytes the client read whole, is its own either way)
+      if (acceptsLent && bulkMinBytes === 0) expect(seen.lent).toBeGreaterThan(10)
+      else expect(seen.lent).toBe(0)
+      expect(seen.lent + seen.plain).toBeGreaterThan(0)
+    }
+  })
 
   it("resumes a blob cut mid-transfer with Range, fetching the bytes past the cut once", async () => {
     fresh()
