@@ -10,21 +10,26 @@ import { ringHasher } from "./ring-hasher.mjs"
 import { threadCpuMicros } from "./sha256-kernel.mjs"
 
 const { algorithm, backend, memory, module, state } = workerData
-const { update, hex: digest, save } = await ringHasher({ algorithm, backend, memory, module, state })
-// the time spent hashing, for the in-pipeline rate (offThreadHashStats)
-let busy = 0
-const cpu0 = threadCpuMicros()
-parentPort.on("message", (m) => {
-  if (m.type === "chunk") {
-    const t = performance.now()
-    update(m.at, m.length)
-    busy += performance.now() - t
-    parentPort.postMessage({ type: "ack", bytes: m.length })
-  } else if (m.type === "digest") {
-    const hex = digest()
-    parentPort.postMessage({ type: "digest", hex, busyMs: busy, cpuUs: threadCpuMicros() - cpu0 })
-  } else if (m.type === "save") {
-    parentPort.postMessage({ type: "state", state: save() })
-  }
-})
-parentPort.postMessage({ type: "ready" })
+// No top-level await (see @cairn/overlay's layer-reader.mjs): a thread terminated while a
+// module's top-level await is pending can abort the whole process in V8.
+async function main() {
+  const { update, hex: digest, save } = await ringHasher({ algorithm, backend, memory, module, state })
+  // the time spent hashing, for the in-pipeline rate (offThreadHashStats)
+  let busy = 0
+  const cpu0 = threadCpuMicros()
+  parentPort.on("message", (m) => {
+    if (m.type === "chunk") {
+      const t = performance.now()
+      update(m.at, m.length)
+      busy += performance.now() - t
+      parentPort.postMessage({ type: "ack", bytes: m.length })
+    } else if (m.type === "digest") {
+      const hex = digest()
+      parentPort.postMessage({ type: "digest", hex, busyMs: busy, cpuUs: threadCpuMicros() - cpu0 })
+    } else if (m.type === "save") {
+      parentPort.postMessage({ type: "state", state: save() })
+    }
+  })
+  parentPort.postMessage({ type: "ready" })
+}
+void main()

@@ -35,7 +35,8 @@ const ANNOUNCE = 1024 * 1024
 const { path, input, compression, out, hash, module } = workerData
 // the file's read slots, or the stream's input ring: both the data area of the kernel's memory
 const { memory, ring: slots } = input === undefined ? ringMemory(READ * SLOTS) : { memory: input.memory, ring: new Uint8Array(input.memory.buffer, DATA_AT, input.bytes) }
-const hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory, module })
+/** the blob digest's hasher, set by main() before any byte is read */
+let hasher
 const decoder = compression === "gzip" ? zlib.createGunzip({ chunkSize: ANNOUNCE }) : zlib.createZstdDecompress({ chunkSize: ANNOUNCE })
 
 let size = 0 // bytes read from the file
@@ -169,17 +170,26 @@ async function drain() {
   tarRing.flush()
 }
 
-try {
-  await Promise.all([input === undefined ? feed() : feedInput(), inflate === undefined ? drain() : undefined])
-  parentPort.postMessage({ type: "end", size, hex: hasher?.hex() })
-} catch (e) {
-  const err = readError ?? e
-  parentPort.postMessage({
-    type: "error",
-    stage: readError === undefined ? "decompress" : "read",
-    message: String(err?.message ?? err),
-    code: err?.code,
-    errno: err?.errno,
-    syscall: err?.syscall
-  })
+// No top-level await: the module finishes evaluating at once and the work runs in main()'s
+// promises. A thread terminated while a module's top-level await is pending (a layer abandoned
+// early: a failed or stopped download) can abort the whole process in V8: "Check failed:
+// (location_) != nullptr" in SourceTextModule::ExecuteAsyncModule, seen once in a CI run of the
+// engine's pull tests on Node 20 (the same check fails in nodejs/node#53238 and #60755).
+async function main() {
+  hasher = hash === undefined ? undefined : await ringHasher({ algorithm: hash.algorithm, backend: hash.backend, memory, module })
+  try {
+    await Promise.all([input === undefined ? feed() : feedInput(), inflate === undefined ? drain() : undefined])
+    parentPort.postMessage({ type: "end", size, hex: hasher?.hex() })
+  } catch (e) {
+    const err = readError ?? e
+    parentPort.postMessage({
+      type: "error",
+      stage: readError === undefined ? "decompress" : "read",
+      message: String(err?.message ?? err),
+      code: err?.code,
+      errno: err?.errno,
+      syscall: err?.syscall
+    })
+  }
 }
+void main()
