@@ -42,10 +42,8 @@ class Slab {
   lendChunk(start: number, end: number): Buffer {
     if (!this.lending) return this.buf.subarray(start, end)
     this.out++
-    let back = false
+    // giveBack calls this once per chunk
     return lend(this.buf.subarray(start, end), () => {
-      if (back) return
-      back = true
       this.out--
       this.recycle()
     })

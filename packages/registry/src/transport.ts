@@ -28,8 +28,8 @@ export interface HttpRequest {
   readonly retry?: boolean
   /**
    * The size of the body the caller expects (a blob's). A GET of at least the transport's
-   * `bulkMinBytes` is read over a connection of its own into pooled memory (bulkGet.ts), its
-   * chunks lent to the reader, instead of through node:http's keep-alive pool.
+   * `bulkMinBytes` is read over a connection of its own into pooled memory (bulkGet.ts) instead
+   * of through node:http's keep-alive pool; its chunks are lent to the reader only with `lend`.
    */
   readonly expectBytes?: number
   /**
