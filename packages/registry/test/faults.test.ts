@@ -272,7 +272,9 @@ describe.skipIf(!haveRegistry).each(blobGets)("faults between client and registr
     proxy.rule = (r) => (r.method === "GET" && r.path.endsWith(bad.digest) ? { kind: "corrupt", at: 5 } : undefined)
     const inner = new DirSink(tempDir())
     let active = 0
-    // a slow store: the big layer is still being written when the small one fails
+    // a slow store: the big layer is still being written when the small one fails. Slow per byte
+    // (10 ms per 64 KiB), not per chunk: over bulkGet a chunk can be up to 1 MiB, and at 10 ms a
+    // chunk the 3 MB layer could be stored before the small one's check fails
     const slow: BlobSink = {
       has: (d) => inner.has(d),
       ingestOffset: (d) => inner.ingestOffset(d),
@@ -284,7 +286,7 @@ describe.skipIf(!haveRegistry).each(blobGets)("faults between client and registr
             desc,
             (async function* () {
               for await (const c of data) {
-                await new Promise((r) => setTimeout(r, 10))
+                await new Promise((r) => setTimeout(r, Math.max(10, (c.length / 65536) * 10)))
                 yield c
               }
             })()
