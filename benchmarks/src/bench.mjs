@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { mkdir, rm } from "node:fs/promises"
+import { mkdir, rm, stat } from "node:fs/promises"
 import { join } from "node:path"
 import { benchDir, ensureCorpus, ensureDebian, expectedListing, imageLayers, scaleFromEnv } from "./corpus.mjs"
 import { checkTree, checkUnion, sha256File } from "./listing.mjs"
@@ -418,6 +418,25 @@ if (!only || only.has("pull") || only.has("pull-unpack")) {
         skip: setupSkip,
         cmd: () => nodeWorker({ kind: "receive", host: reference.split("/")[0], repository: "bench/pull", blobs: layers.map((/** @type {{ digest: string, size: number }} */ l) => ({ digest: l.digest, size: l.size })) }),
         check: workerOk
+      },
+      {
+        // what storing the bytes durably costs the machine, as every contender here does (skopeo
+        // and containerd fsync each blob, cairn's store too): each layer blob copied from the page
+        // cache into a file of the run's directory and fsynced. Its machine CPU (the run's
+        // `machineS`: its own and the kernel's writeback threads') is the writes' part of the floor
+        id: "write",
+        label: "every layer blob written to a file and fsynced (dd conv=fsync; the writes only)",
+        kind: "baseline",
+        skip: setupSkip,
+        needsOut: true,
+        cmd: (out) => ["sh", ["-c", 'out=$1; shift; for b; do dd if="$b" of="$out/$(basename "$b")" bs=1M conv=fsync status=none || exit 1; done', "sh", out, ...layers.map((/** @type {{ path: string }} */ l) => l.path)]],
+        check: async (ctx) => {
+          for (const l of layers) {
+            const st = await stat(join(ctx.out, l.digest.slice(7))).catch(() => undefined)
+            if (st?.size !== l.size) return `dd left ${st?.size ?? "no"} bytes of ${l.digest} (${l.size} expected)`
+          }
+          return undefined
+        }
       }
     ]
   })
@@ -480,7 +499,7 @@ log("warming the page cache (reading every corpus blob and raw tar once)")
 execFileSync("sh", ["-c", `cat "${oci}"/blobs/sha256/* "${corpus.root}"/raw/*.tar ${existsSync(join(scratch, "archives")) && readdirSync(join(scratch, "archives")).length > 0 ? `"${scratch}"/archives/* ` : ""}> /dev/null`])
 
 // --- run: interleaved rounds ---------------------------------------------------------------
-/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, serverS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
+/** @type {Record<string, Record<string, { runs: Array<{ wallS: number, rssKB?: number, userS?: number, sysS?: number, serverS?: number, machineS?: number, workS?: number, metrics?: Record<string, number> }>, failed?: string }>>} */
 const raw = {}
 for (const g of groups) {
   if (!selected(g)) continue
@@ -520,6 +539,7 @@ for (const g of groups) {
       await c.after?.(out).catch((e) => log(`${g.id}: ${c.label}: tear-down: ${short(e)}`))
       await rm(out, { recursive: true, force: true })
       await sync()
+      await scratchFs.trim()
       if (failure || !r) {
         rec.failed = failure
         log(`${g.id}: ${c.label}: FAILED (its time does not count): ${failure}`)
@@ -535,7 +555,7 @@ for (const g of groups) {
           if (w.metrics && typeof w.metrics === "object") metrics = w.metrics
         } catch {}
       }
-      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, serverS, workS, metrics })
+      rec.runs.push({ wallS: r.wallS, rssKB: r.rssKB, userS: r.userS, sysS: r.sysS, serverS, machineS: r.machineS, workS, metrics })
       const rate = g.bytes ? `, ${(g.bytes / r.wallS / 1e6).toFixed(0)} MB/s` : ""
       log(`${g.id} round ${round + 1}/${rounds}: ${c.label}: ${r.wallS.toFixed(3)} s${rate}, peak RSS ${r.rssKB ? (r.rssKB / 1024).toFixed(0) : "?"} MB${metrics ? `, ${JSON.stringify(metrics, (_k, v) => (typeof v === "number" ? Math.round(v) : v))}` : ""}`)
     }
@@ -598,7 +618,8 @@ const tables = groups
         peakRssMB: rss.length ? Math.max(...rss) / 1024 : undefined,
         userS: rec.runs.length ? median(rec.runs.map((r) => r.userS ?? 0)) : undefined,
         sysS: rec.runs.length ? median(rec.runs.map((r) => r.sysS ?? 0)) : undefined,
-        ...(rec.runs.some((r) => r.serverS !== undefined) ? { serverS: median(rec.runs.map((r) => r.serverS ?? 0)) } : {})
+        ...(rec.runs.some((r) => r.serverS !== undefined) ? { serverS: median(rec.runs.map((r) => r.serverS ?? 0)) } : {}),
+        ...(rec.runs.some((r) => r.machineS !== undefined) ? { machineS: median(rec.runs.map((r) => r.machineS ?? 0)) } : {})
       }
     })
   }))

@@ -9,7 +9,7 @@
 // of system time there (perf: 60 % in recently_deleted and the buffer lookups under it), 0.9 s on
 // a journaled ext4 and 0.6 s on tmpfs, and which contender ran after which deletion decided the
 // figure. CAIRN_BENCH_FS=tmpdir keeps the old place.
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, statfsSync } from "node:fs"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -62,21 +62,24 @@ const alive = (/** @type {number} */ pid) => {
 
 /**
  * The run's scratch dir, on a fresh loop-mounted journaled ext4 when root can make one (else in
- * os.tmpdir(), with the reason). `cleanup` unmounts and removes the image.
+ * os.tmpdir(), with the reason). `cleanup` unmounts and removes the image; `trim` returns the
+ * blocks freed inside the image to the disk under it (fstrim; untimed, between runs).
  * @param {{ log: (line: string) => void, size?: string }} options
- * @returns {Promise<{ dir: string, fs: string, cleanup: () => Promise<void> }>}
+ * @returns {Promise<{ dir: string, fs: string, cleanup: () => Promise<void>, trim: () => Promise<void> }>}
  */
 export async function scratchFilesystem({ log, size = "64G" }) {
   const plain = async (/** @type {string} */ why) => {
     const dir = await mkdtemp(join(tmpdir(), "cairn-bench-"))
     const fs = `${describeFs(dir)}, os.tmpdir() (${why})`
-    return { dir, fs, cleanup: () => rm(dir, { recursive: true, force: true }) }
+    return { dir, fs, cleanup: () => rm(dir, { recursive: true, force: true }), trim: async () => {} }
   }
   if (process.env.CAIRN_BENCH_FS === "tmpdir") return plain("CAIRN_BENCH_FS=tmpdir")
   if (process.getuid?.() !== 0) return plain("not root: no loop mount")
   for (const bin of ["mkfs.ext4", "losetup", "mount"]) if (!has(bin)) return plain(`${bin} is missing`)
   await sweepStale(log)
-  // the image is sparse: it takes only what the run has on it at once
+  // the image is sparse, and trim() (after each run's output is deleted) gives the blocks freed
+  // inside it back to /var/tmp: without it the image keeps every block any run ever wrote
+  // (the pull rows alone grew it to 28 GB and filled a 100 GB disk before the run ended)
   const base = await mkdtemp(join("/var/tmp", `cairn-bench-fs-${process.pid}-`))
   const image = join(base, "ext4.img")
   const dir = join(base, "mnt")
@@ -93,6 +96,11 @@ export async function scratchFilesystem({ log, size = "64G" }) {
   return {
     dir,
     fs: `${describeFs(dir)}, made by mkfs.ext4 for this run and loop-mounted (the machine's own /var/tmp is ${describeFs(base)})`,
+    trim: () =>
+      new Promise((resolve) => {
+        // a failure only leaves the image bigger: the run goes on
+        execFile("fstrim", [dir], () => resolve(undefined))
+      }),
     cleanup: async () => {
       try {
         execFileSync("umount", [dir], { stdio: "pipe" })

@@ -69,6 +69,30 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
     expect(pu.essentialCpuS - without.essentialCpuS).toBeCloseTo(0.4, 6)
   })
 
+  it("counts storing the blobs durably (the dd baseline's machine CPU, writeback included) in both pulls, and reports the machine's CPU of cairn's and the peer's runs", () => {
+    const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
+    const pullTable = r.tables.find((t) => t.id === "pull") as { rows: Array<Record<string, unknown>> }
+    // dd's own CPU is a fraction of what the machine spent while it ran: the writeback threads'
+    pullTable.rows = [
+      ...pullTable.rows.map((x) => (x.id === "cairn-pull" ? { ...x, machineS: 7.5 } : x.id === "skopeo" ? { ...x, machineS: 5 } : x)),
+      { ...timed("write", 1.5, 0.4), machineS: 1.1 }
+    ]
+    const b = targetBounds(r)
+    const pull = b.find((x: { table: string }) => x.table === "pull")
+    expect(pull.essentialCpuS).toBeCloseTo(250 / 400 + 0.9 + 1.1, 6)
+    expect(pull.floorS).toBeCloseTo((250 / 400 + 0.9 + 1.1) / 2 + 0.2, 6)
+    expect(pull.parts.join("; ")).toContain("writing them to files and fsyncing 1.10 s")
+    expect(pull.cairnMachineS).toBe(7.5)
+    expect(pull.peerMachineS).toBe(5)
+    const pu = b.find((x: { table: string }) => x.table === "pull-unpack")
+    const without = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
+    expect(pu.essentialCpuS - without.find((x: { table: string }) => x.table === "pull-unpack").essentialCpuS).toBeCloseTo(1.1, 6)
+    // a run without the baseline says so instead of leaving the writes out silently
+    expect(without.find((x: { table: string }) => x.table === "pull").parts.join("; ")).toContain("the writes (not recorded in this run)")
+    // the extraction rows are set against cairn's own CPU as before
+    expect(b.find((x: { table: string }) => x.table === "extract-libs").cairnMachineS).toBeUndefined()
+  })
+
   it("does the small-file layer's arithmetic like the libs layer's", () => {
     const b = targetBounds(result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 }))
     const small = b.find((x: { table: string }) => x.table === "extract-small")
