@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 // @ts-expect-error: plain JS module of the scoreboard
-import { targetBounds } from "../src/results.mjs"
+import { hashAnalysis, targetBounds } from "../src/results.mjs"
 
 // A scoreboard result with just what the bound arithmetic reads: the kernel rates (hash table),
 // the libs extraction table with its floors, the pull table with its receive floor, the corpus sizes.
@@ -132,5 +132,32 @@ describe("the bound arithmetic of issue 13's ratio targets", () => {
     r.tables[4]!.rows = r.tables[4]!.rows.filter((x) => x.id !== "receive")
     expect(targetBounds(r).some((x: { table: string }) => x.table === "pull")).toBe(false)
     expect(targetBounds(r).some((x: { table: string }) => x.table === "pull-unpack")).toBe(false)
+  })
+})
+
+describe("the in-pipeline hash rate", () => {
+  const withDiffId = (r: ReturnType<typeof result>, rates: number[]) => {
+    const libs = r.tables.find((t) => t.id === "extract-libs") as { rows: Array<Record<string, unknown>> }
+    libs.rows = libs.rows.map((x) => (x.id === "cairn-wasm" ? { ...x, metrics: { diffIdMBps: rates[1] }, metricRuns: { diffIdMBps: rates }, cpuRuns: rates.map(() => 6.5) } : x))
+    return libs
+  }
+
+  it("sets the diffID worker's rate against the kernel alone timed in the table's own rounds when the run has it", () => {
+    const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
+    const libs = withDiffId(r, [300, 310, 320])
+    // the hash table's kernel (400) was measured while the host was faster than during the extraction (320)
+    libs.rows.push({ ...kernel("kernel-wasm", 320), kind: "reference" })
+    const p = hashAnalysis(r).pipeline.find((x: { table: string }) => x.table === "extract-libs")
+    expect(p.kernelFrom).toBe("same rounds")
+    expect(p.kernelMbPerCpuS).toBe(320)
+    expect(p.diffIdRatio).toBeCloseTo(310 / 320, 6)
+  })
+
+  it("falls back to the hash table's kernel in a run without the same-round reference", () => {
+    const r = result({ tarXzf: 4.5, cairnWasm: 4, cairnCpu: 6.5, skopeo: 3, receiveCpu: 1 })
+    withDiffId(r, [300, 310, 320])
+    const p = hashAnalysis(r).pipeline.find((x: { table: string }) => x.table === "extract-libs")
+    expect(p.kernelFrom).toBe("hash table")
+    expect(p.diffIdRatio).toBeCloseTo(310 / 400, 6)
   })
 })
