@@ -413,7 +413,8 @@ export function targetBounds(r) {
     const parts = []
     let chain
     let essential
-    if (t.id === "pull" || t.id === "pull-unpack") {
+    const pull = t.id === "pull" || t.id === "pull-unpack"
+    if (pull) {
       const receiveRow = row("pull", "receive")
       const receive = nodeWork(receiveRow)
       if (receive === undefined) continue
@@ -467,9 +468,6 @@ export function targetBounds(r) {
       essential = hashCpu + gunzip + writes
       parts.push(`both digests over ${f((corpus.tarBytes + corpus.compressedBytes) / 1e6, 0)} MB at ${f(kernel, 0)} MB per CPU s ${f(hashCpu, 2)} s`, `node:zlib gunzip ${f(gunzip, 2)} s`, `GNU tar's writes ${f(writes, 2)} s`)
     }
-    // a pull's least work counts the registry's CPU and the kernel's writeback: set it against the
-    // whole machine's CPU while cairn's runs went (every process and kernel thread), not cairn's own
-    const machine = t.id === "pull" || t.id === "pull-unpack" ? { cairnS: c.machineS, peerS: p.machineS } : undefined
     const startup = Math.max(0, c.medianS - (c.workMedianS ?? c.medianS))
     const floor = Math.max(chain, essential / cores) + startup
     const need = p.medianS / /** @type {number} */ (tg.min)
@@ -488,7 +486,9 @@ export function targetBounds(r) {
       needS: need,
       cairnS: c.medianS,
       cairnCpuS: cpu(c),
-      ...(machine?.cairnS !== undefined ? { cairnMachineS: machine.cairnS, peerMachineS: machine.peerS } : {}),
+      // a pull's least work counts the registry's CPU and the kernel's writeback: it is set against the
+      // whole machine's CPU while cairn's runs went (every process and kernel thread), not cairn's own
+      ...(pull && c.machineS !== undefined ? { cairnMachineS: c.machineS, peerMachineS: p.machineS } : {}),
       reachable: floor <= need
     })
   }
