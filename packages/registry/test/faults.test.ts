@@ -268,38 +268,42 @@ describe.skipIf(!haveRegistry).each(blobGets)("faults between client and registr
     const direct = new RegistryClient({ credentials: staticCredentials({}) })
     await pushImage(direct, two.source, two.manifest.digest, `${reg.host}/faults/two:1`)
     direct.close()
-    const bad = two.layers[1]!
-    proxy.rule = (r) => (r.method === "GET" && r.path.endsWith(bad.digest) ? { kind: "corrupt", at: 5 } : undefined)
+    const [big, bad] = [two.layers[0]!, two.layers[1]!]
+    // the big layer's registry sends 64 KiB and then holds the rest until the pull has failed (or,
+    // should the pull wait for the held blob instead of stopping it, 20 s have passed): its sink
+    // write is in progress when the small layer's check fails, whatever the machine's load
+    let release!: () => void
+    const released = new Promise<void>((r) => {
+      release = r
+      setTimeout(r, 20_000).unref()
+    })
+    proxy.rule = (r) => {
+      if (r.method !== "GET") return undefined
+      if (r.path.endsWith(bad.digest)) return { kind: "corrupt", at: 5 }
+      if (r.path.endsWith(big.digest)) return { kind: "hold", after: 64 * 1024, until: released }
+      return undefined
+    }
     const inner = new DirSink(tempDir())
     let active = 0
-    // a slow store: the big layer is still being written when the small one fails. Slow per byte
-    // (10 ms per 64 KiB), not per chunk: over bulkGet a chunk can be up to 1 MiB, and at 10 ms a
-    // chunk the 3 MB layer could be stored before the small one's check fails
-    const slow: BlobSink = {
+    const counting: BlobSink = {
       has: (d) => inner.has(d),
       ingestOffset: (d) => inner.ingestOffset(d),
       resume: (desc, offset, data) => inner.resume(desc, offset, data),
       async put(desc, data) {
         active++
         try {
-          return await inner.put(
-            desc,
-            (async function* () {
-              for await (const c of data) {
-                await new Promise((r) => setTimeout(r, Math.max(10, (c.length / 65536) * 10)))
-                yield c
-              }
-            })()
-          )
+          return await inner.put(desc, data)
         } finally {
           active--
         }
       }
     }
-    const e = await pullImage(client, `${repo().replace("/faults/app", "/faults/two")}:1`, slow).catch((x) => x)
+    const e = await pullImage(client, `${repo().replace("/faults/app", "/faults/two")}:1`, counting)
+      .catch((x) => x)
+      .finally(release)
     expect(e).toBeInstanceOf(DigestMismatchError)
     expect(active).toBe(0)
-    expect(await inner.has(two.layers[0]!.digest)).toBe(false)
+    expect(await inner.has(big.digest)).toBe(false)
   })
 
   it("fails with ManifestTooLargeError over 4 MiB, announced or streamed", async () => {

@@ -22,6 +22,8 @@ export type Fault =
   | { readonly kind: "body"; readonly body: Buffer; readonly headers: Record<string, string> }
   | { readonly kind: "delay"; readonly ms: number }
   | { readonly kind: "cutRequest"; readonly after: number }
+  /** send the first `after` body bytes, then nothing more until `until` settles */
+  | { readonly kind: "hold"; readonly after: number; readonly until: Promise<unknown> }
 
 export interface FaultProxy {
   readonly host: string
@@ -117,7 +119,16 @@ export async function startFaultProxy(target: string, bind = "127.0.0.1"): Promi
 }
 
 async function pump(from: AsyncIterable<Buffer>, res: ServerResponse, s: SeenRequest, fault: Fault | undefined) {
+  let held = false
   for await (let chunk of from) {
+    if (fault?.kind === "hold" && !held && s.sent + chunk.length >= fault.after) {
+      held = true
+      const part = chunk.subarray(0, fault.after - s.sent)
+      s.sent += part.length
+      await new Promise<void>((r) => res.write(part, () => r()))
+      await fault.until.catch(() => undefined)
+      chunk = chunk.subarray(part.length)
+    }
     if (fault?.kind === "corrupt" && fault.at >= s.sent && fault.at < s.sent + chunk.length) {
       chunk = Buffer.from(chunk)
       chunk[fault.at - s.sent]! ^= 0xff
