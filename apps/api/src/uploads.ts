@@ -89,11 +89,19 @@ export class UploadSessions {
     return s
   }
 
-  /** The session `id` of repository `name`; BLOB_UPLOAD_UNKNOWN otherwise (ids are never paths). */
-  get(id: string, name: string): UploadSession {
+  /**
+   * The session `id` of repository `name`; BLOB_UPLOAD_UNKNOWN otherwise (ids are never paths). A
+   * session idle past the timeout is gone here even if the sweeper has not run yet.
+   */
+  async get(id: string, name: string): Promise<UploadSession> {
+    const now = Date.now()
     const s = UUID.test(id) ? this.sessions.get(id) : undefined
     if (!s || s.name !== name) throw unknownUpload(id)
-    s.lastUsed = Date.now()
+    if (!s.busy && now - s.lastUsed > this.options.timeoutMs) {
+      await this.drop(s)
+      throw unknownUpload(id)
+    }
+    s.lastUsed = now
     return s
   }
 

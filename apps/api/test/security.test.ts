@@ -3,7 +3,7 @@
 import { readdir } from "node:fs/promises"
 import * as http from "node:http"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { randomBlob, raw, type Running, sha256, startStoreServer } from "./fixtures.js"
 
 const TOKEN = "tok-0123456789"
@@ -161,14 +161,41 @@ describe("limits", () => {
   })
 
   it("caps open upload sessions with 429", async () => {
-    const a = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
-    const b = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
-    expect([a.status, b.status]).toEqual([202, 202])
-    const c = await fetch(`${srv.url}/v2/cap/blobs/uploads/`, { method: "POST" })
-    expect(c.status).toBe(429)
-    expect(((await c.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("TOOMANYREQUESTS")
-    await fetch(`${srv.url}${a.headers.get("location")}`, { method: "DELETE" })
-    await fetch(`${srv.url}${b.headers.get("location")}`, { method: "DELETE" })
+    // a server of its own, with sessions that do not expire while the test runs: on the 150 ms
+    // one, a slow moment between the requests would free a slot
+    const capped = await startStoreServer({ maxUploadSessions: 2 })
+    try {
+      const a = await fetch(`${capped.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+      const b = await fetch(`${capped.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+      expect([a.status, b.status]).toEqual([202, 202])
+      const c = await fetch(`${capped.url}/v2/cap/blobs/uploads/`, { method: "POST" })
+      expect(c.status).toBe(429)
+      expect(((await c.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("TOOMANYREQUESTS")
+      await fetch(`${capped.url}${a.headers.get("location")}`, { method: "DELETE" })
+      await fetch(`${capped.url}${b.headers.get("location")}`, { method: "DELETE" })
+      expect(await readdir(join(capped.root, "api-uploads"))).toEqual([])
+    } finally {
+      await capped.stop()
+    }
+  })
+
+  it("treats a session idle past the timeout as gone at its next request, before any sweep", async () => {
+    // the default timeout (15 min, swept every 30 s): the clock moves, the sweeper does not run
+    const idle = await startStoreServer()
+    try {
+      const start = await fetch(`${idle.url}/v2/x/blobs/uploads/`, { method: "POST" })
+      const loc = start.headers.get("location") as string
+      expect((await fetch(`${idle.url}${loc}`, { method: "PATCH", body: "abc", headers: { "Content-Type": "application/octet-stream" } })).status).toBe(202)
+      vi.useFakeTimers({ toFake: ["Date"] })
+      vi.setSystemTime(Date.now() + 16 * 60_000)
+      const late = await fetch(`${idle.url}${loc}`, { method: "PATCH", body: "def", headers: { "Content-Type": "application/octet-stream" } })
+      expect(late.status).toBe(404)
+      expect(((await late.json()) as { errors: Array<{ code: string }> }).errors[0]?.code).toBe("BLOB_UPLOAD_UNKNOWN")
+      expect(await readdir(join(idle.root, "api-uploads"))).toEqual([])
+    } finally {
+      vi.useRealTimers()
+      await idle.stop()
+    }
   })
 
   it("answers unknown paths with a JSON 404", async () => {

@@ -115,10 +115,10 @@ export class Distribution {
         if (m === "POST") return this.pushes.start(route.name, r)
         break
       case "upload": {
-        if (m === "GET") return this.pushes.status(this.pushes.session(route.id, route.name), 204)
-        if (m === "PATCH") return this.pushes.patch(this.pushes.session(route.id, route.name), r)
-        if (m === "PUT") return this.pushes.finish(this.pushes.session(route.id, route.name), r)
-        if (m === "DELETE") return this.pushes.cancel(this.pushes.session(route.id, route.name))
+        if (m === "GET") return this.pushes.status(await this.pushes.session(route.id, route.name), 204)
+        if (m === "PATCH") return this.pushes.patch(await this.pushes.session(route.id, route.name), r)
+        if (m === "PUT") return this.pushes.finish(await this.pushes.session(route.id, route.name), r)
+        if (m === "DELETE") return this.pushes.cancel(await this.pushes.session(route.id, route.name))
         break
       }
       case "referrers":

@@ -29,7 +29,7 @@ export class Uploads {
     private readonly blobs: Blobs
   ) {}
 
-  session(id: string, name: string): UploadSession {
+  session(id: string, name: string): Promise<UploadSession> {
     return this.sessions.get(id, name)
   }
 
