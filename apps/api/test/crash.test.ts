@@ -71,7 +71,7 @@ const refusal = (args: string[], env: Record<string, string> = {}) =>
     proc.on("exit", (code) => resolve({ code, stderr, stdout }))
   })
 
-/** Starts a request whose body stops half way; resolves once the server has the first half. */
+/** Starts a request whose body stops half way (see {@link ingested} to know the server has it). */
 const stalledUpload = (port: number, path: string, data: Buffer) => {
   const req = http.request({ host: "127.0.0.1", port, method: "POST", path, headers: { "Content-Length": String(data.length) }, agent: false })
   const response = new Promise<number>((resolve) => {
@@ -83,6 +83,23 @@ const stalledUpload = (port: number, path: string, data: Buffer) => {
   })
   req.write(data.subarray(0, data.length >> 1))
   return { req, response, rest: () => req.end(data.subarray(data.length >> 1)) }
+}
+
+/**
+ * Waits until the server has written at least `bytes` to each of `count` files in the store's
+ * ingest area: the uploads under way have that much stored (a monolithic upload's file is named by
+ * the server, not by its digest).
+ */
+const ingested = async (root: string, count: number, bytes: number) => {
+  const dir = join(root, "ingest")
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const names = await readdir(dir).catch(() => [] as string[])
+    const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((s) => s.size, () => 0)))
+    if (sizes.filter((n) => n >= bytes).length >= count) return
+    if (Date.now() > deadline) throw new Error(`the server never wrote ${bytes} bytes to each of ${count} files in ${dir}: ${JSON.stringify(names)} hold ${JSON.stringify(sizes)}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
 }
 
 const pushComplete = async (url: string, name: string) => {
@@ -165,7 +182,7 @@ describe("the cairn-api process", () => {
     expect((await fetch(`${first.url}${loc}`, { method: "PATCH", body: chunked.subarray(0, 100_000) })).status).toBe(202)
     const mono = randomBlob(4 << 20)
     const stalled = stalledUpload(first.port, `/v2/crash/app/blobs/uploads/?digest=${sha256(mono)}`, mono)
-    await new Promise((r) => setTimeout(r, 500))
+    await ingested(root, 1, mono.length >> 1)
     first.proc.kill("SIGKILL")
     await first.exited
     stalled.req.destroy()
@@ -201,7 +218,8 @@ describe("the cairn-api process", () => {
     const st = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(stuck)}`, stuck)
     const s = await fetch(`${c.url}/v2/term/app/blobs/uploads/`, { method: "POST" })
     expect((await fetch(`${c.url}${s.headers.get("location")}`, { method: "PATCH", body: "partial", headers: { "Content-Type": "application/octet-stream" } })).status).toBe(202)
-    await new Promise((r) => setTimeout(r, 300))
+    // both uploads are under way (their first halves stored) before the signal
+    await ingested(root, 2, finishing.length >> 1)
     c.proc.kill("SIGTERM")
     await new Promise((r) => setTimeout(r, 300))
     f.rest()

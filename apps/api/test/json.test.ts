@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs"
 import { readFile, rm, stat, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Readable } from "node:stream"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { buildImage, type EngineServer, exec, haveTools, startEngineServer } from "./engineFixture.js"
 import { tempDir } from "./fixtures.js"
 
@@ -147,12 +147,17 @@ describe.skipIf(!haveTools)("JSON API over a real engine", () => {
   })
 
   it("streams progress events to /events", async () => {
-    await new Promise((r) => setTimeout(r, 100))
-    expect(events).toContain("event: progress")
+    // the earlier tests' events: waited for as they arrive on the stream
+    await vi.waitFor(
+      () => {
+        expect(events).toContain("event: progress")
+        // lifecycle events arrive too: the container the earlier test created, by id and name
+        expect(events).toMatch(/event: lifecycle\ndata: \{"type":"container\.created","id":"[0-9a-f]{64}","name":"c1"\}/)
+      },
+      { timeout: 10_000, interval: 20 }
+    )
     // progress events are never relabelled as lifecycle events
     expect(events).not.toMatch(/event: lifecycle\ndata: [^\n]*"phase"/)
-    // lifecycle events arrive too: the container the earlier test created, by id and name
-    expect(events).toMatch(/event: lifecycle\ndata: \{"type":"container\.created","id":"[0-9a-f]{64}","name":"c1"\}/)
   })
 
   it("sees an image pushed through /v2 as a local image the engine can run containers from", async () => {
