@@ -86,23 +86,26 @@ describe.skipIf(!haveRegistry)("an interrupted pull", () => {
     expect(mountinfoLines(root)).toEqual([])
   }
 
-  it("Effect.timeout interrupts it within a second of the deadline and leaves no blob, snapshot or mount", async () => {
+  it("Effect.timeout interrupts it mid-download and leaves no blob, snapshot or mount", async () => {
     const proxy = await startTrickleProxy(registry.host, layerDigests[0]!)
     const root = join(dir, "timeout")
     const engine = await Engine.open({ root })
     try {
       const pull = engine.service.pull(`${proxy.host}/test/big:1`, "big:1")
-      // the deadline comes once the layer is trickling in: the pull is mid-download when it fires
-      const run = Effect.runPromise(pull.pipe(Effect.timeout(Duration.millis(300)), Effect.exit))
-      await proxy.state.started
+      // the deadline comes once the layer is trickling in: the pull is mid-download when it fires.
+      // 2 s, not less: the pull's start (manifest, config) takes ~0.2 s here and more under load,
+      // and a deadline before the layer's request would leave nothing trickling to interrupt
+      const run = Effect.runPromise(pull.pipe(Effect.timeout(Duration.millis(2000)), Effect.exit))
+      // "ended" first: the deadline fired before the layer's download began
+      expect(await Promise.race([proxy.state.started.then(() => "started"), run.then(() => "ended")])).toBe("started")
       const t0 = performance.now()
       const exit = await run
       const after = performance.now() - t0
       expect(exit._tag).toBe("Failure")
       expect(String(exit)).toMatch(/Timeout/i)
-      // at 80 KiB/s the 4 MiB layer would take ~50 s: stopping within seconds is the interruption
-      // (measured: ~225 ms after the first trickled bytes, i.e. at the 300 ms deadline; the bound is loose for a loaded machine)
-      expect(after).toBeLessThan(5000)
+      // at 80 KiB/s the 4 MiB layer would take ~50 s: stopping within seconds of the deadline is
+      // the interruption (the bound is loose for a loaded machine)
+      expect(after).toBeLessThan(10_000)
       await proxy.allClosed() // its request was closed, not left reading
       await nothingVisible(engine, root)
     } finally {
