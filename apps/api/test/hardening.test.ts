@@ -231,25 +231,32 @@ describe("timeouts", () => {
   })
 
   it("keeps an upload alive while bytes keep arriving, however long it takes in total", async () => {
-    const data = randomBlob(12 * 1024)
-    const socket = net.connect(srv.port, "127.0.0.1")
-    const reply = new Promise<string>((resolve) => {
-      let got = ""
-      socket.on("data", (c: Buffer) => {
-        got += c.toString()
-        if (got.includes("\r\n\r\n")) resolve(got)
+    // a server of its own with a 1.2 s idle limit: pieces 400 ms apart leave 800 ms for a slow
+    // moment of this process (the server runs in it) before a gap looks idle; 300 ms left 200 ms
+    const patient = await startStoreServer({ bodyIdleTimeoutMs: 1200 })
+    const data = randomBlob(5 * 1024)
+    const socket = net.connect(patient.port, "127.0.0.1")
+    try {
+      const reply = new Promise<string>((resolve) => {
+        let got = ""
+        socket.on("data", (c: Buffer) => {
+          got += c.toString()
+          if (got.includes("\r\n\r\n")) resolve(got)
+        })
       })
-    })
-    await new Promise<void>((resolve) => socket.on("connect", () => resolve()))
-    socket.write(`POST /v2/x/blobs/uploads/?digest=${sha256(data)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${data.length}\r\n\r\n`)
-    // 12 pieces, 100 ms apart: 1.2 s in all, four times the 300 ms idle limit
-    for (let i = 0; i < 12; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      socket.write(data.subarray(i * 1024, (i + 1) * 1024))
+      await new Promise<void>((resolve) => socket.on("connect", () => resolve()))
+      socket.write(`POST /v2/x/blobs/uploads/?digest=${sha256(data)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${data.length}\r\n\r\n`)
+      // 5 pieces, 400 ms apart: 2 s in all, longer than the idle limit
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 400))
+        socket.write(data.subarray(i * 1024, (i + 1) * 1024))
+      }
+      expect((await reply).split(" ")[1]).toBe("201")
+      expect(await patient.engine.store.has(sha256(data))).toBe(true)
+    } finally {
+      socket.destroy()
+      await patient.stop()
     }
-    expect((await reply).split(" ")[1]).toBe("201")
-    socket.destroy()
-    expect(await srv.engine.store.has(sha256(data))).toBe(true)
   })
 })
 
