@@ -85,16 +85,18 @@ const stalledUpload = (port: number, path: string, data: Buffer) => {
   return { req, response, rest: () => req.end(data.subarray(data.length >> 1)) }
 }
 
+const ingestNames = (root: string) => readdir(join(root, "ingest")).catch(() => [] as string[])
+
 /**
  * Waits until the server has written at least `bytes` to each of `count` files in the store's
- * ingest area: the uploads under way have that much stored (a monolithic upload's file is named by
- * the server, not by its digest).
+ * ingest area that were not there `before`: the uploads under way have that much stored (a
+ * monolithic upload's file is named by the server, not by its digest).
  */
-const ingested = async (root: string, count: number, bytes: number) => {
+const ingested = async (root: string, before: string[], count: number, bytes: number) => {
   const dir = join(root, "ingest")
   const deadline = Date.now() + 30_000
   for (;;) {
-    const names = await readdir(dir).catch(() => [] as string[])
+    const names = (await ingestNames(root)).filter((n) => !before.includes(n))
     const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((s) => s.size, () => 0)))
     if (sizes.filter((n) => n >= bytes).length >= count) return
     if (Date.now() > deadline) throw new Error(`the server never wrote ${bytes} bytes to each of ${count} files in ${dir}: ${JSON.stringify(names)} hold ${JSON.stringify(sizes)}`)
@@ -181,8 +183,9 @@ describe("the cairn-api process", () => {
     const loc = s.headers.get("location") as string
     expect((await fetch(`${first.url}${loc}`, { method: "PATCH", body: chunked.subarray(0, 100_000) })).status).toBe(202)
     const mono = randomBlob(4 << 20)
+    const before = await ingestNames(root)
     const stalled = stalledUpload(first.port, `/v2/crash/app/blobs/uploads/?digest=${sha256(mono)}`, mono)
-    await ingested(root, 1, mono.length >> 1)
+    await ingested(root, before, 1, mono.length >> 1)
     first.proc.kill("SIGKILL")
     await first.exited
     stalled.req.destroy()
@@ -213,13 +216,14 @@ describe("the cairn-api process", () => {
     const c = await start(root, ["--shutdown-timeout", "2"])
     children.push(c)
     const finishing = randomBlob(1 << 20)
+    const before = await ingestNames(root)
     const f = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(finishing)}`, finishing)
     const stuck = randomBlob(1 << 20)
     const st = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(stuck)}`, stuck)
     const s = await fetch(`${c.url}/v2/term/app/blobs/uploads/`, { method: "POST" })
     expect((await fetch(`${c.url}${s.headers.get("location")}`, { method: "PATCH", body: "partial", headers: { "Content-Type": "application/octet-stream" } })).status).toBe(202)
     // both uploads are under way (their first halves stored) before the signal
-    await ingested(root, 2, finishing.length >> 1)
+    await ingested(root, before, 2, finishing.length >> 1)
     c.proc.kill("SIGTERM")
     await new Promise((r) => setTimeout(r, 300))
     f.rest()
