@@ -114,7 +114,6 @@ export function hashAnalysis(r) {
   // node:crypto extraction's median CPU standing for the rest of the work; on the sha256 of the large
   // blob likewise, with that table's node:crypto row. A run under SLOW_TIER_SHARE x the kernel alone is flagged.
   const slowRuns = []
-  const threshold = wasm ? SLOW_TIER_SHARE * wasm.mbPerCpuS : undefined
   for (const p of pipeline) {
     const t = r.tables.find((/** @type {any} */ x) => x.id === p.table)
     const cw = t.rows.find((/** @type {any} */ x) => x.id === "cairn-wasm")
@@ -125,10 +124,10 @@ export function hashAnalysis(r) {
       const measured = p.diffIdRuns[i]
       const rate = measured ?? implied
       // against the kernel alone the pipeline table was compared with (its own rounds' where it has them)
-      const limit = p.kernelMbPerCpuS === undefined ? threshold : SLOW_TIER_SHARE * p.kernelMbPerCpuS
-      if (limit !== undefined && rate < limit) slowRuns.push({ table: t.id, row: cw.label, run: i + 1, mbPerCpuS: rate, how: measured === undefined ? "implied" : "diffID worker", cpuS: cpu, wallS: cw.runs[i] })
+      if (p.kernelMbPerCpuS !== undefined && rate < SLOW_TIER_SHARE * p.kernelMbPerCpuS) slowRuns.push({ table: t.id, row: cw.label, run: i + 1, mbPerCpuS: rate, how: measured === undefined ? "implied" : "diffID worker", cpuS: cpu, wallS: cw.runs[i] })
     })
   }
+  const threshold = wasm ? SLOW_TIER_SHARE * wasm.mbPerCpuS : undefined
   const sha = r.tables.find((/** @type {any} */ x) => x.id === "sha256-large")
   const sw = sha?.rows.find((/** @type {any} */ x) => x.id === "cairn-wasm")
   const sn = sha?.rows.find((/** @type {any} */ x) => x.id === "cairn-node" && x.medianS)
