@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import { Store } from "@cairn/cas"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { exec } from "./engineFixture.js"
-import { randomBlob, sha256, tempDir } from "./fixtures.js"
+import { ingestEntries, randomBlob, sha256, tempDir } from "./fixtures.js"
 
 const appDir = fileURLToPath(new URL("..", import.meta.url))
 const bin = join(appDir, "bin", "cairn-api.js")
@@ -85,8 +85,6 @@ const stalledUpload = (port: number, path: string, data: Buffer) => {
   return { req, response, rest: () => req.end(data.subarray(data.length >> 1)) }
 }
 
-const ingestNames = (root: string) => readdir(join(root, "ingest")).catch(() => [] as string[])
-
 /**
  * Waits until the server has written at least `bytes` to each of `count` files in the store's
  * ingest area that were not there `before`: the uploads under way have that much stored (a
@@ -96,7 +94,7 @@ const ingested = async (root: string, before: string[], count: number, bytes: nu
   const dir = join(root, "ingest")
   const deadline = Date.now() + 30_000
   for (;;) {
-    const names = (await ingestNames(root)).filter((n) => !before.includes(n))
+    const names = (await ingestEntries(root)).filter((n) => !before.includes(n))
     const sizes = await Promise.all(names.map((n) => stat(join(dir, n)).then((s) => s.size, () => 0)))
     if (sizes.filter((n) => n >= bytes).length >= count) return
     if (Date.now() > deadline) throw new Error(`the server never wrote ${bytes} bytes to each of ${count} files in ${dir}: ${JSON.stringify(names)} hold ${JSON.stringify(sizes)}`)
@@ -183,7 +181,7 @@ describe("the cairn-api process", () => {
     const loc = s.headers.get("location") as string
     expect((await fetch(`${first.url}${loc}`, { method: "PATCH", body: chunked.subarray(0, 100_000) })).status).toBe(202)
     const mono = randomBlob(4 << 20)
-    const before = await ingestNames(root)
+    const before = await ingestEntries(root)
     const stalled = stalledUpload(first.port, `/v2/crash/app/blobs/uploads/?digest=${sha256(mono)}`, mono)
     await ingested(root, before, 1, mono.length >> 1)
     first.proc.kill("SIGKILL")
@@ -216,7 +214,7 @@ describe("the cairn-api process", () => {
     const c = await start(root, ["--shutdown-timeout", "2"])
     children.push(c)
     const finishing = randomBlob(1 << 20)
-    const before = await ingestNames(root)
+    const before = await ingestEntries(root)
     const f = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(finishing)}`, finishing)
     const stuck = randomBlob(1 << 20)
     const st = stalledUpload(c.port, `/v2/term/app/blobs/uploads/?digest=${sha256(stuck)}`, stuck)

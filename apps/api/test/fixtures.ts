@@ -1,7 +1,7 @@
 // Test fixtures: a server over a temp root, raw HTTP for requests fetch would normalise, and a
 // store-only engine for the /v2 tests (the registry endpoints need nothing but the store).
 import { createHash, randomBytes } from "node:crypto"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readdir, rm } from "node:fs/promises"
 import * as http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,6 +12,9 @@ import { type CairnServer, createServer, type ServerOptions } from "../src/serve
 export const sha256 = (b: Uint8Array | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`
 
 export const tempDir = (prefix = "cairn-api-test-") => mkdtemp(join(tmpdir(), prefix))
+
+/** The files in the store's ingest area (partial blobs), without their locks. */
+export const ingestEntries = async (root: string) => (await readdir(join(root, "ingest")).catch(() => [] as string[])).filter((n) => !n.endsWith(".lock"))
 
 const notHere = (what: string) => () => Promise.reject(new Error(`${what}: not available in the store-only test engine`))
 

@@ -5,7 +5,7 @@ import * as net from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createServer } from "../src/server.js"
-import { randomBlob, type Running, sha256, startStoreServer, storeOnlyEngine, tempDir } from "./fixtures.js"
+import { ingestEntries, randomBlob, type Running, sha256, startStoreServer, storeOnlyEngine, tempDir } from "./fixtures.js"
 
 interface Reply {
   readonly status: number
@@ -65,7 +65,6 @@ const closedAfter = (port: number, text: string) =>
     socket.on("close", () => resolve({ ms: Date.now() - t0, got }))
   })
 
-const ingestEntries = async (root: string) => (await readdir(join(root, "ingest")).catch(() => [] as string[])).filter((n) => !n.endsWith(".lock"))
 
 describe("cross-site requests and DNS rebinding (no token)", () => {
   let srv: Running
